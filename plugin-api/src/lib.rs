@@ -1,0 +1,22 @@
+//! Domain types shared by the siglearn host and native strategy plugins.
+//!
+//! Everything that crosses a boundary of siglearn is one of these types: a
+//! [`Signal`] from an upstream generator, a [`PriceUpdate`] (bar or tick), the
+//! [`Outcome`] the monitor decides for a signal, and a strategy's
+//! [`Decision`]. Identifiers are newtypes so a signal id can never be passed
+//! where a strategy id is expected. Time is a [`Timestamp`] in milliseconds
+//! since the Unix epoch, UTC; parsing and formatting text lives in the host.
+
+mod decision;
+mod ids;
+mod outcome;
+mod price;
+mod signal;
+mod time;
+
+pub use decision::Decision;
+pub use ids::{SignalId, StrategyId, Symbol, VersionId};
+pub use outcome::{Outcome, OutcomeKind, ParseOutcomeKindError};
+pub use price::{Bar, Price, PriceError, PriceUpdate, Tick};
+pub use signal::{ParseSideError, Side, Signal, SignalError};
+pub use time::{MILLIS_PER_DAY, MILLIS_PER_MINUTE, Timestamp};

@@ -1,0 +1,288 @@
+//! Signals: what an upstream generator proposes, and the rules that make one valid.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{SignalId, Symbol, Timestamp};
+
+/// The direction of a signal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    Long,
+    Short,
+}
+
+impl Side {
+    /// `+1.0` for long, `-1.0` for short: multiply a price move by it to get
+    /// the move in the signal's favour.
+    pub const fn sign(self) -> f64 {
+        match self {
+            Side::Long => 1.0,
+            Side::Short => -1.0,
+        }
+    }
+
+    /// `"long"` or `"short"`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Side::Long => "long",
+            Side::Short => "short",
+        }
+    }
+}
+
+impl fmt::Display for Side {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A side that is neither `long` nor `short`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("side {0:?} is not one of long, short (buy and sell are accepted too)")]
+pub struct ParseSideError(pub String);
+
+impl FromStr for Side {
+    type Err = ParseSideError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "long" | "buy" => Ok(Side::Long),
+            "short" | "sell" => Ok(Side::Short),
+            _ => Err(ParseSideError(text.to_owned())),
+        }
+    }
+}
+
+/// A trading signal: a proposed position with its exits and the evidence
+/// (confidence, pattern, regime, head votes, indicator values) behind it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Signal {
+    pub id: SignalId,
+    pub symbol: Symbol,
+    pub side: Side,
+    /// When the position is entered; the signal is watched from the first
+    /// price whose timestamp is at or after this instant.
+    pub entry_ts: Timestamp,
+    pub entry_price: f64,
+    pub take_profit: Option<f64>,
+    pub stop_loss: Option<f64>,
+    /// The longest the position is held, in milliseconds.
+    pub max_hold_ms: Option<i64>,
+    /// The generator's confidence in `[0, 1]`.
+    pub confidence: Option<f64>,
+    pub pattern: Option<String>,
+    pub regime: Option<String>,
+    /// Each model head's vote in `[-1, 1]`: positive for long, negative for short.
+    pub heads: BTreeMap<String, f64>,
+    /// Raw indicator values at signal time.
+    pub indicators: BTreeMap<String, f64>,
+}
+
+impl Signal {
+    /// The instant after which the position is closed at market, if any.
+    pub fn deadline(&self) -> Option<Timestamp> {
+        self.max_hold_ms.map(|hold| self.entry_ts + hold)
+    }
+
+    /// Checks every rule of a valid signal and returns the first broken one.
+    ///
+    /// Long: stop_loss < entry_price < take_profit; short: take_profit <
+    /// entry_price < stop_loss; all prices finite and positive; at least one of
+    /// take_profit, stop_loss, max_hold set; confidence in [0, 1]; votes in
+    /// [-1, 1]; indicator values finite.
+    pub fn validate(&self) -> Result<(), SignalError> {
+        if self.id.as_str().trim().is_empty() {
+            return Err(SignalError::Empty { field: "signal_id" });
+        }
+        if self.symbol.as_str().trim().is_empty() {
+            return Err(SignalError::Empty { field: "symbol" });
+        }
+        check_price("entry_price", self.entry_price)?;
+        if let Some(tp) = self.take_profit {
+            check_price("take_profit", tp)?;
+            let right_side = match self.side {
+                Side::Long => tp > self.entry_price,
+                Side::Short => tp < self.entry_price,
+            };
+            if !right_side {
+                return Err(SignalError::WrongSide {
+                    field: "take_profit",
+                    side: self.side,
+                    level: tp,
+                    entry: self.entry_price,
+                });
+            }
+        }
+        if let Some(sl) = self.stop_loss {
+            check_price("stop_loss", sl)?;
+            let right_side = match self.side {
+                Side::Long => sl < self.entry_price,
+                Side::Short => sl > self.entry_price,
+            };
+            if !right_side {
+                return Err(SignalError::WrongSide {
+                    field: "stop_loss",
+                    side: self.side,
+                    level: sl,
+                    entry: self.entry_price,
+                });
+            }
+        }
+        match self.max_hold_ms {
+            Some(hold) if hold <= 0 => return Err(SignalError::MaxHoldNotPositive { millis: hold }),
+            None if self.take_profit.is_none() && self.stop_loss.is_none() => {
+                return Err(SignalError::NoExit);
+            }
+            _ => {}
+        }
+        if let Some(confidence) = self.confidence {
+            if !(0.0..=1.0).contains(&confidence) {
+                return Err(SignalError::ConfidenceOutOfRange { value: confidence });
+            }
+        }
+        for (head, &vote) in &self.heads {
+            if !(-1.0..=1.0).contains(&vote) {
+                return Err(SignalError::VoteOutOfRange { head: head.clone(), value: vote });
+            }
+        }
+        for (name, &value) in &self.indicators {
+            if !value.is_finite() {
+                return Err(SignalError::IndicatorNotFinite { name: name.clone(), value });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_price(field: &'static str, value: f64) -> Result<(), SignalError> {
+    if !value.is_finite() {
+        return Err(SignalError::NotFinite { field, value });
+    }
+    if value <= 0.0 {
+        return Err(SignalError::NotPositive { field, value });
+    }
+    Ok(())
+}
+
+/// Why a signal is invalid. [`SignalError::field`] names the input field to fix.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum SignalError {
+    #[error("{field} is empty")]
+    Empty { field: &'static str },
+    #[error("{field} is {value}; prices must be finite numbers")]
+    NotFinite { field: &'static str, value: f64 },
+    #[error("{field} is {value}; prices must be above 0")]
+    NotPositive { field: &'static str, value: f64 },
+    #[error(
+        "{field} {level} is on the wrong side of entry_price {entry} for a {side} signal \
+         (long: stop_loss < entry_price < take_profit; short: take_profit < entry_price < stop_loss)"
+    )]
+    WrongSide { field: &'static str, side: Side, level: f64, entry: f64 },
+    #[error("max hold is {millis} ms; it must be above 0 (or left empty)")]
+    MaxHoldNotPositive { millis: i64 },
+    #[error("the signal can never close: set at least one of take_profit, stop_loss, max_hold_minutes")]
+    NoExit,
+    #[error("confidence {value} is outside [0, 1]")]
+    ConfidenceOutOfRange { value: f64 },
+    #[error("vote {value} of head {head:?} is outside [-1, 1]")]
+    VoteOutOfRange { head: String, value: f64 },
+    #[error("indicator {name:?} is {value}; indicator values must be finite")]
+    IndicatorNotFinite { name: String, value: f64 },
+}
+
+impl SignalError {
+    /// The input field (CSV column) the error is about.
+    pub fn field(&self) -> String {
+        match self {
+            SignalError::Empty { field }
+            | SignalError::NotFinite { field, .. }
+            | SignalError::NotPositive { field, .. }
+            | SignalError::WrongSide { field, .. } => (*field).to_owned(),
+            SignalError::MaxHoldNotPositive { .. } | SignalError::NoExit => {
+                "max_hold_minutes".to_owned()
+            }
+            SignalError::ConfidenceOutOfRange { .. } => "confidence".to_owned(),
+            SignalError::VoteOutOfRange { head, .. } => format!("head.{head}"),
+            SignalError::IndicatorNotFinite { name, .. } => format!("ind.{name}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn long() -> Signal {
+        Signal {
+            id: SignalId::new("s1"),
+            symbol: Symbol::new("BTC-USD"),
+            side: Side::Long,
+            entry_ts: Timestamp(0),
+            entry_price: 100.0,
+            take_profit: Some(110.0),
+            stop_loss: Some(95.0),
+            max_hold_ms: None,
+            confidence: Some(0.5),
+            pattern: None,
+            regime: None,
+            heads: BTreeMap::new(),
+            indicators: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn a_well_formed_long_is_valid() {
+        assert_eq!(long().validate(), Ok(()));
+    }
+
+    #[test]
+    fn take_profit_below_entry_of_a_long_is_named() {
+        let signal = Signal { take_profit: Some(90.0), ..long() };
+        let err = signal.validate().unwrap_err();
+        assert_eq!(err.field(), "take_profit");
+        assert!(err.to_string().contains("wrong side"), "{err}");
+    }
+
+    #[test]
+    fn short_levels_are_mirrored() {
+        let signal = Signal { side: Side::Short, take_profit: Some(90.0), stop_loss: Some(105.0), ..long() };
+        assert_eq!(signal.validate(), Ok(()));
+        let signal = Signal { side: Side::Short, ..long() };
+        assert_eq!(signal.validate().unwrap_err().field(), "take_profit");
+    }
+
+    #[test]
+    fn nan_prices_are_refused() {
+        let signal = Signal { entry_price: f64::NAN, ..long() };
+        assert!(matches!(signal.validate(), Err(SignalError::NotFinite { field: "entry_price", .. })));
+    }
+
+    #[test]
+    fn a_signal_needs_some_exit() {
+        let signal = Signal { take_profit: None, stop_loss: None, ..long() };
+        assert_eq!(signal.validate(), Err(SignalError::NoExit));
+        let signal = Signal { take_profit: None, stop_loss: None, max_hold_ms: Some(60_000), ..long() };
+        assert_eq!(signal.validate(), Ok(()));
+    }
+
+    #[test]
+    fn votes_and_confidence_are_bounded() {
+        let mut signal = long();
+        signal.heads.insert("rsi".into(), 1.5);
+        assert_eq!(signal.validate().unwrap_err().field(), "head.rsi");
+        let signal = Signal { confidence: Some(-0.1), ..long() };
+        assert_eq!(signal.validate().unwrap_err().field(), "confidence");
+    }
+
+    #[test]
+    fn side_parses_common_spellings() {
+        assert_eq!("LONG".parse::<Side>(), Ok(Side::Long));
+        assert_eq!("sell".parse::<Side>(), Ok(Side::Short));
+        assert!("up".parse::<Side>().is_err());
+    }
+}

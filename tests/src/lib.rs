@@ -1,0 +1,1 @@
+//! Integration tests of siglearn live in `tests/tests/`; this crate has no code of its own.
