@@ -53,8 +53,11 @@ pub fn parse_timestamp(text: &str) -> Result<Timestamp, TimestampError> {
 pub fn format_timestamp(ts: Timestamp) -> String {
     match DateTime::<Utc>::from_timestamp_millis(ts.as_millis()) {
         Some(instant) => {
-            let precision =
-                if ts.as_millis().rem_euclid(1000) == 0 { SecondsFormat::Secs } else { SecondsFormat::Millis };
+            let precision = if ts.as_millis().rem_euclid(1000) == 0 {
+                SecondsFormat::Secs
+            } else {
+                SecondsFormat::Millis
+            };
             instant.to_rfc3339_opts(precision, true)
         }
         // Beyond chrono's range (±262,000 years): only reachable from epoch

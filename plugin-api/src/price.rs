@@ -19,7 +19,9 @@ impl Bar {
     /// Checks that prices are finite and positive, volume finite and not
     /// negative, and `low <= min(open, close) <= max(open, close) <= high`.
     pub fn validate(&self) -> Result<(), PriceError> {
-        for (field, value) in [("open", self.open), ("high", self.high), ("low", self.low), ("close", self.close)] {
+        for (field, value) in
+            [("open", self.open), ("high", self.high), ("low", self.low), ("close", self.close)]
+        {
             check_price(field, value)?;
         }
         if !self.volume.is_finite() || self.volume < 0.0 {
@@ -115,11 +117,7 @@ pub struct PriceUpdate {
 }
 
 fn check_price(field: &'static str, value: f64) -> Result<(), PriceError> {
-    if value.is_finite() && value > 0.0 {
-        Ok(())
-    } else {
-        Err(PriceError::BadPrice { field, value })
-    }
+    if value.is_finite() && value > 0.0 { Ok(()) } else { Err(PriceError::BadPrice { field, value }) }
 }
 
 /// Why a bar or tick is invalid; `field` names the column to fix.
@@ -170,6 +168,9 @@ mod tests {
     #[test]
     fn a_tick_is_its_own_open_high_low_and_close() {
         let price = Price::Tick(Tick { ts: Timestamp(5), price: 3.0 });
-        assert_eq!((price.ts(), price.open(), price.high(), price.low(), price.close()), (Timestamp(5), 3.0, 3.0, 3.0, 3.0));
+        assert_eq!(
+            (price.ts(), price.open(), price.high(), price.low(), price.close()),
+            (Timestamp(5), 3.0, 3.0, 3.0, 3.0)
+        );
     }
 }

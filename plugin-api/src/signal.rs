@@ -203,9 +203,7 @@ impl SignalError {
             | SignalError::NotFinite { field, .. }
             | SignalError::NotPositive { field, .. }
             | SignalError::WrongSide { field, .. } => (*field).to_owned(),
-            SignalError::MaxHoldNotPositive { .. } | SignalError::NoExit => {
-                "max_hold_minutes".to_owned()
-            }
+            SignalError::MaxHoldNotPositive { .. } | SignalError::NoExit => "max_hold_minutes".to_owned(),
             SignalError::ConfidenceOutOfRange { .. } => "confidence".to_owned(),
             SignalError::VoteOutOfRange { head, .. } => format!("head.{head}"),
             SignalError::IndicatorNotFinite { name, .. } => format!("ind.{name}"),
