@@ -18,6 +18,9 @@ use super::rules::Levels;
 /// Index of a watched signal in the monitor's slot table.
 pub(crate) type SlotIx = u32;
 
+/// Signals ordered by one of their price levels.
+type LevelSet = BTreeSet<(Level, SlotIx)>;
+
 /// An f64 price level with a total order (levels are validated finite).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Level(pub(crate) f64);
@@ -74,10 +77,10 @@ impl Band {
 pub(crate) struct Book {
     /// Signals whose entry_ts is still ahead of this symbol's prices.
     pending: BTreeSet<(Timestamp, u64, SlotIx)>,
-    long_stops: BTreeSet<(Level, SlotIx)>,
-    long_takes: BTreeSet<(Level, SlotIx)>,
-    short_stops: BTreeSet<(Level, SlotIx)>,
-    short_takes: BTreeSet<(Level, SlotIx)>,
+    long_stops: LevelSet,
+    long_takes: LevelSet,
+    short_stops: LevelSet,
+    short_takes: LevelSet,
     deadlines: BTreeSet<(Timestamp, SlotIx)>,
     /// How many active signals started at each path index: the first key is
     /// the oldest price any open signal still needs.
@@ -197,7 +200,7 @@ impl Book {
         self.path.forget_before(oldest_needed);
     }
 
-    fn sets_of(&mut self, side: Side) -> (&mut BTreeSet<(Level, SlotIx)>, &mut BTreeSet<(Level, SlotIx)>) {
+    fn sets_of(&mut self, side: Side) -> (&mut LevelSet, &mut LevelSet) {
         match side {
             Side::Long => (&mut self.long_stops, &mut self.long_takes),
             Side::Short => (&mut self.short_stops, &mut self.short_takes),
