@@ -5,6 +5,7 @@
 //! and deterministic; I/O and the clock stay at the edges ([`input`],
 //! [`store`], [`replay`], [`cli`]).
 
+pub mod format;
 pub mod monitor;
 pub mod timestamp;
 pub mod trade;

@@ -1,0 +1,51 @@
+//! Header handling for CSV readers: columns are found by name, in any order.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use super::FormatError;
+
+#[derive(Debug)]
+pub(crate) struct Columns {
+    index: HashMap<String, usize>,
+    names: Vec<String>,
+}
+
+impl Columns {
+    pub(crate) fn new(headers: &csv::StringRecord) -> Self {
+        let names: Vec<String> = headers.iter().map(|name| name.trim().to_owned()).collect();
+        let index = names.iter().enumerate().map(|(i, name)| (name.clone(), i)).collect();
+        Columns { index, names }
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<usize> {
+        self.index.get(name).copied()
+    }
+
+    /// The position of a required column, or an error naming the expected header.
+    pub(crate) fn require(&self, path: &Path, name: &str, expected: &str) -> Result<usize, FormatError> {
+        self.get(name).ok_or_else(|| FormatError::Header {
+            path: path.to_path_buf(),
+            reason: format!(
+                "no {name:?} column; the header must name the columns {expected} (found: {})",
+                self.names.join(",")
+            ),
+        })
+    }
+
+    pub(crate) fn names(&self) -> &[String] {
+        &self.names
+    }
+}
+
+/// Opens a CSV reader that trims cells and reads the header.
+pub(crate) fn reader(path: &Path) -> Result<(csv::Reader<std::fs::File>, Columns), FormatError> {
+    let file = super::open(path)?;
+    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).flexible(false).from_reader(file);
+    let headers = reader.headers().map_err(|error| FormatError::Header {
+        path: path.to_path_buf(),
+        reason: format!("cannot read the header: {error}"),
+    })?;
+    let columns = Columns::new(headers);
+    Ok((reader, columns))
+}

@@ -1,0 +1,156 @@
+//! The file formats siglearn reads and writes, and how bad input is reported.
+//!
+//! Readers validate every row (DESIGN section 3) and collect what is wrong
+//! with the file, line, field and reason. By default a file with any bad row
+//! is refused, listing the rows; with `skip_invalid` the bad rows are skipped
+//! and counted. Structural problems (unsorted candles, duplicate timestamps,
+//! one symbol in two files, a missing column) always refuse the input.
+
+mod columns;
+mod prices;
+mod signals;
+mod trades;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub use prices::{Prices, Series, read_prices};
+pub use signals::{SignalFile, read_signals, write_signals};
+pub use trades::{TRADES_HEADER, write_trades};
+
+/// How readers treat bad rows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReadOptions {
+    /// Skip and count bad rows instead of refusing the file.
+    pub skip_invalid: bool,
+}
+
+/// One bad row: where it is and what is wrong with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RowError {
+    pub path: PathBuf,
+    pub line: u64,
+    pub field: String,
+    pub reason: String,
+}
+
+impl fmt::Display for RowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: {}: {}", self.path.display(), self.line, self.field, self.reason)
+    }
+}
+
+/// Bad rows found in one or more files, with the first few kept to show.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RowErrors {
+    pub count: usize,
+    pub examples: Vec<RowError>,
+}
+
+impl RowErrors {
+    /// How many bad rows are kept to show.
+    const SHOWN: usize = 20;
+
+    pub(crate) fn push(&mut self, error: RowError) {
+        self.count += 1;
+        if self.examples.len() < Self::SHOWN {
+            self.examples.push(error);
+        }
+    }
+
+    pub(crate) fn absorb(&mut self, other: RowErrors) {
+        self.count += other.count;
+        let room = Self::SHOWN.saturating_sub(self.examples.len());
+        self.examples.extend(other.examples.into_iter().take(room));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+}
+
+impl fmt::Display for RowErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for error in &self.examples {
+            writeln!(f, "  {error}")?;
+        }
+        if self.count > self.examples.len() {
+            writeln!(f, "  ... and {} more", self.count - self.examples.len())?;
+        }
+        Ok(())
+    }
+}
+
+/// Input siglearn cannot use.
+#[derive(Debug, thiserror::Error)]
+pub enum FormatError {
+    #[error("cannot read {}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("cannot write {}: {source}", path.display())]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error("{}: {reason}", path.display())]
+    Header { path: PathBuf, reason: String },
+    #[error("{} bad row(s):\n{errors}fix these rows, or pass --skip-invalid to skip and count them", errors.count)]
+    InvalidRows { errors: RowErrors },
+    #[error(
+        "{}:{line}: {symbol} at {ts} is not after the previous row ({previous}); \
+         sort the file by ts, one row per bar",
+        path.display()
+    )]
+    Unsorted { path: PathBuf, line: u64, symbol: String, ts: String, previous: String },
+    #[error(
+        "{}:{line}: {symbol} has a second row at {ts} (first on line {first_line}); remove the duplicate",
+        path.display()
+    )]
+    DuplicateTimestamp { path: PathBuf, line: u64, symbol: String, ts: String, first_line: u64 },
+    #[error(
+        "symbol {symbol} is in both {} and {}; each symbol must come from one file \
+         (merge them, or rename the symbol in one)",
+        first.display(), second.display()
+    )]
+    SymbolInTwoFiles { symbol: String, first: PathBuf, second: PathBuf },
+    #[error("{}: no data rows", path.display())]
+    Empty { path: PathBuf },
+}
+
+/// Collects the bad rows of one file and decides, at the end, whether the
+/// file is refused.
+#[derive(Debug)]
+pub(crate) struct Rejects<'a> {
+    path: &'a Path,
+    errors: RowErrors,
+}
+
+impl<'a> Rejects<'a> {
+    pub(crate) fn new(path: &'a Path) -> Self {
+        Rejects { path, errors: RowErrors::default() }
+    }
+
+    pub(crate) fn add(&mut self, line: u64, field: impl Into<String>, reason: impl Into<String>) {
+        self.errors.push(RowError {
+            path: self.path.to_path_buf(),
+            line,
+            field: field.into(),
+            reason: reason.into(),
+        });
+    }
+
+    /// The bad rows, or the refusal of the whole input.
+    pub(crate) fn finish(self, options: ReadOptions) -> Result<RowErrors, FormatError> {
+        if self.errors.is_empty() || options.skip_invalid {
+            Ok(self.errors)
+        } else {
+            Err(FormatError::InvalidRows { errors: self.errors })
+        }
+    }
+}
+
+pub(crate) fn open(path: &Path) -> Result<std::fs::File, FormatError> {
+    std::fs::File::open(path).map_err(|source| FormatError::Io { path: path.to_path_buf(), source })
+}
+
+/// Parses a number cell; `field` names the column in the error.
+pub(crate) fn parse_f64(text: &str) -> Result<f64, String> {
+    let value: f64 = text.trim().parse().map_err(|_| format!("{text:?} is not a number"))?;
+    if value.is_finite() { Ok(value) } else { Err(format!("{text:?} is not a finite number")) }
+}

@@ -1,0 +1,351 @@
+//! Candle and tick files.
+//!
+//! Candles: `symbol,ts,open,high,low,close,volume` (ts = bar open time;
+//! `volume` may be left out and is then 0; other columns are ignored).
+//! Ticks: `symbol,ts,price`. A file may hold several symbols; each symbol's
+//! rows must be sorted by ts with no duplicate ts (ticks may share a ts), and
+//! each symbol must come from exactly one file.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use siglearn_plugin_api::{Bar, Price, Symbol, Tick, Timestamp};
+
+use super::columns::{self, Columns};
+use super::{FormatError, ReadOptions, Rejects, RowErrors, parse_f64};
+use crate::timestamp::{format_timestamp, parse_timestamp};
+
+/// The prices of one symbol, in time order.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Prices {
+    Bars(Vec<Bar>),
+    Ticks(Vec<Tick>),
+}
+
+impl Prices {
+    pub fn len(&self) -> usize {
+        match self {
+            Prices::Bars(bars) => bars.len(),
+            Prices::Ticks(ticks) => ticks.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The `i`-th price.
+    pub fn get(&self, i: usize) -> Option<Price> {
+        match self {
+            Prices::Bars(bars) => bars.get(i).copied().map(Price::Bar),
+            Prices::Ticks(ticks) => ticks.get(i).copied().map(Price::Tick),
+        }
+    }
+}
+
+/// One symbol's price series and the file it came from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Series {
+    pub symbol: Symbol,
+    pub source: PathBuf,
+    pub prices: Prices,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Candles,
+    Ticks,
+}
+
+const CANDLE_HEADER: &str = "symbol,ts,open,high,low,close,volume";
+const TICK_HEADER: &str = "symbol,ts,price";
+
+/// Reads candle and tick files into one series per symbol, in order of first
+/// appearance. Returns the skipped rows when `options.skip_invalid` is set.
+pub fn read_prices(
+    candle_files: &[PathBuf],
+    tick_files: &[PathBuf],
+    options: ReadOptions,
+) -> Result<(Vec<Series>, RowErrors), FormatError> {
+    let mut all: Vec<Series> = Vec::new();
+    let mut owner: HashMap<Symbol, PathBuf> = HashMap::new();
+    let mut skipped = RowErrors::default();
+    let files =
+        candle_files.iter().map(|p| (p, Kind::Candles)).chain(tick_files.iter().map(|p| (p, Kind::Ticks)));
+    for (path, kind) in files {
+        let (series, rejected) = read_file(path, kind, options)?;
+        skipped.absorb(rejected);
+        for one in series {
+            if let Some(first) = owner.get(&one.symbol) {
+                return Err(FormatError::SymbolInTwoFiles {
+                    symbol: one.symbol.to_string(),
+                    first: first.clone(),
+                    second: path.clone(),
+                });
+            }
+            owner.insert(one.symbol.clone(), path.clone());
+            all.push(one);
+        }
+    }
+    Ok((all, skipped))
+}
+
+/// Rows of one symbol while a file is read.
+struct Growing {
+    symbol: Symbol,
+    prices: Prices,
+    last: Option<(Timestamp, u64)>,
+}
+
+fn read_file(path: &Path, kind: Kind, options: ReadOptions) -> Result<(Vec<Series>, RowErrors), FormatError> {
+    let (mut reader, columns) = columns::reader(path)?;
+    let layout = Layout::new(path, &columns, kind)?;
+    let mut rejects = Rejects::new(path);
+    let mut growing: Vec<Growing> = Vec::new();
+    let mut by_symbol: HashMap<String, usize> = HashMap::new();
+    let mut record = csv::StringRecord::new();
+    loop {
+        let line = reader.position().line();
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(error) => {
+                let line = error.position().map_or(line, csv::Position::line);
+                rejects.add(line, "-", format!("unreadable row: {error}"));
+                continue;
+            }
+        }
+        let line = record.position().map_or(line, csv::Position::line);
+        let (symbol, price) = match layout.parse(&record) {
+            Ok(parsed) => parsed,
+            Err((field, reason)) => {
+                rejects.add(line, field, reason);
+                continue;
+            }
+        };
+        let slot = match by_symbol.get(symbol) {
+            Some(&slot) => slot,
+            None => {
+                by_symbol.insert(symbol.to_owned(), growing.len());
+                let prices =
+                    if kind == Kind::Candles { Prices::Bars(Vec::new()) } else { Prices::Ticks(Vec::new()) };
+                growing.push(Growing { symbol: Symbol::new(symbol), prices, last: None });
+                growing.len() - 1
+            }
+        };
+        let series = &mut growing[slot];
+        let ts = price.ts();
+        if let Some((previous, first_line)) = series.last {
+            if ts == previous && kind == Kind::Candles {
+                return Err(FormatError::DuplicateTimestamp {
+                    path: path.to_path_buf(),
+                    line,
+                    symbol: symbol.to_owned(),
+                    ts: format_timestamp(ts),
+                    first_line,
+                });
+            }
+            if ts < previous {
+                return Err(FormatError::Unsorted {
+                    path: path.to_path_buf(),
+                    line,
+                    symbol: symbol.to_owned(),
+                    ts: format_timestamp(ts),
+                    previous: format_timestamp(previous),
+                });
+            }
+        }
+        series.last = Some((ts, line));
+        match (&mut series.prices, price) {
+            (Prices::Bars(bars), Price::Bar(bar)) => bars.push(bar),
+            (Prices::Ticks(ticks), Price::Tick(tick)) => ticks.push(tick),
+            _ => unreachable!("a file holds one kind of price"),
+        }
+    }
+    let rejected = rejects.finish(options)?;
+    if growing.is_empty() {
+        return Err(FormatError::Empty { path: path.to_path_buf() });
+    }
+    let series = growing
+        .into_iter()
+        .map(|grown| Series { symbol: grown.symbol, source: path.to_path_buf(), prices: grown.prices })
+        .collect();
+    Ok((series, rejected))
+}
+
+/// Where each field of a row is.
+struct Layout {
+    kind: Kind,
+    symbol: usize,
+    ts: usize,
+    /// open, high, low, close for candles; price for ticks.
+    prices: Vec<(usize, &'static str)>,
+    volume: Option<usize>,
+}
+
+type FieldError = (&'static str, String);
+
+impl Layout {
+    fn new(path: &Path, columns: &Columns, kind: Kind) -> Result<Self, FormatError> {
+        let expected = if kind == Kind::Candles { CANDLE_HEADER } else { TICK_HEADER };
+        let names: &[&'static str] =
+            if kind == Kind::Candles { &["open", "high", "low", "close"] } else { &["price"] };
+        let mut prices = Vec::new();
+        for &name in names {
+            prices.push((columns.require(path, name, expected)?, name));
+        }
+        Ok(Layout {
+            kind,
+            symbol: columns.require(path, "symbol", expected)?,
+            ts: columns.require(path, "ts", expected)?,
+            prices,
+            volume: if kind == Kind::Candles { columns.get("volume") } else { None },
+        })
+    }
+
+    fn parse<'r>(&self, record: &'r csv::StringRecord) -> Result<(&'r str, Price), FieldError> {
+        let cell = |i: usize| record.get(i).unwrap_or("");
+        let symbol = cell(self.symbol);
+        if symbol.is_empty() {
+            return Err(("symbol", "missing value".to_owned()));
+        }
+        let ts = parse_timestamp(cell(self.ts)).map_err(|error| ("ts", error.to_string()))?;
+        let mut values = [0.0; 4];
+        for (value, &(i, name)) in values.iter_mut().zip(&self.prices) {
+            *value = parse_f64(cell(i)).map_err(|reason| (name, reason))?;
+        }
+        let price = match self.kind {
+            Kind::Candles => {
+                let volume = match self.volume {
+                    Some(i) if !cell(i).is_empty() => {
+                        parse_f64(cell(i)).map_err(|reason| ("volume", reason))?
+                    }
+                    _ => 0.0,
+                };
+                let [open, high, low, close] = values;
+                Price::Bar(Bar { ts, open, high, low, close, volume })
+            }
+            Kind::Ticks => Price::Tick(Tick { ts, price: values[0] }),
+        };
+        price.validate().map_err(|error| (error.field(), error.to_string()))?;
+        Ok((symbol, price))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn file(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
+        let path = dir.path().join(name);
+        std::fs::File::create(&path).unwrap().write_all(text.as_bytes()).unwrap();
+        path
+    }
+
+    const HEADER: &str = "symbol,ts,open,high,low,close,volume\n";
+
+    #[test]
+    fn candles_with_iso_and_epoch_times_are_read_per_symbol() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = file(
+            &dir,
+            "c.csv",
+            &format!(
+                "{HEADER}A,2020-01-01T00:00:00Z,1,2,0.5,1.5,10\nB,1577836800000,5,6,4,5,0\nA,2020-01-01T00:01:00Z,1.5,2,1,1,3\n"
+            ),
+        );
+        let (series, skipped) = read_prices(&[path], &[], ReadOptions::default()).unwrap();
+        assert!(skipped.is_empty());
+        assert_eq!(series.len(), 2);
+        assert_eq!((series[0].symbol.as_str(), series[0].prices.len()), ("A", 2));
+        assert_eq!(series[1].prices.get(0).unwrap().ts(), Timestamp(1_577_836_800_000));
+    }
+
+    #[test]
+    fn bad_rows_are_listed_with_line_and_field_and_refuse_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = file(
+            &dir,
+            "c.csv",
+            &format!(
+                "{HEADER}A,2020-01-01T00:00:00Z,1,2,0.5,1.5,10\nA,2020-01-01T00:01:00Z,NaN,2,1,1,3\nA,2020-01-01T00:02:00Z,1,0.9,1,1,3\nA,2020-01-01T00:03:00Z,1,2\n"
+            ),
+        );
+        let err = read_prices(std::slice::from_ref(&path), &[], ReadOptions::default()).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("c.csv:3: open:"), "{text}");
+        assert!(text.contains("c.csv:4: high: high is below open or close"), "{text}");
+        assert!(text.contains("c.csv:5: -: unreadable row"), "{text}");
+        assert!(text.contains("--skip-invalid"), "{text}");
+        let (series, skipped) = read_prices(&[path], &[], ReadOptions { skip_invalid: true }).unwrap();
+        assert_eq!((series[0].prices.len(), skipped.count), (1, 3));
+    }
+
+    #[test]
+    fn unsorted_and_duplicate_candles_are_refused_even_when_skipping() {
+        let dir = tempfile::tempdir().unwrap();
+        let skip = ReadOptions { skip_invalid: true };
+        let unsorted = file(
+            &dir,
+            "u.csv",
+            &format!("{HEADER}A,2020-01-01T00:01:00Z,1,1,1,1,1\nA,2020-01-01T00:00:00Z,1,1,1,1,1\n"),
+        );
+        let err = read_prices(&[unsorted], &[], skip).unwrap_err();
+        assert!(matches!(err, FormatError::Unsorted { line: 3, .. }), "{err}");
+        let duplicate = file(
+            &dir,
+            "d.csv",
+            &format!("{HEADER}A,2020-01-01T00:01:00Z,1,1,1,1,1\nA,2020-01-01T00:01:00Z,1,1,1,1,1\n"),
+        );
+        let err = read_prices(&[duplicate], &[], skip).unwrap_err();
+        assert!(matches!(err, FormatError::DuplicateTimestamp { line: 3, first_line: 2, .. }), "{err}");
+    }
+
+    #[test]
+    fn a_symbol_in_two_files_is_refused_naming_both() {
+        let dir = tempfile::tempdir().unwrap();
+        let one = file(&dir, "one.csv", &format!("{HEADER}A,2020-01-01T00:00:00Z,1,1,1,1,1\n"));
+        let two = file(&dir, "two.csv", "symbol,ts,price\nA,2020-01-01T00:00:00Z,1\n");
+        let err = read_prices(&[one], &[two], ReadOptions::default()).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("one.csv") && text.contains("two.csv"), "{text}");
+    }
+
+    #[test]
+    fn ticks_may_share_a_timestamp() {
+        let dir = tempfile::tempdir().unwrap();
+        let ticks = file(&dir, "t.csv", "symbol,ts,price\nA,1000,1.5\nA,1000,1.6\nA,1001,1.4\n");
+        let (series, _) = read_prices(&[], &[ticks], ReadOptions::default()).unwrap();
+        assert_eq!(
+            series[0].prices,
+            Prices::Ticks(vec![
+                Tick { ts: Timestamp(1000), price: 1.5 },
+                Tick { ts: Timestamp(1000), price: 1.6 },
+                Tick { ts: Timestamp(1001), price: 1.4 },
+            ])
+        );
+    }
+
+    #[test]
+    fn a_missing_column_names_the_expected_header() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = file(&dir, "c.csv", "symbol,time,open,high,low,close\nA,1,1,1,1,1\n");
+        let text = read_prices(&[path], &[], ReadOptions::default()).unwrap_err().to_string();
+        assert!(text.contains("no \"ts\" column") && text.contains(CANDLE_HEADER), "{text}");
+    }
+
+    #[test]
+    fn a_missing_file_is_named() {
+        let err =
+            read_prices(&[PathBuf::from("/nonexistent/c.csv")], &[], ReadOptions::default()).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/c.csv"), "{err}");
+    }
+
+    #[test]
+    fn an_empty_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = file(&dir, "c.csv", HEADER);
+        assert!(matches!(read_prices(&[path], &[], ReadOptions::default()), Err(FormatError::Empty { .. })));
+    }
+}

@@ -1,0 +1,457 @@
+//! Signal files: CSV or JSON Lines (chosen by the `.jsonl` / `.ndjson`
+//! extension), and the CSV writer `siglearn generate` uses.
+//!
+//! CSV columns: `signal_id,symbol,side,entry_ts,entry_price,take_profit,stop_loss,max_hold_minutes`
+//! (all required in the header; the last three may be empty cells), optional
+//! `confidence,pattern,regime`, and any number of `head.<name>` (votes in
+//! [-1, 1]) and `ind.<name>` (indicator values) columns. An empty cell means
+//! absent. Any other column is refused, so a typo never silently drops data.
+//! JSON Lines: one object per line with the same keys, plus `heads` and
+//! `indicators` objects; `entry_ts` is a string or epoch milliseconds.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use siglearn_plugin_api::{MILLIS_PER_MINUTE, Side, Signal, SignalId, Symbol, Timestamp};
+
+use super::columns::{self, Columns};
+use super::{FormatError, ReadOptions, Rejects, RowErrors, parse_f64};
+use crate::timestamp::{format_timestamp, parse_timestamp};
+
+const REQUIRED: [&str; 8] = [
+    "signal_id",
+    "symbol",
+    "side",
+    "entry_ts",
+    "entry_price",
+    "take_profit",
+    "stop_loss",
+    "max_hold_minutes",
+];
+const OPTIONAL: [&str; 3] = ["confidence", "pattern", "regime"];
+
+/// The valid signals of one file, each with the line it came from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SignalFile {
+    pub path: PathBuf,
+    pub signals: Vec<Signal>,
+    pub lines: Vec<u64>,
+    /// Rows skipped under `skip_invalid`.
+    pub skipped: RowErrors,
+}
+
+/// Reads and validates a signals file. Duplicate ids are bad rows.
+pub fn read_signals(path: &Path, options: ReadOptions) -> Result<SignalFile, FormatError> {
+    let mut rejects = Rejects::new(path);
+    let mut parsed = Vec::new();
+    let is_json_lines = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("jsonl") || e == "ndjson");
+    if is_json_lines {
+        read_json_lines(path, &mut rejects, &mut parsed)?;
+    } else {
+        read_csv(path, &mut rejects, &mut parsed)?;
+    }
+    let mut first_line: HashMap<SignalId, u64> = HashMap::new();
+    let (mut signals, mut lines) = (Vec::with_capacity(parsed.len()), Vec::with_capacity(parsed.len()));
+    for (line, signal) in parsed {
+        if let Some(first) = first_line.get(&signal.id) {
+            rejects.add(line, "signal_id", format!("{} is already used on line {first}", signal.id));
+            continue;
+        }
+        first_line.insert(signal.id.clone(), line);
+        signals.push(signal);
+        lines.push(line);
+    }
+    let skipped = rejects.finish(options)?;
+    if signals.is_empty() && skipped.is_empty() {
+        return Err(FormatError::Empty { path: path.to_path_buf() });
+    }
+    Ok(SignalFile { path: path.to_path_buf(), signals, lines, skipped })
+}
+
+/// One signal as written in a file, before validation.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Record {
+    signal_id: String,
+    symbol: String,
+    side: String,
+    entry_ts: TimeCell,
+    entry_price: f64,
+    take_profit: Option<f64>,
+    stop_loss: Option<f64>,
+    max_hold_minutes: Option<f64>,
+    confidence: Option<f64>,
+    pattern: Option<String>,
+    regime: Option<String>,
+    #[serde(default)]
+    heads: BTreeMap<String, f64>,
+    #[serde(default)]
+    indicators: BTreeMap<String, f64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum TimeCell {
+    Millis(i64),
+    Text(String),
+}
+
+impl Default for TimeCell {
+    fn default() -> Self {
+        TimeCell::Text(String::new())
+    }
+}
+
+type FieldError = (String, String);
+
+impl Record {
+    fn into_signal(self) -> Result<Signal, FieldError> {
+        let side: Side =
+            self.side.parse().map_err(|e: siglearn_plugin_api::ParseSideError| field("side", e))?;
+        let entry_ts = match self.entry_ts {
+            TimeCell::Millis(millis) => Timestamp(millis),
+            TimeCell::Text(text) => parse_timestamp(&text).map_err(|e| field("entry_ts", e))?,
+        };
+        let max_hold_ms = match self.max_hold_minutes {
+            None => None,
+            Some(minutes) if minutes.is_finite() && minutes > 0.0 && minutes < 1e12 => {
+                Some((minutes * MILLIS_PER_MINUTE as f64).round() as i64)
+            }
+            Some(minutes) => {
+                return Err(field(
+                    "max_hold_minutes",
+                    format!("{minutes} is not a positive number of minutes"),
+                ));
+            }
+        };
+        let signal = Signal {
+            id: SignalId::new(self.signal_id),
+            symbol: Symbol::new(self.symbol.as_str()),
+            side,
+            entry_ts,
+            entry_price: self.entry_price,
+            take_profit: self.take_profit,
+            stop_loss: self.stop_loss,
+            max_hold_ms,
+            confidence: self.confidence,
+            pattern: self.pattern.filter(|p| !p.is_empty()),
+            regime: self.regime.filter(|r| !r.is_empty()),
+            heads: self.heads,
+            indicators: self.indicators,
+        };
+        signal.validate().map_err(|e| (e.field(), e.to_string()))?;
+        Ok(signal)
+    }
+}
+
+fn field(name: &str, reason: impl ToString) -> FieldError {
+    (name.to_owned(), reason.to_string())
+}
+
+fn read_json_lines(
+    path: &Path,
+    rejects: &mut Rejects<'_>,
+    parsed: &mut Vec<(u64, Signal)>,
+) -> Result<(), FormatError> {
+    let reader = BufReader::new(super::open(path)?);
+    for (n, line) in reader.lines().enumerate() {
+        let line_no = n as u64 + 1;
+        let text = line.map_err(|source| FormatError::Io { path: path.to_path_buf(), source })?;
+        if text.trim().is_empty() {
+            continue;
+        }
+        let record: Record = match serde_json::from_str(&text) {
+            Ok(record) => record,
+            Err(error) => {
+                rejects.add(line_no, json_field(&error.to_string()), error.to_string());
+                continue;
+            }
+        };
+        match record.into_signal() {
+            Ok(signal) => parsed.push((line_no, signal)),
+            Err((name, reason)) => rejects.add(line_no, name, reason),
+        }
+    }
+    Ok(())
+}
+
+/// The key a serde_json error is about, when its message names one.
+fn json_field(message: &str) -> String {
+    message.split('`').nth(1).map_or_else(|| "-".to_owned(), str::to_owned)
+}
+
+/// The CSV columns of a signals file.
+struct CsvLayout {
+    fixed: HashMap<&'static str, usize>,
+    heads: Vec<(String, usize)>,
+    indicators: Vec<(String, usize)>,
+}
+
+impl CsvLayout {
+    fn new(path: &Path, columns: &Columns) -> Result<Self, FormatError> {
+        let expected = REQUIRED.join(",");
+        let mut fixed = HashMap::new();
+        for name in REQUIRED {
+            fixed.insert(name, columns.require(path, name, &expected)?);
+        }
+        for name in OPTIONAL {
+            if let Some(i) = columns.get(name) {
+                fixed.insert(name, i);
+            }
+        }
+        let (mut heads, mut indicators) = (Vec::new(), Vec::new());
+        for (i, name) in columns.names().iter().enumerate() {
+            if let Some(head) = name.strip_prefix("head.").filter(|h| !h.is_empty()) {
+                heads.push((head.to_owned(), i));
+            } else if let Some(indicator) = name.strip_prefix("ind.").filter(|h| !h.is_empty()) {
+                indicators.push((indicator.to_owned(), i));
+            } else if !REQUIRED.contains(&name.as_str()) && !OPTIONAL.contains(&name.as_str()) {
+                return Err(FormatError::Header {
+                    path: path.to_path_buf(),
+                    reason: format!(
+                        "column {name:?} is not a signal field; known columns are {expected},{} \
+                         plus head.<name> and ind.<name>",
+                        OPTIONAL.join(",")
+                    ),
+                });
+            }
+        }
+        Ok(CsvLayout { fixed, heads, indicators })
+    }
+
+    fn record(&self, row: &csv::StringRecord) -> Result<Record, FieldError> {
+        let text = |name: &str| self.fixed.get(name).and_then(|&i| row.get(i)).unwrap_or("");
+        let optional = |name: &'static str| -> Result<Option<f64>, FieldError> {
+            match text(name) {
+                "" => Ok(None),
+                cell => parse_f64(cell).map(Some).map_err(|reason| field(name, reason)),
+            }
+        };
+        let required_text = |name: &'static str| -> Result<String, FieldError> {
+            match text(name) {
+                "" => Err(field(name, "missing value")),
+                cell => Ok(cell.to_owned()),
+            }
+        };
+        let named = |columns: &[(String, usize)],
+                     prefix: &str|
+         -> Result<BTreeMap<String, f64>, FieldError> {
+            let mut values = BTreeMap::new();
+            for (name, i) in columns {
+                match row.get(*i).unwrap_or("") {
+                    "" => {}
+                    cell => {
+                        let value = parse_f64(cell).map_err(|reason| (format!("{prefix}{name}"), reason))?;
+                        values.insert(name.clone(), value);
+                    }
+                }
+            }
+            Ok(values)
+        };
+        Ok(Record {
+            signal_id: required_text("signal_id")?,
+            symbol: required_text("symbol")?,
+            side: required_text("side")?,
+            entry_ts: TimeCell::Text(required_text("entry_ts")?),
+            entry_price: optional("entry_price")?.ok_or_else(|| field("entry_price", "missing value"))?,
+            take_profit: optional("take_profit")?,
+            stop_loss: optional("stop_loss")?,
+            max_hold_minutes: optional("max_hold_minutes")?,
+            confidence: optional("confidence")?,
+            pattern: Some(text("pattern").to_owned()),
+            regime: Some(text("regime").to_owned()),
+            heads: named(&self.heads, "head.")?,
+            indicators: named(&self.indicators, "ind.")?,
+        })
+    }
+}
+
+fn read_csv(
+    path: &Path,
+    rejects: &mut Rejects<'_>,
+    parsed: &mut Vec<(u64, Signal)>,
+) -> Result<(), FormatError> {
+    let (mut reader, columns) = columns::reader(path)?;
+    let layout = CsvLayout::new(path, &columns)?;
+    let mut row = csv::StringRecord::new();
+    loop {
+        let next_line = reader.position().line();
+        match reader.read_record(&mut row) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(error) => {
+                rejects.add(
+                    error.position().map_or(next_line, csv::Position::line),
+                    "-",
+                    format!("unreadable row: {error}"),
+                );
+                continue;
+            }
+        }
+        let line = row.position().map_or(next_line, csv::Position::line);
+        match layout.record(&row).and_then(Record::into_signal) {
+            Ok(signal) => parsed.push((line, signal)),
+            Err((name, reason)) => rejects.add(line, name, reason),
+        }
+    }
+    Ok(())
+}
+
+/// Writes signals as CSV: the fixed columns, then one `head.<name>` and one
+/// `ind.<name>` column for every name any signal uses, sorted by name.
+pub fn write_signals(path: &Path, signals: &[Signal]) -> Result<(), FormatError> {
+    let fail = |source: std::io::Error| FormatError::Write { path: path.to_path_buf(), source };
+    let heads: BTreeSet<&str> = signals.iter().flat_map(|s| s.heads.keys().map(String::as_str)).collect();
+    let indicators: BTreeSet<&str> =
+        signals.iter().flat_map(|s| s.indicators.keys().map(String::as_str)).collect();
+    let file = std::fs::File::create(path).map_err(fail)?;
+    let mut out = csv::Writer::from_writer(std::io::BufWriter::new(file));
+    let mut header: Vec<String> = REQUIRED.iter().chain(&OPTIONAL).map(|s| (*s).to_owned()).collect();
+    header.extend(heads.iter().map(|h| format!("head.{h}")));
+    header.extend(indicators.iter().map(|i| format!("ind.{i}")));
+    out.write_record(&header).map_err(|e| fail(e.into()))?;
+    let number = |value: Option<f64>| value.map_or_else(String::new, |v| v.to_string());
+    let mut row: Vec<String> = Vec::with_capacity(header.len());
+    for signal in signals {
+        row.clear();
+        row.extend([
+            signal.id.to_string(),
+            signal.symbol.to_string(),
+            signal.side.to_string(),
+            format_timestamp(signal.entry_ts),
+            signal.entry_price.to_string(),
+            number(signal.take_profit),
+            number(signal.stop_loss),
+            number(signal.max_hold_ms.map(|ms| ms as f64 / MILLIS_PER_MINUTE as f64)),
+            number(signal.confidence),
+            signal.pattern.clone().unwrap_or_default(),
+            signal.regime.clone().unwrap_or_default(),
+        ]);
+        row.extend(heads.iter().map(|h| number(signal.heads.get(*h).copied())));
+        row.extend(indicators.iter().map(|i| number(signal.indicators.get(*i).copied())));
+        out.write_record(&row).map_err(|e| fail(e.into()))?;
+    }
+    let mut inner = out.into_inner().map_err(|e| fail(e.into_error()))?;
+    inner.flush().map_err(fail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: &str = "signal_id,symbol,side,entry_ts,entry_price,take_profit,stop_loss,max_hold_minutes";
+
+    fn file(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn csv_signals_read_heads_indicators_and_empty_cells() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = file(
+            &dir,
+            "s.csv",
+            &format!(
+                "{HEADER},confidence,pattern,head.rsi,head.macd,ind.atr\n\
+                 a,BTC,long,2020-01-01T00:00:00Z,100,110,95,60,0.7,trend,0.5,,1.25\n\
+                 b,BTC,short,2020-01-01T00:05:00Z,100,,105,,,,-1,1,\n"
+            ),
+        );
+        let file = read_signals(&path, ReadOptions::default()).unwrap();
+        let [a, b] = &file.signals[..] else { panic!("{:?}", file.signals) };
+        assert_eq!(file.lines, [2, 3]);
+        assert_eq!(
+            (a.max_hold_ms, a.confidence, a.pattern.as_deref()),
+            (Some(3_600_000), Some(0.7), Some("trend"))
+        );
+        assert_eq!(a.heads, BTreeMap::from([("rsi".to_owned(), 0.5)]));
+        assert_eq!(a.indicators, BTreeMap::from([("atr".to_owned(), 1.25)]));
+        assert_eq!((b.take_profit, b.pattern.as_deref(), b.heads.len()), (None, None, 2));
+    }
+
+    #[test]
+    fn wrong_side_levels_nan_and_duplicates_are_reported_per_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = file(
+            &dir,
+            "s.csv",
+            &format!(
+                "{HEADER}\na,BTC,long,2020-01-01,100,90,95,\nb,BTC,long,2020-01-01,NaN,110,95,\n\
+                 c,BTC,long,2020-01-01,100,110,95,\nc,BTC,long,2020-01-01,100,110,95,\nd,BTC,up,2020-01-01,100,110,95,\n"
+            ),
+        );
+        let text = read_signals(&path, ReadOptions::default()).unwrap_err().to_string();
+        assert!(text.contains("s.csv:2: take_profit: take_profit 90 is on the wrong side"), "{text}");
+        assert!(text.contains("s.csv:3: entry_price:"), "{text}");
+        assert!(text.contains("s.csv:5: signal_id: c is already used on line 4"), "{text}");
+        assert!(text.contains("s.csv:6: side:"), "{text}");
+        let skipped = read_signals(&path, ReadOptions { skip_invalid: true }).unwrap();
+        assert_eq!((skipped.signals.len(), skipped.skipped.count), (1, 4));
+    }
+
+    #[test]
+    fn unknown_columns_are_refused_naming_the_known_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let path =
+            file(&dir, "s.csv", &format!("{HEADER},confidnce\na,BTC,long,2020-01-01,100,110,95,,0.5\n"));
+        let text = read_signals(&path, ReadOptions::default()).unwrap_err().to_string();
+        assert!(text.contains("\"confidnce\"") && text.contains("head.<name>"), "{text}");
+    }
+
+    #[test]
+    fn json_lines_carry_the_same_signal() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = file(
+            &dir,
+            "s.csv",
+            &format!("{HEADER},head.rsi,ind.atr\na,BTC,long,1577836800000,100,110,95,90,0.5,2\n"),
+        );
+        let jsonl = file(
+            &dir,
+            "s.jsonl",
+            "{\"signal_id\":\"a\",\"symbol\":\"BTC\",\"side\":\"long\",\"entry_ts\":\"2020-01-01T00:00:00Z\",\
+             \"entry_price\":100,\"take_profit\":110,\"stop_loss\":95,\"max_hold_minutes\":90,\
+             \"heads\":{\"rsi\":0.5},\"indicators\":{\"atr\":2}}\n\n",
+        );
+        let from_csv = read_signals(&csv, ReadOptions::default()).unwrap();
+        let from_json = read_signals(&jsonl, ReadOptions::default()).unwrap();
+        assert_eq!(from_csv.signals, from_json.signals);
+    }
+
+    #[test]
+    fn json_lines_errors_name_the_line_and_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = file(
+            &dir,
+            "s.jsonl",
+            "{\"signal_id\":\"a\",\"symbol\":\"BTC\",\"side\":\"long\",\"entry_ts\":0,\"entry_price\":100,\"stop_loss\":95,\"colour\":1}\n",
+        );
+        let text = read_signals(&path, ReadOptions::default()).unwrap_err().to_string();
+        assert!(text.contains("s.jsonl:1: colour:"), "{text}");
+    }
+
+    #[test]
+    fn written_signals_read_back_identically() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = file(
+            &dir,
+            "s.csv",
+            &format!(
+                "{HEADER},confidence,pattern,regime,head.rsi,ind.atr\n\
+                 \"a,1\",BTC,long,2020-01-01T00:00:00.123Z,0.1,0.30000000000000004,0.05,7.5,0.123456789,trend,range_low_vol,-0.25,1e-7\n\
+                 b,ETH,short,2020-01-02T00:00:00Z,2000,1900,2100,,,,,,\n"
+            ),
+        );
+        let first = read_signals(&source, ReadOptions::default()).unwrap();
+        let copy = dir.path().join("copy.csv");
+        write_signals(&copy, &first.signals).unwrap();
+        assert_eq!(read_signals(&copy, ReadOptions::default()).unwrap().signals, first.signals);
+    }
+}
