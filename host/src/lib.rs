@@ -5,7 +5,9 @@
 //! and deterministic; I/O and the clock stay at the edges ([`input`],
 //! [`store`], [`replay`], [`cli`]).
 
+pub mod engine;
 pub mod format;
 pub mod monitor;
+pub mod store;
 pub mod timestamp;
 pub mod trade;

@@ -1,0 +1,76 @@
+//! Numbered schema migrations. Each runs once, in order, inside a
+//! transaction, and is recorded in `schema_migrations`. Never edit a
+//! released migration: add the next number.
+
+use rusqlite::{Connection, params};
+
+use super::StoreError;
+
+/// (version, name, SQL)
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "signals and outcomes",
+    "
+    -- Settings that decide outcomes (ambiguity policy, fee). A store holds
+    -- outcomes of one setting only, so results are never mixed.
+    CREATE TABLE settings (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+
+    -- Every accepted signal; rowid is the arrival order. Decisions,
+    -- strategy versions and job runs refer to signals by id.
+    CREATE TABLE signals (
+        id          TEXT PRIMARY KEY,
+        symbol      TEXT NOT NULL,
+        side        TEXT NOT NULL CHECK (side IN ('long', 'short')),
+        entry_ts    INTEGER NOT NULL,   -- ms since the epoch, UTC
+        entry_price REAL NOT NULL,
+        take_profit REAL,
+        stop_loss   REAL,
+        max_hold_ms INTEGER,
+        confidence  REAL,
+        pattern     TEXT,
+        regime      TEXT,
+        heads       TEXT NOT NULL DEFAULT '{}',   -- JSON object: head -> vote
+        indicators  TEXT NOT NULL DEFAULT '{}'    -- JSON object: name -> value
+    );
+    CREATE INDEX signals_by_symbol ON signals (symbol, entry_ts);
+
+    -- One row per closed signal. A signal without a row here is open.
+    CREATE TABLE outcomes (
+        signal_id  TEXT PRIMARY KEY REFERENCES signals (id),
+        kind       TEXT NOT NULL CHECK (kind IN ('TP_HIT', 'SL_HIT', 'TIME_EXIT')),
+        exit_ts    INTEGER NOT NULL,
+        exit_price REAL NOT NULL,
+        pnl_pct    REAL NOT NULL,
+        holding_ms INTEGER NOT NULL,
+        ambiguous  INTEGER NOT NULL CHECK (ambiguous IN (0, 1)),
+        mfe_pct    REAL NOT NULL,
+        mae_pct    REAL NOT NULL
+    );
+    CREATE INDEX outcomes_by_exit ON outcomes (exit_ts, signal_id);
+    ",
+)];
+
+/// The newest schema version this build knows.
+pub(crate) const LATEST: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;
+
+/// Brings the schema up to [`LATEST`]; refuses a store from a newer build.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)",
+    )?;
+    let current: i64 =
+        conn.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))?;
+    if current > LATEST {
+        return Err(StoreError::TooNew { found: current, known: LATEST });
+    }
+    for &(version, name, sql) in MIGRATIONS.iter().filter(|(version, ..)| *version > current) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.execute("INSERT INTO schema_migrations (version, name) VALUES (?1, ?2)", params![version, name])?;
+        tx.commit()?;
+    }
+    Ok(())
+}

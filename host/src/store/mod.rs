@@ -1,0 +1,171 @@
+//! The SQLite store: one writer thread, readers on their own connections.
+//!
+//! [`Store`] owns the write connection on a dedicated thread fed by a
+//! bounded channel of typed [`Command`]s; a full channel blocks the sender
+//! (back-pressure) instead of growing memory. The writer commits whatever has
+//! queued up in one transaction, so a replay writes in large batches while
+//! [`Store::flush`] still gives a caller a point where everything it sent is
+//! committed (the daemon acknowledges a batch only after that). Schema
+//! changes are numbered migrations ([`migrations`]). [`StoreReader`] opens
+//! read-only connections for reports.
+
+mod migrations;
+mod reader;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::{self, SyncSender};
+use std::thread::JoinHandle;
+
+use rusqlite::Connection;
+use siglearn_plugin_api::{Outcome, Signal};
+
+pub use reader::StoreReader;
+use writer::Writer;
+
+use crate::monitor::MonitorConfig;
+
+/// How many commands may wait for the writer before senders block.
+const CHANNEL_CAPACITY: usize = 8192;
+
+/// A write for the writer thread.
+#[derive(Debug)]
+pub enum Command {
+    InsertSignal(Arc<Signal>),
+    InsertOutcome(Outcome),
+    /// Answered once every command sent before it is committed.
+    Flush(SyncSender<Result<(), String>>),
+}
+
+/// What the writer did, returned by [`Store::close`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WriterStats {
+    pub signals: u64,
+    pub outcomes: u64,
+    pub transactions: u64,
+}
+
+/// A store that cannot be opened, read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("SQLite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("cannot open store {}: {source}", path.display())]
+    Open { path: PathBuf, source: rusqlite::Error },
+    #[error("store schema version {found} is newer than this siglearn knows ({known}); upgrade siglearn")]
+    TooNew { found: i64, known: i64 },
+    #[error(
+        "store {} holds outcomes decided with {stored}, but this run uses {requested}; \
+         use a new --db file or the same settings",
+        path.display()
+    )]
+    SettingsDiffer { path: PathBuf, stored: String, requested: String },
+    #[error("the store writer stopped: {0}")]
+    WriterStopped(String),
+    #[error("bad data in the store: {0}")]
+    Corrupt(String),
+}
+
+/// The settings that decide outcomes, as stored with them.
+fn settings_text(config: &MonitorConfig) -> String {
+    format!("ambiguity={} fee_pct={}", config.ambiguity, config.fee_pct)
+}
+
+/// Opens (creating if needed) and migrates the store at `path`.
+pub(crate) fn connect(path: &Path) -> Result<Connection, StoreError> {
+    let mut conn =
+        Connection::open(path).map_err(|source| StoreError::Open { path: path.to_path_buf(), source })?;
+    // WAL lets readers work while the writer commits; NORMAL sync keeps
+    // every committed transaction across a process crash.
+    let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+    conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;")?;
+    migrations::migrate(&mut conn)?;
+    Ok(conn)
+}
+
+/// The write side of the store.
+#[derive(Debug)]
+pub struct Store {
+    path: PathBuf,
+    sender: Option<SyncSender<Command>>,
+    thread: Option<JoinHandle<Result<WriterStats, StoreError>>>,
+}
+
+impl Store {
+    /// Opens the store at `path` for outcomes decided with `config`, and
+    /// starts its writer thread.
+    pub fn open(path: &Path, config: &MonitorConfig) -> Result<Self, StoreError> {
+        let conn = connect(path)?;
+        let requested = settings_text(config);
+        let stored: Option<String> = conn
+            .query_row("SELECT value FROM settings WHERE key = 'outcomes'", [], |row| row.get(0))
+            .map(Some)
+            .or_else(|error| match error {
+                rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                other => Err(other),
+            })?;
+        match stored {
+            Some(stored) if stored != requested => {
+                return Err(StoreError::SettingsDiffer { path: path.to_path_buf(), stored, requested });
+            }
+            Some(_) => {}
+            None => {
+                conn.execute("INSERT INTO settings (key, value) VALUES ('outcomes', ?1)", [&requested])?;
+            }
+        }
+        let (sender, receiver) = mpsc::sync_channel(CHANNEL_CAPACITY);
+        let thread = std::thread::Builder::new()
+            .name("siglearn-store".into())
+            .spawn(move || Writer::new(conn).run(receiver))
+            .map_err(|e| StoreError::WriterStopped(format!("cannot start the writer thread: {e}")))?;
+        Ok(Store { path: path.to_path_buf(), sender: Some(sender), thread: Some(thread) })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Queues a write; blocks while the queue is full.
+    pub fn send(&self, command: Command) -> Result<(), StoreError> {
+        let sender = self.sender.as_ref().ok_or_else(|| StoreError::WriterStopped("store closed".into()))?;
+        sender.send(command).map_err(|_| StoreError::WriterStopped("see the error returned by close".into()))
+    }
+
+    /// Waits until every write sent so far is committed.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        let (reply, done) = mpsc::sync_channel(1);
+        self.send(Command::Flush(reply))?;
+        match done.recv() {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(message)) => Err(StoreError::WriterStopped(message)),
+            Err(_) => Err(StoreError::WriterStopped("the writer exited before committing".into())),
+        }
+    }
+
+    /// Commits everything queued, stops the writer and reports what it wrote.
+    pub fn close(mut self) -> Result<WriterStats, StoreError> {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> Result<WriterStats, StoreError> {
+        drop(self.sender.take());
+        match self.thread.take() {
+            Some(thread) => thread
+                .join()
+                .unwrap_or_else(|_| Err(StoreError::WriterStopped("the writer thread panicked".into()))),
+            None => Ok(WriterStats::default()),
+        }
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        if let Err(error) = self.shutdown() {
+            tracing::error!(store = %self.path.display(), %error, "store writer failed while closing");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
