@@ -8,6 +8,7 @@
 pub mod engine;
 pub mod format;
 pub mod monitor;
+pub mod replay;
 pub mod store;
 pub mod timestamp;
 pub mod trade;
