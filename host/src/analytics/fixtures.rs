@@ -51,6 +51,12 @@ pub(super) fn sequence(returns: &[f64]) -> Vec<Trade> {
         .collect()
 }
 
+/// The trade with its signal changed by `edit`.
+pub(super) fn with_signal(mut trade: Trade, edit: impl FnOnce(&mut Signal)) -> Trade {
+    edit(Arc::make_mut(&mut trade.signal));
+    trade
+}
+
 /// Borrows every trade, as the analytics entry points take them.
 pub(super) fn refs(trades: &[Trade]) -> Vec<&Trade> {
     trades.iter().collect()
