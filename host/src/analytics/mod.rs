@@ -36,6 +36,7 @@ mod heads;
 mod moments;
 mod spearman;
 mod summary;
+mod text;
 
 use std::collections::BTreeMap;
 
