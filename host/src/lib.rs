@@ -2,9 +2,10 @@
 //!
 //! Data flows one way: sources (files, HTTP) → [`engine`] → effects → store,
 //! reports and API. The engine and the [`monitor`] inside it are synchronous
-//! and deterministic; I/O and the clock stay at the edges ([`input`],
-//! [`store`], [`replay`], [`cli`]).
+//! and deterministic; I/O and the clock stay at the edges ([`format`],
+//! [`store`], [`replay`]).
 
+pub mod analytics;
 pub mod engine;
 pub mod format;
 pub mod monitor;

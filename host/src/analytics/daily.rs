@@ -1,0 +1,124 @@
+//! The daily P&L series and the annualised ratios computed from it.
+//!
+//! A day's P&L is the sum of the returns of the trades that exit on that UTC
+//! calendar day. The series runs from the earliest entry day among the trades
+//! to the last exit day, with days without exits filled with 0: a strategy that
+//! sits in one long trade for a week has six flat days and one P&L day, not a
+//! single-day history. Ratios are annualised with sqrt(365) because crypto and
+//! signal streams trade every calendar day.
+
+use super::moments::{mean, sample_std};
+use crate::trade::Trade;
+
+/// Calendar days in a year, for annualising daily ratios.
+const DAYS_PER_YEAR: f64 = 365.0;
+
+/// The zero-filled daily P&L of trades given in exit order, one value per UTC
+/// day from the earliest entry day to the last exit day; empty for no trades.
+pub(super) fn daily_pnl(trades: &[&Trade]) -> Vec<f64> {
+    let exit_day = |trade: &&Trade| trade.outcome.exit_ts.utc_day();
+    // Exit days are included in the start so that a trade recorded as exiting
+    // before its entry (bad input) is still counted rather than dropped.
+    let first =
+        trades.iter().map(|trade| trade.signal.entry_ts.utc_day()).chain(trades.iter().map(exit_day)).min();
+    let (Some(first), Some(last)) = (first, trades.iter().map(exit_day).max()) else {
+        return Vec::new();
+    };
+    let Ok(len) = usize::try_from(last - first + 1) else {
+        return Vec::new();
+    };
+    let mut days = vec![0.0; len];
+    for trade in trades {
+        let offset = usize::try_from(exit_day(trade) - first).ok();
+        if let Some(day) = offset.and_then(|offset| days.get_mut(offset)) {
+            *day += trade.outcome.pnl_pct;
+        }
+    }
+    days
+}
+
+/// mean(d) / std(d) * sqrt(365), with the sample deviation (n - 1); `None`
+/// under two days or with zero deviation.
+pub(super) fn sharpe_daily(days: &[f64]) -> Option<f64> {
+    Some(mean(days)? / sample_std(days)? * DAYS_PER_YEAR.sqrt())
+}
+
+/// mean(d) / sqrt(mean(min(d, 0)^2)) * sqrt(365); `None` under two days or
+/// when no day lost money.
+///
+/// The downside mean is over all days, losing or not, as in Sortino's target
+/// semi-deviation with a target of 0.
+pub(super) fn sortino_daily(days: &[f64]) -> Option<f64> {
+    if days.len() < 2 {
+        return None;
+    }
+    let downside: Vec<f64> = days.iter().map(|day| day.min(0.0).powi(2)).collect();
+    let downside = mean(&downside)?;
+    if downside == 0.0 {
+        return None;
+    }
+    Some(mean(days)? / downside.sqrt() * DAYS_PER_YEAR.sqrt())
+}
+
+#[cfg(test)]
+mod tests {
+    use siglearn_plugin_api::{MILLIS_PER_DAY, Side};
+
+    use super::*;
+    use crate::analytics::fixtures::{refs, trade};
+
+    const DAY: i64 = MILLIS_PER_DAY;
+    const HOUR: i64 = DAY / 24;
+
+    /// Day 10 to day 13: a long trade entering on day 10 and exiting on day 13
+    /// with +4, and a trade inside day 11 with -2.
+    fn four_days() -> Vec<Trade> {
+        vec![
+            trade("a", Side::Long, 10 * DAY + 5 * HOUR, 13 * DAY + HOUR, 4.0),
+            trade("b", Side::Short, 11 * DAY + HOUR, 11 * DAY + 2 * HOUR, -2.0),
+        ]
+    }
+
+    #[test]
+    fn series_is_zero_filled_from_the_earliest_entry_day_to_the_last_exit_day() {
+        let trades = four_days();
+        assert_eq!(daily_pnl(&refs(&trades)), vec![0.0, -2.0, 0.0, 4.0]);
+    }
+
+    #[test]
+    fn trades_exiting_the_same_day_are_summed() {
+        let trades =
+            vec![trade("a", Side::Long, HOUR, 2 * HOUR, 1.5), trade("b", Side::Long, HOUR, 3 * HOUR, -0.5)];
+        assert_eq!(daily_pnl(&refs(&trades)), vec![1.0]);
+    }
+
+    #[test]
+    fn sharpe_and_sortino_over_a_zero_filled_series() {
+        let trades = four_days();
+        let days = daily_pnl(&refs(&trades));
+        // d = [0, -2, 0, 4]: mean 0.5; squared deviations 0.25 + 6.25 + 0.25 +
+        // 12.25 = 19, so std = sqrt(19 / 3); downside squares [0, 4, 0, 0]
+        // have mean 1.
+        let sharpe = sharpe_daily(&days).unwrap();
+        assert!((sharpe - 0.5 / (19.0f64 / 3.0).sqrt() * 365f64.sqrt()).abs() < 1e-12, "{sharpe}");
+        assert!((sharpe - 3.795_773_272_581_241).abs() < 1e-12, "{sharpe}");
+        let sortino = sortino_daily(&days).unwrap();
+        assert!((sortino - 9.552_486_587_271_4).abs() < 1e-12, "{sortino}");
+    }
+
+    #[test]
+    fn one_day_has_no_sharpe_or_sortino() {
+        let trades =
+            vec![trade("a", Side::Long, HOUR, 2 * HOUR, 1.0), trade("b", Side::Long, HOUR, 3 * HOUR, -3.0)];
+        let days = daily_pnl(&refs(&trades));
+        assert_eq!(days.len(), 1);
+        assert_eq!(sharpe_daily(&days), None);
+        assert_eq!(sortino_daily(&days), None);
+    }
+
+    #[test]
+    fn no_losing_day_has_no_sortino() {
+        assert_eq!(sortino_daily(&[1.0, 0.0, 2.0]), None);
+        assert!(sharpe_daily(&[1.0, 0.0, 2.0]).is_some());
+    }
+}

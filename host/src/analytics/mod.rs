@@ -1,0 +1,187 @@
+//! Performance analytics over closed trades: the [`Report`] behind
+//! `siglearn report`, the API's metrics and the per-strategy ledgers.
+//!
+//! Trades enter as [`Trade`]s in any order and leave as plain data that
+//! serialises to JSON ([`Report::to_json_pretty`]) or renders for a terminal
+//! ([`Report::render_text`]). Nothing here reads the clock or does I/O.
+//!
+//! # Convention (DESIGN section 11)
+//!
+//! Every metric walks the trades in exit order: by `outcome.exit_ts`, ties by
+//! signal id compared as text (`"10"` before `"9"`). Returns `r` are
+//! `outcome.pnl_pct` at a fixed stake per signal. See [`Summary`] for the
+//! headline metrics; the daily series runs from the earliest entry day of the
+//! trades summarised to their last exit day, zero-filled, so each breakdown
+//! group uses its own span. Ratios are `null` when undefined: under two values,
+//! or zero deviation, which means all values are equal (decided by comparing
+//! them, not by a rounded deviation).
+//!
+//! Breakdowns are keyed in sorted order. Signals without a pattern or regime
+//! are grouped under [`MISSING_KEY`]. A head *agrees* with a trade when
+//! `vote * side.sign() > 0`, *disagrees* below 0 and is *neutral* at exactly 0;
+//! trades without that head are not counted. An indicator's information
+//! coefficient (IC) is the Spearman rank correlation between
+//! `value * side.sign()` and `r` over the trades carrying the indicator, ties
+//! taking average ranks (Pearson on the ranks), `null` under 3 trades or when
+//! either side is constant. Its 95% interval is the Fisher z interval with the
+//! Bonett–Wright standard error for Spearman, `sqrt(1 + ic²/2) / sqrt(n − 3)`:
+//! `tanh(atanh(ic) ± 1.959963984540054·se)`, `null` under 4 trades or when
+//! `|ic| = 1`.
+
+mod breakdown;
+mod daily;
+#[cfg(test)]
+mod fixtures;
+mod heads;
+mod moments;
+mod spearman;
+mod summary;
+mod text;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use siglearn_plugin_api::{Side, Symbol};
+
+use crate::trade::Trade;
+
+pub use heads::{HeadStats, VoteGroup};
+pub use spearman::IndicatorStats;
+pub use summary::{Summary, summarize};
+
+/// The breakdown key of signals without a pattern or regime.
+pub const MISSING_KEY: &str = "(none)";
+
+/// Everything `siglearn report` shows about a set of closed trades.
+///
+/// Serialises to `{"overall", "by_symbol", "by_side", "by_pattern",
+/// "by_regime", "by_head", "by_indicator", "open_signals"}` in that order.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Report {
+    pub overall: Summary,
+    pub by_symbol: BTreeMap<Symbol, Summary>,
+    /// Keyed `"long"` and `"short"`.
+    pub by_side: BTreeMap<Side, Summary>,
+    pub by_pattern: BTreeMap<String, Summary>,
+    pub by_regime: BTreeMap<String, Summary>,
+    pub by_head: BTreeMap<String, HeadStats>,
+    pub by_indicator: BTreeMap<String, IndicatorStats>,
+    /// Signals still waiting for an outcome; they are in no metric.
+    pub open_signals: usize,
+}
+
+/// Builds the report of closed trades given in any order, with the number of
+/// signals still open.
+pub fn build_report(trades: &[Trade], open_signals: usize) -> Report {
+    let mut ordered: Vec<&Trade> = trades.iter().collect();
+    sort_in_exit_order(&mut ordered);
+    let label = |value: &Option<String>| value.clone().unwrap_or_else(|| MISSING_KEY.to_owned());
+    Report {
+        overall: Summary::of_exit_ordered(&ordered),
+        by_symbol: breakdown::group_summaries(&ordered, |trade| trade.signal.symbol.clone()),
+        by_side: breakdown::group_summaries(&ordered, |trade| trade.signal.side),
+        by_pattern: breakdown::group_summaries(&ordered, |trade| label(&trade.signal.pattern)),
+        by_regime: breakdown::group_summaries(&ordered, |trade| label(&trade.signal.regime)),
+        by_head: heads::by_head(&ordered),
+        by_indicator: spearman::by_indicator(&ordered),
+        open_signals,
+    }
+}
+
+impl Report {
+    /// The report as indented JSON.
+    pub fn to_json_pretty(&self) -> String {
+        // Cannot fail: every map key is a string and every value a number,
+        // string or null (serde_json writes non-finite floats as null).
+        serde_json::to_string_pretty(self).expect("a Report always serialises to JSON")
+    }
+}
+
+/// Sorts trades into exit order: by exit time, ties by signal id as text.
+/// The sort is stable, and every metric relies on this one order.
+pub(crate) fn sort_in_exit_order(trades: &mut [&Trade]) {
+    trades.sort_by(|a, b| {
+        a.outcome.exit_ts.cmp(&b.outcome.exit_ts).then_with(|| a.signal.id.as_str().cmp(b.signal.id.as_str()))
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use siglearn_plugin_api::{MILLIS_PER_DAY, Side};
+
+    use super::fixtures::{trade, with_signal};
+    use super::*;
+
+    const EMPTY_SUMMARY: &str = concat!(
+        r#"{"total_trades":0,"wins":0,"losses":0,"win_rate":null,"avg_pnl_pct":null,"#,
+        r#""expectancy_pct":null,"profit_factor":null,"max_drawdown_pct":null,"best_streak":0,"#,
+        r#""worst_streak":0,"sharpe_per_trade":null,"sharpe_daily":null,"sortino_daily":null}"#
+    );
+
+    fn mixed_trades() -> Vec<Trade> {
+        let eth = |signal: &mut siglearn_plugin_api::Signal| {
+            signal.symbol = Symbol::new("ETH-USD");
+            signal.pattern = Some("breakout".into());
+            signal.heads.insert("trend".into(), 0.5);
+            signal.indicators.insert("rsi".into(), 70.0);
+        };
+        vec![
+            trade("1", Side::Long, 0, 1_000, 2.0),
+            with_signal(trade("2", Side::Short, 0, 2_000, -1.0), eth),
+            with_signal(trade("3", Side::Long, 0, MILLIS_PER_DAY, 0.5), |signal| {
+                signal.regime = Some("calm".into());
+            }),
+        ]
+    }
+
+    #[test]
+    fn exit_order_is_by_exit_time_then_id_as_text() {
+        let trades = [
+            trade("9", Side::Long, 0, 2_000, 0.0),
+            trade("b", Side::Long, 0, 1_000, 0.0),
+            trade("10", Side::Long, 0, 2_000, 0.0),
+            trade("a", Side::Long, 0, 3_000, 0.0),
+        ];
+        let mut ordered: Vec<&Trade> = trades.iter().collect();
+        sort_in_exit_order(&mut ordered);
+        let ids: Vec<&str> = ordered.iter().map(|trade| trade.signal.id.as_str()).collect();
+        assert_eq!(ids, ["b", "10", "9", "a"]);
+    }
+
+    #[test]
+    fn json_has_exactly_the_required_keys_in_order() {
+        let json = serde_json::to_string(&build_report(&[], 3)).unwrap();
+        let expected =
+            format!(r#"{{"overall":{EMPTY_SUMMARY},"by_symbol":{{}},"by_side":{{}},"by_pattern":{{}},"#)
+                + r#""by_regime":{},"by_head":{},"by_indicator":{},"open_signals":3}"#;
+        assert_eq!(json, expected);
+    }
+
+    #[test]
+    fn breakdown_groups_are_keyed_by_value_with_none_for_missing() {
+        let report = build_report(&mixed_trades(), 0);
+        let value: serde_json::Value = serde_json::from_str(&report.to_json_pretty()).unwrap();
+        let keys = |field: &str| value[field].as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+        assert_eq!(keys("by_symbol"), ["BTC-USD", "ETH-USD"]);
+        assert_eq!(keys("by_side"), ["long", "short"]);
+        assert_eq!(keys("by_pattern"), ["(none)", "breakout"]);
+        assert_eq!(keys("by_regime"), ["(none)", "calm"]);
+        assert_eq!(keys("by_head"), ["trend"]);
+        assert_eq!(keys("by_indicator"), ["rsi"]);
+        assert_eq!(value["by_side"]["long"]["total_trades"], 2);
+        assert_eq!(value["by_pattern"]["(none)"]["avg_pnl_pct"], 1.25);
+        assert_eq!(value["by_head"]["trend"]["disagree"]["count"], 1);
+    }
+
+    #[test]
+    fn each_group_is_summarised_on_its_own_trades_and_span() {
+        let report = build_report(&mixed_trades(), 0);
+        let long = &report.by_side[&Side::Long];
+        assert_eq!((long.total_trades, long.wins, long.avg_pnl_pct), (2, 2, Some(1.25)));
+        // The long trades exit on days 0 and 1: two days of +2 and +0.5.
+        let expected = 1.25 / (1.125f64).sqrt() * 365f64.sqrt();
+        assert!((long.sharpe_daily.unwrap() - expected).abs() < 1e-12);
+        assert_eq!(report.by_side[&Side::Short].sharpe_daily, None);
+        assert_eq!(report.overall.total_trades, 3);
+    }
+}

@@ -1,0 +1,160 @@
+//! The plain-text rendering of a [`Report`] for a terminal: an overall block
+//! of `label  value` lines, then one compact table per breakdown.
+//!
+//! Undefined values print as `-`. Rates print as percentages; returns with 4
+//! decimals because a typical trade moves well under 1%; ratios with 2 or 3.
+
+use super::{Report, Summary};
+
+impl Report {
+    /// The report as aligned plain text, ending with a newline.
+    pub fn render_text(&self) -> String {
+        let mut out = overall_block(&self.overall, self.open_signals);
+        let groups = [
+            (
+                "By symbol",
+                "symbol",
+                self.by_symbol.iter().map(|(key, s)| (key.to_string(), s)).collect::<Vec<_>>(),
+            ),
+            ("By side", "side", self.by_side.iter().map(|(key, s)| (key.to_string(), s)).collect()),
+            ("By pattern", "pattern", self.by_pattern.iter().map(|(key, s)| (key.clone(), s)).collect()),
+            ("By regime", "regime", self.by_regime.iter().map(|(key, s)| (key.clone(), s)).collect()),
+        ];
+        for (title, key, rows) in groups {
+            let header = [key, "trades", "win%", "avg%", "PF", "maxDD%", "sharpe/trade"];
+            let rows = rows.into_iter().map(|(key, summary)| summary_row(key, summary)).collect();
+            table(&mut out, title, &header, rows);
+        }
+        let heads = self.by_head.iter().map(|(head, stats)| {
+            vec![
+                head.clone(),
+                stats.agree.count.to_string(),
+                percent(stats.agree.win_rate),
+                stats.disagree.count.to_string(),
+                percent(stats.disagree.win_rate),
+                number(stats.edge_pct, 4),
+            ]
+        });
+        let header = ["head", "agree n", "agree win%", "disagree n", "disagree win%", "edge%"];
+        table(&mut out, "By head", &header, heads.collect());
+        let indicators = self.by_indicator.iter().map(|(name, stats)| {
+            let interval = match (stats.ci_low, stats.ci_high) {
+                (Some(low), Some(high)) => format!("[{low:.3}, {high:.3}]"),
+                _ => "-".to_owned(),
+            };
+            vec![name.clone(), stats.n.to_string(), number(stats.ic, 3), interval]
+        });
+        table(&mut out, "By indicator", &["indicator", "n", "IC", "95% CI"], indicators.collect());
+        out
+    }
+}
+
+fn overall_block(summary: &Summary, open_signals: usize) -> String {
+    let lines = [
+        ("trades", summary.total_trades.to_string()),
+        ("wins", summary.wins.to_string()),
+        ("losses", summary.losses.to_string()),
+        ("win rate %", percent(summary.win_rate)),
+        ("avg pnl %", number(summary.avg_pnl_pct, 4)),
+        ("expectancy %", number(summary.expectancy_pct, 4)),
+        ("profit factor", number(summary.profit_factor, 2)),
+        ("max drawdown %", number(summary.max_drawdown_pct, 4)),
+        ("best streak", summary.best_streak.to_string()),
+        ("worst streak", summary.worst_streak.to_string()),
+        ("sharpe / trade", number(summary.sharpe_per_trade, 3)),
+        ("sharpe daily", number(summary.sharpe_daily, 2)),
+        ("sortino daily", number(summary.sortino_daily, 2)),
+        ("open signals", open_signals.to_string()),
+    ];
+    let width = lines.iter().map(|(label, _)| label.len()).max().unwrap_or(0);
+    let mut out = String::from("Overall\n");
+    for (label, value) in lines {
+        out.push_str(&format!("  {label:<width$}  {value}\n"));
+    }
+    out
+}
+
+fn summary_row(key: String, summary: &Summary) -> Vec<String> {
+    vec![
+        key,
+        summary.total_trades.to_string(),
+        percent(summary.win_rate),
+        number(summary.avg_pnl_pct, 4),
+        number(summary.profit_factor, 2),
+        number(summary.max_drawdown_pct, 2),
+        number(summary.sharpe_per_trade, 3),
+    ]
+}
+
+/// Appends a titled table: the first column left-aligned, the others right.
+fn table(out: &mut String, title: &str, header: &[&str], rows: Vec<Vec<String>>) {
+    out.push_str(&format!("\n{title}\n"));
+    if rows.is_empty() {
+        out.push_str("  (none)\n");
+        return;
+    }
+    let header: Vec<String> = header.iter().map(|cell| (*cell).to_owned()).collect();
+    let widths: Vec<usize> = (0..header.len())
+        .map(|column| {
+            let cells = rows.iter().chain([&header]).filter_map(|row| row.get(column));
+            cells.map(|cell| cell.chars().count()).max().unwrap_or(0)
+        })
+        .collect();
+    for row in [&header].into_iter().chain(&rows) {
+        let mut line = String::from(" ");
+        for (column, (cell, &width)) in row.iter().zip(&widths).enumerate() {
+            if column == 0 {
+                line.push_str(&format!(" {cell:<width$}"));
+            } else {
+                line.push_str(&format!("  {cell:>width$}"));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+}
+
+fn number(value: Option<f64>, decimals: usize) -> String {
+    value.map_or_else(|| "-".to_owned(), |value| format!("{value:.decimals$}"))
+}
+
+/// A rate in [0, 1] as a percentage with 1 decimal.
+fn percent(rate: Option<f64>) -> String {
+    number(rate.map(|rate| rate * 100.0), 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use siglearn_plugin_api::Side;
+
+    use crate::analytics::build_report;
+    use crate::analytics::fixtures::{trade, with_signal};
+
+    #[test]
+    fn an_empty_report_prints_dashes_and_empty_sections() {
+        let text = build_report(&[], 2).render_text();
+        assert!(text.starts_with("Overall\n  trades          0\n"), "{text}");
+        assert!(text.contains("  win rate %      -\n"), "{text}");
+        assert!(text.contains("  open signals    2\n"), "{text}");
+        assert!(text.contains("\nBy symbol\n  (none)\n"), "{text}");
+        assert!(text.ends_with("\nBy indicator\n  (none)\n"), "{text}");
+    }
+
+    #[test]
+    fn tables_align_columns_and_round_numbers() {
+        let trades = [
+            with_signal(trade("a", Side::Long, 0, 1_000, 1.5), |signal| {
+                signal.heads.insert("trend".into(), 1.0);
+                signal.indicators.insert("rsi".into(), 30.0);
+            }),
+            trade("b", Side::Short, 0, 2_000, -0.5),
+        ];
+        let text = build_report(&trades, 0).render_text();
+        let expected_side = "\nBy side\n  side   trades   win%     avg%    PF  maxDD%  sharpe/trade\n  \
+                             long        1  100.0   1.5000     -    0.00             -\n  \
+                             short       1    0.0  -0.5000  0.00    0.50             -\n";
+        assert!(text.contains(expected_side), "{text}");
+        assert!(text.contains("  trend        1       100.0           0              -      -\n"), "{text}");
+        assert!(text.contains("  rsi        1   -       -\n"), "{text}");
+    }
+}
