@@ -57,7 +57,14 @@ fn signal(n: usize, price: f64, distance_pct: f64, entry_ts: i64) -> Arc<Signal>
 }
 
 fn bar(ts: i64, open: f64, wiggle: f64) -> Price {
-    Price::Bar(Bar { ts: Timestamp(ts), open, high: open + wiggle, low: open - wiggle, close: open, volume: 1.0 })
+    Price::Bar(Bar {
+        ts: Timestamp(ts),
+        open,
+        high: open + wiggle,
+        low: open - wiggle,
+        close: open,
+        volume: 1.0,
+    })
 }
 
 /// Both monitors behind one interface for the benchmark loop.
@@ -91,29 +98,22 @@ impl Watcher for Naive {
     }
 }
 
-fn monitors() -> [(&'static str, Box<dyn Fn() -> Box<dyn Watcher>>); 2] {
-    [
-        (
-            "indexed",
-            Box::new(|| {
-                let mut monitor = Monitor::new(MonitorConfig::default());
-                let symbol = monitor.symbol(&Symbol::new("BTC"));
-                Box::new(Indexed(monitor, symbol, Vec::new()))
-            }),
-        ),
-        (
-            "naive",
-            Box::new(|| Box::new(Naive(NaiveMonitor::new(MonitorConfig::default()), Symbol::new("BTC"), Vec::new()))),
-        ),
-    ]
+/// A fresh monitor of the named kind.
+fn make(kind: &str) -> Box<dyn Watcher> {
+    if kind == "naive" {
+        return Box::new(Naive(NaiveMonitor::new(MonitorConfig::default()), Symbol::new("BTC"), Vec::new()));
+    }
+    let mut monitor = Monitor::new(MonitorConfig::default());
+    let symbol = monitor.symbol(&Symbol::new("BTC"));
+    Box::new(Indexed(monitor, symbol, Vec::new()))
 }
 
 fn quiet(c: &mut Criterion) {
     let mut group = c.benchmark_group("monitor_quiet");
     group.throughput(Throughput::Elements(1)).measurement_time(Duration::from_secs(4)).sample_size(20);
     for size in SIZES {
-        for (name, make) in monitors() {
-            let mut monitor = make();
+        for name in ["indexed", "naive"] {
+            let mut monitor = make(name);
             for n in 0..size {
                 monitor.watch(signal(n, 100.0, 10.0 + (n % 97) as f64 / 10.0, 0));
             }
@@ -140,8 +140,8 @@ fn churn(c: &mut Criterion) {
     let mut group = c.benchmark_group("monitor_churn");
     group.throughput(Throughput::Elements(1)).measurement_time(Duration::from_secs(4)).sample_size(20);
     for size in SIZES {
-        for (name, make) in monitors() {
-            let mut monitor = make();
+        for name in ["indexed", "naive"] {
+            let mut monitor = make(name);
             let mut random = XorShift(0x9E37_79B9_7F4A_7C15);
             let mut price = 100.0;
             let mut next_id = 0;

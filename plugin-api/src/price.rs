@@ -61,6 +61,7 @@ pub enum Price {
 
 impl Price {
     /// The bar's open time or the tick's time.
+    #[inline]
     pub fn ts(&self) -> Timestamp {
         match self {
             Price::Bar(bar) => bar.ts,
@@ -69,6 +70,7 @@ impl Price {
     }
 
     /// The first price of the update: the bar's open or the tick's price.
+    #[inline]
     pub fn open(&self) -> f64 {
         match self {
             Price::Bar(bar) => bar.open,
@@ -77,6 +79,7 @@ impl Price {
     }
 
     /// The highest price of the update.
+    #[inline]
     pub fn high(&self) -> f64 {
         match self {
             Price::Bar(bar) => bar.high,
@@ -85,6 +88,7 @@ impl Price {
     }
 
     /// The lowest price of the update.
+    #[inline]
     pub fn low(&self) -> f64 {
         match self {
             Price::Bar(bar) => bar.low,
@@ -93,6 +97,7 @@ impl Price {
     }
 
     /// The last price of the update: the bar's close or the tick's price.
+    #[inline]
     pub fn close(&self) -> f64 {
         match self {
             Price::Bar(bar) => bar.close,
