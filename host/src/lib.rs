@@ -6,6 +6,7 @@
 //! [`store`], [`replay`]).
 
 pub mod analytics;
+pub mod cli;
 pub mod engine;
 pub mod format;
 pub mod monitor;

@@ -1,0 +1,99 @@
+//! The `siglearn` command line: one file per command, all of them thin
+//! layers over the library. Errors leave as `anyhow` chains that name the
+//! file and the fix; long work shows a progress bar on stderr.
+
+mod demo;
+mod generate;
+mod progress;
+mod replay;
+mod report;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::format::{ReadOptions, RowErrors};
+use crate::monitor::{AmbiguityPolicy, MonitorConfig};
+
+/// siglearn: the self-learning layer for trading-signal systems.
+#[derive(Debug, Parser)]
+#[command(name = "siglearn", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Generate signals on bundled real candles, replay them and print the report.
+    Demo(demo::DemoArgs),
+    /// Replay signals over historical prices and report their outcomes.
+    Replay(replay::ReplayArgs),
+    /// Print the report of a store written by `replay`.
+    Report(report::ReportArgs),
+    /// Generate signals from candles with the built-in nine-head generator.
+    Generate(generate::GenerateArgs),
+}
+
+/// Runs the command line; the error is printed by `main`.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Demo(args) => demo::run(args),
+        Command::Replay(args) => replay::run(args),
+        Command::Report(args) => report::run(args),
+        Command::Generate(args) => generate::run(args),
+    }
+}
+
+/// How outcomes are decided, as command-line flags.
+#[derive(Debug, Clone, Args)]
+struct OutcomeArgs {
+    /// Which exit a bar reaching both take-profit and stop-loss gives.
+    #[arg(long, default_value = "stop_first", value_parser = parse_policy)]
+    ambiguity: AmbiguityPolicy,
+    /// Fee per side in percent of the price (charged twice per trade).
+    #[arg(long, default_value_t = 0.0, value_parser = parse_fee)]
+    fee_pct: f64,
+}
+
+impl OutcomeArgs {
+    fn monitor(&self) -> MonitorConfig {
+        MonitorConfig { ambiguity: self.ambiguity, fee_pct: self.fee_pct }
+    }
+}
+
+fn parse_policy(text: &str) -> Result<AmbiguityPolicy, String> {
+    text.parse()
+}
+
+fn parse_fee(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(fee) if fee.is_finite() && (0.0..50.0).contains(&fee) => Ok(fee),
+        _ => Err(format!("{text:?} is not a fee in percent between 0 and 50 (e.g. 0.075)")),
+    }
+}
+
+/// Input files shared by commands that read prices.
+#[derive(Debug, Clone, Args)]
+struct PriceArgs {
+    /// Candle files (CSV: symbol,ts,open,high,low,close,volume; ts = bar open time).
+    #[arg(long, num_args = 1.., value_name = "FILE")]
+    candles: Vec<PathBuf>,
+    /// Skip and count invalid rows instead of refusing the file.
+    #[arg(long)]
+    skip_invalid: bool,
+}
+
+impl PriceArgs {
+    fn read_options(&self) -> ReadOptions {
+        ReadOptions { skip_invalid: self.skip_invalid }
+    }
+}
+
+/// Tells the user about skipped rows, without flooding the terminal.
+fn warn_skipped(skipped: &RowErrors) {
+    if skipped.is_empty() {
+        return;
+    }
+    eprintln!("warning: skipped {} invalid row(s) (--skip-invalid):\n{skipped}", skipped.count);
+}
