@@ -5,5 +5,6 @@
 //! and deterministic; I/O and the clock stay at the edges ([`input`],
 //! [`store`], [`replay`], [`cli`]).
 
+pub mod generate;
 pub mod timestamp;
 pub mod trade;

@@ -1,0 +1,3 @@
+//! The built-in signal generator.
+
+pub mod indicators;
