@@ -193,3 +193,57 @@ fn an_invalid_config_gives_no_signals() {
     assert!(config.validate().unwrap_err().contains("hold_bars"));
     assert!(generate(&symbol(), &series(), &config).is_empty());
 }
+
+/// Counts signals on the shared candle files (`symbol,ts,open,high,low,close,volume`).
+/// Run with `cargo test -p siglearn --lib generate -- --ignored --nocapture`;
+/// `SIGLEARN_DATA_DIR` overrides the directory.
+#[test]
+#[ignore = "reads the shared candle files, which are not part of the repository"]
+fn count_signals_on_shared_candles() {
+    let dir = std::env::var("SIGLEARN_DATA_DIR").unwrap_or_else(|_| "/work/shared/data".to_owned());
+    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|entry| entry.unwrap().path()).collect();
+    files.sort();
+    let thresholds = [0.35, 0.3, 0.25, 0.2, 0.15, 0.12, 0.11, 0.1];
+    let mut totals = [0usize; 8];
+    let (mut candles, mut dropped) = (0, 0);
+    for path in files.iter().filter(|path| path.extension().is_some_and(|ext| ext == "csv")) {
+        let text = std::fs::read_to_string(path).unwrap();
+        let mut name = String::new();
+        let mut bars = Vec::new();
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split(',').collect();
+            let number = |i: usize| fields.get(i).and_then(|field| field.trim().parse::<f64>().ok());
+            let ts = fields.get(1).and_then(|field| crate::timestamp::parse_timestamp(field).ok());
+            let parsed = (|| {
+                let bar = Bar {
+                    ts: ts?,
+                    open: number(2)?,
+                    high: number(3)?,
+                    low: number(4)?,
+                    close: number(5)?,
+                    volume: number(6)?,
+                };
+                bar.validate().ok().map(|()| bar)
+            })();
+            candles += 1;
+            match parsed {
+                Some(bar) => bars.push(bar),
+                None => dropped += 1,
+            }
+            name = fields[0].to_owned();
+        }
+        bars.sort_by_key(|bar| bar.ts);
+        let symbol = Symbol::new(name.as_str());
+        let counts = thresholds.map(|threshold| {
+            let signals = generate(&symbol, &bars, &config(threshold));
+            assert!(signals.iter().all(|signal| signal.validate().is_ok()));
+            signals.len()
+        });
+        for (total, count) in totals.iter_mut().zip(counts) {
+            *total += count;
+        }
+        println!("{:<28} {:>6} bars  {counts:?}", path.file_name().unwrap().to_string_lossy(), bars.len());
+    }
+    println!("thresholds {thresholds:?}");
+    println!("all files: {candles} candles ({dropped} invalid, skipped), signals {totals:?}");
+}
