@@ -9,6 +9,7 @@ pub mod analytics;
 pub mod cli;
 pub mod engine;
 pub mod format;
+pub mod generate;
 pub mod monitor;
 pub mod replay;
 pub mod store;
