@@ -39,7 +39,8 @@ pub(super) struct DemoArgs {
 pub(super) fn run(args: DemoArgs) -> anyhow::Result<()> {
     let out = &args.out;
     let candles_dir = out.join("candles");
-    std::fs::create_dir_all(&candles_dir).with_context(|| format!("cannot create {}", candles_dir.display()))?;
+    std::fs::create_dir_all(&candles_dir)
+        .with_context(|| format!("cannot create {}", candles_dir.display()))?;
     let mut candle_files = Vec::new();
     for (name, text) in CANDLES {
         let path = candles_dir.join(name);
@@ -73,7 +74,11 @@ pub(super) fn run(args: DemoArgs) -> anyhow::Result<()> {
         println!("  {:<28} {what}", path.display().to_string());
     }
     println!("\nReproduce by hand:");
-    println!("  siglearn generate --candles {}/*.csv --out {}", candles_dir.display(), signals_path.display());
+    println!(
+        "  siglearn generate --candles {}/*.csv --out {}",
+        candles_dir.display(),
+        signals_path.display()
+    );
     println!(
         "  siglearn replay --candles {}/*.csv --signals {} --trades-out {} --report-out {}",
         candles_dir.display(),

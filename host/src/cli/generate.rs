@@ -60,8 +60,8 @@ pub(super) fn run(args: GenerateArgs) -> anyhow::Result<()> {
         bail!("no candles: pass --candles FILE...");
     }
     let config = args.generator.config()?;
-    let (series, skipped) =
-        format::read_prices(&args.prices.candles, &[], args.prices.read_options()).context("reading candles")?;
+    let (series, skipped) = format::read_prices(&args.prices.candles, &[], args.prices.read_options())
+        .context("reading candles")?;
     warn_skipped(&skipped);
     let signals = generate_all(&series, &config)?;
     format::write_signals(&args.out, &signals)?;

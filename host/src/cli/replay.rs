@@ -46,7 +46,8 @@ pub(super) fn run(args: ReplayArgs) -> anyhow::Result<()> {
         bail!("no prices: pass --candles FILE... and/or --ticks FILE...");
     }
     let inputs = Inputs::read(&args.prices, &args.ticks, &args.signals)?;
-    let outputs = Outputs { trades: args.trades_out.as_deref(), report: args.report_out.as_deref(), json: args.json };
+    let outputs =
+        Outputs { trades: args.trades_out.as_deref(), report: args.report_out.as_deref(), json: args.json };
     run_replay(&inputs, args.db.as_deref(), EngineConfig { monitor: args.outcome.monitor() }, &outputs)?;
     Ok(())
 }

@@ -22,7 +22,8 @@ pub(super) struct ReportArgs {
 }
 
 pub(super) fn run(args: ReportArgs) -> anyhow::Result<()> {
-    let reader = StoreReader::open(&args.db).with_context(|| format!("reading store {}", args.db.display()))?;
+    let reader =
+        StoreReader::open(&args.db).with_context(|| format!("reading store {}", args.db.display()))?;
     let trades = reader.trades()?;
     let open = reader.open_signals()?.len();
     let report = build_report(&trades, open);
