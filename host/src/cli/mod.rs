@@ -52,7 +52,7 @@ struct OutcomeArgs {
     #[arg(long, default_value = "stop_first", value_parser = parse_policy)]
     ambiguity: AmbiguityPolicy,
     /// Fee per side in percent of the price (charged twice per trade).
-    #[arg(long, default_value_t = 0.0, value_parser = parse_fee)]
+    #[arg(long, default_value_t = 0.0, value_parser = parse_fee, allow_negative_numbers = true)]
     fee_pct: f64,
 }
 

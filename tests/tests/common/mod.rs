@@ -1,0 +1,65 @@
+//! Fixtures shared by the integration tests: running the CLI in-process,
+//! writing input files, reading outputs.
+
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+use siglearn::cli::{Cli, run};
+
+/// Runs `siglearn ARGS...` in this process.
+pub(crate) fn siglearn(args: &[&str]) -> anyhow::Result<()> {
+    let cli = Cli::try_parse_from(std::iter::once("siglearn").chain(args.iter().copied()))?;
+    run(cli)
+}
+
+/// Runs `siglearn` and returns its error message, failing if it succeeded.
+pub(crate) fn siglearn_error(args: &[&str]) -> String {
+    match siglearn(args) {
+        Ok(()) => panic!("siglearn {args:?} succeeded but should have failed"),
+        Err(error) => format!("{error:#}"),
+    }
+}
+
+/// Writes `text` to `dir/name` and returns the path as a string.
+pub(crate) fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+/// `dir/name` as a string, for output flags.
+pub(crate) fn out(dir: &Path, name: &str) -> String {
+    dir.join(name).to_str().unwrap().to_owned()
+}
+
+/// The real candles bundled for the demo.
+pub(crate) fn demo_candles() -> Vec<String> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../host/data/demo");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "csv"))
+        .map(|path| path.to_str().unwrap().to_owned())
+        .collect();
+    files.sort();
+    files
+}
+
+/// The rows of a CSV file as maps from column to cell.
+pub(crate) fn csv_rows(path: &str) -> Vec<std::collections::HashMap<String, String>> {
+    let mut reader = csv::Reader::from_path(path).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    reader
+        .records()
+        .map(|record| {
+            headers.iter().map(str::to_owned).zip(record.unwrap().iter().map(str::to_owned)).collect()
+        })
+        .collect()
+}
+
+/// A JSON file.
+pub(crate) fn json(path: &str) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
