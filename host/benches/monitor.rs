@@ -150,6 +150,7 @@ fn churn(c: &mut Criterion) {
                 next_id += 1;
             }
             let mut ts = 0i64;
+            let (mut updates, mut closes) = (0u64, 0u64);
             group.bench_with_input(BenchmarkId::new(name, size), &size, |b, _| {
                 b.iter_custom(|iters| {
                     let start = Instant::now();
@@ -157,6 +158,8 @@ fn churn(c: &mut Criterion) {
                         ts += 60_000;
                         price *= 1.0 + (random.next() - 0.5) * 0.004;
                         let closed = monitor.price(&bar(ts, price, price * 0.001));
+                        updates += 1;
+                        closes += closed as u64;
                         for _ in 0..closed {
                             monitor.watch(signal(next_id, price, 0.5 + 3.0 * random.next(), ts));
                             next_id += 1;
@@ -165,6 +168,10 @@ fn churn(c: &mut Criterion) {
                     start.elapsed()
                 });
             });
+            eprintln!(
+                "monitor_churn/{name}/{size}: {:.1} signals closed per update",
+                closes as f64 / updates as f64
+            );
         }
     }
     group.finish();

@@ -13,6 +13,7 @@ mod outcome;
 mod price;
 mod signal;
 mod time;
+mod values;
 
 pub use decision::Decision;
 pub use ids::{SignalId, StrategyId, Symbol, VersionId};
@@ -20,3 +21,4 @@ pub use outcome::{Outcome, OutcomeKind, ParseOutcomeKindError};
 pub use price::{Bar, Price, PriceError, PriceUpdate, Tick};
 pub use signal::{ParseSideError, Side, Signal, SignalError};
 pub use time::{MILLIS_PER_DAY, MILLIS_PER_MINUTE, Timestamp};
+pub use values::{Names, Values};

@@ -1,12 +1,11 @@
 //! Signals: what an upstream generator proposes, and the rules that make one valid.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{SignalId, Symbol, Timestamp};
+use crate::{SignalId, Symbol, Timestamp, Values};
 
 /// The direction of a signal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -78,9 +77,9 @@ pub struct Signal {
     pub pattern: Option<String>,
     pub regime: Option<String>,
     /// Each model head's vote in `[-1, 1]`: positive for long, negative for short.
-    pub heads: BTreeMap<String, f64>,
+    pub heads: Values,
     /// Raw indicator values at signal time.
-    pub indicators: BTreeMap<String, f64>,
+    pub indicators: Values,
 }
 
 impl Signal {
@@ -96,10 +95,10 @@ impl Signal {
     /// take_profit, stop_loss, max_hold set; confidence in [0, 1]; votes in
     /// [-1, 1]; indicator values finite.
     pub fn validate(&self) -> Result<(), SignalError> {
-        if self.id.as_str().trim().is_empty() {
+        if self.id.as_str().chars().all(char::is_whitespace) {
             return Err(SignalError::Empty { field: "signal_id" });
         }
-        if self.symbol.as_str().trim().is_empty() {
+        if self.symbol.as_str().chars().all(char::is_whitespace) {
             return Err(SignalError::Empty { field: "symbol" });
         }
         check_price("entry_price", self.entry_price)?;
@@ -145,14 +144,14 @@ impl Signal {
                 return Err(SignalError::ConfidenceOutOfRange { value: confidence });
             }
         }
-        for (head, &vote) in &self.heads {
+        for (head, vote) in &self.heads {
             if !(-1.0..=1.0).contains(&vote) {
-                return Err(SignalError::VoteOutOfRange { head: head.clone(), value: vote });
+                return Err(SignalError::VoteOutOfRange { head: head.to_owned(), value: vote });
             }
         }
-        for (name, &value) in &self.indicators {
+        for (name, value) in &self.indicators {
             if !value.is_finite() {
-                return Err(SignalError::IndicatorNotFinite { name: name.clone(), value });
+                return Err(SignalError::IndicatorNotFinite { name: name.to_owned(), value });
             }
         }
         Ok(())
@@ -228,8 +227,8 @@ mod tests {
             confidence: Some(0.5),
             pattern: None,
             regime: None,
-            heads: BTreeMap::new(),
-            indicators: BTreeMap::new(),
+            heads: Values::new(),
+            indicators: Values::new(),
         }
     }
 
@@ -271,7 +270,7 @@ mod tests {
     #[test]
     fn votes_and_confidence_are_bounded() {
         let mut signal = long();
-        signal.heads.insert("rsi".into(), 1.5);
+        signal.heads.insert("rsi", 1.5);
         assert_eq!(signal.validate().unwrap_err().field(), "head.rsi");
         let signal = Signal { confidence: Some(-0.1), ..long() };
         assert_eq!(signal.validate().unwrap_err().field(), "confidence");

@@ -1,10 +1,9 @@
 //! Test fixtures for the analytics module: trades built from the few fields a
 //! metric reads.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use siglearn_plugin_api::{Outcome, OutcomeKind, Side, Signal, SignalId, Symbol, Timestamp};
+use siglearn_plugin_api::{Outcome, OutcomeKind, Side, Signal, SignalId, Symbol, Timestamp, Values};
 
 use crate::trade::Trade;
 
@@ -23,8 +22,8 @@ pub(super) fn trade(id: &str, side: Side, entry_ms: i64, exit_ms: i64, pnl_pct: 
         confidence: None,
         pattern: None,
         regime: None,
-        heads: BTreeMap::new(),
-        indicators: BTreeMap::new(),
+        heads: Values::new(),
+        indicators: Values::new(),
     };
     let outcome = Outcome {
         signal_id: SignalId::new(id),

@@ -89,9 +89,9 @@ mod tests {
 
     fn voted(id: &str, side: Side, vote: Option<f64>, r: f64) -> Trade {
         with_signal(trade(id, side, 0, 1_000, r), |signal| {
-            signal.heads.insert("momentum".into(), 0.2);
+            signal.heads.insert("momentum", 0.2);
             if let Some(vote) = vote {
-                signal.heads.insert("trend".into(), vote);
+                signal.heads.insert("trend", vote);
             }
         })
     }

@@ -122,8 +122,8 @@ mod tests {
         let eth = |signal: &mut siglearn_plugin_api::Signal| {
             signal.symbol = Symbol::new("ETH-USD");
             signal.pattern = Some("breakout".into());
-            signal.heads.insert("trend".into(), 0.5);
-            signal.indicators.insert("rsi".into(), 70.0);
+            signal.heads.insert("trend", 0.5);
+            signal.indicators.insert("rsi", 70.0);
         };
         vec![
             trade("1", Side::Long, 0, 1_000, 2.0),

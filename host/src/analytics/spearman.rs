@@ -140,7 +140,7 @@ mod tests {
             .enumerate()
             .map(|(i, &(x, r))| {
                 with_signal(trade(&format!("t{i}"), side, 0, 1_000 * (i as i64 + 1), r), |signal| {
-                    signal.indicators.insert("x".into(), x);
+                    signal.indicators.insert("x", x);
                 })
             })
             .collect()

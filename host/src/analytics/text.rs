@@ -144,8 +144,8 @@ mod tests {
     fn tables_align_columns_and_round_numbers() {
         let trades = [
             with_signal(trade("a", Side::Long, 0, 1_000, 1.5), |signal| {
-                signal.heads.insert("trend".into(), 1.0);
-                signal.indicators.insert("rsi".into(), 30.0);
+                signal.heads.insert("trend", 1.0);
+                signal.indicators.insert("rsi", 30.0);
             }),
             trade("b", Side::Short, 0, 2_000, -0.5),
         ];

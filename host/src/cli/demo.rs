@@ -61,7 +61,7 @@ pub(super) fn run(args: DemoArgs) -> anyhow::Result<()> {
     let inputs = Inputs::read(&prices, &[], &signals_path)?;
     let outputs = Outputs { trades: Some(&trades), report: Some(&report), json: false };
     let config = EngineConfig { monitor: args.outcome.monitor() };
-    run_replay(&inputs, Some(&db), config, &outputs)?;
+    run_replay(inputs, Some(&db), config, &outputs)?;
 
     println!("\nDemo files in {}:", out.display());
     for (path, what) in [

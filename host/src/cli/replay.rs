@@ -48,7 +48,7 @@ pub(super) fn run(args: ReplayArgs) -> anyhow::Result<()> {
     let inputs = Inputs::read(&args.prices, &args.ticks, &args.signals)?;
     let outputs =
         Outputs { trades: args.trades_out.as_deref(), report: args.report_out.as_deref(), json: args.json };
-    run_replay(&inputs, args.db.as_deref(), EngineConfig { monitor: args.outcome.monitor() }, &outputs)?;
+    run_replay(inputs, args.db.as_deref(), EngineConfig { monitor: args.outcome.monitor() }, &outputs)?;
     Ok(())
 }
 
@@ -81,7 +81,7 @@ pub(super) struct Outputs<'a> {
 
 /// Replays, writes the requested files and prints the summary.
 pub(super) fn run_replay(
-    inputs: &Inputs,
+    inputs: Inputs,
     db: Option<&Path>,
     config: EngineConfig,
     outputs: &Outputs<'_>,
@@ -91,12 +91,12 @@ pub(super) fn run_replay(
         None => None,
     };
     let total = replay::event_count(&inputs.series, &inputs.signals);
+    let signal_count = inputs.signals.len();
     let bar = progress::bar(total, "replay");
     let started = Instant::now();
-    let result = replay::replay(&inputs.series, inputs.signals.clone(), config, store.as_ref(), |done| {
-        bar.set_position(done)
-    })
-    .context("replay failed")?;
+    let result =
+        replay::replay(&inputs.series, inputs.signals, config, store.as_ref(), |done| bar.set_position(done))
+            .context("replay failed")?;
     bar.finish_and_clear();
     if let Some(store) = store {
         let path = store.path().to_path_buf();
@@ -108,7 +108,7 @@ pub(super) fn run_replay(
     if outputs.json {
         println!("{}", report.to_json_pretty());
     } else {
-        print_header(inputs, &result, elapsed.as_secs_f64(), db);
+        print_header(&inputs.series, signal_count, &result, elapsed.as_secs_f64(), db);
         print!("{}", report.render_text());
     }
     Ok(report)
@@ -141,14 +141,14 @@ fn write_outputs(trades: &[Trade], report: &Report, outputs: &Outputs<'_>) -> an
     Ok(())
 }
 
-fn print_header(inputs: &Inputs, result: &ReplayResult, seconds: f64, db: Option<&Path>) {
-    let prices: usize = inputs.series.iter().map(|s| s.prices.len()).sum();
+fn print_header(series: &[Series], signals: usize, result: &ReplayResult, seconds: f64, db: Option<&Path>) {
+    let prices: usize = series.iter().map(|s| s.prices.len()).sum();
     println!(
         "Replayed {} events ({} prices of {} symbols, {} signals) in {:.2} s ({:.0} events/s)",
         result.events,
         prices,
-        inputs.series.len(),
-        inputs.signals.len(),
+        series.len(),
+        signals,
         seconds,
         result.events as f64 / seconds.max(1e-9)
     );

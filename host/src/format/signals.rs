@@ -9,12 +9,13 @@
 //! JSON Lines: one object per line with the same keys, plus `heads` and
 //! `indicators` objects; `entry_ts` is a string or epoch milliseconds.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Deserialize;
-use siglearn_plugin_api::{MILLIS_PER_MINUTE, Side, Signal, SignalId, Symbol, Timestamp};
+use siglearn_plugin_api::{MILLIS_PER_MINUTE, Names, Side, Signal, SignalId, Symbol, Timestamp, Values};
 
 use super::columns::{self, Columns};
 use super::{FormatError, ReadOptions, Rejects, RowErrors, parse_f64};
@@ -89,9 +90,9 @@ struct Record {
     pattern: Option<String>,
     regime: Option<String>,
     #[serde(default)]
-    heads: BTreeMap<String, f64>,
+    heads: Values,
     #[serde(default)]
-    indicators: BTreeMap<String, f64>,
+    indicators: Values,
 }
 
 #[derive(Debug, Deserialize)]
@@ -159,19 +160,22 @@ fn read_json_lines(
     parsed: &mut Vec<(u64, Signal)>,
 ) -> Result<(), FormatError> {
     let reader = BufReader::new(super::open(path)?);
+    let mut names = Names::default();
     for (n, line) in reader.lines().enumerate() {
         let line_no = n as u64 + 1;
         let text = line.map_err(|source| FormatError::Io { path: path.to_path_buf(), source })?;
         if text.trim().is_empty() {
             continue;
         }
-        let record: Record = match serde_json::from_str(&text) {
+        let mut record: Record = match serde_json::from_str(&text) {
             Ok(record) => record,
             Err(error) => {
                 rejects.add(line_no, json_field(&error.to_string()), error.to_string());
                 continue;
             }
         };
+        record.heads = names.share(std::mem::take(&mut record.heads));
+        record.indicators = names.share(std::mem::take(&mut record.indicators));
         match record.into_signal() {
             Ok(signal) => parsed.push((line_no, signal)),
             Err((name, reason)) => rejects.add(line_no, name, reason),
@@ -188,8 +192,9 @@ fn json_field(message: &str) -> String {
 /// The CSV columns of a signals file.
 struct CsvLayout {
     fixed: HashMap<&'static str, usize>,
-    heads: Vec<(String, usize)>,
-    indicators: Vec<(String, usize)>,
+    /// Name (shared by every row) and position of each `head.*` column.
+    heads: Vec<(Arc<str>, usize)>,
+    indicators: Vec<(Arc<str>, usize)>,
 }
 
 impl CsvLayout {
@@ -207,9 +212,9 @@ impl CsvLayout {
         let (mut heads, mut indicators) = (Vec::new(), Vec::new());
         for (i, name) in columns.names().iter().enumerate() {
             if let Some(head) = name.strip_prefix("head.").filter(|h| !h.is_empty()) {
-                heads.push((head.to_owned(), i));
+                heads.push((Arc::from(head), i));
             } else if let Some(indicator) = name.strip_prefix("ind.").filter(|h| !h.is_empty()) {
-                indicators.push((indicator.to_owned(), i));
+                indicators.push((Arc::from(indicator), i));
             } else if !REQUIRED.contains(&name.as_str()) && !OPTIONAL.contains(&name.as_str()) {
                 return Err(FormatError::Header {
                     path: path.to_path_buf(),
@@ -220,6 +225,13 @@ impl CsvLayout {
                     ),
                 });
             }
+        }
+        let mut seen = BTreeSet::new();
+        if let Some(twice) = columns.names().iter().find(|name| !seen.insert(name.as_str())) {
+            return Err(FormatError::Header {
+                path: path.to_path_buf(),
+                reason: format!("column {twice:?} appears twice; keep one"),
+            });
         }
         Ok(CsvLayout { fixed, heads, indicators })
     }
@@ -238,20 +250,18 @@ impl CsvLayout {
                 cell => Ok(cell.to_owned()),
             }
         };
-        let named = |columns: &[(String, usize)],
-                     prefix: &str|
-         -> Result<BTreeMap<String, f64>, FieldError> {
-            let mut values = BTreeMap::new();
+        let named = |columns: &[(Arc<str>, usize)], prefix: &str| -> Result<Values, FieldError> {
+            let mut values = Vec::with_capacity(columns.len());
             for (name, i) in columns {
                 match row.get(*i).unwrap_or("") {
                     "" => {}
                     cell => {
                         let value = parse_f64(cell).map_err(|reason| (format!("{prefix}{name}"), reason))?;
-                        values.insert(name.clone(), value);
+                        values.push((Arc::clone(name), value));
                     }
                 }
             }
-            Ok(values)
+            Ok(values.into_iter().collect())
         };
         Ok(Record {
             signal_id: required_text("signal_id")?,
@@ -306,9 +316,9 @@ fn read_csv(
 /// `ind.<name>` column for every name any signal uses, sorted by name.
 pub fn write_signals(path: &Path, signals: &[Signal]) -> Result<(), FormatError> {
     let fail = |source: std::io::Error| FormatError::Write { path: path.to_path_buf(), source };
-    let heads: BTreeSet<&str> = signals.iter().flat_map(|s| s.heads.keys().map(String::as_str)).collect();
+    let heads: BTreeSet<&str> = signals.iter().flat_map(|s| s.heads.names().map(|n| &**n)).collect();
     let indicators: BTreeSet<&str> =
-        signals.iter().flat_map(|s| s.indicators.keys().map(String::as_str)).collect();
+        signals.iter().flat_map(|s| s.indicators.names().map(|n| &**n)).collect();
     let file = std::fs::File::create(path).map_err(fail)?;
     let mut out = csv::Writer::from_writer(std::io::BufWriter::new(file));
     let mut header: Vec<String> = REQUIRED.iter().chain(&OPTIONAL).map(|s| (*s).to_owned()).collect();
@@ -332,8 +342,8 @@ pub fn write_signals(path: &Path, signals: &[Signal]) -> Result<(), FormatError>
             signal.pattern.clone().unwrap_or_default(),
             signal.regime.clone().unwrap_or_default(),
         ]);
-        row.extend(heads.iter().map(|h| number(signal.heads.get(*h).copied())));
-        row.extend(indicators.iter().map(|i| number(signal.indicators.get(*i).copied())));
+        row.extend(heads.iter().map(|h| number(signal.heads.get(h))));
+        row.extend(indicators.iter().map(|i| number(signal.indicators.get(i))));
         out.write_record(&row).map_err(|e| fail(e.into()))?;
     }
     let mut inner = out.into_inner().map_err(|e| fail(e.into_error()))?;
@@ -371,8 +381,12 @@ mod tests {
             (a.max_hold_ms, a.confidence, a.pattern.as_deref()),
             (Some(3_600_000), Some(0.7), Some("trend"))
         );
-        assert_eq!(a.heads, BTreeMap::from([("rsi".to_owned(), 0.5)]));
-        assert_eq!(a.indicators, BTreeMap::from([("atr".to_owned(), 1.25)]));
+        assert_eq!(a.heads, Values::from([("rsi", 0.5)]));
+        assert_eq!(a.indicators, Values::from([("atr", 1.25)]));
+        assert!(
+            Arc::ptr_eq(a.heads.names().next().unwrap(), b.heads.names().nth(1).unwrap()),
+            "one name per column"
+        );
         assert_eq!((b.take_profit, b.pattern.as_deref(), b.heads.len()), (None, None, 2));
     }
 

@@ -17,7 +17,7 @@ pub mod snapshot;
 #[cfg(test)]
 mod tests;
 
-use siglearn_plugin_api::{Bar, Side, Signal, SignalId, Symbol, Timestamp};
+use siglearn_plugin_api::{Bar, Names, Side, Signal, SignalId, Symbol, Timestamp};
 
 pub use config::GeneratorConfig;
 
@@ -47,13 +47,15 @@ pub fn generate(symbol: &Symbol, bars: &[Bar], config: &GeneratorConfig) -> Vec<
     let mut indicators = IndicatorSet::new();
     let mut volatility = VolatilityHistory::new();
     let mut signals = Vec::new();
+    // Every signal shares one allocation per head and indicator name.
+    let mut names = Names::default();
     let mut first_allowed = 0;
     for (t, bar) in bars.iter().enumerate() {
         let snapshot = indicators.update(bar);
         if let (Some(snapshot), Some(next)) = (snapshot, bars.get(t + 1)) {
             if t >= first_allowed {
                 let exits = Exits { entry_ts: next.ts, max_hold_ms };
-                if let Some(signal) = signal_at(symbol, &snapshot, exits, &volatility, config) {
+                if let Some(signal) = signal_at(symbol, &snapshot, exits, &volatility, config, &mut names) {
                     signals.push(signal);
                     first_allowed = t + 1 + config.cooldown_bars as usize;
                 }
@@ -82,6 +84,7 @@ fn signal_at(
     exits: Exits,
     volatility: &VolatilityHistory,
     config: &GeneratorConfig,
+    names: &mut Names,
 ) -> Option<Signal> {
     let votes: Vec<(Head, f64)> = Head::ALL.iter().map(|&head| (head, head.vote(at))).collect();
     let mean = votes.iter().map(|(_, vote)| vote).sum::<f64>() / votes.len() as f64;
@@ -111,8 +114,8 @@ fn signal_at(
         confidence: Some(mean.abs().min(1.0)),
         pattern: Some(Family::dominant(&votes, side).as_str().to_owned()),
         regime: Some(regime.as_str().to_owned()),
-        heads: votes.iter().map(|&(head, vote)| (head.name().to_owned(), vote)).collect(),
-        indicators: at.indicators(),
+        heads: votes.iter().map(|&(head, vote)| (names.get(head.name()), vote)).collect(),
+        indicators: at.indicators().into_iter().map(|(name, value)| (names.get(name), value)).collect(),
     })
 }
 

@@ -5,8 +5,6 @@
 //! values at that bar's close. The snapshot also names the raw indicator
 //! values a signal carries.
 
-use std::collections::BTreeMap;
-
 use siglearn_plugin_api::Bar;
 
 use super::indicators::{
@@ -48,8 +46,8 @@ impl Snapshot {
         atr_pct(self.atr, self.close)
     }
 
-    /// The raw values a signal carries in its `indicators` map.
-    pub fn indicators(&self) -> BTreeMap<String, f64> {
+    /// The raw values a signal carries in its `indicators`, by name.
+    pub fn indicators(&self) -> [(&'static str, f64); 10] {
         [
             (
                 "ema_gap_pct",
@@ -65,9 +63,6 @@ impl Snapshot {
             ("donchian_pos", self.donchian.position(self.close)),
             ("atr_pct", self.atr_pct()),
         ]
-        .into_iter()
-        .map(|(name, value)| (name.to_owned(), value))
-        .collect()
     }
 }
 
@@ -181,7 +176,7 @@ mod tests {
         assert!(snapshots[33..].iter().all(Option::is_some));
         let indicators = snapshots[39].unwrap().indicators();
         assert_eq!(indicators.len(), 10);
-        assert!(indicators.values().all(|value| value.is_finite()));
+        assert!(indicators.iter().all(|(_, value)| value.is_finite()));
         assert!(set.atr_pct().is_some());
     }
 }

@@ -86,7 +86,7 @@ fn every_field_follows_the_spec() {
         assert!((signal.confidence.unwrap() - mean.abs()).abs() < 1e-12);
         assert_eq!(sign, mean.signum());
 
-        let names: Vec<_> = signal.indicators.keys().map(String::as_str).collect();
+        let names: Vec<_> = signal.indicators.names().map(|name| &**name).collect();
         let mut expected = [
             "ema_gap_pct",
             "rsi",

@@ -1,8 +1,6 @@
 //! Small builders shared by the monitor's tests.
 
-use std::collections::BTreeMap;
-
-use siglearn_plugin_api::{Bar, Price, Side, Signal, SignalId, Symbol, Tick, Timestamp};
+use siglearn_plugin_api::{Bar, Price, Side, Signal, SignalId, Symbol, Tick, Timestamp, Values};
 
 use super::rules::Levels;
 
@@ -47,7 +45,7 @@ pub(crate) fn signal(id: &str, side: Side) -> Signal {
         confidence: None,
         pattern: None,
         regime: None,
-        heads: BTreeMap::new(),
-        indicators: BTreeMap::new(),
+        heads: Values::new(),
+        indicators: Values::new(),
     }
 }

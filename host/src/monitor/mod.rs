@@ -172,7 +172,7 @@ impl Monitor {
                     continue;
                 };
                 let mut seen = Excursion::at(watched.levels.entry_price);
-                book.path.widen(&mut seen, start, book.path.next_index());
+                book.path.widen_since(&mut seen, start);
                 let outcome =
                     rules::close(&watched.signal, &watched.levels, exit, price, seen, self.config.fee_pct);
                 closed.push(Trade { signal: watched.signal, outcome });

@@ -1,83 +1,73 @@
 //! The price path of one symbol, kept so that a closing signal's excursion
-//! (MFE/MAE) is a range query instead of a per-price update of every open
-//! signal.
+//! (MFE/MAE) is a lookup instead of a per-price update of every open signal.
 //!
-//! Prices are numbered from 0 in arrival order. Highs and lows are stored with
-//! per-block extremes, so the extremes over `[from, to)` cost at most two
-//! partial blocks plus one step per whole block. Prices older than every open
-//! signal are dropped in whole blocks, which keeps a long-running daemon's
-//! memory bounded by its oldest open signal.
+//! Prices are numbered from 0 in arrival order. Every excursion question is a
+//! suffix question: "the highest high and lowest low from the price this
+//! signal started at, up to now". So the path keeps only the suffix records:
+//! a deque of highs that strictly decrease from front to back (a new high
+//! removes every earlier high it beats) and one of lows that strictly
+//! increase. The extreme since price `i` is the first record at index `i` or
+//! later: a binary search. Pushing is amortised O(1), and records older than
+//! every open signal are dropped, so memory follows the records, not the
+//! number of prices.
 
 use std::collections::VecDeque;
 
 use super::rules::Excursion;
 
-const BLOCK: u64 = 64;
-
 #[derive(Debug, Default)]
 pub(crate) struct PricePath {
-    /// The index of the first price still stored; a multiple of `BLOCK`.
-    base: u64,
-    highs: VecDeque<f64>,
-    lows: VecDeque<f64>,
-    block_highs: VecDeque<f64>,
-    block_lows: VecDeque<f64>,
+    next: u64,
+    /// (index, high), highs strictly decreasing.
+    highs: VecDeque<(u64, f64)>,
+    /// (index, low), lows strictly increasing.
+    lows: VecDeque<(u64, f64)>,
 }
 
 impl PricePath {
     /// The index the next pushed price will get.
     pub(crate) fn next_index(&self) -> u64 {
-        self.base + self.highs.len() as u64
+        self.next
     }
 
     pub(crate) fn push(&mut self, high: f64, low: f64) {
-        if self.highs.len() as u64 % BLOCK == 0 {
-            self.block_highs.push_back(high);
-            self.block_lows.push_back(low);
-        } else if let (Some(block_high), Some(block_low)) =
-            (self.block_highs.back_mut(), self.block_lows.back_mut())
-        {
-            *block_high = block_high.max(high);
-            *block_low = block_low.min(low);
+        while self.highs.back().is_some_and(|&(_, record)| record <= high) {
+            self.highs.pop_back();
         }
-        self.highs.push_back(high);
-        self.lows.push_back(low);
+        self.highs.push_back((self.next, high));
+        while self.lows.back().is_some_and(|&(_, record)| record >= low) {
+            self.lows.pop_back();
+        }
+        self.lows.push_back((self.next, low));
+        self.next += 1;
     }
 
-    /// Widens `excursion` by every price with index in `[from, to)`.
+    /// Widens `excursion` by every price from index `from` up to now.
     ///
-    /// `from` must not have been dropped by [`PricePath::forget_before`].
-    pub(crate) fn widen(&self, excursion: &mut Excursion, from: u64, to: u64) {
-        debug_assert!(from >= self.base, "price {from} was dropped (base {})", self.base);
-        let (mut i, end) =
-            (from.max(self.base) - self.base, to.min(self.next_index()).saturating_sub(self.base));
-        while i < end {
-            if i % BLOCK == 0 && i + BLOCK <= end {
-                let block = (i / BLOCK) as usize;
-                excursion.include(self.block_highs[block], self.block_lows[block]);
-                i += BLOCK;
-            } else {
-                excursion.include(self.highs[i as usize], self.lows[i as usize]);
-                i += 1;
-            }
+    /// `from` must not be older than what [`PricePath::forget_before`] kept.
+    pub(crate) fn widen_since(&self, excursion: &mut Excursion, from: u64) {
+        let first = |records: &VecDeque<(u64, f64)>| {
+            records.get(records.partition_point(|&(index, _)| index < from)).map(|&(_, value)| value)
+        };
+        if let (Some(high), Some(low)) = (first(&self.highs), first(&self.lows)) {
+            excursion.include(high, low);
         }
     }
 
-    /// Drops whole blocks of prices that come before `oldest_needed`.
+    /// Drops records no question from `oldest_needed` on can use.
     pub(crate) fn forget_before(&mut self, oldest_needed: u64) {
-        while self.base + BLOCK <= oldest_needed && self.highs.len() as u64 >= BLOCK {
-            self.highs.drain(..BLOCK as usize);
-            self.lows.drain(..BLOCK as usize);
-            self.block_highs.pop_front();
-            self.block_lows.pop_front();
-            self.base += BLOCK;
+        while self.highs.front().is_some_and(|&(index, _)| index < oldest_needed) {
+            self.highs.pop_front();
+        }
+        while self.lows.front().is_some_and(|&(index, _)| index < oldest_needed) {
+            self.lows.pop_front();
         }
     }
 
-    /// How many prices are stored.
+    /// How many records are stored.
     #[cfg(test)]
     pub(crate) fn stored(&self) -> usize {
-        self.highs.len()
+        self.highs.len() + self.lows.len()
     }
 }
 
@@ -88,9 +78,9 @@ mod tests {
 
     proptest! {
         #[test]
-        fn range_extremes_match_a_plain_scan(
+        fn suffix_extremes_match_a_plain_scan(
             prices in prop::collection::vec((1.0f64..100.0, 0.0f64..5.0), 1..400),
-            a in 0usize..400, b in 0usize..400, forget in 0usize..400,
+            from in 0usize..400, forget in 0usize..400,
         ) {
             let mut path = PricePath::default();
             for &(low, spread) in &prices {
@@ -99,12 +89,11 @@ mod tests {
             let len = prices.len();
             let forget = forget % len;
             path.forget_before(forget as u64);
-            let (from, to) = (forget + a % (len - forget + 1), forget + b % (len - forget + 1));
-            let (from, to) = (from.min(to), from.max(to));
+            let from = forget + from % (len - forget);
             let mut fast = Excursion::at(50.0);
-            path.widen(&mut fast, from as u64, to as u64);
+            path.widen_since(&mut fast, from as u64);
             let mut slow = Excursion::at(50.0);
-            for &(low, spread) in &prices[from..to] {
+            for &(low, spread) in &prices[from..] {
                 slow.include(low + spread, low);
             }
             prop_assert_eq!(fast, slow);
@@ -112,16 +101,22 @@ mod tests {
     }
 
     #[test]
-    fn forgetting_drops_whole_blocks_only() {
+    fn a_quiet_market_keeps_few_records() {
         let mut path = PricePath::default();
-        for i in 0..200 {
-            path.push(i as f64 + 1.0, i as f64);
+        for i in 0..100_000 {
+            let wiggle = (i % 7) as f64 * 0.1;
+            path.push(100.5 + wiggle, 99.5 - wiggle);
         }
-        path.forget_before(130);
-        assert_eq!(path.stored(), 200 - 128);
-        assert_eq!(path.next_index(), 200);
-        let mut excursion = Excursion::at(150.0);
-        path.widen(&mut excursion, 128, 200);
-        assert_eq!(excursion, Excursion { high: 200.0, low: 128.0 });
+        assert!(path.stored() < 20, "{} records", path.stored());
+        assert_eq!(path.next_index(), 100_000);
+    }
+
+    #[test]
+    fn nothing_since_now_leaves_the_excursion_alone() {
+        let mut path = PricePath::default();
+        path.push(2.0, 1.0);
+        let mut excursion = Excursion::at(1.5);
+        path.widen_since(&mut excursion, 1);
+        assert_eq!(excursion, Excursion::at(1.5));
     }
 }

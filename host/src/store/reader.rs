@@ -1,11 +1,10 @@
 //! Read-only access to a store, for reports and the API read model.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rusqlite::{Connection, OpenFlags, Row};
-use siglearn_plugin_api::{Outcome, Signal, SignalId, Symbol, Timestamp};
+use siglearn_plugin_api::{Names, Outcome, Signal, SignalId, Symbol, Timestamp, Values};
 
 use super::StoreError;
 use crate::trade::Trade;
@@ -51,7 +50,8 @@ impl StoreReader {
              FROM outcomes o JOIN signals s ON s.id = o.signal_id
              ORDER BY o.exit_ts, o.signal_id",
         )?;
-        let rows = statement.query_map([], |row| Ok((signal_from(row), outcome_from(row))))?;
+        let mut names = Names::default();
+        let rows = statement.query_map([], |row| Ok((signal_from(row, &mut names), outcome_from(row))))?;
         let mut trades = Vec::new();
         for row in rows {
             let (signal, outcome) = row?;
@@ -68,7 +68,8 @@ impl StoreReader {
              FROM signals s LEFT JOIN outcomes o ON o.signal_id = s.id
              WHERE o.signal_id IS NULL ORDER BY s.rowid",
         )?;
-        let rows = statement.query_map([], |row| Ok(signal_from(row)))?;
+        let mut names = Names::default();
+        let rows = statement.query_map([], |row| Ok(signal_from(row, &mut names)))?;
         let mut signals = Vec::new();
         for row in rows {
             signals.push(row??);
@@ -96,11 +97,13 @@ fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(what.to_string())
 }
 
-/// Reads a signal from the first 13 columns of `row`.
-fn signal_from(row: &Row<'_>) -> Result<Signal, StoreError> {
-    let map = |i: usize| -> Result<BTreeMap<String, f64>, StoreError> {
+/// Reads a signal from the first 13 columns of `row`, sharing value names
+/// through `names`.
+fn signal_from(row: &Row<'_>, names: &mut Names) -> Result<Signal, StoreError> {
+    let mut map = |i: usize| -> Result<Values, StoreError> {
         let text: String = row.get(i)?;
-        serde_json::from_str(&text).map_err(|e| corrupt(format!("column {i}: {e}")))
+        let values = serde_json::from_str(&text).map_err(|e| corrupt(format!("column {i}: {e}")))?;
+        Ok(names.share(values))
     };
     let side: String = row.get(2)?;
     Ok(Signal {

@@ -15,8 +15,8 @@ fn rich_signal(id: &str) -> Signal {
         max_hold_ms: Some(90_000),
         ..signal(id, Side::Short)
     };
-    signal.heads.insert("rsi".into(), -1.0 / 3.0);
-    signal.indicators.insert("atr".into(), 1e-300);
+    signal.heads.insert("rsi", -1.0 / 3.0);
+    signal.indicators.insert("atr", 1e-300);
     signal
 }
 
