@@ -113,6 +113,7 @@ fn bad_rows_are_named_by_file_line_and_field_and_can_be_skipped() {
     let error = siglearn_error(&["replay", "--candles", &candles, "--signals", &signals]);
     assert!(error.contains("s.csv:3: take_profit:"), "{error}");
     assert!(error.contains("s.csv:4: entry_price:"), "{error}");
+    assert!(error.contains("s.csv:5: symbol: no prices for ZZZ"), "all problems at once: {error}");
     assert!(error.contains("--skip-invalid"), "{error}");
     let trades = out(dir.path(), "t.csv");
     siglearn(&[

@@ -10,7 +10,7 @@ use siglearn_plugin_api::Signal;
 use super::{OutcomeArgs, PriceArgs, progress, warn_skipped};
 use crate::analytics::{Report, build_report};
 use crate::engine::EngineConfig;
-use crate::format::{self, Series};
+use crate::format::{self, FormatError, ReadOptions, Series};
 use crate::replay::{self, ReplayResult};
 use crate::store::{Store, StoreReader};
 use crate::trade::Trade;
@@ -64,9 +64,13 @@ impl Inputs {
         let (series, skipped_prices) =
             format::read_prices(&prices.candles, ticks, options).context("reading prices")?;
         warn_skipped(&skipped_prices);
-        let file = format::read_signals(signals, options).context("reading signals")?;
-        let (signals, skipped_signals) =
-            replay::signals_with_prices(file, &series, options).context("checking signals against prices")?;
+        // Bad rows and unknown symbols are gathered first and reported together.
+        let gather = ReadOptions { skip_invalid: true };
+        let file = format::read_signals(signals, gather).context("reading signals")?;
+        let (signals, skipped_signals) = replay::signals_with_prices(file, &series, gather)?;
+        if !options.skip_invalid && !skipped_signals.is_empty() {
+            return Err(FormatError::InvalidRows { errors: skipped_signals }).context("reading signals");
+        }
         warn_skipped(&skipped_signals);
         Ok(Inputs { series, signals })
     }
