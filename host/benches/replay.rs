@@ -22,7 +22,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{BatchSize, BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
 use siglearn::engine::EngineConfig;
 use siglearn::format::{Prices, ReadOptions, Series, read_prices};
 use siglearn::generate::{GeneratorConfig, generate};
@@ -93,6 +94,18 @@ fn naive_replay(series: &[Series], signals: &[Arc<Signal>]) -> usize {
     closed.len()
 }
 
+/// The engine replay alone. The signals are cloned outside the timed region
+/// (a replay owns its input) and the result is dropped outside it too.
+fn bench_in_memory(group: &mut BenchmarkGroup<'_, WallTime>, series: &[Series], signals: &[Signal]) {
+    group.bench_function("in_memory", |b| {
+        b.iter_batched(
+            || signals.to_vec(),
+            |signals| replay(series, signals, EngineConfig::default(), None, |_| {}).unwrap(),
+            BatchSize::PerIteration,
+        );
+    });
+}
+
 fn end_to_end(c: &mut Criterion) {
     let files = candle_files();
     let series = load(&files);
@@ -110,15 +123,7 @@ fn end_to_end(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("replay");
     group.sample_size(10).measurement_time(Duration::from_secs(15)).throughput(Throughput::Elements(events));
-    // The signals are cloned outside the timed region: a replay owns its input.
-    group.bench_function("in_memory", |b| {
-        b.iter_batched(
-            || signals.clone(),
-            // The result is returned so that dropping it falls outside the timing.
-            |signals| replay(&series, signals, EngineConfig::default(), None, |_| {}).unwrap(),
-            BatchSize::PerIteration,
-        );
-    });
+    bench_in_memory(&mut group, &series, &signals);
     group.bench_function("sqlite", |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
@@ -151,13 +156,7 @@ fn end_to_end(c: &mut Criterion) {
     let events = event_count(&series, &signals);
     let mut group = c.benchmark_group("replay_long_holds");
     group.sample_size(10).measurement_time(Duration::from_secs(15)).throughput(Throughput::Elements(events));
-    group.bench_function("in_memory", |b| {
-        b.iter_batched(
-            || signals.clone(),
-            |signals| replay(&series, signals, EngineConfig::default(), None, |_| {}).unwrap(),
-            BatchSize::PerIteration,
-        );
-    });
+    bench_in_memory(&mut group, &series, &signals);
     let shared: Vec<Arc<Signal>> = signals.iter().cloned().map(Arc::new).collect();
     group.bench_function("naive_in_memory", |b| b.iter(|| black_box(naive_replay(&series, &shared))));
     group.finish();

@@ -13,6 +13,27 @@ const CANDLES: &str = "symbol,ts,open,high,low,close,volume\n\
     A,2024-01-01T00:00:00Z,100,101,99,100,1\n\
     A,2024-01-01T00:01:00Z,100,112,99,110,1\n";
 
+/// Signals from the built-in generator on the demo candles, in `dir`.
+fn generate_demo_signals(dir: &std::path::Path) -> String {
+    let signals = out(dir, "signals.csv");
+    let candles = demo_candles();
+    let mut args = vec!["generate", "--candles"];
+    args.extend(candles.iter().map(String::as_str));
+    args.extend(["--out", &signals]);
+    siglearn(&args).unwrap();
+    signals
+}
+
+/// `siglearn replay` of `signals` over the demo candles, with `extra` flags.
+fn replay_demo(signals: &str, extra: &[&str]) -> anyhow::Result<()> {
+    let candles = demo_candles();
+    let mut args = vec!["replay", "--candles"];
+    args.extend(candles.iter().map(String::as_str));
+    args.extend(["--signals", signals]);
+    args.extend(extra);
+    siglearn(&args)
+}
+
 #[test]
 fn the_demo_writes_signals_store_trades_and_report() {
     let dir = tempfile::tempdir().unwrap();
@@ -34,20 +55,12 @@ fn the_demo_writes_signals_store_trades_and_report() {
 #[test]
 fn the_same_replay_twice_gives_byte_identical_files() {
     let dir = tempfile::tempdir().unwrap();
-    let candles = demo_candles();
-    let signals = out(dir.path(), "signals.csv");
-    let mut args = vec!["generate", "--candles"];
-    args.extend(candles.iter().map(String::as_str));
-    args.extend(["--out", &signals]);
-    siglearn(&args).unwrap();
+    let signals = generate_demo_signals(dir.path());
     let mut outputs = Vec::new();
     for run in 0..2 {
         let (trades, report) =
             (out(dir.path(), &format!("t{run}.csv")), out(dir.path(), &format!("r{run}.json")));
-        let mut args = vec!["replay", "--candles"];
-        args.extend(candles.iter().map(String::as_str));
-        args.extend(["--signals", &signals, "--trades-out", &trades, "--report-out", &report]);
-        siglearn(&args).unwrap();
+        replay_demo(&signals, &["--trades-out", &trades, "--report-out", &report]).unwrap();
         outputs.push((std::fs::read(&trades).unwrap(), std::fs::read(&report).unwrap()));
     }
     assert!(outputs[0] == outputs[1], "two replays of the same inputs differ");
@@ -56,22 +69,14 @@ fn the_same_replay_twice_gives_byte_identical_files() {
 #[test]
 fn the_report_of_a_store_equals_the_replay_report() {
     let dir = tempfile::tempdir().unwrap();
-    let candles = demo_candles();
-    let signals = out(dir.path(), "signals.csv");
-    let mut args = vec!["generate", "--candles"];
-    args.extend(candles.iter().map(String::as_str));
-    args.extend(["--out", &signals]);
-    siglearn(&args).unwrap();
+    let signals = generate_demo_signals(dir.path());
     let (db, replayed, stored) =
         (out(dir.path(), "s.db"), out(dir.path(), "replayed.json"), out(dir.path(), "stored.json"));
-    let mut args = vec!["replay", "--candles"];
-    args.extend(candles.iter().map(String::as_str));
-    args.extend(["--signals", &signals, "--db", &db, "--report-out", &replayed]);
-    siglearn(&args).unwrap();
+    replay_demo(&signals, &["--db", &db, "--report-out", &replayed]).unwrap();
     siglearn(&["report", "--db", &db, "--report-out", &stored]).unwrap();
     assert_eq!(std::fs::read_to_string(&replayed).unwrap(), std::fs::read_to_string(&stored).unwrap());
     // A second replay into the same store is refused, not mixed in.
-    let error = siglearn_error(&args);
+    let error = format!("{:#}", replay_demo(&signals, &["--db", &db]).unwrap_err());
     assert!(error.contains("already holds") && error.contains("new --db"), "{error}");
 }
 

@@ -9,6 +9,10 @@ use siglearn_plugin_api::{Names, Outcome, Signal, SignalId, Symbol, Timestamp, V
 use super::StoreError;
 use crate::trade::Trade;
 
+/// The columns [`signal_from`] reads, in its order, from `signals s`.
+const SIGNAL_COLUMNS: &str = "s.id, s.symbol, s.side, s.entry_ts, s.entry_price, s.take_profit, s.stop_loss, \
+     s.max_hold_ms, s.confidence, s.pattern, s.regime, s.heads, s.indicators";
+
 /// A read-only connection to an existing store.
 #[derive(Debug)]
 pub struct StoreReader {
@@ -43,13 +47,12 @@ impl StoreReader {
 
     /// Every closed signal with its outcome, in exit order (ties by id).
     pub fn trades(&self) -> Result<Vec<Trade>, StoreError> {
-        let mut statement = self.conn.prepare(
-            "SELECT s.id, s.symbol, s.side, s.entry_ts, s.entry_price, s.take_profit, s.stop_loss, s.max_hold_ms,
-                    s.confidence, s.pattern, s.regime, s.heads, s.indicators,
+        let mut statement = self.conn.prepare(&format!(
+            "SELECT {SIGNAL_COLUMNS},
                     o.kind, o.exit_ts, o.exit_price, o.pnl_pct, o.holding_ms, o.ambiguous, o.mfe_pct, o.mae_pct
              FROM outcomes o JOIN signals s ON s.id = o.signal_id
-             ORDER BY o.exit_ts, o.signal_id",
-        )?;
+             ORDER BY o.exit_ts, o.signal_id"
+        ))?;
         let mut names = Names::default();
         let rows = statement.query_map([], |row| Ok((signal_from(row, &mut names), outcome_from(row))))?;
         let mut trades = Vec::new();
@@ -62,12 +65,11 @@ impl StoreReader {
 
     /// Signals without an outcome, in arrival order.
     pub fn open_signals(&self) -> Result<Vec<Signal>, StoreError> {
-        let mut statement = self.conn.prepare(
-            "SELECT s.id, s.symbol, s.side, s.entry_ts, s.entry_price, s.take_profit, s.stop_loss, s.max_hold_ms,
-                    s.confidence, s.pattern, s.regime, s.heads, s.indicators
+        let mut statement = self.conn.prepare(&format!(
+            "SELECT {SIGNAL_COLUMNS}
              FROM signals s LEFT JOIN outcomes o ON o.signal_id = s.id
-             WHERE o.signal_id IS NULL ORDER BY s.rowid",
-        )?;
+             WHERE o.signal_id IS NULL ORDER BY s.rowid"
+        ))?;
         let mut names = Names::default();
         let rows = statement.query_map([], |row| Ok(signal_from(row, &mut names)))?;
         let mut signals = Vec::new();
