@@ -26,10 +26,14 @@ impl Columns {
     pub(crate) fn require(&self, path: &Path, name: &str, expected: &str) -> Result<usize, FormatError> {
         self.get(name).ok_or_else(|| FormatError::Header {
             path: path.to_path_buf(),
-            reason: format!(
-                "no {name:?} column; the header must name the columns {expected} (found: {})",
-                self.names.join(",")
-            ),
+            reason: if self.names.iter().all(String::is_empty) {
+                format!("the file is empty; it must start with the header {expected}")
+            } else {
+                format!(
+                    "no {name:?} column; the header must name the columns {expected} (found: {})",
+                    self.names.join(",")
+                )
+            },
         })
     }
 

@@ -336,6 +336,14 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_file_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = file(&dir, "c.csv", "");
+        let text = read_prices(&[path], &[], ReadOptions::default()).unwrap_err().to_string();
+        assert!(text.contains("c.csv: the file is empty"), "{text}");
+    }
+
+    #[test]
     fn a_missing_file_is_named() {
         let err =
             read_prices(&[PathBuf::from("/nonexistent/c.csv")], &[], ReadOptions::default()).unwrap_err();
