@@ -1,0 +1,204 @@
+//! Learning strategies: the contract the engine calls, and the Rhai runtime.
+//!
+//! A strategy decides on every signal, learns from every outcome (taken or
+//! not), and may run a daily update, a weekly retraining and a state
+//! migration; only `decide` is required (DESIGN section 5). Its state is a
+//! JSON object the host persists and versions. The engine talks to every
+//! strategy through [`Strategy`]; [`script`] implements it for Rhai scripts.
+//! A failing hook is an error value, never a panic: the engine records it and
+//! treats the signal as "no decision" for that strategy.
+
+pub mod fixture;
+pub mod script;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::Serialize;
+use siglearn_plugin_api::{Outcome, Signal, SignalId, StrategyId};
+
+use crate::trade::Trade;
+
+/// What a strategy decided on one signal.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Verdict {
+    pub take: bool,
+    /// The strategy's own score for the signal (for ranking and analysis).
+    pub score: f64,
+    /// Position size in units of the fixed stake; returns are `size * pnl`.
+    pub size: f64,
+}
+
+/// The hooks of the strategy contract.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Hook {
+    Init,
+    Decide,
+    Learn,
+    Daily,
+    Retrain,
+    Params,
+    Migrate,
+}
+
+impl Hook {
+    /// Every hook, in the order of the contract.
+    pub const ALL: [Hook; 7] =
+        [Hook::Init, Hook::Decide, Hook::Learn, Hook::Daily, Hook::Retrain, Hook::Params, Hook::Migrate];
+
+    /// The function name in a script.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Hook::Init => "init",
+            Hook::Decide => "decide",
+            Hook::Learn => "learn",
+            Hook::Daily => "daily",
+            Hook::Retrain => "retrain",
+            Hook::Params => "params",
+            Hook::Migrate => "migrate",
+        }
+    }
+
+    /// How many arguments the hook takes.
+    pub const fn arity(self) -> usize {
+        match self {
+            Hook::Params => 0,
+            Hook::Learn => 2,
+            Hook::Init | Hook::Decide | Hook::Daily | Hook::Retrain | Hook::Migrate => 1,
+        }
+    }
+
+    /// The signature as a script author writes it.
+    pub const fn signature(self) -> &'static str {
+        match self {
+            Hook::Init => "init(params)",
+            Hook::Decide => "decide(signal)",
+            Hook::Learn => "learn(signal, outcome)",
+            Hook::Daily => "daily(summary)",
+            Hook::Retrain => "retrain(history)",
+            Hook::Params => "params()",
+            Hook::Migrate => "migrate(old_state)",
+        }
+    }
+}
+
+impl fmt::Display for Hook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What the daily job tells a strategy about the day that ended.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct DailySummary {
+    /// The UTC day, `YYYY-MM-DD`.
+    pub date: String,
+    /// Signals seen that day.
+    pub signals: u64,
+    /// Signals this strategy took that day.
+    pub taken: u64,
+    /// Trades of this strategy that closed that day.
+    pub trades: u64,
+    pub wins: u64,
+    /// Sum of returns of those trades, percent of the fixed stake.
+    pub pnl_pct: f64,
+    /// `wins / trades`, 0 without trades.
+    pub win_rate: f64,
+}
+
+/// One closed signal of the training window, for `retrain`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HistoryItem {
+    pub trade: Trade,
+    /// Whether this strategy took the signal.
+    pub taken: bool,
+}
+
+/// A hook that failed, with everything needed to find the cause. Boxed so
+/// that results stay small on the hot path.
+#[derive(Clone, Debug, PartialEq, Serialize, thiserror::Error)]
+#[serde(transparent)]
+#[error("{0}")]
+pub struct StrategyError(pub Box<StrategyFailure>);
+
+impl std::ops::Deref for StrategyError {
+    type Target = StrategyFailure;
+
+    fn deref(&self) -> &StrategyFailure {
+        &self.0
+    }
+}
+
+impl From<StrategyFailure> for StrategyError {
+    fn from(failure: StrategyFailure) -> Self {
+        StrategyError(Box::new(failure))
+    }
+}
+
+/// Where and why a strategy failed.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StrategyFailure {
+    pub strategy: StrategyId,
+    /// The script or library file.
+    pub source_path: PathBuf,
+    pub hook: Option<Hook>,
+    pub line: Option<usize>,
+    pub position: Option<usize>,
+    pub signal_id: Option<SignalId>,
+    pub message: String,
+}
+
+impl fmt::Display for StrategyFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "strategy {} ({}", self.strategy, self.source_path.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+            if let Some(position) = self.position {
+                write!(f, ":{position}")?;
+            }
+        }
+        write!(f, ")")?;
+        if let Some(hook) = self.hook {
+            write!(f, " in {hook}")?;
+        }
+        if let Some(signal) = &self.signal_id {
+            write!(f, " on signal {signal}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// A learning strategy as the engine sees it.
+pub trait Strategy: Send + fmt::Debug {
+    fn name(&self) -> &StrategyId;
+
+    /// A hash of the code (script source or library file), hex.
+    fn code_hash(&self) -> &str;
+
+    /// Which optional hooks the strategy has.
+    fn has(&self, hook: Hook) -> bool;
+
+    /// The decision on a new signal.
+    fn decide(&mut self, signal: &Arc<Signal>) -> Result<Verdict, StrategyError>;
+
+    /// Learns from the outcome of a signal, taken or not.
+    fn learn(&mut self, signal: &Arc<Signal>, outcome: &Outcome) -> Result<(), StrategyError>;
+
+    /// The daily update.
+    fn daily(&mut self, summary: &DailySummary) -> Result<(), StrategyError>;
+
+    /// A candidate state trained on `history`, leaving the live state alone;
+    /// `None` when the strategy has no `retrain` hook.
+    fn retrain(&mut self, history: &[HistoryItem]) -> Result<Option<serde_json::Value>, StrategyError>;
+
+    /// The search space of the strategy's parameters (`params()`), if any.
+    fn params_space(&mut self) -> Result<Option<serde_json::Value>, StrategyError>;
+
+    /// The state as JSON.
+    fn state(&self) -> Result<serde_json::Value, StrategyError>;
+
+    /// Replaces the state.
+    fn set_state(&mut self, state: &serde_json::Value) -> Result<(), StrategyError>;
+}

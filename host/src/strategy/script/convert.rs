@@ -1,0 +1,88 @@
+//! Conversions at the script boundary: state to and from JSON, and a
+//! `decide` result into a [`Verdict`].
+
+use rhai::{Dynamic, Map};
+
+use crate::strategy::Verdict;
+
+/// The state as JSON; refuses what JSON cannot hold exactly (non-finite
+/// numbers, functions, signals kept in the state).
+pub(crate) fn state_to_json(state: &Dynamic) -> Result<serde_json::Value, String> {
+    check_json_safe(state, "this")?;
+    rhai::serde::from_dynamic::<serde_json::Value>(state).map_err(|e| format!("the state is not JSON: {e}"))
+}
+
+/// A JSON state as a Rhai value.
+pub(crate) fn json_to_state(state: &serde_json::Value) -> Result<Dynamic, String> {
+    let value = rhai::serde::to_dynamic(state).map_err(|e| format!("cannot load the state: {e}"))?;
+    if value.is_map() { Ok(value) } else { Err(format!("the state must be a JSON object, not {state}")) }
+}
+
+fn check_json_safe(value: &Dynamic, path: &str) -> Result<(), String> {
+    if let Ok(number) = value.as_float() {
+        if !number.is_finite() {
+            return Err(format!("{path} is {number}; a state must hold finite numbers (JSON has no NaN)"));
+        }
+        return Ok(());
+    }
+    if value.is_map() {
+        if let Some(map) = value.read_lock::<Map>() {
+            for (key, item) in map.iter() {
+                check_json_safe(item, &format!("{path}.{key}"))?;
+            }
+        }
+        return Ok(());
+    }
+    if value.is_array() {
+        if let Some(array) = value.read_lock::<rhai::Array>() {
+            for (i, item) in array.iter().enumerate() {
+                check_json_safe(item, &format!("{path}[{i}]"))?;
+            }
+        }
+        return Ok(());
+    }
+    if value.is_unit() || value.is_bool() || value.is_int() || value.is_string() || value.is_char() {
+        return Ok(());
+    }
+    Err(format!(
+        "{path} holds a {}; a state may hold only numbers, strings, booleans, arrays and maps",
+        value.type_name()
+    ))
+}
+
+/// Reads `decide`'s result: `#{ take, score, size }` (score and size
+/// optional) or a bare boolean.
+pub(crate) fn verdict(result: &Dynamic) -> Result<Verdict, String> {
+    if let Ok(take) = result.as_bool() {
+        return Ok(Verdict { take, score: if take { 1.0 } else { 0.0 }, size: 1.0 });
+    }
+    let Some(map) = result.read_lock::<Map>() else {
+        return Err(format!(
+            "decide must return #{{ take, score, size }} or a bool, not a {}",
+            result.type_name()
+        ));
+    };
+    for key in map.keys() {
+        if !matches!(key.as_str(), "take" | "score" | "size") {
+            return Err(format!("decide returned an unknown key {key:?}; the keys are take, score, size"));
+        }
+    }
+    let take = match map.get("take") {
+        Some(value) => value.as_bool().map_err(|t| format!("decide's take must be a bool, not a {t}"))?,
+        None => return Err("decide's result has no take".to_owned()),
+    };
+    let number = |key: &str, default: f64| -> Result<f64, String> {
+        let Some(value) = map.get(key) else { return Ok(default) };
+        let number = value
+            .as_float()
+            .or_else(|_| value.as_int().map(|i| i as f64))
+            .map_err(|t| format!("decide's {key} must be a number, not a {t}"))?;
+        if number.is_finite() { Ok(number) } else { Err(format!("decide's {key} is {number}")) }
+    };
+    let score = number("score", if take { 1.0 } else { 0.0 })?;
+    let size = number("size", 1.0)?;
+    if size < 0.0 {
+        return Err(format!("decide's size is {size}; it must not be negative"));
+    }
+    Ok(Verdict { take, score, size })
+}

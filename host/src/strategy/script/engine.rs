@@ -1,0 +1,159 @@
+//! The one place a Rhai engine for strategies is built and hardened.
+//!
+//! Limits: operations, call depth, expression depth, string, array and map
+//! sizes, variables, no modules, no `eval`. Each call also gets a budget of
+//! operations and wall time, checked from Rhai's progress callback: tight for
+//! the per-signal hooks (`decide`, `learn`), generous for jobs. Operation
+//! budgets are deterministic; the time budget is the one guard that depends
+//! on the machine, a safety net set far above what a normal call takes.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use rhai::module_resolvers::DummyModuleResolver;
+use rhai::{Dynamic, Engine};
+use serde::Deserialize;
+
+use super::{helpers, types};
+
+/// Resource limits of strategy scripts.
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Operations one `decide` or `learn` call may run.
+    pub hot_operations: u64,
+    /// Operations one `init`, `daily`, `retrain`, `params` or `migrate` call may run.
+    pub job_operations: u64,
+    /// Wall time one `decide` or `learn` call may take, in milliseconds.
+    pub hot_millis: u64,
+    /// Wall time one job hook call may take, in milliseconds.
+    pub job_millis: u64,
+    /// Deepest function-call nesting.
+    pub call_levels: usize,
+    /// Longest string, in bytes.
+    pub string_size: usize,
+    /// Most elements of one array.
+    pub array_size: usize,
+    /// Most entries of one object map.
+    pub map_size: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            hot_operations: 100_000,
+            job_operations: 50_000_000,
+            hot_millis: 250,
+            job_millis: 30_000,
+            call_levels: 32,
+            string_size: 64 * 1024,
+            array_size: 100_000,
+            map_size: 100_000,
+        }
+    }
+}
+
+impl Limits {
+    /// Every problem with the limits, or none.
+    pub fn validate(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        for (name, value) in [
+            ("hot_operations", self.hot_operations),
+            ("job_operations", self.job_operations),
+            ("hot_millis", self.hot_millis),
+            ("job_millis", self.job_millis),
+        ] {
+            if value == 0 {
+                problems.push(format!("limits.{name} must be above 0"));
+            }
+        }
+        if self.hot_operations > self.job_operations {
+            problems.push("limits.hot_operations must not exceed limits.job_operations".to_owned());
+        }
+        problems
+    }
+}
+
+/// Which budget a call runs under.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Budget {
+    Hot,
+    Job,
+}
+
+/// The budget of the call in progress, shared with the progress callback.
+#[derive(Debug)]
+pub(crate) struct CallBudget {
+    started: Instant,
+    operations: AtomicU64,
+    deadline_nanos: AtomicU64,
+}
+
+impl CallBudget {
+    fn new() -> Self {
+        CallBudget {
+            started: Instant::now(),
+            operations: AtomicU64::new(0),
+            deadline_nanos: AtomicU64::new(0),
+        }
+    }
+
+    /// Arms the budget for the next call.
+    pub(crate) fn arm(&self, limits: &Limits, budget: Budget) {
+        let (operations, millis) = match budget {
+            Budget::Hot => (limits.hot_operations, limits.hot_millis),
+            Budget::Job => (limits.job_operations, limits.job_millis),
+        };
+        let deadline = self.started.elapsed() + Duration::from_millis(millis);
+        self.operations.store(operations, Ordering::Relaxed);
+        self.deadline_nanos.store(u64::try_from(deadline.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    /// `Some(reason)` once the call has used up its budget.
+    fn exceeded(&self, operations: u64) -> Option<String> {
+        let allowed = self.operations.load(Ordering::Relaxed);
+        if operations > allowed {
+            return Some(format!(
+                "operation budget exceeded ({allowed} operations); simplify the hook or raise limits"
+            ));
+        }
+        // Reading the clock costs more than an operation: look every 1024.
+        if operations % 1024 == 0 {
+            let now = u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            if now > self.deadline_nanos.load(Ordering::Relaxed) {
+                return Some("time budget exceeded; simplify the hook or raise limits".to_owned());
+            }
+        }
+        None
+    }
+}
+
+/// A hardened engine with siglearn's types and helpers registered, and the
+/// budget its progress callback enforces.
+pub(crate) fn build(limits: &Limits, strategy: &str) -> (Engine, Arc<CallBudget>) {
+    let mut engine = Engine::new();
+    engine
+        .set_max_operations(limits.job_operations.max(limits.hot_operations))
+        .set_max_call_levels(limits.call_levels)
+        .set_max_expr_depths(64, 32)
+        .set_max_string_size(limits.string_size)
+        .set_max_array_size(limits.array_size)
+        .set_max_map_size(limits.map_size)
+        .set_max_variables(1_000)
+        .set_max_functions(1_000)
+        .set_max_modules(0)
+        .set_module_resolver(DummyModuleResolver::new())
+        .set_strict_variables(true)
+        .disable_symbol("eval");
+    let budget = Arc::new(CallBudget::new());
+    let watched = Arc::clone(&budget);
+    engine.on_progress(move |operations| watched.exceeded(operations).map(Dynamic::from));
+    let name = strategy.to_owned();
+    engine.on_print(move |text| tracing::info!(strategy = %name, "{text}"));
+    let name = strategy.to_owned();
+    engine.on_debug(move |text, _, position| tracing::debug!(strategy = %name, %position, "{text}"));
+    types::register(&mut engine);
+    helpers::register(&mut engine);
+    (engine, budget)
+}
