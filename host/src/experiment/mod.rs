@@ -1,0 +1,9 @@
+//! Experiments between strategies: when a challenger may take the `champion`
+//! alias from the strategy holding it (DESIGN section 6).
+//!
+//! Every enabled strategy decides on every signal and every signal's outcome is
+//! known, so two strategies are compared on exactly the same signals, pair by
+//! pair, with no traffic split. [`sequential`] holds the test fed with those
+//! pairs.
+
+pub mod sequential;
