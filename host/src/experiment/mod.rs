@@ -1,0 +1,10 @@
+//! Experiments between strategies: when a challenger may take the `champion`
+//! alias from the strategy holding it (DESIGN section 6).
+//!
+//! Every enabled strategy decides on every signal and every signal's outcome is
+//! known, so two strategies are compared on exactly the same signals, pair by
+//! pair, with no traffic split. [`sequential`] holds the test fed with those
+//! pairs; [`study`] simulates it against the win-rate rule it replaces.
+
+pub mod sequential;
+pub mod study;
