@@ -13,5 +13,6 @@ pub mod generate;
 pub mod monitor;
 pub mod replay;
 pub mod store;
+pub mod synth;
 pub mod timestamp;
 pub mod trade;
