@@ -15,5 +15,6 @@ pub mod monitor;
 pub mod replay;
 pub mod store;
 pub mod strategy;
+pub mod synth;
 pub mod timestamp;
 pub mod trade;

@@ -14,7 +14,7 @@ mod trades;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use prices::{Prices, Series, read_prices};
+pub use prices::{Prices, Series, read_prices, write_candles};
 pub use signals::{SignalFile, read_signals, write_signals};
 pub use trades::{TRADES_HEADER, write_trades};
 

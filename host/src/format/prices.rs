@@ -4,9 +4,11 @@
 //! `volume` may be left out and is then 0; other columns are ignored).
 //! Ticks: `symbol,ts,price`. A file may hold several symbols; each symbol's
 //! rows must be sorted by ts with no duplicate ts (ticks may share a ts), and
-//! each symbol must come from exactly one file.
+//! each symbol must come from exactly one file. [`write_candles`] writes the
+//! candle format back, so that generated prices can be read like any others.
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use siglearn_plugin_api::{Bar, Price, Symbol, Tick, Timestamp};
@@ -88,6 +90,38 @@ pub fn read_prices(
         }
     }
     Ok((all, skipped))
+}
+
+/// Writes the bars of `series` to one candle file, symbol after symbol, with
+/// floats in their shortest form that reads back to the same f64. A series
+/// of ticks is refused: the candle format has no place for them.
+pub fn write_candles(path: &Path, series: &[Series]) -> Result<(), FormatError> {
+    let fail = |source: std::io::Error| FormatError::Write { path: path.to_path_buf(), source };
+    let file = std::fs::File::create(path).map_err(fail)?;
+    let mut out = csv::Writer::from_writer(std::io::BufWriter::new(file));
+    out.write_record(CANDLE_HEADER.split(',')).map_err(|e| fail(e.into()))?;
+    for one in series {
+        let Prices::Bars(bars) = &one.prices else {
+            return Err(fail(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("{} holds ticks; only bars can be written as candles", one.symbol),
+            )));
+        };
+        for bar in bars {
+            out.write_record([
+                one.symbol.as_str(),
+                &format_timestamp(bar.ts),
+                &bar.open.to_string(),
+                &bar.high.to_string(),
+                &bar.low.to_string(),
+                &bar.close.to_string(),
+                &bar.volume.to_string(),
+            ])
+            .map_err(|e| fail(e.into()))?;
+        }
+    }
+    let mut inner = out.into_inner().map_err(|e| fail(e.into_error()))?;
+    inner.flush().map_err(fail)
 }
 
 /// Rows of one symbol while a file is read.
@@ -348,6 +382,49 @@ mod tests {
         let err =
             read_prices(&[PathBuf::from("/nonexistent/c.csv")], &[], ReadOptions::default()).unwrap_err();
         assert!(err.to_string().contains("/nonexistent/c.csv"), "{err}");
+    }
+
+    #[test]
+    fn written_candles_read_back_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.csv");
+        let bar = |ms: i64, open: f64| Bar {
+            ts: Timestamp(ms),
+            open,
+            high: open + 0.1 + 0.2,
+            low: open / 3.0,
+            close: open * 1.000_000_1,
+            volume: 1e-7,
+        };
+        let series = vec![
+            Series {
+                symbol: Symbol::new("A"),
+                source: path.clone(),
+                prices: Prices::Bars(vec![bar(1_704_067_200_000, 100.0), bar(1_704_067_260_500, 7.123)]),
+            },
+            Series {
+                symbol: Symbol::new("B"),
+                source: path.clone(),
+                prices: Prices::Bars(vec![bar(1_704_067_200_000, 0.000_123)]),
+            },
+        ];
+        write_candles(&path, &series).unwrap();
+        let (read, skipped) = read_prices(std::slice::from_ref(&path), &[], ReadOptions::default()).unwrap();
+        assert!(skipped.is_empty());
+        assert_eq!(read, series);
+    }
+
+    #[test]
+    fn ticks_are_not_written_as_candles() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.csv");
+        let ticks = Series {
+            symbol: Symbol::new("T"),
+            source: path.clone(),
+            prices: Prices::Ticks(vec![Tick { ts: Timestamp(0), price: 1.0 }]),
+        };
+        let err = write_candles(&path, &[ticks]).unwrap_err();
+        assert!(err.to_string().contains("T holds ticks"), "{err}");
     }
 
     #[test]
