@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use criterion::measurement::WallTime;
 use criterion::{BatchSize, BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
-use siglearn::engine::EngineConfig;
+use siglearn::engine::{Engine, EngineConfig};
 use siglearn::format::{Prices, ReadOptions, Series, read_prices};
 use siglearn::generate::{GeneratorConfig, generate};
 use siglearn::monitor::{MonitorConfig, NaiveMonitor};
@@ -100,7 +100,9 @@ fn bench_in_memory(group: &mut BenchmarkGroup<'_, WallTime>, series: &[Series], 
     group.bench_function("in_memory", |b| {
         b.iter_batched(
             || signals.to_vec(),
-            |signals| replay(series, signals, EngineConfig::default(), None, |_| {}).unwrap(),
+            |signals| {
+                replay(&mut Engine::new(EngineConfig::default()), series, signals, None, |_| {}).unwrap()
+            },
             BatchSize::PerIteration,
         );
     });
@@ -133,7 +135,9 @@ fn end_to_end(c: &mut Criterion) {
                 let input = signals.clone();
                 let start = Instant::now();
                 let store = Store::open(&path, &MonitorConfig::default()).unwrap();
-                let result = replay(&series, input, EngineConfig::default(), Some(&store), |_| {}).unwrap();
+                let result =
+                    replay(&mut Engine::new(EngineConfig::default()), &series, input, Some(&store), |_| {})
+                        .unwrap();
                 store.close().unwrap();
                 total += start.elapsed();
                 black_box(result.trades.len());

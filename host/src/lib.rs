@@ -7,14 +7,17 @@
 
 pub mod analytics;
 pub mod cli;
+pub mod config;
 pub mod engine;
 pub mod experiment;
 pub mod format;
 pub mod generate;
 pub mod monitor;
 pub mod replay;
+pub mod schedule;
 pub mod store;
 pub mod strategy;
 pub mod synth;
 pub mod timestamp;
 pub mod trade;
+pub mod versions;

@@ -12,7 +12,7 @@ use clap::Args;
 use super::generate::{GeneratorArgs, generate_all};
 use super::replay::{Inputs, Outputs, run_replay};
 use super::{OutcomeArgs, PriceArgs};
-use crate::engine::EngineConfig;
+use crate::config::Config;
 use crate::format;
 
 /// The bundled candles (Apache-2.0 and MIT sourced; see host/data/demo/README.md).
@@ -59,9 +59,10 @@ pub(super) fn run(args: DemoArgs) -> anyhow::Result<()> {
     remove_store(&db)?;
     let (trades, report) = (out.join("trades.csv"), out.join("report.json"));
     let inputs = Inputs::read(&prices, &[], &signals_path)?;
-    let outputs = Outputs { trades: Some(&trades), report: Some(&report), json: false };
-    let config = EngineConfig { monitor: args.outcome.monitor() };
-    run_replay(inputs, Some(&db), config, &outputs)?;
+    let outputs = Outputs { trades: Some(&trades), report: Some(&report), ab: None, json: false };
+    let mut config = Config::default();
+    args.outcome.apply(&mut config);
+    run_replay(inputs, Some(&db), &config, &outputs)?;
 
     println!("\nDemo files in {}:", out.display());
     for (path, what) in [

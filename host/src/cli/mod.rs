@@ -7,13 +7,15 @@ mod generate;
 mod progress;
 mod replay;
 mod report;
+mod synth;
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::config::Config;
 use crate::format::{ReadOptions, RowErrors};
-use crate::monitor::{AmbiguityPolicy, MonitorConfig};
+use crate::monitor::AmbiguityPolicy;
 
 /// siglearn: the self-learning layer for trading-signal systems.
 #[derive(Debug, Parser)]
@@ -33,6 +35,8 @@ enum Command {
     Report(report::ReportArgs),
     /// Generate signals from candles with the built-in nine-head generator.
     Generate(generate::GenerateArgs),
+    /// Make candles and signals with a planted edge in some heads, to test learning.
+    Synth(synth::SynthArgs),
 }
 
 /// Runs the command line; the error is printed by `main`.
@@ -42,23 +46,32 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Replay(args) => replay::run(args),
         Command::Report(args) => report::run(args),
         Command::Generate(args) => generate::run(args),
+        Command::Synth(args) => synth::run(args),
     }
 }
 
-/// How outcomes are decided, as command-line flags.
+/// How outcomes are decided, as command-line flags over the config file.
 #[derive(Debug, Clone, Args)]
 struct OutcomeArgs {
-    /// Which exit a bar reaching both take-profit and stop-loss gives.
-    #[arg(long, default_value = "stop_first", value_parser = parse_policy)]
-    ambiguity: AmbiguityPolicy,
-    /// Fee per side in percent of the price (charged twice per trade).
-    #[arg(long, default_value_t = 0.0, value_parser = parse_fee, allow_negative_numbers = true)]
-    fee_pct: f64,
+    /// Which exit a bar reaching both take-profit and stop-loss gives
+    /// [default: stop_first, or the config's outcomes.ambiguity].
+    #[arg(long, value_parser = parse_policy)]
+    ambiguity: Option<AmbiguityPolicy>,
+    /// Fee per side in percent of the price, charged twice per trade
+    /// [default: 0, or the config's outcomes.fee_pct].
+    #[arg(long, value_parser = parse_fee, allow_negative_numbers = true)]
+    fee_pct: Option<f64>,
 }
 
 impl OutcomeArgs {
-    fn monitor(&self) -> MonitorConfig {
-        MonitorConfig { ambiguity: self.ambiguity, fee_pct: self.fee_pct }
+    /// Puts the flags given over the config's settings.
+    fn apply(&self, config: &mut Config) {
+        if let Some(ambiguity) = self.ambiguity {
+            config.outcomes.ambiguity = ambiguity;
+        }
+        if let Some(fee_pct) = self.fee_pct {
+            config.outcomes.fee_pct = fee_pct;
+        }
     }
 }
 

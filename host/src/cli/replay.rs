@@ -7,12 +7,18 @@ use anyhow::{Context, bail};
 use clap::Args;
 use siglearn_plugin_api::Signal;
 
+use siglearn_plugin_api::Timestamp;
+
 use super::{OutcomeArgs, PriceArgs, progress, warn_skipped};
 use crate::analytics::{Report, build_report};
-use crate::engine::EngineConfig;
+use crate::config::Config;
+use crate::engine::{Engine, EngineConfig, LineupSpec};
+use crate::experiment::ab::AbTable;
 use crate::format::{self, FormatError, ReadOptions, Series};
 use crate::replay::{self, ReplayResult};
-use crate::store::{Store, StoreReader};
+use crate::schedule::Schedule;
+use crate::store::{Command, Store, StoreReader};
+use crate::strategy::load_lineup;
 use crate::trade::Trade;
 
 #[derive(Debug, Args)]
@@ -25,7 +31,10 @@ pub(super) struct ReplayArgs {
     /// Signals file (CSV, or JSON Lines with a .jsonl extension).
     #[arg(long, value_name = "FILE")]
     signals: PathBuf,
-    /// Write signals and outcomes to this SQLite store (default: memory only).
+    /// Strategies, experiment, schedule and outcome settings (siglearn.toml).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Write signals, outcomes, decisions, versions and job runs to this SQLite store.
     #[arg(long, value_name = "FILE")]
     db: Option<PathBuf>,
     #[command(flatten)]
@@ -36,6 +45,9 @@ pub(super) struct ReplayArgs {
     /// Write the report as JSON.
     #[arg(long, value_name = "FILE")]
     report_out: Option<PathBuf>,
+    /// Write the A/B table of the strategies as JSON.
+    #[arg(long, value_name = "FILE")]
+    ab_out: Option<PathBuf>,
     /// Print the report as JSON on stdout instead of text.
     #[arg(long)]
     json: bool,
@@ -45,10 +57,19 @@ pub(super) fn run(args: ReplayArgs) -> anyhow::Result<()> {
     if args.prices.candles.is_empty() && args.ticks.is_empty() {
         bail!("no prices: pass --candles FILE... and/or --ticks FILE...");
     }
+    let mut config = match &args.config {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    args.outcome.apply(&mut config);
     let inputs = Inputs::read(&args.prices, &args.ticks, &args.signals)?;
-    let outputs =
-        Outputs { trades: args.trades_out.as_deref(), report: args.report_out.as_deref(), json: args.json };
-    run_replay(inputs, args.db.as_deref(), EngineConfig { monitor: args.outcome.monitor() }, &outputs)?;
+    let outputs = Outputs {
+        trades: args.trades_out.as_deref(),
+        report: args.report_out.as_deref(),
+        ab: args.ab_out.as_deref(),
+        json: args.json,
+    };
+    run_replay(inputs, args.db.as_deref(), &config, &outputs)?;
     Ok(())
 }
 
@@ -80,27 +101,54 @@ impl Inputs {
 pub(super) struct Outputs<'a> {
     pub(super) trades: Option<&'a Path>,
     pub(super) report: Option<&'a Path>,
+    pub(super) ab: Option<&'a Path>,
     pub(super) json: bool,
 }
 
-/// Replays, writes the requested files and prints the summary.
+/// Replays with the configured strategies, writes the requested files and
+/// prints the summary.
 pub(super) fn run_replay(
     inputs: Inputs,
     db: Option<&Path>,
-    config: EngineConfig,
+    config: &Config,
     outputs: &Outputs<'_>,
 ) -> anyhow::Result<Report> {
+    let engine_config = config.engine();
+    let start = first_time(&inputs).unwrap_or(Timestamp(0));
+    let lineup = load_lineup(config, start).map_err(|errors| {
+        let listing: Vec<String> = errors.iter().map(|e| format!("  - {e}")).collect();
+        anyhow::anyhow!("cannot load the strategies:\n{}", listing.join("\n"))
+    })?;
     let store = match db {
-        Some(path) => Some(open_empty_store(path, &config)?),
+        Some(path) => Some(open_empty_store(path, &engine_config)?),
         None => None,
     };
+    if let Some(store) = &store {
+        for version in &lineup.versions {
+            store.send(Command::InsertVersion(version.clone()))?;
+        }
+        if let Some(alias) = &lineup.alias {
+            store.send(Command::MoveAlias(alias.clone()))?;
+        }
+    }
+    let with_strategies = !lineup.members.is_empty();
+    let schedule = if with_strategies {
+        Some(Schedule::new(&config.schedule).map_err(|problems| anyhow::anyhow!(problems.join("; ")))?)
+    } else {
+        None
+    };
+    let mut engine = Engine::with_lineup(
+        engine_config,
+        LineupSpec { members: lineup.members, champion: lineup.champion, schedule },
+    );
     let total = replay::event_count(&inputs.series, &inputs.signals);
     let signal_count = inputs.signals.len();
     let bar = progress::bar(total, "replay");
     let started = Instant::now();
-    let result =
-        replay::replay(&inputs.series, inputs.signals, config, store.as_ref(), |done| bar.set_position(done))
-            .context("replay failed")?;
+    let result = replay::replay(&mut engine, &inputs.series, inputs.signals, store.as_ref(), |done| {
+        bar.set_position(done)
+    })
+    .context("replay failed")?;
     bar.finish_and_clear();
     if let Some(store) = store {
         let path = store.path().to_path_buf();
@@ -108,14 +156,61 @@ pub(super) fn run_replay(
     }
     let elapsed = started.elapsed();
     let report = build_report(&result.trades, result.open.len());
-    write_outputs(&result.trades, &report, outputs)?;
+    let ab = with_strategies.then(|| AbTable::of(&engine));
+    write_outputs(&result.trades, &report, ab.as_ref(), outputs)?;
     if outputs.json {
         println!("{}", report.to_json_pretty());
     } else {
         print_header(&inputs.series, signal_count, &result, elapsed.as_secs_f64(), db);
         print!("{}", report.render_text());
+        if let Some(ab) = &ab {
+            print_strategy_news(&result);
+            println!();
+            print!("{}", ab.render_text());
+        }
     }
     Ok(report)
+}
+
+/// The time of the first event of a replay.
+fn first_time(inputs: &Inputs) -> Option<Timestamp> {
+    let first_price = inputs.series.iter().filter_map(|s| s.prices.get(0)).map(|p| p.ts()).min();
+    let first_signal = inputs.signals.iter().map(|s| s.entry_ts).min();
+    first_price.into_iter().chain(first_signal).min()
+}
+
+/// Strategy failures, versions and jobs of a replay, briefly.
+fn print_strategy_news(result: &ReplayResult) {
+    println!();
+    if result.failures > 0 {
+        println!("Strategy errors: {} (first {} below)", result.failures, result.first_failures.len());
+        for error in &result.first_failures {
+            println!("  {error}");
+        }
+    }
+    let jobs: Vec<String> = result.job_counts.iter().map(|(job, n)| format!("{n} {job}")).collect();
+    if !jobs.is_empty() {
+        println!("Jobs run: {}", jobs.join(", "));
+    }
+    let deployed = result
+        .weekly_runs
+        .iter()
+        .filter(|run| run.figures.get("deployed").and_then(|d| d.as_bool()) == Some(true))
+        .count();
+    let judged = result.weekly_runs.iter().filter(|run| run.figures.get("deployed").is_some()).count();
+    if judged > 0 {
+        println!(
+            "Weekly retraining: {deployed} of {judged} candidates beat the live strategy on their validation week and were deployed"
+        );
+    }
+    let mut by_reason: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for version in &result.versions {
+        *by_reason.entry(version.reason.as_str()).or_default() += 1;
+    }
+    if !by_reason.is_empty() {
+        let listed: Vec<String> = by_reason.iter().map(|(reason, n)| format!("{n} {reason}")).collect();
+        println!("Versions created: {}", listed.join(", "));
+    }
 }
 
 fn open_empty_store(path: &Path, config: &EngineConfig) -> anyhow::Result<Store> {
@@ -134,12 +229,24 @@ fn open_empty_store(path: &Path, config: &EngineConfig) -> anyhow::Result<Store>
     Store::open(path, &config.monitor).with_context(|| format!("opening store {}", path.display()))
 }
 
-fn write_outputs(trades: &[Trade], report: &Report, outputs: &Outputs<'_>) -> anyhow::Result<()> {
+fn write_outputs(
+    trades: &[Trade],
+    report: &Report,
+    ab: Option<&AbTable>,
+    outputs: &Outputs<'_>,
+) -> anyhow::Result<()> {
     if let Some(path) = outputs.trades {
         format::write_trades(path, trades)?;
     }
     if let Some(path) = outputs.report {
         std::fs::write(path, report.to_json_pretty() + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if let Some(path) = outputs.ab {
+        let Some(ab) = ab else {
+            bail!("--ab-out needs strategies: pass --config with a [[strategies]] list");
+        };
+        std::fs::write(path, ab.to_json_pretty() + "\n")
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(())

@@ -121,7 +121,7 @@ mod tests {
     use siglearn_plugin_api::OutcomeKind;
 
     use super::*;
-    use crate::engine::EngineConfig;
+    use crate::engine::{Engine, EngineConfig};
     use crate::format::ReadOptions;
     use crate::replay::replay;
 
@@ -152,7 +152,8 @@ mod tests {
         assert_eq!((series.len(), file.signals.len()), (2, 100));
         assert_eq!(series[0].prices.get(0).unwrap().ts(), parse_timestamp("2020-06-01").unwrap());
         // The files decide the same clean outcomes as the data in memory.
-        let result = replay(&series, file.signals, EngineConfig::default(), None, |_| {}).unwrap();
+        let result =
+            replay(&mut Engine::new(EngineConfig::default()), &series, file.signals, None, |_| {}).unwrap();
         assert!(result.open.is_empty());
         assert_eq!(result.trades.len(), 100);
         assert!(

@@ -3,19 +3,35 @@
 //! The engine never reads the wall clock, never does I/O and never spawns:
 //! `siglearn replay` feeds it from files with event time, the daemon from
 //! HTTP with wall time, and both get the same effects for the same events.
-//! An event the engine refuses changes nothing.
+//! Inside, the [`Monitor`] decides outcomes and the lineup ([`lineup`]) runs
+//! the strategies side by side. An event the engine refuses changes nothing.
+
+mod jobs;
+pub mod lineup;
 
 use std::sync::Arc;
 
-use siglearn_plugin_api::{PriceError, PriceUpdate, Signal, SignalError, SignalId, Symbol, Timestamp};
+use siglearn_plugin_api::{
+    Decision, PriceError, PriceUpdate, Signal, SignalError, SignalId, StrategyId, Symbol, Timestamp,
+    VersionId,
+};
 
+use crate::experiment::sequential::SequentialConfig;
 use crate::monitor::{Monitor, MonitorConfig, MonitorError};
+use crate::strategy::StrategyError;
 use crate::trade::Trade;
+use crate::versions::{AliasMove, VersionRecord};
+use jobs::Jobs;
+pub use jobs::RetrainConfig;
+use lineup::Lineup;
+pub use lineup::{Member, Promotion};
+
+use crate::schedule::{JobKind, JobRun, Schedule};
 
 /// Something that happened, as the engine sees it.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
-    /// A new signal: it enters the book and is watched from its entry_ts.
+    /// A new signal: it enters the book and every strategy decides on it.
     Signal(Signal),
     /// A bar or tick: it may close signals of its symbol.
     Price(PriceUpdate),
@@ -28,14 +44,38 @@ pub enum Event {
 pub enum Effect {
     /// A signal was accepted and is now watched.
     SignalAccepted(Arc<Signal>),
+    /// A strategy decided on a signal.
+    Decided(Decision),
+    /// A strategy failed to decide; the signal counts as not taken by it.
+    NoDecision { strategy: StrategyId, version: VersionId, signal_id: SignalId, error: StrategyError },
     /// A signal closed.
     Closed(Trade),
+    /// A strategy hook other than `decide` failed; the engine went on.
+    StrategyFailed(StrategyError),
+    /// A strategy's state or code became a new version.
+    VersionCreated(VersionRecord),
+    /// An alias (the champion) moved.
+    AliasMoved(AliasMove),
+    /// A scheduled job ran.
+    JobRan(JobRun),
 }
 
-/// How the engine decides outcomes.
+/// How the engine decides outcomes and promotions.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct EngineConfig {
     pub monitor: MonitorConfig,
+    pub promotion: SequentialConfig,
+    pub retrain: RetrainConfig,
+}
+
+/// The strategies an engine runs and how their jobs are scheduled.
+#[derive(Debug, Default)]
+pub struct LineupSpec {
+    pub members: Vec<Member>,
+    /// The index in `members` of the champion.
+    pub champion: Option<usize>,
+    /// The job schedule; `None` runs no jobs.
+    pub schedule: Option<Schedule>,
 }
 
 /// An event the engine refused; nothing changed.
@@ -55,11 +95,40 @@ pub struct Engine {
     monitor: Monitor,
     clock: Option<Timestamp>,
     closed: Vec<Trade>,
+    lineup: Lineup,
+    jobs: Jobs,
 }
 
 impl Engine {
+    /// An engine without strategies or jobs: outcomes only.
     pub fn new(config: EngineConfig) -> Self {
-        Engine { monitor: Monitor::new(config.monitor), clock: None, closed: Vec::new() }
+        Self::with_lineup(config, LineupSpec::default())
+    }
+
+    /// An engine running strategies side by side, with scheduled jobs.
+    pub fn with_lineup(config: EngineConfig, spec: LineupSpec) -> Self {
+        let seats = spec.members.len();
+        let lineup = Lineup::new(spec.members, spec.champion, config.promotion);
+        let mut jobs = Jobs::new(spec.schedule, config.retrain, seats);
+        for (i, seat) in lineup.seats.iter().enumerate() {
+            if let Ok(state) = seat.member.strategy.state() {
+                jobs.versioned(i, state);
+            }
+        }
+        Engine { monitor: Monitor::new(config.monitor), clock: None, closed: Vec::new(), lineup, jobs }
+    }
+
+    /// Continues the schedule of a resumed store: `job` last ran at `at`.
+    pub fn resume_job(&mut self, job: JobKind, at: Timestamp) {
+        self.jobs.resume(job, at);
+    }
+
+    /// Watches a signal accepted before (a resumed store) without asking the
+    /// strategies again.
+    pub fn rewatch(&mut self, signal: Signal) -> Result<(), EngineError> {
+        signal.validate().map_err(|source| EngineError::InvalidSignal { id: signal.id.clone(), source })?;
+        self.monitor.watch(Arc::new(signal))?;
+        Ok(())
     }
 
     /// Applies one event, appending its effects to `effects`.
@@ -71,7 +140,9 @@ impl Engine {
                     .map_err(|source| EngineError::InvalidSignal { id: signal.id.clone(), source })?;
                 let signal = Arc::new(signal);
                 self.monitor.watch(Arc::clone(&signal))?;
-                effects.push(Effect::SignalAccepted(signal));
+                effects.push(Effect::SignalAccepted(Arc::clone(&signal)));
+                let verdicts = self.lineup.decide(&signal, effects);
+                self.jobs.on_signal(verdicts.as_deref());
             }
             Event::Price(update) => {
                 update
@@ -79,11 +150,26 @@ impl Engine {
                     .validate()
                     .map_err(|source| EngineError::InvalidPrice { symbol: update.symbol.clone(), source })?;
                 let symbol = self.monitor.symbol(&update.symbol);
+                let ts = update.price.ts();
+                if let Some(last) = self.monitor.last_ts(symbol).filter(|&last| ts < last) {
+                    return Err(MonitorError::OutOfOrder { symbol: update.symbol, ts, last }.into());
+                }
+                self.advance(ts, effects);
                 self.monitor.on_price(symbol, &update.price, &mut self.closed)?;
-                self.advance(update.price.ts());
-                effects.extend(self.closed.drain(..).map(Effect::Closed));
+                let now = self.clock.unwrap_or(ts);
+                let mut closed = std::mem::take(&mut self.closed);
+                for trade in closed.drain(..) {
+                    if self.lineup.is_empty() {
+                        effects.push(Effect::Closed(trade));
+                        continue;
+                    }
+                    effects.push(Effect::Closed(trade.clone()));
+                    let verdicts = self.lineup.learn(&trade, now, effects);
+                    self.jobs.on_closed(&trade, verdicts);
+                }
+                self.closed = closed;
             }
-            Event::Clock(now) => self.advance(now),
+            Event::Clock(now) => self.advance(now, effects),
         }
         Ok(())
     }
@@ -103,8 +189,29 @@ impl Engine {
         self.monitor.open_count()
     }
 
-    fn advance(&mut self, ts: Timestamp) {
-        self.clock = Some(self.clock.map_or(ts, |now| now.max(ts)));
+    /// The strategies and the experiment between them.
+    pub(crate) fn lineup(&self) -> &Lineup {
+        &self.lineup
+    }
+
+    /// The index of the champion in the lineup.
+    pub fn champion(&self) -> Option<usize> {
+        self.lineup.champion
+    }
+
+    /// The promotions made so far.
+    pub fn promotions(&self) -> &[Promotion] {
+        &self.lineup.promotions
+    }
+
+    /// Moves the clock to `ts` (never back), running the jobs due by then.
+    fn advance(&mut self, ts: Timestamp, effects: &mut Vec<Effect>) {
+        if self.clock.is_some_and(|now| ts <= now) {
+            return;
+        }
+        self.clock = Some(ts);
+        let open = self.monitor.open_count();
+        self.jobs.advance(ts, &mut self.lineup, open, effects);
     }
 }
 

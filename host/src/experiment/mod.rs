@@ -4,7 +4,8 @@
 //! Every enabled strategy decides on every signal and every signal's outcome is
 //! known, so two strategies are compared on exactly the same signals, pair by
 //! pair, with no traffic split. [`sequential`] holds the test fed with those
-//! pairs; [`study`] simulates it against the win-rate rule it replaces.
+//! pairs; [`ab`] tabulates the lineup; [`study`] simulates it against the win-rate rule it replaces.
 
+pub mod ab;
 pub mod sequential;
 pub mod study;

@@ -6,18 +6,21 @@
 //! series were given. The same inputs always give the same stream, so a
 //! replay is reproducible to the byte.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
-use siglearn_plugin_api::{PriceUpdate, Signal, Symbol};
+use siglearn_plugin_api::{PriceUpdate, Signal, Symbol, Timestamp};
 
-use crate::engine::{Effect, Engine, EngineConfig, EngineError, Event};
+use crate::engine::{Effect, Engine, EngineError, Event};
 use crate::format::{FormatError, ReadOptions, RowError, RowErrors, Series, SignalFile};
-use crate::store::{Command, Store, StoreError};
+use crate::schedule::{JobKind, JobRun};
+use crate::store::{Store, StoreError};
+use crate::strategy::StrategyError;
 use crate::trade::Trade;
+use crate::versions::VersionRecord;
 
 /// What a replay produced.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct ReplayResult {
     /// Closed signals in the order they closed.
     pub trades: Vec<Trade>,
@@ -25,6 +28,38 @@ pub struct ReplayResult {
     pub open: Vec<Arc<Signal>>,
     /// Events fed to the engine (signals plus prices).
     pub events: u64,
+    /// Strategy failures: how many, and the first few.
+    pub failures: u64,
+    pub first_failures: Vec<StrategyError>,
+    /// Versions created during the replay.
+    pub versions: Vec<VersionRecord>,
+    /// Job runs: how many of each kind, and the weekly ones in full.
+    pub job_counts: BTreeMap<JobKind, u64>,
+    pub weekly_runs: Vec<JobRun>,
+}
+
+impl ReplayResult {
+    const FAILURES_KEPT: usize = 10;
+
+    fn note(&mut self, effect: Effect) {
+        match effect {
+            Effect::Closed(trade) => self.trades.push(trade),
+            Effect::NoDecision { error, .. } | Effect::StrategyFailed(error) => {
+                self.failures += 1;
+                if self.first_failures.len() < Self::FAILURES_KEPT {
+                    self.first_failures.push(error);
+                }
+            }
+            Effect::VersionCreated(record) => self.versions.push(record),
+            Effect::JobRan(run) => {
+                *self.job_counts.entry(run.job).or_default() += 1;
+                if run.job == JobKind::Weekly {
+                    self.weekly_runs.push(run);
+                }
+            }
+            Effect::SignalAccepted(_) | Effect::Decided(_) | Effect::AliasMoved(_) => {}
+        }
+    }
 }
 
 /// A replay that could not finish.
@@ -77,22 +112,23 @@ pub fn event_count(series: &[Series], signals: &[Signal]) -> u64 {
     (series.iter().map(|s| s.prices.len()).sum::<usize>() + signals.len()) as u64
 }
 
-/// Replays `signals` over `series`. Effects go to `store` when given;
-/// `progress` is called now and then with the number of events done.
+/// Replays `signals` over `series` through `engine`. Effects go to `store`
+/// when given; `progress` is called now and then with the events done.
+///
+/// Before each signal the engine's clock moves to the signal's entry time,
+/// so scheduled jobs fire in event time exactly as the daemon would fire them.
 pub fn replay(
+    engine: &mut Engine,
     series: &[Series],
     mut signals: Vec<Signal>,
-    config: EngineConfig,
     store: Option<&Store>,
     mut progress: impl FnMut(u64),
 ) -> Result<ReplayResult, ReplayError> {
     signals.sort_by_key(|signal| signal.entry_ts);
     let prices = price_order(series);
-    let mut engine = Engine::new(config);
     let mut effects = Vec::new();
-    let mut trades = Vec::new();
+    let mut result = ReplayResult::default();
     let mut signals = signals.into_iter().peekable();
-    let mut events = 0u64;
     let mut next_price = prices.iter().peekable();
     loop {
         let signal_first = match (signals.peek(), next_price.peek()) {
@@ -101,38 +137,31 @@ pub fn replay(
             (None, Some(_)) => false,
             (None, None) => break,
         };
-        let event = if signal_first {
+        if signal_first {
             let Some(signal) = signals.next() else { break };
-            Event::Signal(signal)
+            engine.handle(Event::Clock(signal.entry_ts), &mut effects)?;
+            engine.handle(Event::Signal(signal), &mut effects)?;
         } else {
             let Some(&(_, s, i)) = next_price.next() else { break };
             let one = &series[s as usize];
             let Some(price) = one.prices.get(i as usize) else { break };
-            Event::Price(PriceUpdate { symbol: one.symbol.clone(), price })
-        };
-        engine.handle(event, &mut effects)?;
-        for effect in effects.drain(..) {
-            match effect {
-                Effect::SignalAccepted(signal) => {
-                    if let Some(store) = store {
-                        store.send(Command::InsertSignal(signal))?;
-                    }
-                }
-                Effect::Closed(trade) => {
-                    if let Some(store) = store {
-                        store.send(Command::InsertOutcome(trade.outcome.clone()))?;
-                    }
-                    trades.push(trade);
-                }
-            }
+            engine.handle(Event::Price(PriceUpdate { symbol: one.symbol.clone(), price }), &mut effects)?;
         }
-        events += 1;
-        if events % 16_384 == 0 {
-            progress(events);
+        let now = engine.now().unwrap_or(Timestamp(0));
+        for effect in effects.drain(..) {
+            if let Some(store) = store {
+                store.record(&effect, now)?;
+            }
+            result.note(effect);
+        }
+        result.events += 1;
+        if result.events % 16_384 == 0 {
+            progress(result.events);
         }
     }
-    progress(events);
-    Ok(ReplayResult { trades, open: engine.open_signals(), events })
+    progress(result.events);
+    result.open = engine.open_signals();
+    Ok(result)
 }
 
 /// Every price as (ts, series, index), in stream order.

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use siglearn_plugin_api::{Bar, OutcomeKind, Side, Signal, Symbol, Timestamp};
 
 use super::*;
+use crate::engine::EngineConfig;
 use crate::format::Prices;
 use crate::monitor::fixtures::signal;
 
@@ -36,7 +37,9 @@ fn on(symbol: &str, id: &str, entry_ts: i64) -> Signal {
 #[test]
 fn a_signal_entering_at_a_bar_open_is_watched_from_that_bar() {
     let data = [series("BTC", &[(0, 100.0, 101.0, 99.0), (MIN, 100.0, 111.0, 99.0)])];
-    let result = replay(&data, vec![on("BTC", "s", MIN)], EngineConfig::default(), None, |_| {}).unwrap();
+    let result =
+        replay(&mut Engine::new(EngineConfig::default()), &data, vec![on("BTC", "s", MIN)], None, |_| {})
+            .unwrap();
     assert_eq!(result.trades.len(), 1);
     assert_eq!(result.trades[0].outcome.exit_ts, Timestamp(MIN));
     assert_eq!(result.events, 3);
@@ -49,7 +52,7 @@ fn symbols_are_interleaved_by_time_and_unsorted_signals_are_ordered() {
         series("B", &[(MIN, 100.0, 100.0, 100.0), (3 * MIN, 100.0, 100.0, 80.0)]),
     ];
     let signals = vec![on("B", "b", MIN), on("A", "a", 0)];
-    let result = replay(&data, signals, EngineConfig::default(), None, |_| {}).unwrap();
+    let result = replay(&mut Engine::new(EngineConfig::default()), &data, signals, None, |_| {}).unwrap();
     let closed: Vec<(&str, OutcomeKind, i64)> = result
         .trades
         .iter()
@@ -62,8 +65,14 @@ fn symbols_are_interleaved_by_time_and_unsorted_signals_are_ordered() {
 #[test]
 fn signals_after_the_data_stay_open() {
     let data = [series("A", &[(0, 100.0, 100.0, 100.0)])];
-    let result =
-        replay(&data, vec![on("A", "late", 5 * MIN)], EngineConfig::default(), None, |_| {}).unwrap();
+    let result = replay(
+        &mut Engine::new(EngineConfig::default()),
+        &data,
+        vec![on("A", "late", 5 * MIN)],
+        None,
+        |_| {},
+    )
+    .unwrap();
     assert!(result.trades.is_empty());
     assert_eq!(result.open.len(), 1);
 }
@@ -93,7 +102,7 @@ fn effects_reach_the_store() {
     let store = Store::open(&path, &Default::default()).unwrap();
     let data = [series("A", &[(0, 100.0, 111.0, 100.0)])];
     let signals = vec![on("A", "won", 0), on("A", "open", 9 * MIN)];
-    replay(&data, signals, EngineConfig::default(), Some(&store), |_| {}).unwrap();
+    replay(&mut Engine::new(EngineConfig::default()), &data, signals, Some(&store), |_| {}).unwrap();
     store.close().unwrap();
     let reader = crate::store::StoreReader::open(&path).unwrap();
     assert_eq!(reader.trades().unwrap().len(), 1);

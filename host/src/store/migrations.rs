@@ -7,10 +7,11 @@ use rusqlite::{Connection, params};
 use super::StoreError;
 
 /// (version, name, SQL)
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "signals and outcomes",
-    "
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "signals and outcomes",
+        "
     -- Settings that decide outcomes (ambiguity policy, fee). A store holds
     -- outcomes of one setting only, so results are never mixed.
     CREATE TABLE settings (
@@ -51,7 +52,86 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[(
     );
     CREATE INDEX outcomes_by_exit ON outcomes (exit_ts, signal_id);
     ",
-)];
+    ),
+    (
+        2,
+        "strategies, versions, aliases, decisions, jobs",
+        "
+    -- Script or library sources by hash, so a rollback restores code.
+    CREATE TABLE code (
+        hash   TEXT PRIMARY KEY,
+        source TEXT NOT NULL
+    );
+
+    -- Every state or code change of a strategy; append-only. The newest
+    -- version of a strategy is the live one (a rollback copies an old one).
+    CREATE TABLE versions (
+        strategy   TEXT NOT NULL,
+        n          INTEGER NOT NULL,
+        parent     INTEGER,
+        code_hash  TEXT NOT NULL,
+        params     TEXT NOT NULL,   -- JSON
+        state      TEXT NOT NULL,   -- JSON
+        reason     TEXT NOT NULL CHECK (reason IN
+                   ('load', 'reload', 'daily', 'retrain', 'promote', 'rollback', 'manual')),
+        metrics    TEXT NOT NULL,   -- JSON
+        created_at INTEGER NOT NULL,   -- engine time, ms
+        PRIMARY KEY (strategy, n)
+    );
+
+    -- Where each alias points now, and every move it made.
+    CREATE TABLE aliases (
+        alias    TEXT PRIMARY KEY,
+        strategy TEXT NOT NULL,
+        version  INTEGER NOT NULL
+    );
+    CREATE TABLE alias_history (
+        id       INTEGER PRIMARY KEY,
+        alias    TEXT NOT NULL,
+        strategy TEXT NOT NULL,
+        version  INTEGER NOT NULL,
+        reason   TEXT NOT NULL,
+        evidence TEXT NOT NULL,     -- JSON
+        moved_at INTEGER NOT NULL
+    );
+
+    -- Every strategy's decision on every signal; take is NULL when the
+    -- strategy failed to decide (the error is in strategy_errors).
+    CREATE TABLE decisions (
+        strategy  TEXT NOT NULL,
+        signal_id TEXT NOT NULL REFERENCES signals (id),
+        version   INTEGER NOT NULL,
+        take      INTEGER CHECK (take IN (0, 1)),
+        score     REAL,
+        size      REAL,
+        PRIMARY KEY (strategy, signal_id)
+    );
+
+    -- Scheduled job runs with their figures.
+    CREATE TABLE job_runs (
+        id           INTEGER PRIMARY KEY,
+        job          TEXT NOT NULL CHECK (job IN ('daily', 'weekly', 'hourly')),
+        scheduled_at INTEGER NOT NULL,
+        strategy     TEXT,
+        figures      TEXT NOT NULL  -- JSON
+    );
+    CREATE INDEX job_runs_by_job ON job_runs (job, scheduled_at);
+
+    -- Failures of strategy hooks, where they happened.
+    CREATE TABLE strategy_errors (
+        id        INTEGER PRIMARY KEY,
+        strategy  TEXT NOT NULL,
+        hook      TEXT,
+        path      TEXT NOT NULL,
+        line      INTEGER,
+        position  INTEGER,
+        signal_id TEXT,
+        message   TEXT NOT NULL,
+        at        INTEGER NOT NULL
+    );
+    ",
+    ),
+];
 
 /// The newest schema version this build knows.
 pub(crate) const LATEST: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;

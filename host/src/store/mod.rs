@@ -19,12 +19,16 @@ use std::sync::mpsc::{self, SyncSender};
 use std::thread::JoinHandle;
 
 use rusqlite::Connection;
-use siglearn_plugin_api::{Outcome, Signal};
+use siglearn_plugin_api::{Decision, Outcome, Signal, SignalId, StrategyId, Timestamp, VersionId};
 
 pub use reader::StoreReader;
 use writer::Writer;
 
+use crate::engine::Effect;
 use crate::monitor::MonitorConfig;
+use crate::schedule::JobRun;
+use crate::strategy::StrategyError;
+use crate::versions::{AliasMove, VersionRecord};
 
 /// How many commands may wait for the writer before senders block.
 const CHANNEL_CAPACITY: usize = 8192;
@@ -34,6 +38,20 @@ const CHANNEL_CAPACITY: usize = 8192;
 pub enum Command {
     InsertSignal(Arc<Signal>),
     InsertOutcome(Outcome),
+    InsertDecision(Decision),
+    /// A strategy that failed to decide on a signal.
+    InsertNoDecision {
+        strategy: StrategyId,
+        version: VersionId,
+        signal_id: SignalId,
+    },
+    InsertVersion(VersionRecord),
+    MoveAlias(AliasMove),
+    InsertJobRun(JobRun),
+    InsertStrategyError {
+        error: StrategyError,
+        at: Timestamp,
+    },
     /// Answered once every command sent before it is committed.
     Flush(SyncSender<Result<(), String>>),
 }
@@ -43,6 +61,8 @@ pub enum Command {
 pub struct WriterStats {
     pub signals: u64,
     pub outcomes: u64,
+    /// Every other row: decisions, versions, alias moves, job runs, errors.
+    pub other_rows: u64,
     pub transactions: u64,
 }
 
@@ -130,6 +150,30 @@ impl Store {
     pub fn send(&self, command: Command) -> Result<(), StoreError> {
         let sender = self.sender.as_ref().ok_or_else(|| StoreError::WriterStopped("store closed".into()))?;
         sender.send(command).map_err(|_| StoreError::WriterStopped("see the error returned by close".into()))
+    }
+
+    /// Queues the rows an engine effect stands for. `now` is the engine time
+    /// (for error records).
+    pub fn record(&self, effect: &Effect, now: Timestamp) -> Result<(), StoreError> {
+        match effect {
+            Effect::SignalAccepted(signal) => self.send(Command::InsertSignal(Arc::clone(signal))),
+            Effect::Decided(decision) => self.send(Command::InsertDecision(decision.clone())),
+            Effect::NoDecision { strategy, version, signal_id, error } => {
+                self.send(Command::InsertNoDecision {
+                    strategy: strategy.clone(),
+                    version: *version,
+                    signal_id: signal_id.clone(),
+                })?;
+                self.send(Command::InsertStrategyError { error: error.clone(), at: now })
+            }
+            Effect::Closed(trade) => self.send(Command::InsertOutcome(trade.outcome.clone())),
+            Effect::StrategyFailed(error) => {
+                self.send(Command::InsertStrategyError { error: error.clone(), at: now })
+            }
+            Effect::VersionCreated(record) => self.send(Command::InsertVersion(record.clone())),
+            Effect::AliasMoved(alias) => self.send(Command::MoveAlias(alias.clone())),
+            Effect::JobRan(run) => self.send(Command::InsertJobRun(run.clone())),
+        }
     }
 
     /// Waits until every write sent so far is committed.

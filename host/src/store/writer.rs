@@ -5,6 +5,8 @@ use std::sync::mpsc::{Receiver, SyncSender};
 use rusqlite::{Connection, params};
 use siglearn_plugin_api::{Outcome, Signal};
 
+use crate::versions::{AliasMove, VersionRecord};
+
 use super::{Command, StoreError, WriterStats};
 
 /// The most commands committed in one transaction.
@@ -15,6 +17,10 @@ const INSERT_SIGNAL: &str = "INSERT INTO signals (id, symbol, side, entry_ts, en
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
 const INSERT_OUTCOME: &str = "INSERT INTO outcomes (signal_id, kind, exit_ts, exit_price, pnl_pct, holding_ms, \
      ambiguous, mfe_pct, mae_pct) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+const INSERT_DECISION: &str =
+    "INSERT INTO decisions (strategy, signal_id, version, take, score, size) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+const INSERT_VERSION: &str = "INSERT INTO versions (strategy, n, parent, code_hash, params, state, reason, metrics, \
+     created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 
 pub(super) struct Writer {
     conn: Connection,
@@ -53,10 +59,11 @@ impl Writer {
 
     fn commit(&mut self, batch: &mut Vec<Command>, acks: &mut Vec<Ack>) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
-        let mut counts = (0, 0);
+        let mut counts = (0, 0, 0);
         {
             let mut insert_signal = tx.prepare_cached(INSERT_SIGNAL)?;
             let mut insert_outcome = tx.prepare_cached(INSERT_OUTCOME)?;
+            let mut insert_decision = tx.prepare_cached(INSERT_DECISION)?;
             for command in batch.drain(..) {
                 match command {
                     Command::InsertSignal(signal) => {
@@ -67,6 +74,65 @@ impl Writer {
                         write_outcome(&mut insert_outcome, &outcome)?;
                         counts.1 += 1;
                     }
+                    Command::InsertDecision(d) => {
+                        insert_decision.execute(params![
+                            d.strategy.as_str(),
+                            d.signal_id.as_str(),
+                            d.version.0,
+                            d.take,
+                            d.score,
+                            d.size
+                        ])?;
+                        counts.2 += 1;
+                    }
+                    Command::InsertNoDecision { strategy, version, signal_id } => {
+                        insert_decision.execute(params![
+                            strategy.as_str(),
+                            signal_id.as_str(),
+                            version.0,
+                            None::<bool>,
+                            None::<f64>,
+                            None::<f64>
+                        ])?;
+                        counts.2 += 1;
+                    }
+                    Command::InsertVersion(record) => {
+                        write_version(&tx, &record)?;
+                        counts.2 += 1;
+                    }
+                    Command::MoveAlias(alias) => {
+                        write_alias(&tx, &alias)?;
+                        counts.2 += 1;
+                    }
+                    Command::InsertJobRun(run) => {
+                        tx.prepare_cached(
+                            "INSERT INTO job_runs (job, scheduled_at, strategy, figures) VALUES (?1, ?2, ?3, ?4)",
+                        )?
+                        .execute(params![
+                            run.job.as_str(),
+                            run.scheduled_at.as_millis(),
+                            run.strategy.as_ref().map(|s| s.as_str()),
+                            json(&run.figures)?
+                        ])?;
+                        counts.2 += 1;
+                    }
+                    Command::InsertStrategyError { error, at } => {
+                        tx.prepare_cached(
+                            "INSERT INTO strategy_errors (strategy, hook, path, line, position, signal_id, message, at) \
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                        )?
+                        .execute(params![
+                            error.strategy.as_str(),
+                            error.hook.map(|hook| hook.name()),
+                            error.source_path.display().to_string(),
+                            error.line.map(|line| line as i64),
+                            error.position.map(|position| position as i64),
+                            error.signal_id.as_ref().map(|id| id.as_str()),
+                            error.message,
+                            at.as_millis()
+                        ])?;
+                        counts.2 += 1;
+                    }
                     Command::Flush(ack) => acks.push(ack),
                 }
             }
@@ -74,13 +140,54 @@ impl Writer {
         tx.commit()?;
         self.stats.signals += counts.0;
         self.stats.outcomes += counts.1;
+        self.stats.other_rows += counts.2;
         self.stats.transactions += 1;
         Ok(())
     }
 }
 
+fn json(value: &impl serde::Serialize) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn write_version(tx: &rusqlite::Transaction<'_>, record: &VersionRecord) -> Result<(), StoreError> {
+    if let Some(source) = &record.source {
+        tx.prepare_cached("INSERT OR IGNORE INTO code (hash, source) VALUES (?1, ?2)")?
+            .execute(params![record.code_hash, &**source])?;
+    }
+    tx.prepare_cached(INSERT_VERSION)?.execute(params![
+        record.strategy.as_str(),
+        record.version.0,
+        record.parent.map(|parent| parent.0),
+        record.code_hash,
+        json(&record.params)?,
+        json(&record.state)?,
+        record.reason.as_str(),
+        json(&record.metrics)?,
+        record.created_at.as_millis(),
+    ])?;
+    Ok(())
+}
+
+fn write_alias(tx: &rusqlite::Transaction<'_>, alias: &AliasMove) -> Result<(), StoreError> {
+    tx.prepare_cached("INSERT OR REPLACE INTO aliases (alias, strategy, version) VALUES (?1, ?2, ?3)")?
+        .execute(params![alias.alias, alias.strategy.as_str(), alias.version.0])?;
+    tx.prepare_cached(
+        "INSERT INTO alias_history (alias, strategy, version, reason, evidence, moved_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        alias.alias,
+        alias.strategy.as_str(),
+        alias.version.0,
+        alias.reason,
+        json(&alias.evidence)?,
+        alias.moved_at.as_millis()
+    ])?;
+    Ok(())
+}
+
 fn write_signal(statement: &mut rusqlite::CachedStatement<'_>, signal: &Signal) -> Result<(), StoreError> {
-    let json = |map| serde_json::to_string(map).map_err(|e| StoreError::Corrupt(e.to_string()));
     statement.execute(params![
         signal.id.as_str(),
         signal.symbol.as_str(),

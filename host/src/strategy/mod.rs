@@ -9,6 +9,7 @@
 //! treats the signal as "no decision" for that strategy.
 
 pub mod fixture;
+mod load;
 pub mod script;
 
 use std::fmt;
@@ -17,6 +18,8 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use siglearn_plugin_api::{Outcome, Signal, SignalId, StrategyId};
+
+pub use load::{Lineup, load_lineup};
 
 use crate::trade::Trade;
 

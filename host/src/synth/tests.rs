@@ -7,11 +7,12 @@ use siglearn_plugin_api::OutcomeKind;
 
 use super::*;
 use crate::analytics::build_report;
-use crate::engine::EngineConfig;
+use crate::engine::{Engine, EngineConfig};
 use crate::replay::{ReplayResult, replay};
 
 fn replayed(synth: &Synth) -> ReplayResult {
-    replay(&synth.series, synth.signals.clone(), EngineConfig::default(), None, |_| {}).unwrap()
+    replay(&mut Engine::new(EngineConfig::default()), &synth.series, synth.signals.clone(), None, |_| {})
+        .unwrap()
 }
 
 fn bars(series: &Series) -> &[Bar] {

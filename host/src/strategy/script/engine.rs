@@ -19,7 +19,7 @@ use super::{helpers, types};
 
 /// Resource limits of strategy scripts.
 #[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(default)]
 pub struct Limits {
     /// Operations one `decide` or `learn` call may run.
     pub hot_operations: u64,

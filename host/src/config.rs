@@ -1,0 +1,283 @@
+//! `siglearn.toml`: one strict, optional configuration file.
+//!
+//! Every key has a default, so no file is needed; unknown keys are errors;
+//! every problem in a file (unknown keys, bad values, missing scripts, an
+//! unknown champion) is reported at once. Script paths are relative to the
+//! file. `siglearn.example.toml` at the top of the repository shows every key.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::engine::{EngineConfig, RetrainConfig};
+use crate::experiment::sequential::SequentialConfig;
+use crate::monitor::{AmbiguityPolicy, MonitorConfig};
+use crate::schedule::{Schedule, ScheduleConfig};
+use crate::strategy::script::Limits;
+
+/// The whole configuration.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    pub outcomes: OutcomesConfig,
+    pub experiment: ExperimentConfig,
+    pub strategies: Vec<StrategyConfig>,
+    pub schedule: ScheduleConfig,
+    pub retrain: RetrainConfig,
+    pub limits: Limits,
+}
+
+/// How outcomes are decided.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct OutcomesConfig {
+    pub ambiguity: AmbiguityPolicy,
+    pub fee_pct: f64,
+}
+
+/// The A/B experiment between the strategies.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct ExperimentConfig {
+    /// The strategy that starts as champion (default: the first enabled one).
+    pub champion: Option<String>,
+    pub alpha: f64,
+    pub min_disagreements: u64,
+    pub planned_disagreements: u64,
+}
+
+impl Default for ExperimentConfig {
+    fn default() -> Self {
+        let test = SequentialConfig::default();
+        ExperimentConfig {
+            champion: None,
+            alpha: test.alpha,
+            min_disagreements: test.min_disagreements,
+            planned_disagreements: test.planned_disagreements,
+        }
+    }
+}
+
+impl ExperimentConfig {
+    pub fn test(&self) -> SequentialConfig {
+        SequentialConfig {
+            alpha: self.alpha,
+            min_disagreements: self.min_disagreements,
+            planned_disagreements: self.planned_disagreements,
+        }
+    }
+}
+
+/// One strategy of the lineup.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct StrategyConfig {
+    pub name: String,
+    /// The Rhai script, relative to the config file.
+    pub script: PathBuf,
+    /// Passed to the script's `init(params)`.
+    #[serde(default = "empty_table")]
+    pub params: serde_json::Value,
+    #[serde(default = "enabled")]
+    pub enabled: bool,
+}
+
+fn empty_table() -> serde_json::Value {
+    serde_json::Value::Object(serde_json::Map::new())
+}
+
+fn enabled() -> bool {
+    true
+}
+
+/// A configuration that cannot be used, with every problem found.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {} problem(s):\n{}", path.display(), problems.len(), problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+pub struct ConfigError {
+    pub path: PathBuf,
+    pub problems: Vec<String>,
+}
+
+impl Config {
+    /// Reads, parses and checks `path`; script paths come back resolved.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let fail = |problem: String| ConfigError { path: path.to_path_buf(), problems: vec![problem] };
+        let text = std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read it: {e}")))?;
+        let mut config =
+            Config::parse(&text).map_err(|problems| ConfigError { path: path.to_path_buf(), problems })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        for strategy in &mut config.strategies {
+            if strategy.script.is_relative() {
+                strategy.script = base.join(&strategy.script);
+            }
+        }
+        let problems = config.validate();
+        if problems.is_empty() { Ok(config) } else { Err(ConfigError { path: path.to_path_buf(), problems }) }
+    }
+
+    /// Parses TOML text, collecting every unknown key.
+    pub fn parse(text: &str) -> Result<Config, Vec<String>> {
+        let deserializer = toml::de::Deserializer::parse(text).map_err(|e| vec![e.to_string()])?;
+        let mut unknown = Vec::new();
+        let config: Config = serde_ignored::deserialize(deserializer, |path| unknown.push(path.to_string()))
+            .map_err(|e| vec![e.to_string()])?;
+        if unknown.is_empty() {
+            Ok(config)
+        } else {
+            Err(unknown
+                .into_iter()
+                .map(|key| format!("unknown key {key} (see siglearn.example.toml for every key)"))
+                .collect())
+        }
+    }
+
+    /// Every problem with the values, scripts and names.
+    pub fn validate(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if !(self.outcomes.fee_pct.is_finite() && (0.0..50.0).contains(&self.outcomes.fee_pct)) {
+            problems.push(format!("outcomes.fee_pct is {}; use a percent in [0, 50)", self.outcomes.fee_pct));
+        }
+        if let Err(message) = self.experiment.test().validate() {
+            problems.extend(message.split("; ").map(|p| format!("experiment.{p}")));
+        }
+        if let Err(schedule) = Schedule::new(&self.schedule) {
+            problems.extend(schedule);
+        }
+        if self.retrain.train_days == 0 {
+            problems.push("retrain.train_days must be at least 1".to_owned());
+        }
+        problems.extend(self.limits.validate());
+        let mut names = BTreeSet::new();
+        for (i, strategy) in self.strategies.iter().enumerate() {
+            let name = &strategy.name;
+            let valid = !name.is_empty()
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+            if !valid {
+                problems.push(format!(
+                    "strategies[{i}].name {name:?}: use letters, digits, '_', '-' or '.' (it names files and rows)"
+                ));
+            }
+            if !names.insert(name.as_str()) {
+                problems.push(format!("strategies[{i}].name {name:?} is used twice"));
+            }
+            if !strategy.script.is_file() {
+                problems.push(format!("strategies[{i}].script {} does not exist", strategy.script.display()));
+            }
+            if !strategy.params.is_object() {
+                problems.push(format!("strategies[{i}].params must be a table"));
+            }
+        }
+        if let Some(champion) = &self.experiment.champion {
+            if !self.strategies.iter().any(|s| &s.name == champion && s.enabled) {
+                problems.push(format!("experiment.champion {champion:?} is not an enabled strategy"));
+            }
+        }
+        problems
+    }
+
+    /// The enabled strategies, in file order.
+    pub fn enabled_strategies(&self) -> impl Iterator<Item = &StrategyConfig> {
+        self.strategies.iter().filter(|s| s.enabled)
+    }
+
+    /// The index, among the enabled strategies, of the champion.
+    pub fn champion_index(&self) -> Option<usize> {
+        let enabled: Vec<&StrategyConfig> = self.enabled_strategies().collect();
+        match &self.experiment.champion {
+            Some(name) => enabled.iter().position(|s| &s.name == name),
+            None => (!enabled.is_empty()).then_some(0),
+        }
+    }
+
+    /// The engine settings this configuration asks for.
+    pub fn engine(&self) -> EngineConfig {
+        EngineConfig {
+            monitor: MonitorConfig { ambiguity: self.outcomes.ambiguity, fee_pct: self.outcomes.fee_pct },
+            promotion: self.experiment.test(),
+            retrain: self.retrain,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_file_means_every_default() {
+        let config = Config::parse("").unwrap();
+        assert_eq!(config, Config::default());
+        assert!(config.validate().is_empty());
+        assert_eq!(config.engine().monitor.ambiguity, AmbiguityPolicy::StopFirst);
+    }
+
+    #[test]
+    fn every_unknown_key_is_reported_at_once() {
+        let problems = Config::parse(
+            "[outcomes]\nambiguty = \"take_first\"\n[schedule]\ndaly = \"0 0 * * *\"\n\
+             [[strategies]]\nname = \"a\"\nscript = \"a.rhai\"\nparms = {}\n",
+        )
+        .unwrap_err();
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(problems[0].contains("outcomes.ambiguty"), "{problems:?}");
+        assert!(problems[2].contains("strategies.0.parms"), "{problems:?}");
+    }
+
+    #[test]
+    fn every_bad_value_is_reported_at_once() {
+        let mut config = Config::parse(
+            "[outcomes]\nfee_pct = -1\n[experiment]\nalpha = 2.0\nchampion = \"nobody\"\n\
+             [schedule]\ndaily = \"every day\"\n\
+             [[strategies]]\nname = \"a b\"\nscript = \"missing.rhai\"\n\
+             [[strategies]]\nname = \"a b\"\nscript = \"missing.rhai\"\n",
+        )
+        .unwrap();
+        config.limits.hot_operations = 0;
+        let problems = config.validate();
+        for needle in [
+            "fee_pct",
+            "experiment.alpha",
+            "schedule.daily",
+            "hot_operations",
+            "used twice",
+            "does not exist",
+            "nobody",
+        ] {
+            assert!(problems.iter().any(|p| p.contains(needle)), "{needle} missing from {problems:?}");
+        }
+    }
+
+    #[test]
+    fn syntax_errors_name_the_line() {
+        let problems = Config::parse("[outcomes\nfee_pct = 1").unwrap_err();
+        assert!(problems[0].contains("line 1"), "{problems:?}");
+    }
+
+    #[test]
+    fn the_champion_defaults_to_the_first_enabled_strategy() {
+        let config = Config::parse(
+            "[[strategies]]\nname = \"off\"\nscript = \"x\"\nenabled = false\n\
+             [[strategies]]\nname = \"a\"\nscript = \"x\"\n[[strategies]]\nname = \"b\"\nscript = \"x\"\n",
+        )
+        .unwrap();
+        assert_eq!(config.champion_index(), Some(0));
+        let names: Vec<&str> = config.enabled_strategies().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["a", "b"]);
+    }
+
+    #[test]
+    fn script_paths_are_relative_to_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("scripts")).unwrap();
+        std::fs::write(dir.path().join("scripts/a.rhai"), "fn decide(signal) { true }").unwrap();
+        let path = dir.path().join("siglearn.toml");
+        std::fs::write(
+            &path,
+            "[[strategies]]\nname = \"a\"\nscript = \"scripts/a.rhai\"\nparams = { threshold = 0.4 }\n",
+        )
+        .unwrap();
+        let config = Config::load(&path).unwrap();
+        assert_eq!(config.strategies[0].script, dir.path().join("scripts/a.rhai"));
+        assert_eq!(config.strategies[0].params, serde_json::json!({"threshold": 0.4}));
+    }
+}

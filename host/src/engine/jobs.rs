@@ -1,0 +1,400 @@
+//! The scheduled jobs, run by the engine when its clock passes their instant.
+//!
+//! * daily: every strategy's `daily(summary)` with the day's figures, a
+//!   version when its state changed, and one run record per strategy plus an
+//!   overall one;
+//! * weekly: walk-forward retraining (below);
+//! * hourly: a metrics record.
+//!
+//! Walk-forward retraining at time T: the validation window is the week
+//! since the previous weekly run (P); the training window is the
+//! `train_days` before P. The candidate is `retrain(training trades)` run on
+//! the strategy's state as it was at P, then replayed through the validation
+//! window (decide at each signal's entry, learn at its exit) exactly as it
+//! would have run live. It is deployed only if its validation return beats
+//! what the live strategy actually earned on the same signals; either way
+//! the figures are recorded.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use siglearn_plugin_api::{MILLIS_PER_DAY, Timestamp};
+
+use super::Effect;
+use super::lineup::Lineup;
+use crate::schedule::{JobKind, JobRun, Schedule};
+use crate::strategy::{DailySummary, HistoryItem, Hook, Verdict};
+use crate::timestamp::format_utc_day;
+use crate::trade::Trade;
+use crate::versions::VersionReason;
+
+/// How weekly retraining chooses its windows and when it may deploy.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RetrainConfig {
+    /// Days of closed trades before the validation week used for training.
+    pub train_days: u32,
+    /// Fewest training trades for a retraining to run.
+    pub min_train_trades: u32,
+    /// Fewest closed validation signals for a candidate to be judged.
+    pub min_validation_signals: u32,
+}
+
+impl Default for RetrainConfig {
+    fn default() -> Self {
+        RetrainConfig { train_days: 28, min_train_trades: 30, min_validation_signals: 20 }
+    }
+}
+
+/// A closed signal with every strategy's verdict on it.
+#[derive(Clone, Debug)]
+struct Closed {
+    trade: Trade,
+    verdicts: Option<Arc<[Option<Verdict>]>>,
+}
+
+/// Per strategy: what happened since the last daily run.
+#[derive(Clone, Copy, Debug, Default)]
+struct Day {
+    signals: u64,
+    taken: u64,
+    trades: u64,
+    wins: u64,
+    pnl_pct: f64,
+}
+
+/// The jobs' state inside the engine.
+#[derive(Debug)]
+pub(crate) struct Jobs {
+    schedule: Option<Schedule>,
+    retrain: RetrainConfig,
+    /// Closed signals kept for retraining, oldest first.
+    history: VecDeque<Closed>,
+    days: Vec<Day>,
+    /// Each strategy's state at the last weekly run, and when that was.
+    anchors: Vec<Option<serde_json::Value>>,
+    last_weekly: Option<Timestamp>,
+    /// Each strategy's state as of its last version.
+    versioned: Vec<Option<serde_json::Value>>,
+    started: bool,
+}
+
+impl Jobs {
+    pub(crate) fn new(schedule: Option<Schedule>, retrain: RetrainConfig, seats: usize) -> Self {
+        Jobs {
+            schedule,
+            retrain,
+            history: VecDeque::new(),
+            days: vec![Day::default(); seats],
+            anchors: vec![None; seats],
+            last_weekly: None,
+            versioned: vec![None; seats],
+            started: false,
+        }
+    }
+
+    /// Continues a schedule whose job last ran at `at` (a resumed store).
+    pub(crate) fn resume(&mut self, kind: JobKind, at: Timestamp) {
+        if let Some(schedule) = &mut self.schedule {
+            schedule.resume(kind, at);
+            self.started = true;
+        }
+        if kind == JobKind::Weekly {
+            self.last_weekly = Some(at);
+        }
+    }
+
+    /// Runs every job due at or before `now`.
+    pub(crate) fn advance(
+        &mut self,
+        now: Timestamp,
+        lineup: &mut Lineup,
+        open_signals: usize,
+        effects: &mut Vec<Effect>,
+    ) {
+        let Some(schedule) = &mut self.schedule else { return };
+        if !self.started {
+            self.started = true;
+            if !schedule.is_started() {
+                schedule.start(now);
+            }
+            self.last_weekly.get_or_insert(now);
+            self.capture_anchors(lineup);
+            return;
+        }
+        let mut due = Vec::new();
+        schedule.due(now, &mut due);
+        for (at, job) in due {
+            match job {
+                JobKind::Daily => self.daily(at, lineup, effects),
+                JobKind::Weekly => self.weekly(at, lineup, effects),
+                JobKind::Hourly => hourly(at, lineup, open_signals, effects),
+            }
+        }
+    }
+
+    /// Counts a signal every strategy decided on.
+    pub(crate) fn on_signal(&mut self, verdicts: Option<&[Option<Verdict>]>) {
+        for (i, day) in self.days.iter_mut().enumerate() {
+            day.signals += 1;
+            if verdicts.and_then(|v| v.get(i).copied().flatten()).is_some_and(|v| v.take) {
+                day.taken += 1;
+            }
+        }
+    }
+
+    /// Counts a closed signal and keeps it for retraining.
+    pub(crate) fn on_closed(&mut self, trade: &Trade, verdicts: Option<Arc<[Option<Verdict>]>>) {
+        let pnl = trade.outcome.pnl_pct;
+        for (i, day) in self.days.iter_mut().enumerate() {
+            if verdicts.as_ref().and_then(|v| v.get(i).copied().flatten()).is_some_and(|v| v.take) {
+                day.trades += 1;
+                day.wins += u64::from(pnl > 0.0);
+                day.pnl_pct += pnl;
+            }
+        }
+        if self.schedule.is_some() {
+            self.history.push_back(Closed { trade: trade.clone(), verdicts });
+        }
+    }
+
+    /// Notes that a strategy's state was versioned (so that an unchanged
+    /// state makes no daily version).
+    pub(crate) fn versioned(&mut self, seat: usize, state: serde_json::Value) {
+        if let Some(slot) = self.versioned.get_mut(seat) {
+            *slot = Some(state);
+        }
+    }
+
+    fn capture_anchors(&mut self, lineup: &Lineup) {
+        for (i, seat) in lineup.seats.iter().enumerate() {
+            self.anchors[i] = seat.member.strategy.state().ok();
+        }
+    }
+
+    fn daily(&mut self, at: Timestamp, lineup: &mut Lineup, effects: &mut Vec<Effect>) {
+        let date = format_utc_day(at.utc_day() - 1);
+        let mut overall = serde_json::Map::new();
+        for i in 0..lineup.seats.len() {
+            let day = std::mem::take(&mut self.days[i]);
+            let summary = DailySummary {
+                date: date.clone(),
+                signals: day.signals,
+                taken: day.taken,
+                trades: day.trades,
+                wins: day.wins,
+                pnl_pct: day.pnl_pct,
+                win_rate: if day.trades > 0 { day.wins as f64 / day.trades as f64 } else { 0.0 },
+            };
+            let seat = &mut lineup.seats[i];
+            let name = seat.name().clone();
+            if let Err(error) = seat.member.strategy.daily(&summary) {
+                seat.failures += 1;
+                effects.push(Effect::StrategyFailed(error));
+            }
+            let mut version = None;
+            let state = seat.member.strategy.state().ok();
+            if state.is_some() && state != self.versioned[i] {
+                let figures = serde_json::to_value(&summary).unwrap_or_default();
+                if let Some(record) = lineup.snapshot(i, VersionReason::Daily, at, figures, effects) {
+                    version = Some(record.version.0);
+                    self.versioned[i] = Some(record.state);
+                }
+            }
+            let mut figures = serde_json::to_value(&summary).unwrap_or_default();
+            if let Some(map) = figures.as_object_mut() {
+                map.insert("version".into(), version.into());
+            }
+            overall.insert(name.to_string(), figures.clone());
+            effects.push(Effect::JobRan(JobRun {
+                job: JobKind::Daily,
+                scheduled_at: at,
+                strategy: Some(name),
+                figures,
+            }));
+        }
+        let figures = serde_json::json!({ "date": date, "strategies": overall });
+        effects.push(Effect::JobRan(JobRun {
+            job: JobKind::Daily,
+            scheduled_at: at,
+            strategy: None,
+            figures,
+        }));
+    }
+
+    fn weekly(&mut self, at: Timestamp, lineup: &mut Lineup, effects: &mut Vec<Effect>) {
+        let validation_start = self.last_weekly.unwrap_or(at);
+        let train_start = validation_start + -(i64::from(self.retrain.train_days) * MILLIS_PER_DAY);
+        let train: Vec<&Closed> = self
+            .history
+            .iter()
+            .filter(|c| c.trade.outcome.exit_ts < validation_start && c.trade.outcome.exit_ts >= train_start)
+            .collect();
+        let validation: Vec<&Closed> =
+            self.history.iter().filter(|c| c.trade.signal.entry_ts >= validation_start).collect();
+        for i in 0..lineup.seats.len() {
+            let window = Window { train: &train, validation: &validation, validation_start, at };
+            let (figures, deployed) =
+                retrain_one(i, &window, self.anchors[i].as_ref(), &self.retrain, lineup, effects);
+            if let Some(state) = deployed {
+                self.versioned[i] = Some(state);
+            }
+            let name = lineup.seats[i].name().clone();
+            effects.push(Effect::JobRan(JobRun {
+                job: JobKind::Weekly,
+                scheduled_at: at,
+                strategy: Some(name),
+                figures,
+            }));
+        }
+        self.last_weekly = Some(at);
+        self.capture_anchors(lineup);
+        let keep_from = at + -(i64::from(self.retrain.train_days) * MILLIS_PER_DAY);
+        while self.history.front().is_some_and(|c| c.trade.outcome.exit_ts < keep_from) {
+            self.history.pop_front();
+        }
+    }
+}
+
+/// The windows of one weekly run.
+struct Window<'a> {
+    train: &'a [&'a Closed],
+    validation: &'a [&'a Closed],
+    validation_start: Timestamp,
+    at: Timestamp,
+}
+
+/// Retrains strategy `i` and decides whether to deploy. Returns the figures,
+/// and the deployed state when a candidate became a version.
+fn retrain_one(
+    i: usize,
+    window: &Window<'_>,
+    anchor: Option<&serde_json::Value>,
+    config: &RetrainConfig,
+    lineup: &mut Lineup,
+    effects: &mut Vec<Effect>,
+) -> (serde_json::Value, Option<serde_json::Value>) {
+    let (train, validation, validation_start, at) =
+        (window.train, window.validation, window.validation_start, window.at);
+    let took =
+        |c: &Closed| c.verdicts.as_ref().and_then(|v| v.get(i).copied().flatten()).is_some_and(|v| v.take);
+    let mut figures = serde_json::json!({
+        "train_trades": train.len(),
+        "validation_signals": validation.len(),
+        "validation_start": validation_start.as_millis(),
+    });
+    let set = |figures: &mut serde_json::Value, key: &str, value: serde_json::Value| {
+        if let Some(map) = figures.as_object_mut() {
+            map.insert(key.to_owned(), value);
+        }
+    };
+    let seat = &mut lineup.seats[i];
+    if !seat.member.strategy.has(Hook::Retrain) {
+        set(&mut figures, "skipped", "no retrain hook".into());
+        return (figures, None);
+    }
+    if train.len() < config.min_train_trades as usize
+        || validation.len() < config.min_validation_signals as usize
+    {
+        set(&mut figures, "skipped", "not enough trades in the windows".into());
+        return (figures, None);
+    }
+    let strategy = &mut seat.member.strategy;
+    let Ok(live) = strategy.state() else {
+        set(&mut figures, "skipped", "the live state is not JSON".into());
+        return (figures, None);
+    };
+    let anchor = anchor.cloned().unwrap_or_else(|| live.clone());
+    let history: Vec<HistoryItem> =
+        train.iter().map(|c| HistoryItem { trade: c.trade.clone(), taken: took(c) }).collect();
+    let candidate = strategy.set_state(&anchor).and_then(|()| strategy.retrain(&history));
+    let candidate = match candidate {
+        Ok(Some(candidate)) => candidate,
+        Ok(None) => {
+            let _ = strategy.set_state(&live);
+            set(&mut figures, "skipped", "retrain returned nothing".into());
+            return (figures, None);
+        }
+        Err(error) => {
+            let _ = strategy.set_state(&live);
+            seat.failures += 1;
+            set(&mut figures, "error", error.message.clone().into());
+            effects.push(Effect::StrategyFailed(error));
+            return (figures, None);
+        }
+    };
+    let current_pnl: f64 = validation.iter().filter(|c| took(c)).map(|c| c.trade.outcome.pnl_pct).sum();
+    let replayed = strategy.set_state(&candidate).and_then(|()| replay_window(strategy.as_mut(), validation));
+    let (candidate_pnl, candidate_taken) = match replayed {
+        Ok(result) => result,
+        Err(error) => {
+            let _ = strategy.set_state(&live);
+            seat.failures += 1;
+            set(&mut figures, "error", error.message.clone().into());
+            effects.push(Effect::StrategyFailed(error));
+            return (figures, None);
+        }
+    };
+    let deploy = candidate_pnl > current_pnl;
+    set(&mut figures, "current_pnl_pct", current_pnl.into());
+    set(&mut figures, "current_taken", validation.iter().filter(|c| took(c)).count().into());
+    set(&mut figures, "candidate_pnl_pct", candidate_pnl.into());
+    set(&mut figures, "candidate_taken", candidate_taken.into());
+    set(&mut figures, "deployed", deploy.into());
+    if deploy {
+        if let Some(record) = lineup.snapshot(i, VersionReason::Retrain, at, figures.clone(), effects) {
+            set(&mut figures, "version", record.version.0.into());
+            return (figures, Some(record.state));
+        }
+    } else {
+        let _ = lineup.seats[i].member.strategy.set_state(&live);
+    }
+    (figures, None)
+}
+
+/// Replays a window through a strategy as it would have run live: decide at
+/// each signal's entry, learn at its exit (decisions first at equal times).
+/// Returns the strategy's summed return and how many signals it took.
+fn replay_window(
+    strategy: &mut dyn crate::strategy::Strategy,
+    window: &[&Closed],
+) -> Result<(f64, usize), crate::strategy::StrategyError> {
+    let mut steps: Vec<(Timestamp, u8, usize)> = Vec::with_capacity(window.len() * 2);
+    for (n, closed) in window.iter().enumerate() {
+        steps.push((closed.trade.signal.entry_ts, 0, n));
+        steps.push((closed.trade.outcome.exit_ts, 1, n));
+    }
+    steps.sort_unstable();
+    let mut took = vec![false; window.len()];
+    let (mut pnl, mut taken) = (0.0, 0);
+    for (_, step, n) in steps {
+        let trade = &window[n].trade;
+        if step == 0 {
+            took[n] = strategy.decide(&trade.signal)?.take;
+        } else {
+            strategy.learn(&trade.signal, &trade.outcome)?;
+            if took[n] {
+                pnl += trade.outcome.pnl_pct;
+                taken += 1;
+            }
+        }
+    }
+    Ok((pnl, taken))
+}
+
+fn hourly(at: Timestamp, lineup: &Lineup, open_signals: usize, effects: &mut Vec<Effect>) {
+    let strategies: serde_json::Map<String, serde_json::Value> = lineup
+        .seats
+        .iter()
+        .map(|seat| {
+            let pnl: f64 = seat.taken.iter().map(|t| t.outcome.pnl_pct).sum();
+            (
+                seat.name().to_string(),
+                serde_json::json!({ "trades": seat.taken.len(), "pnl_pct": pnl, "version": seat.member.version.0 }),
+            )
+        })
+        .collect();
+    let figures = serde_json::json!({ "open_signals": open_signals, "strategies": strategies });
+    effects.push(Effect::JobRan(JobRun { job: JobKind::Hourly, scheduled_at: at, strategy: None, figures }));
+}

@@ -1,0 +1,243 @@
+//! The strategies the engine runs side by side, and the A/B experiment
+//! between them.
+//!
+//! Every strategy decides on every signal; every strategy learns from every
+//! outcome, taken or not; each keeps a ledger of the trades it took. The
+//! outcome of every signal is known whether or not anyone took it, so each
+//! challenger is compared with the champion on exactly the same signals: a
+//! paired test per challenger ([`PairedTest`]) sees both returns of every
+//! closed signal (`pnl` when taken, 0 otherwise) and promotes a challenger
+//! when the evidence says it is better. A promotion moves the `champion`
+//! alias, snapshots the new champion as a version, and restarts every test
+//! against the new champion.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use siglearn_plugin_api::{Decision, Signal, SignalId, StrategyId, Timestamp, VersionId};
+
+use super::Effect;
+use crate::experiment::sequential::{PairedTest, SequentialConfig, Verdict as TestVerdict};
+use crate::strategy::{Strategy, Verdict};
+use crate::trade::Trade;
+use crate::versions::{AliasMove, CHAMPION, VersionReason, VersionRecord};
+
+/// A strategy as it joins the engine: loaded, its state set, and the
+/// version that state is.
+#[derive(Debug)]
+pub struct Member {
+    pub strategy: Box<dyn Strategy>,
+    pub version: VersionId,
+    pub params: serde_json::Value,
+}
+
+/// What one strategy has done so far.
+#[derive(Debug)]
+pub(crate) struct Seat {
+    pub(crate) member: Member,
+    /// Closed trades of the signals it took, in closing order.
+    pub(crate) taken: Vec<Trade>,
+    pub(crate) decisions: u64,
+    pub(crate) no_decisions: u64,
+    pub(crate) failures: u64,
+}
+
+impl Seat {
+    fn new(member: Member) -> Self {
+        Seat { member, taken: Vec::new(), decisions: 0, no_decisions: 0, failures: 0 }
+    }
+
+    pub(crate) fn name(&self) -> &StrategyId {
+        self.member.strategy.name()
+    }
+}
+
+/// A promotion the experiment made.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Promotion {
+    pub from: StrategyId,
+    pub to: StrategyId,
+    pub at: Timestamp,
+    pub disagreements: u64,
+    pub mean_difference_pct: Option<f64>,
+    pub interval_pct: Option<(f64, f64)>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Lineup {
+    pub(crate) seats: Vec<Seat>,
+    pub(crate) champion: Option<usize>,
+    /// Each open signal's verdicts, one per seat (`None`: no decision).
+    pending: HashMap<SignalId, Arc<[Option<Verdict>]>>,
+    config: SequentialConfig,
+    /// `tests[i]`: seat `i` against the champion (unused for the champion).
+    pub(crate) tests: Vec<PairedTest>,
+    pub(crate) promotions: Vec<Promotion>,
+}
+
+impl Lineup {
+    pub(crate) fn new(members: Vec<Member>, champion: Option<usize>, config: SequentialConfig) -> Self {
+        let tests = members.iter().map(|_| PairedTest::new(config)).collect();
+        Lineup {
+            seats: members.into_iter().map(Seat::new).collect(),
+            champion,
+            pending: HashMap::new(),
+            config,
+            tests,
+            promotions: Vec::new(),
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.seats.is_empty()
+    }
+
+    /// Every strategy decides on a newly accepted signal; returns the verdicts.
+    pub(crate) fn decide(
+        &mut self,
+        signal: &Arc<Signal>,
+        effects: &mut Vec<Effect>,
+    ) -> Option<Arc<[Option<Verdict>]>> {
+        if self.seats.is_empty() {
+            return None;
+        }
+        let mut verdicts = Vec::with_capacity(self.seats.len());
+        for seat in &mut self.seats {
+            let strategy = seat.member.strategy.name().clone();
+            let version = seat.member.version;
+            match seat.member.strategy.decide(signal) {
+                Ok(verdict) => {
+                    seat.decisions += 1;
+                    effects.push(Effect::Decided(Decision {
+                        strategy,
+                        version,
+                        signal_id: signal.id.clone(),
+                        take: verdict.take,
+                        score: verdict.score,
+                        size: verdict.size,
+                    }));
+                    verdicts.push(Some(verdict));
+                }
+                Err(error) => {
+                    seat.no_decisions += 1;
+                    effects.push(Effect::NoDecision {
+                        strategy,
+                        version,
+                        signal_id: signal.id.clone(),
+                        error,
+                    });
+                    verdicts.push(None);
+                }
+            }
+        }
+        let verdicts: Arc<[Option<Verdict>]> = verdicts.into();
+        self.pending.insert(signal.id.clone(), Arc::clone(&verdicts));
+        Some(verdicts)
+    }
+
+    /// Every strategy learns from a closed signal; ledgers and tests advance.
+    /// Returns the verdicts the strategies gave the signal.
+    pub(crate) fn learn(
+        &mut self,
+        trade: &Trade,
+        now: Timestamp,
+        effects: &mut Vec<Effect>,
+    ) -> Option<Arc<[Option<Verdict>]>> {
+        if self.seats.is_empty() {
+            return None;
+        }
+        // A signal watched before the strategies joined (a resumed store) has
+        // no verdicts: it counts as not taken by anyone.
+        let verdicts = self.pending.remove(&trade.signal.id);
+        let took = |i: usize| verdicts.as_ref().and_then(|v| v[i]).is_some_and(|verdict| verdict.take);
+        for (i, seat) in self.seats.iter_mut().enumerate() {
+            if let Err(error) = seat.member.strategy.learn(&trade.signal, &trade.outcome) {
+                seat.failures += 1;
+                effects.push(Effect::StrategyFailed(error));
+            }
+            if took(i) {
+                seat.taken.push(trade.clone());
+            }
+        }
+        let Some(champion) = self.champion else { return verdicts };
+        let pnl = trade.outcome.pnl_pct;
+        let champion_return = if took(champion) { pnl } else { 0.0 };
+        let mut promoted = None;
+        for (i, test) in self.tests.iter_mut().enumerate() {
+            if i == champion {
+                continue;
+            }
+            test.observe(champion_return, if took(i) { pnl } else { 0.0 });
+            if promoted.is_none() && test.verdict() == TestVerdict::ChallengerBetter {
+                promoted = Some(i);
+            }
+        }
+        if let Some(challenger) = promoted {
+            self.promote(challenger, now, effects);
+        }
+        verdicts
+    }
+
+    /// Makes `seat` the champion: a version snapshot, the alias move, and
+    /// fresh tests against it.
+    fn promote(&mut self, seat: usize, now: Timestamp, effects: &mut Vec<Effect>) {
+        let test = &self.tests[seat];
+        let from = self.champion.map(|c| self.seats[c].name().clone());
+        let promotion = Promotion {
+            from: from.clone().unwrap_or_else(|| StrategyId::new("-")),
+            to: self.seats[seat].name().clone(),
+            at: now,
+            disagreements: test.disagreements(),
+            mean_difference_pct: test.mean_difference(),
+            interval_pct: test.interval(),
+        };
+        let evidence = serde_json::to_value(&promotion).unwrap_or(serde_json::Value::Null);
+        if let Some(record) = self.snapshot(seat, VersionReason::Promote, now, evidence.clone(), effects) {
+            effects.push(Effect::AliasMoved(AliasMove {
+                alias: CHAMPION.to_owned(),
+                strategy: record.strategy.clone(),
+                version: record.version,
+                reason: "promote".to_owned(),
+                evidence,
+                moved_at: now,
+            }));
+        }
+        self.champion = Some(seat);
+        self.tests = self.seats.iter().map(|_| PairedTest::new(self.config)).collect();
+        self.promotions.push(promotion);
+    }
+
+    /// Records the seat's current state as a new version.
+    pub(crate) fn snapshot(
+        &mut self,
+        seat: usize,
+        reason: VersionReason,
+        now: Timestamp,
+        metrics: serde_json::Value,
+        effects: &mut Vec<Effect>,
+    ) -> Option<VersionRecord> {
+        let member = &mut self.seats[seat].member;
+        let state = match member.strategy.state() {
+            Ok(state) => state,
+            Err(error) => {
+                effects.push(Effect::StrategyFailed(error));
+                return None;
+            }
+        };
+        let record = VersionRecord {
+            strategy: member.strategy.name().clone(),
+            version: VersionId(member.version.0 + 1),
+            parent: Some(member.version),
+            code_hash: member.strategy.code_hash().to_owned(),
+            source: None,
+            params: member.params.clone(),
+            state,
+            reason,
+            metrics,
+            created_at: now,
+        };
+        member.version = record.version;
+        effects.push(Effect::VersionCreated(record.clone()));
+        Some(record)
+    }
+}
