@@ -2,12 +2,14 @@
 //! layers over the library. Errors leave as `anyhow` chains that name the
 //! file and the fix; long work shows a progress bar on stderr.
 
+mod check;
 mod demo;
 mod generate;
 mod progress;
 mod replay;
 mod report;
 mod synth;
+mod versions;
 
 use std::path::PathBuf;
 
@@ -31,22 +33,37 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Replay signals over historical prices and report their outcomes.
     Replay(replay::ReplayArgs),
+    /// Compile a strategy script and run each of its hooks on a fixture signal.
+    Check(check::CheckArgs),
     /// Print the report of a store written by `replay`.
     Report(report::ReportArgs),
     /// Generate signals from candles with the built-in nine-head generator.
     Generate(generate::GenerateArgs),
     /// Make candles and signals with a planted edge in some heads, to test learning.
     Synth(synth::SynthArgs),
+    /// List the strategies of a store, their live versions and the champion.
+    Strategies(versions::StrategiesArgs),
+    /// List every version of a strategy and the champion's moves.
+    Versions(versions::VersionsArgs),
+    /// Make an earlier version of a strategy live again (as a new version).
+    Rollback(versions::ChangeArgs),
+    /// Make a strategy version the champion.
+    Promote(versions::ChangeArgs),
 }
 
 /// Runs the command line; the error is printed by `main`.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Check(args) => check::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Report(args) => report::run(args),
         Command::Generate(args) => generate::run(args),
         Command::Synth(args) => synth::run(args),
+        Command::Strategies(args) => versions::strategies(args),
+        Command::Versions(args) => versions::versions(args),
+        Command::Rollback(args) => versions::rollback(args),
+        Command::Promote(args) => versions::promote(args),
     }
 }
 
@@ -109,4 +126,16 @@ fn warn_skipped(skipped: &RowErrors) {
         return;
     }
     eprintln!("warning: skipped {} invalid row(s) (--skip-invalid):\n{skipped}", skipped.count);
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
 }

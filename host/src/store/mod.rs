@@ -134,6 +134,23 @@ impl Store {
                 conn.execute("INSERT INTO settings (key, value) VALUES ('outcomes', ?1)", [&requested])?;
             }
         }
+        Self::spawn(path, conn)
+    }
+
+    /// Opens an existing store to record versions and alias moves, whatever
+    /// outcome settings it holds.
+    pub fn open_existing(path: &Path) -> Result<Self, StoreError> {
+        if !path.is_file() {
+            return Err(StoreError::Open {
+                path: path.to_path_buf(),
+                source: rusqlite::Error::InvalidPath(path.to_path_buf()),
+            });
+        }
+        let conn = connect(path)?;
+        Self::spawn(path, conn)
+    }
+
+    fn spawn(path: &Path, conn: Connection) -> Result<Self, StoreError> {
         let (sender, receiver) = mpsc::sync_channel(CHANNEL_CAPACITY);
         let thread = std::thread::Builder::new()
             .name("siglearn-store".into())

@@ -4,7 +4,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rusqlite::{Connection, OpenFlags, Row};
-use siglearn_plugin_api::{Names, Outcome, Signal, SignalId, Symbol, Timestamp, Values};
+use siglearn_plugin_api::{
+    Names, Outcome, Signal, SignalId, StrategyId, Symbol, Timestamp, Values, VersionId,
+};
+
+use crate::schedule::JobKind;
+use crate::strategy::Verdict;
+use crate::versions::{AliasMove, VersionRecord};
 
 use super::StoreError;
 use crate::trade::Trade;
@@ -85,14 +91,154 @@ impl StoreReader {
         Ok(count.unsigned_abs())
     }
 
+    /// Every version of `strategy`, oldest first.
+    pub fn versions(&self, strategy: &str) -> Result<Vec<VersionRecord>, StoreError> {
+        let mut statement = self.conn.prepare(
+            "SELECT strategy, n, parent, code_hash, params, state, reason, metrics, created_at
+             FROM versions WHERE strategy = ?1 ORDER BY n",
+        )?;
+        let rows = statement.query_map([strategy], |row| Ok(version_from(row)))?;
+        let mut versions = Vec::new();
+        for row in rows {
+            versions.push(row??);
+        }
+        Ok(versions)
+    }
+
+    /// The newest version of every strategy, by name.
+    pub fn latest_versions(&self) -> Result<Vec<VersionRecord>, StoreError> {
+        let mut statement = self.conn.prepare(
+            "SELECT strategy, n, parent, code_hash, params, state, reason, metrics, created_at
+             FROM versions v WHERE n = (SELECT MAX(n) FROM versions WHERE strategy = v.strategy)
+             ORDER BY strategy",
+        )?;
+        let rows = statement.query_map([], |row| Ok(version_from(row)))?;
+        let mut versions = Vec::new();
+        for row in rows {
+            versions.push(row??);
+        }
+        Ok(versions)
+    }
+
+    /// How many versions each strategy has.
+    pub fn version_counts(&self) -> Result<Vec<(String, u32)>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare("SELECT strategy, COUNT(*) FROM versions GROUP BY strategy ORDER BY strategy")?;
+        let rows = statement.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, u32>(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The source stored for a code hash.
+    pub fn code(&self, hash: &str) -> Result<Option<String>, StoreError> {
+        optional(self.conn.query_row("SELECT source FROM code WHERE hash = ?1", [hash], |row| row.get(0)))
+    }
+
+    /// Where an alias points: (strategy, version).
+    pub fn alias(&self, alias: &str) -> Result<Option<(String, u32)>, StoreError> {
+        optional(self.conn.query_row(
+            "SELECT strategy, version FROM aliases WHERE alias = ?1",
+            [alias],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        ))
+    }
+
+    /// Every move of an alias, oldest first.
+    pub fn alias_history(&self, alias: &str) -> Result<Vec<AliasMove>, StoreError> {
+        let mut statement = self.conn.prepare(
+            "SELECT alias, strategy, version, reason, evidence, moved_at FROM alias_history
+             WHERE alias = ?1 ORDER BY id",
+        )?;
+        let rows = statement.query_map([alias], |row| {
+            let evidence: String = row.get(4)?;
+            Ok(AliasMove {
+                alias: row.get(0)?,
+                strategy: StrategyId::new(row.get::<_, String>(1)?),
+                version: VersionId(row.get(2)?),
+                reason: row.get(3)?,
+                evidence: serde_json::from_str(&evidence).unwrap_or(serde_json::Value::Null),
+                moved_at: Timestamp(row.get(5)?),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The time of the newest run of each job.
+    pub fn last_job_runs(&self) -> Result<Vec<(JobKind, Timestamp)>, StoreError> {
+        let mut statement = self.conn.prepare("SELECT job, MAX(scheduled_at) FROM job_runs GROUP BY job")?;
+        let rows = statement.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)))?;
+        let mut runs = Vec::new();
+        for row in rows {
+            let (job, at) = row?;
+            runs.push((job.parse().map_err(corrupt)?, Timestamp(at)));
+        }
+        Ok(runs)
+    }
+
+    /// Every decision on `signal_id`, by strategy name (`None`: no decision).
+    pub fn decisions_on(&self, signal_id: &str) -> Result<Vec<(String, Option<Verdict>)>, StoreError> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT strategy, take, score, size FROM decisions WHERE signal_id = ?1 ORDER BY strategy",
+        )?;
+        let rows = statement.query_map([signal_id], |row| {
+            let take: Option<bool> = row.get(1)?;
+            let verdict = take.map(|take| Verdict {
+                take,
+                score: row.get::<_, Option<f64>>(2).ok().flatten().unwrap_or(0.0),
+                size: row.get::<_, Option<f64>>(3).ok().flatten().unwrap_or(1.0),
+            });
+            Ok((row.get::<_, String>(0)?, verdict))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The signal ids among `ids` the store already holds.
+    pub fn known_signals<'a>(&self, ids: impl Iterator<Item = &'a str>) -> Result<Vec<String>, StoreError> {
+        let mut statement = self.conn.prepare_cached("SELECT 1 FROM signals WHERE id = ?1")?;
+        let mut known = Vec::new();
+        for id in ids {
+            if statement.exists([id])? {
+                known.push(id.to_owned());
+            }
+        }
+        Ok(known)
+    }
+
     /// The outcome settings the store was filled with, if any.
     pub fn settings(&self) -> Result<Option<String>, StoreError> {
-        match self.conn.query_row("SELECT value FROM settings WHERE key = 'outcomes'", [], |row| row.get(0)) {
-            Ok(value) => Ok(Some(value)),
-            Err(rusqlite::Error::QueryReturnedNoRows) => Ok(None),
-            Err(error) => Err(error.into()),
-        }
+        optional(
+            self.conn.query_row("SELECT value FROM settings WHERE key = 'outcomes'", [], |row| row.get(0)),
+        )
     }
+}
+
+fn optional<T>(result: rusqlite::Result<T>) -> Result<Option<T>, StoreError> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(rusqlite::Error::QueryReturnedNoRows) => Ok(None),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Reads a version row (strategy, n, parent, code_hash, params, state, reason, metrics, created_at).
+fn version_from(row: &Row<'_>) -> Result<VersionRecord, StoreError> {
+    let json = |i: usize| -> Result<serde_json::Value, StoreError> {
+        let text: String = row.get(i)?;
+        serde_json::from_str(&text).map_err(|e| corrupt(format!("versions column {i}: {e}")))
+    };
+    let reason: String = row.get(6)?;
+    Ok(VersionRecord {
+        strategy: StrategyId::new(row.get::<_, String>(0)?),
+        version: VersionId(row.get(1)?),
+        parent: row.get::<_, Option<u32>>(2)?.map(VersionId),
+        code_hash: row.get(3)?,
+        source: None,
+        params: json(4)?,
+        state: json(5)?,
+        reason: reason.parse().map_err(corrupt)?,
+        metrics: json(7)?,
+        created_at: Timestamp(row.get(8)?),
+    })
 }
 
 fn corrupt(what: impl std::fmt::Display) -> StoreError {

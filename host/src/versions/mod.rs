@@ -110,9 +110,99 @@ pub struct AliasMove {
     pub moved_at: Timestamp,
 }
 
+/// The version that makes `to` live again: a copy of it, numbered after the
+/// newest of `history` (the strategy's versions, oldest first).
+pub fn rollback(history: &[VersionRecord], to: VersionId, at: Timestamp) -> Result<VersionRecord, String> {
+    let latest = history.last().ok_or("the strategy has no versions")?;
+    let target = history.iter().find(|v| v.version == to).ok_or_else(|| {
+        format!("{} has no version {}; it has v1..v{}", latest.strategy, to.0, latest.version.0)
+    })?;
+    Ok(VersionRecord {
+        strategy: target.strategy.clone(),
+        version: VersionId(latest.version.0 + 1),
+        parent: Some(target.version),
+        code_hash: target.code_hash.clone(),
+        source: None,
+        params: target.params.clone(),
+        state: target.state.clone(),
+        reason: VersionReason::Rollback,
+        metrics: serde_json::json!({ "rolled_back_to": target.version.0, "from": latest.version.0 }),
+        created_at: at,
+    })
+}
+
+/// Makes version `to` of the strategy with `history` the champion: when it
+/// is not the live version, a copy of it becomes the live one first.
+pub fn promote(
+    history: &[VersionRecord],
+    to: VersionId,
+    at: Timestamp,
+) -> Result<(Option<VersionRecord>, AliasMove), String> {
+    let latest = history.last().ok_or("the strategy has no versions")?;
+    let copy = if to == latest.version {
+        None
+    } else {
+        let mut copy = rollback(history, to, at)?;
+        copy.reason = VersionReason::Promote;
+        Some(copy)
+    };
+    let live = copy.as_ref().map_or(latest.version, |c| c.version);
+    let alias = AliasMove {
+        alias: CHAMPION.to_owned(),
+        strategy: latest.strategy.clone(),
+        version: live,
+        reason: "manual".to_owned(),
+        evidence: serde_json::json!({ "requested_version": to.0 }),
+        moved_at: at,
+    };
+    Ok((copy, alias))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn history() -> Vec<VersionRecord> {
+        (1..=3)
+            .map(|n| VersionRecord {
+                strategy: StrategyId::new("s"),
+                version: VersionId(n),
+                parent: (n > 1).then(|| VersionId(n - 1)),
+                code_hash: format!("code{n}"),
+                source: None,
+                params: serde_json::json!({}),
+                state: serde_json::json!({ "n": n }),
+                reason: if n == 1 { VersionReason::Load } else { VersionReason::Daily },
+                metrics: serde_json::Value::Null,
+                created_at: Timestamp(i64::from(n)),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_rollback_is_a_new_version_copying_the_old_one() {
+        let back = rollback(&history(), VersionId(1), Timestamp(9)).unwrap();
+        assert_eq!(
+            (back.version, back.parent, back.reason),
+            (VersionId(4), Some(VersionId(1)), VersionReason::Rollback)
+        );
+        assert_eq!((back.state, back.code_hash), (serde_json::json!({ "n": 1 }), "code1".to_owned()));
+        let err = rollback(&history(), VersionId(7), Timestamp(9)).unwrap_err();
+        assert!(err.contains("v1..v3"), "{err}");
+    }
+
+    #[test]
+    fn promoting_the_live_version_only_moves_the_alias() {
+        let (copy, alias) = promote(&history(), VersionId(3), Timestamp(9)).unwrap();
+        assert!(copy.is_none());
+        assert_eq!((alias.alias.as_str(), alias.version), (CHAMPION, VersionId(3)));
+        let (copy, alias) = promote(&history(), VersionId(2), Timestamp(9)).unwrap();
+        let copy = copy.unwrap();
+        assert_eq!(
+            (copy.version, copy.reason, alias.version),
+            (VersionId(4), VersionReason::Promote, VersionId(4))
+        );
+    }
 
     #[test]
     fn reasons_round_trip_through_text() {

@@ -1,0 +1,123 @@
+//! `siglearn check SCRIPT`: compile a strategy, list its hooks, and run each
+//! one on a fixture signal, so a script author finds problems before a run.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::bail;
+use clap::Args;
+use siglearn_plugin_api::StrategyId;
+
+use crate::strategy::script::{Limits, ScriptStrategy};
+use crate::strategy::{DailySummary, HistoryItem, Hook, Strategy, StrategyError, fixture};
+use crate::trade::Trade;
+
+#[derive(Debug, Args)]
+pub(super) struct CheckArgs {
+    /// The Rhai script to check.
+    script: PathBuf,
+    /// Params for init(params), as JSON (default: {}).
+    #[arg(long, value_name = "JSON", default_value = "{}")]
+    params: String,
+}
+
+pub(super) fn run(args: CheckArgs) -> anyhow::Result<()> {
+    let params: serde_json::Value = match serde_json::from_str(&args.params) {
+        Ok(value @ serde_json::Value::Object(_)) => value,
+        Ok(_) => bail!("--params must be a JSON object, like '{{\"threshold\": 0.4}}'"),
+        Err(error) => bail!("--params is not JSON: {error}"),
+    };
+    let name = args.script.file_stem().and_then(|s| s.to_str()).unwrap_or("script").to_owned();
+    println!("check {}", args.script.display());
+    let mut strategy = match ScriptStrategy::from_file(StrategyId::new(name), &args.script, Limits::default())
+    {
+        Ok(strategy) => strategy,
+        Err(error) => return fail("compile", &error),
+    };
+    println!(
+        "  compiled     ok (sha256 {}, {} lines)",
+        &strategy.code_hash()[..12],
+        strategy.source().lines().count()
+    );
+    let hooks: Vec<String> = Hook::ALL
+        .iter()
+        .map(|hook| format!("{} {}", hook.signature(), if strategy.has(*hook) { "yes" } else { "-" }))
+        .collect();
+    println!("  hooks        {}", hooks.join(", "));
+    if let Err(error) = strategy.init(&params) {
+        return fail("init", &error);
+    }
+    println!("  init         state {}", brief(&strategy.state()));
+    let signal = fixture::signal();
+    let outcome = fixture::outcome();
+    match strategy.decide(&signal) {
+        Ok(verdict) => {
+            println!(
+                "  decide       take={} score={} size={} (fixture: long, 9 heads, 10 indicators)",
+                verdict.take, verdict.score, verdict.size
+            )
+        }
+        Err(error) => return fail("decide", &error),
+    }
+    let before = strategy.state().ok();
+    if let Err(error) = strategy.learn(&signal, &outcome) {
+        return fail("learn", &error);
+    }
+    let changed = if strategy.state().ok() == before { "unchanged" } else { "changed" };
+    println!("  learn        state {changed} after a {} of {:+.3}%", outcome.kind, outcome.pnl_pct);
+    let summary = DailySummary {
+        date: "2018-01-01".into(),
+        signals: 1,
+        taken: 1,
+        trades: 1,
+        wins: 1,
+        pnl_pct: outcome.pnl_pct,
+        win_rate: 1.0,
+    };
+    if let Err(error) = strategy.daily(&summary) {
+        return fail("daily", &error);
+    }
+    if strategy.has(Hook::Daily) {
+        println!("  daily        ok");
+    }
+    let history = [HistoryItem { trade: Trade { signal: Arc::clone(&signal), outcome }, taken: true }];
+    match strategy.retrain(&history) {
+        Ok(Some(candidate)) => println!("  retrain      candidate {}", brief(&Ok(candidate))),
+        Ok(None) => {}
+        Err(error) => return fail("retrain", &error),
+    }
+    match strategy.params_space() {
+        Ok(Some(space)) => println!("  params       {space}"),
+        Ok(None) => {}
+        Err(error) => return fail("params", &error),
+    }
+    let state = match strategy.state() {
+        Ok(state) => state,
+        Err(error) => return fail("state", &error),
+    };
+    if let Err(error) = strategy.set_state(&state) {
+        return fail("state", &error);
+    }
+    println!("  state        round-trips through JSON ({} bytes)", state.to_string().len());
+    println!("ok: {} is ready", args.script.display());
+    Ok(())
+}
+
+fn brief(state: &Result<serde_json::Value, StrategyError>) -> String {
+    match state {
+        Ok(state) => {
+            let text = state.to_string();
+            if text.len() > 100 {
+                format!("{}... ({} bytes)", &text[..text.floor_char_boundary(97)], text.len())
+            } else {
+                text
+            }
+        }
+        Err(error) => format!("not JSON: {}", error.message),
+    }
+}
+
+fn fail(step: &str, error: &StrategyError) -> anyhow::Result<()> {
+    println!("  {step:<12} FAILED");
+    bail!("{error}")
+}

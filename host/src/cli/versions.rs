@@ -1,0 +1,211 @@
+//! `siglearn strategies`, `versions`, `rollback` and `promote`: the version
+//! history of a store, and the two ways to change which version is live.
+//!
+//! Versions are append-only: a rollback writes a new version that copies an
+//! old one, and the champion alias follows; nothing is ever overwritten.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use siglearn_plugin_api::{Timestamp, VersionId};
+
+use crate::store::{Command, Store, StoreReader};
+use crate::timestamp::format_timestamp;
+use crate::versions::{self, AliasMove, CHAMPION, VersionRecord};
+
+/// The store flag shared by the version commands.
+#[derive(Debug, Args)]
+pub(super) struct StoreArgs {
+    /// The SQLite store.
+    #[arg(long, value_name = "FILE", default_value = "siglearn.db")]
+    db: PathBuf,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct StrategiesArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct VersionsArgs {
+    /// The strategy.
+    name: String,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct ChangeArgs {
+    /// The strategy.
+    name: String,
+    /// The version number (as `versions` lists it, with or without a leading v).
+    #[arg(value_name = "VERSION", value_parser = parse_version)]
+    target: VersionId,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+fn parse_version(text: &str) -> Result<VersionId, String> {
+    text.trim_start_matches('v')
+        .parse::<u32>()
+        .map(VersionId)
+        .map_err(|_| format!("{text:?} is not a version number"))
+}
+
+fn reader(args: &StoreArgs) -> anyhow::Result<StoreReader> {
+    StoreReader::open(&args.db).with_context(|| format!("reading store {}", args.db.display()))
+}
+
+pub(super) fn strategies(args: StrategiesArgs) -> anyhow::Result<()> {
+    let reader = reader(&args.store)?;
+    let champion = reader.alias(CHAMPION)?;
+    let counts = reader.version_counts()?;
+    let latest = reader.latest_versions()?;
+    if args.store.json {
+        let rows: Vec<serde_json::Value> = latest
+            .iter()
+            .map(|v| {
+                let count = counts.iter().find(|(name, _)| name == v.strategy.as_str()).map_or(0, |c| c.1);
+                serde_json::json!({
+                    "strategy": v.strategy, "live_version": v.version.0, "versions": count, "reason": v.reason,
+                    "code_hash": v.code_hash, "created_at": format_timestamp(v.created_at),
+                    "champion": champion.as_ref().is_some_and(|(name, _)| name == v.strategy.as_str()),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    if latest.is_empty() {
+        println!("{} holds no strategies (replay with --config to add some)", args.store.db.display());
+        return Ok(());
+    }
+    println!(
+        "  {:<22} {:>5} {:>9}  {:<9} {:<14} {}",
+        "strategy", "live", "versions", "reason", "code", "created"
+    );
+    for v in &latest {
+        let count = counts.iter().find(|(name, _)| name == v.strategy.as_str()).map_or(0, |c| c.1);
+        let star =
+            if champion.as_ref().is_some_and(|(name, _)| name == v.strategy.as_str()) { " *" } else { "" };
+        println!(
+            "  {:<22} {:>5} {:>9}  {:<9} {:<14} {}",
+            format!("{}{star}", v.strategy),
+            format!("v{}", v.version.0),
+            count,
+            v.reason.as_str(),
+            &v.code_hash[..12.min(v.code_hash.len())],
+            format_timestamp(v.created_at)
+        );
+    }
+    if let Some((name, version)) = champion {
+        println!("  * champion: {name} v{version}");
+    }
+    Ok(())
+}
+
+pub(super) fn versions(args: VersionsArgs) -> anyhow::Result<()> {
+    let reader = reader(&args.store)?;
+    let history = reader.versions(&args.name)?;
+    if history.is_empty() {
+        bail!(
+            "{} has no strategy {:?}; `siglearn strategies --db {}` lists them",
+            args.store.db.display(),
+            args.name,
+            args.store.db.display()
+        );
+    }
+    let moves: Vec<AliasMove> =
+        reader.alias_history(CHAMPION)?.into_iter().filter(|m| m.strategy.as_str() == args.name).collect();
+    if args.store.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({ "versions": history, "champion_moves": moves })
+            )?
+        );
+        return Ok(());
+    }
+    println!("  {:>5} {:>7}  {:<9} {:<14} {:<22} {}", "ver", "parent", "reason", "code", "created", "state");
+    for v in &history {
+        let state = v.state.to_string();
+        let state =
+            if state.len() > 60 { format!("{}...", &state[..state.floor_char_boundary(57)]) } else { state };
+        println!(
+            "  {:>5} {:>7}  {:<9} {:<14} {:<22} {}",
+            format!("v{}", v.version.0),
+            v.parent.map_or("-".to_owned(), |p| format!("v{}", p.0)),
+            v.reason.as_str(),
+            &v.code_hash[..12.min(v.code_hash.len())],
+            format_timestamp(v.created_at),
+            state
+        );
+    }
+    for m in &moves {
+        println!("  champion -> v{} ({}) at {}", m.version.0, m.reason, format_timestamp(m.moved_at));
+    }
+    Ok(())
+}
+
+/// Wall time: a rollback or promotion is a user's act, at the edge.
+fn now() -> Timestamp {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    Timestamp(millis)
+}
+
+fn history(args: &ChangeArgs) -> anyhow::Result<Vec<VersionRecord>> {
+    let history = reader(&args.store)?.versions(&args.name)?;
+    if history.is_empty() {
+        bail!("{} has no strategy {:?}", args.store.db.display(), args.name);
+    }
+    Ok(history)
+}
+
+pub(super) fn rollback(args: ChangeArgs) -> anyhow::Result<()> {
+    let history = history(&args)?;
+    let record = versions::rollback(&history, args.target, now()).map_err(anyhow::Error::msg)?;
+    let champion = reader(&args.store)?.alias(CHAMPION)?;
+    let store = Store::open_existing(&args.store.db)?;
+    store.send(Command::InsertVersion(record.clone()))?;
+    if champion.as_ref().is_some_and(|(name, _)| *name == args.name) {
+        store.send(Command::MoveAlias(AliasMove {
+            alias: CHAMPION.to_owned(),
+            strategy: record.strategy.clone(),
+            version: record.version,
+            reason: "rollback".to_owned(),
+            evidence: record.metrics.clone(),
+            moved_at: record.created_at,
+        }))?;
+    }
+    store.close()?;
+    println!(
+        "{} v{} is live: a copy of v{} (state and code); the next replay or daemon start runs it",
+        args.name, record.version.0, args.target.0
+    );
+    Ok(())
+}
+
+pub(super) fn promote(args: ChangeArgs) -> anyhow::Result<()> {
+    let history = history(&args)?;
+    let (copy, alias) = versions::promote(&history, args.target, now()).map_err(anyhow::Error::msg)?;
+    let store = Store::open_existing(&args.store.db)?;
+    if let Some(copy) = &copy {
+        store.send(Command::InsertVersion(copy.clone()))?;
+    }
+    store.send(Command::MoveAlias(alias.clone()))?;
+    store.close()?;
+    match copy {
+        Some(copy) => {
+            println!("{} v{} (a copy of v{}) is the champion", args.name, copy.version.0, args.target.0)
+        }
+        None => println!("{} v{} is the champion", args.name, alias.version.0),
+    }
+    Ok(())
+}
