@@ -8,6 +8,7 @@ use anyhow::bail;
 use clap::Args;
 use siglearn_plugin_api::StrategyId;
 
+use super::abbreviate;
 use crate::strategy::script::{Limits, ScriptStrategy};
 use crate::strategy::{DailySummary, HistoryItem, Hook, Strategy, StrategyError, fixture};
 use crate::trade::Trade;
@@ -105,14 +106,7 @@ pub(super) fn run(args: CheckArgs) -> anyhow::Result<()> {
 
 fn brief(state: &Result<serde_json::Value, StrategyError>) -> String {
     match state {
-        Ok(state) => {
-            let text = state.to_string();
-            if text.len() > 100 {
-                format!("{}... ({} bytes)", &text[..text.floor_char_boundary(97)], text.len())
-            } else {
-                text
-            }
-        }
+        Ok(state) => abbreviate(&state.to_string(), 100),
         Err(error) => format!("not JSON: {}", error.message),
     }
 }

@@ -120,6 +120,15 @@ impl PriceArgs {
     }
 }
 
+/// `text` cut to at most `max` characters, with `...` and the full length
+/// when it was longer.
+fn abbreviate(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max.saturating_sub(3)) {
+        Some((cut, _)) if text.chars().count() > max => format!("{}... ({} bytes)", &text[..cut], text.len()),
+        _ => text.to_owned(),
+    }
+}
+
 /// Tells the user about skipped rows, without flooding the terminal.
 fn warn_skipped(skipped: &RowErrors) {
     if skipped.is_empty() {
@@ -133,6 +142,12 @@ mod tests {
     use clap::CommandFactory;
 
     use super::Cli;
+
+    #[test]
+    fn long_text_is_abbreviated_on_a_character_boundary() {
+        assert_eq!(super::abbreviate("short", 10), "short");
+        assert_eq!(super::abbreviate("ééééééééééé", 6), "ééé... (22 bytes)");
+    }
 
     #[test]
     fn the_command_line_definition_is_consistent() {

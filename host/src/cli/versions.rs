@@ -10,6 +10,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use siglearn_plugin_api::{Timestamp, VersionId};
 
+use super::abbreviate;
 use crate::store::{Command, Store, StoreReader};
 use crate::timestamp::format_timestamp;
 use crate::versions::{self, AliasMove, CHAMPION, VersionRecord};
@@ -85,10 +86,7 @@ pub(super) fn strategies(args: StrategiesArgs) -> anyhow::Result<()> {
         println!("{} holds no strategies (replay with --config to add some)", args.store.db.display());
         return Ok(());
     }
-    println!(
-        "  {:<22} {:>5} {:>9}  {:<9} {:<14} {}",
-        "strategy", "live", "versions", "reason", "code", "created"
-    );
+    println!("  {:<22} {:>5} {:>9}  {:<9} {:<14} created", "strategy", "live", "versions", "reason", "code");
     for v in &latest {
         let count = counts.iter().find(|(name, _)| name == v.strategy.as_str()).map_or(0, |c| c.1);
         let star =
@@ -131,11 +129,9 @@ pub(super) fn versions(args: VersionsArgs) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    println!("  {:>5} {:>7}  {:<9} {:<14} {:<22} {}", "ver", "parent", "reason", "code", "created", "state");
+    println!("  {:>5} {:>7}  {:<9} {:<14} {:<22} state", "ver", "parent", "reason", "code", "created");
     for v in &history {
-        let state = v.state.to_string();
-        let state =
-            if state.len() > 60 { format!("{}...", &state[..state.floor_char_boundary(57)]) } else { state };
+        let state = abbreviate(&v.state.to_string(), 60);
         println!(
             "  {:>5} {:>7}  {:<9} {:<14} {:<22} {}",
             format!("v{}", v.version.0),
