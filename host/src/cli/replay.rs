@@ -12,14 +12,15 @@ use siglearn_plugin_api::Timestamp;
 use super::{OutcomeArgs, PriceArgs, progress, warn_skipped};
 use crate::analytics::{Report, build_report};
 use crate::config::Config;
-use crate::engine::{Engine, EngineConfig, LineupSpec};
+use crate::engine::{Engine, LineupSpec};
 use crate::experiment::ab::AbTable;
 use crate::format::{self, FormatError, ReadOptions, Series};
 use crate::replay::{self, ReplayResult};
 use crate::schedule::Schedule;
 use crate::store::{Command, Store, StoreReader};
-use crate::strategy::load_lineup;
+use crate::strategy::{load_lineup, resume_lineup};
 use crate::trade::Trade;
+use crate::versions::CHAMPION;
 
 #[derive(Debug, Args)]
 pub(super) struct ReplayArgs {
@@ -115,12 +116,23 @@ pub(super) fn run_replay(
 ) -> anyhow::Result<Report> {
     let engine_config = config.engine();
     let start = first_time(&inputs).unwrap_or(Timestamp(0));
-    let lineup = load_lineup(config, start).map_err(|errors| {
+    let earlier = match db {
+        Some(path) => earlier_run(path, &inputs)?,
+        None => None,
+    };
+    let lineup = match &earlier {
+        Some(reader) => resume_lineup(config, reader, start),
+        None => load_lineup(config, start),
+    }
+    .map_err(|errors| {
         let listing: Vec<String> = errors.iter().map(|e| format!("  - {e}")).collect();
         anyhow::anyhow!("cannot load the strategies:\n{}", listing.join("\n"))
     })?;
     let store = match db {
-        Some(path) => Some(open_empty_store(path, &engine_config)?),
+        Some(path) => Some(
+            Store::open(path, &engine_config.monitor)
+                .with_context(|| format!("opening store {}", path.display()))?,
+        ),
         None => None,
     };
     if let Some(store) = &store {
@@ -141,6 +153,9 @@ pub(super) fn run_replay(
         engine_config,
         LineupSpec { members: lineup.members, champion: lineup.champion, schedule },
     );
+    if let Some(reader) = &earlier {
+        restore(&mut engine, reader)?;
+    }
     let total = replay::event_count(&inputs.series, &inputs.signals);
     let signal_count = inputs.signals.len();
     let bar = progress::bar(total, "replay");
@@ -151,6 +166,10 @@ pub(super) fn run_replay(
     .context("replay failed")?;
     bar.finish_and_clear();
     if let Some(store) = store {
+        if let Some((champion, tests)) = engine.tests() {
+            let at = engine.now().unwrap_or(start);
+            store.send(Command::SaveTests { champion, tests, at })?;
+        }
         let path = store.path().to_path_buf();
         store.close().with_context(|| format!("writing store {}", path.display()))?;
     }
@@ -213,20 +232,64 @@ fn print_strategy_news(result: &ReplayResult) {
     }
 }
 
-fn open_empty_store(path: &Path, config: &EngineConfig) -> anyhow::Result<Store> {
-    if path.exists() {
-        let held = StoreReader::open(path)
-            .and_then(|reader| reader.signal_count())
-            .with_context(|| format!("{} exists but is not a siglearn store", path.display()))?;
-        if held > 0 {
-            bail!(
-                "store {} already holds {held} signals from an earlier run; replay into a new --db file \
-                 (or delete this one)",
-                path.display()
-            );
-        }
+/// The store of an earlier run to continue, if `path` holds one. Signals
+/// of this run must be new to it.
+fn earlier_run(path: &Path, inputs: &Inputs) -> anyhow::Result<Option<StoreReader>> {
+    if !path.exists() {
+        return Ok(None);
     }
-    Store::open(path, &config.monitor).with_context(|| format!("opening store {}", path.display()))
+    let reader = StoreReader::open(path)
+        .with_context(|| format!("{} exists but is not a siglearn store", path.display()))?;
+    if reader.signal_count()? == 0 {
+        return Ok(None);
+    }
+    let known = reader.known_signals(inputs.signals.iter().map(|s| s.id.as_str()))?;
+    if !known.is_empty() {
+        let shown: Vec<&str> = known.iter().take(5).map(String::as_str).collect();
+        bail!(
+            "{} of these signals are already in {} (e.g. {}); a continued replay takes only new signals \
+             (or use a new --db file)",
+            known.len(),
+            path.display(),
+            shown.join(", ")
+        );
+    }
+    Ok(Some(reader))
+}
+
+/// Continues an earlier run: open signals watched again with their verdicts,
+/// closed trades back in the ledgers (and in the promotion tests when they
+/// closed after the champion last moved), and the job schedule.
+fn restore(engine: &mut Engine, reader: &StoreReader) -> anyhow::Result<()> {
+    let names: Vec<String> = engine.strategy_names().iter().map(|n| n.to_string()).collect();
+    let decisions = reader.all_decisions()?;
+    let verdicts_of = |signal: &str| -> Vec<Option<crate::strategy::Verdict>> {
+        let given = decisions.get(signal);
+        names
+            .iter()
+            .map(|name| given.and_then(|d| d.iter().find(|(s, _)| s == name)).and_then(|(_, v)| *v))
+            .collect()
+    };
+    for trade in reader.trades()? {
+        let verdicts = verdicts_of(trade.signal.id.as_str());
+        engine.restore_closed(&trade, &verdicts);
+    }
+    if let Some((champion, tests)) = reader.tests()? {
+        engine.restore_tests(&champion, tests);
+    }
+    let promotions = reader.alias_history(CHAMPION)?.into_iter().filter(|m| m.reason == "promote");
+    engine.restore_promotions(promotions.filter_map(|m| serde_json::from_value(m.evidence).ok()).collect());
+    let open = reader.open_signals()?;
+    let reopened = open.len();
+    for signal in open {
+        let verdicts = verdicts_of(signal.id.as_str());
+        engine.restore_open(signal, verdicts)?;
+    }
+    for (job, at) in reader.last_job_runs()? {
+        engine.resume_job(job, at);
+    }
+    eprintln!("continuing {}: {reopened} open signals watched again", reader.path().display());
+    Ok(())
 }
 
 fn write_outputs(

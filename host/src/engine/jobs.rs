@@ -98,7 +98,6 @@ impl Jobs {
     pub(crate) fn resume(&mut self, kind: JobKind, at: Timestamp) {
         if let Some(schedule) = &mut self.schedule {
             schedule.resume(kind, at);
-            self.started = true;
         }
         if kind == JobKind::Weekly {
             self.last_weekly = Some(at);
@@ -113,17 +112,25 @@ impl Jobs {
         open_signals: usize,
         effects: &mut Vec<Effect>,
     ) {
-        let Some(schedule) = &mut self.schedule else { return };
-        if !self.started {
-            self.started = true;
-            if !schedule.is_started() {
-                schedule.start(now);
-            }
-            self.last_weekly.get_or_insert(now);
-            self.capture_anchors(lineup);
+        if self.schedule.is_none() {
             return;
         }
+        let first = !self.started;
+        if first {
+            self.started = true;
+            self.capture_anchors(lineup);
+            self.last_weekly.get_or_insert(now);
+        }
+        let Some(schedule) = &mut self.schedule else { return };
         let mut due = Vec::new();
+        if first {
+            if schedule.is_started() {
+                // A resumed store: what was missed while stopped runs once.
+                schedule.catch_up(now, &mut due);
+            } else {
+                schedule.start(now);
+            }
+        }
         schedule.due(now, &mut due);
         for (at, job) in due {
             match job {

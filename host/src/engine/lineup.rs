@@ -53,7 +53,7 @@ impl Seat {
 }
 
 /// A promotion the experiment made.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Promotion {
     pub from: StrategyId,
     pub to: StrategyId,
@@ -133,6 +133,35 @@ impl Lineup {
         let verdicts: Arc<[Option<Verdict>]> = verdicts.into();
         self.pending.insert(signal.id.clone(), Arc::clone(&verdicts));
         Some(verdicts)
+    }
+
+    /// The verdicts an open signal got in an earlier run.
+    pub(crate) fn restore_pending(&mut self, signal: &SignalId, verdicts: Vec<Option<Verdict>>) {
+        if self.seats.is_empty() {
+            return;
+        }
+        for (seat, verdict) in self.seats.iter_mut().zip(&verdicts) {
+            match verdict {
+                Some(_) => seat.decisions += 1,
+                None => seat.no_decisions += 1,
+            }
+        }
+        self.pending.insert(signal.clone(), verdicts.into());
+    }
+
+    /// A trade closed in an earlier run: back into the ledgers. Nothing
+    /// learns from it again, and the promotion tests are restored whole.
+    pub(crate) fn restore_closed(&mut self, trade: &Trade, verdicts: &[Option<Verdict>]) {
+        let took = |i: usize| verdicts.get(i).copied().flatten().is_some_and(|v| v.take);
+        for (i, seat) in self.seats.iter_mut().enumerate() {
+            match verdicts.get(i).copied().flatten() {
+                Some(_) => seat.decisions += 1,
+                None => seat.no_decisions += 1,
+            }
+            if took(i) {
+                seat.taken.push(trade.clone());
+            }
+        }
     }
 
     /// Every strategy learns from a closed signal; ledgers and tests advance.

@@ -16,9 +16,9 @@ use siglearn_plugin_api::{
     VersionId,
 };
 
-use crate::experiment::sequential::SequentialConfig;
+use crate::experiment::sequential::{PairedTest, SequentialConfig};
 use crate::monitor::{Monitor, MonitorConfig, MonitorError};
-use crate::strategy::StrategyError;
+use crate::strategy::{StrategyError, Verdict};
 use crate::trade::Trade;
 use crate::versions::{AliasMove, VersionRecord};
 use jobs::Jobs;
@@ -123,12 +123,62 @@ impl Engine {
         self.jobs.resume(job, at);
     }
 
-    /// Watches a signal accepted before (a resumed store) without asking the
-    /// strategies again.
-    pub fn rewatch(&mut self, signal: Signal) -> Result<(), EngineError> {
+    /// Watches again a signal accepted in an earlier run (a resumed store),
+    /// with the verdicts the strategies gave it then (one per strategy, in
+    /// lineup order).
+    pub fn restore_open(
+        &mut self,
+        signal: Signal,
+        verdicts: Vec<Option<Verdict>>,
+    ) -> Result<(), EngineError> {
         signal.validate().map_err(|source| EngineError::InvalidSignal { id: signal.id.clone(), source })?;
-        self.monitor.watch(Arc::new(signal))?;
+        let signal = Arc::new(signal);
+        self.monitor.watch(Arc::clone(&signal))?;
+        self.lineup.restore_pending(&signal.id, verdicts);
         Ok(())
+    }
+
+    /// Puts a trade closed in an earlier run back into the strategies'
+    /// ledgers.
+    pub fn restore_closed(&mut self, trade: &Trade, verdicts: &[Option<Verdict>]) {
+        self.lineup.restore_closed(trade, verdicts);
+    }
+
+    /// The promotion tests in progress, to save: the champion and each
+    /// challenger's test.
+    pub fn tests(&self) -> Option<(StrategyId, Vec<(StrategyId, PairedTest)>)> {
+        let champion = self.lineup.champion?;
+        let tests = self
+            .lineup
+            .seats
+            .iter()
+            .zip(&self.lineup.tests)
+            .enumerate()
+            .filter(|(i, _)| *i != champion)
+            .map(|(_, (seat, test))| (seat.name().clone(), test.clone()))
+            .collect();
+        Some((self.lineup.seats[champion].name().clone(), tests))
+    }
+
+    /// Promotions made in earlier runs, oldest first.
+    pub fn restore_promotions(&mut self, promotions: Vec<Promotion>) {
+        let current = std::mem::take(&mut self.lineup.promotions);
+        self.lineup.promotions = promotions;
+        self.lineup.promotions.extend(current);
+    }
+
+    /// Continues saved promotion tests; ignored unless they were against the
+    /// current champion.
+    pub fn restore_tests(&mut self, champion: &str, tests: Vec<(String, PairedTest)>) {
+        let Some(current) = self.lineup.champion else { return };
+        if self.lineup.seats[current].name().as_str() != champion {
+            return;
+        }
+        for (name, test) in tests {
+            if let Some(i) = self.lineup.seats.iter().position(|seat| seat.name().as_str() == name) {
+                self.lineup.tests[i] = test;
+            }
+        }
     }
 
     /// Applies one event, appending its effects to `effects`.
@@ -192,6 +242,11 @@ impl Engine {
     /// The strategies and the experiment between them.
     pub(crate) fn lineup(&self) -> &Lineup {
         &self.lineup
+    }
+
+    /// The strategies' names, in lineup order.
+    pub fn strategy_names(&self) -> Vec<StrategyId> {
+        self.lineup.seats.iter().map(|seat| seat.name().clone()).collect()
     }
 
     /// The index of the champion in the lineup.

@@ -148,6 +148,20 @@ impl Schedule {
         }
     }
 
+    /// After downtime: every job whose run was missed by `now` runs once, at
+    /// its latest missed instant, and continues after `now`.
+    pub fn catch_up(&mut self, now: Timestamp, out: &mut Vec<(Timestamp, JobKind)>) {
+        for job in &mut self.jobs {
+            if job.next.is_some_and(|next| next <= now) {
+                if let Some(latest) = latest_at_or_before(job.cron.as_ref(), now) {
+                    out.push((latest, job.kind));
+                }
+                job.next = next_after(job.cron.as_ref(), now);
+            }
+        }
+        out.sort_by_key(|&(at, kind)| (at, kind));
+    }
+
     /// Whether [`Schedule::start`] or [`Schedule::resume`] has run.
     pub fn is_started(&self) -> bool {
         self.jobs.iter().any(|job| job.next.is_some())
@@ -175,6 +189,13 @@ fn next_after(cron: Option<&Cron>, after: Timestamp) -> Option<Timestamp> {
     let cron = cron?;
     let from = DateTime::<Utc>::from_timestamp_millis(after.as_millis())?;
     cron.find_next_occurrence(&from, false).ok().map(|next| Timestamp(next.timestamp_millis()))
+}
+
+/// The last instant of `cron` at or before `at`, if any.
+fn latest_at_or_before(cron: Option<&Cron>, at: Timestamp) -> Option<Timestamp> {
+    let cron = cron?;
+    let from = DateTime::<Utc>::from_timestamp_millis(at.as_millis())?;
+    cron.find_previous_occurrence(&from, true).ok().map(|previous| Timestamp(previous.timestamp_millis()))
 }
 
 #[cfg(test)]
@@ -230,6 +251,23 @@ mod tests {
         let mut schedule = Schedule::new(&config).unwrap();
         schedule.resume(JobKind::Daily, at("2024-01-02T00:00:00Z"));
         assert_eq!(runs(&mut schedule, "2024-01-03T12:00:00Z"), ["daily@2024-01-03T00:00:00Z"]);
+    }
+
+    #[test]
+    fn after_downtime_each_missed_job_runs_once_at_its_latest_instant() {
+        let mut schedule = Schedule::new(&ScheduleConfig::default()).unwrap();
+        for kind in JobKind::ALL {
+            schedule.resume(kind, at("2024-01-01T00:00:00Z"));
+        }
+        let mut out = Vec::new();
+        schedule.catch_up(at("2024-01-20T05:30:00Z"), &mut out);
+        let fired: Vec<String> =
+            out.iter().map(|(ts, kind)| format!("{kind}@{}", format_timestamp(*ts))).collect();
+        assert_eq!(
+            fired,
+            ["weekly@2024-01-14T02:00:00Z", "daily@2024-01-20T00:00:00Z", "hourly@2024-01-20T05:00:00Z"]
+        );
+        assert_eq!(runs(&mut schedule, "2024-01-20T06:00:00Z"), ["hourly@2024-01-20T06:00:00Z"]);
     }
 
     #[test]

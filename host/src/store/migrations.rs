@@ -117,6 +117,15 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     );
     CREATE INDEX job_runs_by_job ON job_runs (job, scheduled_at);
 
+    -- The promotion tests in progress: each challenger against the champion,
+    -- since the champion last changed. Replaced as a whole when saved.
+    CREATE TABLE experiment (
+        strategy   TEXT PRIMARY KEY,
+        champion   TEXT NOT NULL,
+        test       TEXT NOT NULL,   -- JSON of the paired test
+        updated_at INTEGER NOT NULL
+    );
+
     -- Failures of strategy hooks, where they happened.
     CREATE TABLE strategy_errors (
         id        INTEGER PRIMARY KEY,

@@ -25,6 +25,7 @@ pub use reader::StoreReader;
 use writer::Writer;
 
 use crate::engine::Effect;
+use crate::experiment::sequential::PairedTest;
 use crate::monitor::MonitorConfig;
 use crate::schedule::JobRun;
 use crate::strategy::StrategyError;
@@ -50,6 +51,12 @@ pub enum Command {
     InsertJobRun(JobRun),
     InsertStrategyError {
         error: StrategyError,
+        at: Timestamp,
+    },
+    /// Replaces the saved promotion tests.
+    SaveTests {
+        champion: StrategyId,
+        tests: Vec<(StrategyId, PairedTest)>,
         at: Timestamp,
     },
     /// Answered once every command sent before it is committed.

@@ -1,5 +1,6 @@
 //! Read-only access to a store, for reports and the API read model.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -8,6 +9,7 @@ use siglearn_plugin_api::{
     Names, Outcome, Signal, SignalId, StrategyId, Symbol, Timestamp, Values, VersionId,
 };
 
+use crate::experiment::sequential::PairedTest;
 use crate::schedule::JobKind;
 use crate::strategy::Verdict;
 use crate::versions::{AliasMove, VersionRecord};
@@ -190,6 +192,49 @@ impl StoreReader {
             Ok((row.get::<_, String>(0)?, verdict))
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Every decision, grouped by signal: signal id -> (strategy, verdict).
+    pub fn all_decisions(&self) -> Result<HashMap<String, Vec<(String, Option<Verdict>)>>, StoreError> {
+        let mut statement =
+            self.conn.prepare("SELECT signal_id, strategy, take, score, size FROM decisions")?;
+        let rows = statement.query_map([], |row| {
+            let take: Option<bool> = row.get(2)?;
+            let verdict = match take {
+                Some(take) => Some(Verdict {
+                    take,
+                    score: row.get::<_, Option<f64>>(3)?.unwrap_or(0.0),
+                    size: row.get::<_, Option<f64>>(4)?.unwrap_or(1.0),
+                }),
+                None => None,
+            };
+            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, verdict))
+        })?;
+        let mut by_signal: HashMap<String, Vec<(String, Option<Verdict>)>> = HashMap::new();
+        for row in rows {
+            let (signal, strategy, verdict) = row?;
+            by_signal.entry(signal).or_default().push((strategy, verdict));
+        }
+        Ok(by_signal)
+    }
+
+    /// The saved promotion tests: (champion, [(challenger, test)]).
+    pub fn tests(&self) -> Result<Option<(String, Vec<(String, PairedTest)>)>, StoreError> {
+        let mut statement =
+            self.conn.prepare("SELECT strategy, champion, test FROM experiment ORDER BY strategy")?;
+        let rows = statement.query_map([], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?))
+        })?;
+        let mut champion = None;
+        let mut tests = Vec::new();
+        for row in rows {
+            let (strategy, of, test) = row?;
+            let test: PairedTest =
+                serde_json::from_str(&test).map_err(|e| corrupt(format!("experiment: {e}")))?;
+            champion = Some(of);
+            tests.push((strategy, test));
+        }
+        Ok(champion.map(|champion| (champion, tests)))
     }
 
     /// The signal ids among `ids` the store already holds.

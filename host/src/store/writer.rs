@@ -133,6 +133,16 @@ impl Writer {
                         ])?;
                         counts.2 += 1;
                     }
+                    Command::SaveTests { champion, tests, at } => {
+                        tx.execute("DELETE FROM experiment", [])?;
+                        for (strategy, test) in &tests {
+                            tx.prepare_cached(
+                                "INSERT INTO experiment (strategy, champion, test, updated_at) VALUES (?1, ?2, ?3, ?4)",
+                            )?
+                            .execute(params![strategy.as_str(), champion.as_str(), json(test)?, at.as_millis()])?;
+                        }
+                        counts.2 += 1;
+                    }
                     Command::Flush(ack) => acks.push(ack),
                 }
             }

@@ -1,12 +1,24 @@
 //! Building a lineup from the configuration: every enabled script compiled
-//! and initialised, its first version, and the champion alias.
+//! and initialised (or, on a resumed store, restored from its live version),
+//! the versions that records, and the champion alias.
+//!
+//! Resuming, for each configured strategy:
+//! * not in the store yet: loaded fresh (`init`), version 1 (`load`);
+//! * the script file is the code of the live version: the live state is set;
+//! * the file holds code this strategy already loaded once (it was rolled
+//!   back since): the live version's stored code runs, so a rollback sticks;
+//! * the file holds code never seen: it is new code, and the live state is
+//!   carried over through `migrate` as a new version (`reload`).
 
 use siglearn_plugin_api::{StrategyId, Timestamp, VersionId};
 
-use super::script::ScriptStrategy;
-use super::{Strategy, StrategyError};
-use crate::config::Config;
+use std::sync::Arc;
+
+use super::script::{ScriptStrategy, code_hash};
+use super::{Strategy, StrategyError, StrategyFailure};
+use crate::config::{Config, StrategyConfig};
 use crate::engine::Member;
+use crate::store::{StoreError, StoreReader};
 use crate::versions::{AliasMove, CHAMPION, VersionReason, VersionRecord};
 
 /// A lineup ready for the engine, with the rows that record its start.
@@ -66,4 +78,132 @@ pub fn load_lineup(config: &Config, now: Timestamp) -> Result<Lineup, Vec<Strate
         moved_at: now,
     });
     Ok(Lineup { members, champion, versions, alias })
+}
+
+/// Restores the configured strategies from a store, as the module docs say.
+pub fn resume_lineup(
+    config: &Config,
+    store: &StoreReader,
+    now: Timestamp,
+) -> Result<Lineup, Vec<StrategyError>> {
+    let mut members = Vec::new();
+    let mut versions = Vec::new();
+    let mut errors = Vec::new();
+    for spec in config.enabled_strategies() {
+        match resume_one(spec, config, store, now) {
+            Ok((member, record)) => {
+                members.push(member);
+                versions.extend(record);
+            }
+            Err(error) => errors.push(error),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let stored = store.alias(CHAMPION).map_err(|e| vec![store_failure(&config_name(config), e)])?;
+    let stored_index = stored
+        .as_ref()
+        .and_then(|(name, _)| members.iter().position(|m| m.strategy.name().as_str() == name.as_str()));
+    let (champion, alias) = match stored_index {
+        Some(index) => (Some(index), None),
+        None => {
+            let index = config.champion_index();
+            let alias = index.map(|c| AliasMove {
+                alias: CHAMPION.to_owned(),
+                strategy: members[c].strategy.name().clone(),
+                version: members[c].version,
+                reason: "config".to_owned(),
+                evidence: serde_json::Value::Null,
+                moved_at: now,
+            });
+            (index, alias)
+        }
+    };
+    Ok(Lineup { members, champion, versions, alias })
+}
+
+fn config_name(config: &Config) -> String {
+    config.strategies.first().map_or_else(|| "config".to_owned(), |s| s.name.clone())
+}
+
+fn store_failure(name: &str, error: StoreError) -> StrategyError {
+    StrategyFailure {
+        strategy: StrategyId::new(name),
+        source_path: Default::default(),
+        hook: None,
+        line: None,
+        position: None,
+        signal_id: None,
+        message: format!("cannot read the store: {error}"),
+    }
+    .into()
+}
+
+fn resume_one(
+    spec: &StrategyConfig,
+    config: &Config,
+    store: &StoreReader,
+    now: Timestamp,
+) -> Result<(Member, Option<VersionRecord>), StrategyError> {
+    let name = StrategyId::new(spec.name.as_str());
+    let history = store.versions(&spec.name).map_err(|e| store_failure(&spec.name, e))?;
+    let Some(live) = history.last() else {
+        let mut fresh = load_lineup(&Config { strategies: vec![spec.clone()], ..config.clone() }, now)
+            .map_err(|mut errors| errors.remove(0))?;
+        let member = fresh.members.remove(0);
+        return Ok((member, fresh.versions.pop()));
+    };
+    let file = std::fs::read_to_string(&spec.script).map_err(|e| {
+        StrategyError::from(StrategyFailure {
+            strategy: name.clone(),
+            source_path: spec.script.clone(),
+            hook: None,
+            line: None,
+            position: None,
+            signal_id: None,
+            message: format!("cannot read the script: {e}"),
+        })
+    })?;
+    let file_hash = code_hash(file.as_bytes());
+    let loaded_before = history
+        .iter()
+        .any(|v| matches!(v.reason, VersionReason::Load | VersionReason::Reload) && v.code_hash == file_hash);
+    let member = |strategy: ScriptStrategy, version| Member {
+        strategy: Box::new(strategy),
+        version,
+        params: live.params.clone(),
+    };
+    if file_hash == live.code_hash || loaded_before {
+        // The live version's code: the file itself, or the stored source of a rollback.
+        let source = if file_hash == live.code_hash {
+            file
+        } else {
+            store.code(&live.code_hash).map_err(|e| store_failure(&spec.name, e))?.ok_or_else(|| {
+                store_failure(
+                    &spec.name,
+                    StoreError::Corrupt(format!("no stored code for {}", live.code_hash)),
+                )
+            })?
+        };
+        let mut strategy = ScriptStrategy::compile(name, &spec.script, &source, config.limits)?;
+        strategy.set_state(&live.state)?;
+        return Ok((member(strategy, live.version), None));
+    }
+    let mut strategy = ScriptStrategy::compile(name, &spec.script, &file, config.limits)?;
+    strategy.migrate(&live.state)?;
+    let record = VersionRecord {
+        strategy: strategy.name().clone(),
+        version: VersionId(live.version.0 + 1),
+        parent: Some(live.version),
+        code_hash: strategy.code_hash().to_owned(),
+        source: Some(Arc::from(strategy.source())),
+        params: live.params.clone(),
+        state: strategy.state()?,
+        reason: VersionReason::Reload,
+        metrics: serde_json::json!({ "previous_code": live.code_hash }),
+        created_at: now,
+    };
+    let version = record.version;
+    Ok((member(strategy, version), Some(record)))
 }

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use siglearn_plugin_api::{Outcome, Signal, SignalId, StrategyId};
 
-pub use load::{Lineup, load_lineup};
+pub use load::{Lineup, load_lineup, resume_lineup};
 
 use crate::trade::Trade;
 
