@@ -75,9 +75,9 @@ fn the_report_of_a_store_equals_the_replay_report() {
     replay_demo(&signals, &["--db", &db, "--report-out", &replayed]).unwrap();
     siglearn(&["report", "--db", &db, "--report-out", &stored]).unwrap();
     assert_eq!(std::fs::read_to_string(&replayed).unwrap(), std::fs::read_to_string(&stored).unwrap());
-    // A second replay into the same store is refused, not mixed in.
+    // Replaying the same signals into the same store is refused, not mixed in.
     let error = format!("{:#}", replay_demo(&signals, &["--db", &db]).unwrap_err());
-    assert!(error.contains("already holds") && error.contains("new --db"), "{error}");
+    assert!(error.contains("already in") && error.contains("new --db"), "{error}");
 }
 
 #[test]

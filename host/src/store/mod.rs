@@ -21,7 +21,7 @@ use std::thread::JoinHandle;
 use rusqlite::Connection;
 use siglearn_plugin_api::{Decision, Outcome, Signal, SignalId, StrategyId, Timestamp, VersionId};
 
-pub use reader::StoreReader;
+pub use reader::{DecisionsBySignal, SavedTests, StoreReader};
 use writer::Writer;
 
 use crate::engine::Effect;

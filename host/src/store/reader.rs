@@ -21,6 +21,12 @@ use crate::trade::Trade;
 const SIGNAL_COLUMNS: &str = "s.id, s.symbol, s.side, s.entry_ts, s.entry_price, s.take_profit, s.stop_loss, \
      s.max_hold_ms, s.confidence, s.pattern, s.regime, s.heads, s.indicators";
 
+/// Every strategy's verdict on each signal: signal id -> (strategy, verdict).
+pub type DecisionsBySignal = HashMap<String, Vec<(String, Option<Verdict>)>>;
+
+/// Saved promotion tests: the champion, and each challenger's test.
+pub type SavedTests = (String, Vec<(String, PairedTest)>);
+
 /// A read-only connection to an existing store.
 #[derive(Debug)]
 pub struct StoreReader {
@@ -195,7 +201,7 @@ impl StoreReader {
     }
 
     /// Every decision, grouped by signal: signal id -> (strategy, verdict).
-    pub fn all_decisions(&self) -> Result<HashMap<String, Vec<(String, Option<Verdict>)>>, StoreError> {
+    pub fn all_decisions(&self) -> Result<DecisionsBySignal, StoreError> {
         let mut statement =
             self.conn.prepare("SELECT signal_id, strategy, take, score, size FROM decisions")?;
         let rows = statement.query_map([], |row| {
@@ -219,7 +225,7 @@ impl StoreReader {
     }
 
     /// The saved promotion tests: (champion, [(challenger, test)]).
-    pub fn tests(&self) -> Result<Option<(String, Vec<(String, PairedTest)>)>, StoreError> {
+    pub fn tests(&self) -> Result<Option<SavedTests>, StoreError> {
         let mut statement =
             self.conn.prepare("SELECT strategy, champion, test FROM experiment ORDER BY strategy")?;
         let rows = statement.query_map([], |row| {
