@@ -63,3 +63,32 @@ pub(crate) fn csv_rows(path: &str) -> Vec<std::collections::HashMap<String, Stri
 pub(crate) fn json(path: &str) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
+
+/// Planted-edge candles and signals in `dir` (seed 1, heads h1, h3, h6
+/// informative): (candles, signals).
+pub(crate) fn synth(dir: &Path, signals_per_symbol: usize) -> (String, String) {
+    let (candles, signals) = (out(dir, "candles.csv"), out(dir, "signals.csv"));
+    let per_symbol = signals_per_symbol.to_string();
+    siglearn(&[
+        "synth",
+        "--candles-out",
+        &candles,
+        "--signals-out",
+        &signals,
+        "--signals-per-symbol",
+        &per_symbol,
+    ])
+    .unwrap();
+    (candles, signals)
+}
+
+/// Writes Rhai scripts and a `siglearn.toml` naming them, champion first;
+/// returns the config path.
+pub(crate) fn lineup(dir: &Path, scripts: &[(&str, &str)], extra: &str) -> String {
+    let mut config = format!("{extra}\n[experiment]\nchampion = \"{}\"\n", scripts[0].0);
+    for (name, source) in scripts {
+        write(dir, &format!("{name}.rhai"), source);
+        config.push_str(&format!("[[strategies]]\nname = \"{name}\"\nscript = \"{name}.rhai\"\n"));
+    }
+    write(dir, "siglearn.toml", &config)
+}

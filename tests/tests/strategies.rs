@@ -1,0 +1,278 @@
+//! Strategies in a replay: decisions, failures, A/B promotion, jobs,
+//! versions, and continuing a store.
+
+// Test helpers outside #[test] functions unwrap too: a failure is the test failing.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{json, lineup, out, siglearn, synth};
+use siglearn::store::StoreReader;
+
+const TAKE_ALL: &str = "fn decide(signal) { true }";
+/// Takes a signal when the informative head h1 agrees with its side.
+const FOLLOW_H1: &str = r#"
+fn init(params) { this.seen = 0; }
+fn decide(signal) { signal.heads.get("h1", 0.0) * signal.side_sign > 0.0 }
+fn learn(signal, outcome) { this.seen += 1; }
+fn daily(summary) { this.day = summary.date; }
+"#;
+
+#[test]
+fn a_broken_script_never_takes_the_run_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let (candles, signals) = synth(dir.path(), 100);
+    let config = lineup(
+        dir.path(),
+        &[
+            ("all", TAKE_ALL),
+            ("throws", r#"fn decide(signal) { if signal.heads["h2"] > 0.5 { throw "no"; } true }"#),
+            ("loops", "fn decide(signal) { true } fn learn(signal, outcome) { loop {} }"),
+        ],
+        "",
+    );
+    let ab = out(dir.path(), "ab.json");
+    siglearn(&["replay", "--candles", &candles, "--signals", &signals, "--config", &config, "--ab-out", &ab])
+        .unwrap();
+    let table = json(&ab);
+    let rows = table["strategies"].as_array().unwrap();
+    let throws = rows.iter().find(|r| r["strategy"] == "throws").unwrap();
+    let loops = rows.iter().find(|r| r["strategy"] == "loops").unwrap();
+    assert!(throws["no_decisions"].as_u64().unwrap() > 10, "{throws}");
+    assert_eq!(throws["decisions"].as_u64().unwrap() + throws["no_decisions"].as_u64().unwrap(), 400);
+    assert_eq!(loops["failures"], 400, "every learn call hits the budget: {loops}");
+    assert_eq!(loops["decisions"], 400, "and deciding still works");
+}
+
+#[test]
+fn the_same_replay_with_strategies_twice_gives_byte_identical_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let (candles, signals) = synth(dir.path(), 150);
+    let config = lineup(dir.path(), &[("all", TAKE_ALL), ("h1", FOLLOW_H1)], "");
+    let mut files = Vec::new();
+    for run in 0..2 {
+        let (trades, report, ab) = (
+            out(dir.path(), &format!("t{run}")),
+            out(dir.path(), &format!("r{run}")),
+            out(dir.path(), &format!("a{run}")),
+        );
+        siglearn(&[
+            "replay",
+            "--candles",
+            &candles,
+            "--signals",
+            &signals,
+            "--config",
+            &config,
+            "--trades-out",
+            &trades,
+            "--report-out",
+            &report,
+            "--ab-out",
+            &ab,
+        ])
+        .unwrap();
+        files.push([trades, report, ab].map(|path| std::fs::read(path).unwrap()));
+    }
+    assert!(files[0] == files[1]);
+}
+
+#[test]
+fn a_planted_edge_is_promoted_and_the_move_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let (candles, signals) = synth(dir.path(), 400);
+    let config = lineup(dir.path(), &[("all", TAKE_ALL), ("h1", FOLLOW_H1)], "");
+    let (ab, db) = (out(dir.path(), "ab.json"), out(dir.path(), "s.db"));
+    siglearn(&[
+        "replay",
+        "--candles",
+        &candles,
+        "--signals",
+        &signals,
+        "--config",
+        &config,
+        "--db",
+        &db,
+        "--ab-out",
+        &ab,
+    ])
+    .unwrap();
+    let table = json(&ab);
+    assert_eq!(table["champion"], "h1", "{table:#}");
+    let promotion = &table["promotions"][0];
+    assert_eq!((promotion["from"].as_str(), promotion["to"].as_str()), (Some("all"), Some("h1")));
+    assert!(promotion["interval_pct"][0].as_f64().unwrap() > 0.0, "promoted only on evidence: {promotion}");
+    assert!(promotion["disagreements"].as_u64().unwrap() >= 30);
+    let reader = StoreReader::open(std::path::Path::new(&db)).unwrap();
+    let moves = reader.alias_history("champion").unwrap();
+    assert_eq!(moves.iter().map(|m| m.reason.as_str()).collect::<Vec<_>>(), ["config", "promote"]);
+    assert_eq!(reader.alias("champion").unwrap().map(|(name, _)| name), Some("h1".to_owned()));
+}
+
+#[test]
+fn identical_strategies_are_never_promoted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (candles, signals) = synth(dir.path(), 400);
+    let config = lineup(dir.path(), &[("a", FOLLOW_H1), ("b", FOLLOW_H1)], "");
+    let ab = out(dir.path(), "ab.json");
+    siglearn(&["replay", "--candles", &candles, "--signals", &signals, "--config", &config, "--ab-out", &ab])
+        .unwrap();
+    let table = json(&ab);
+    assert_eq!(table["promotions"].as_array().unwrap().len(), 0);
+    assert_eq!(table["strategies"][1]["vs_champion"]["disagreements"], 0);
+}
+
+#[test]
+fn jobs_fire_in_event_time_and_versions_follow_state_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (candles, signals) = synth(dir.path(), 100);
+    let config = lineup(dir.path(), &[("all", TAKE_ALL), ("h1", FOLLOW_H1)], "");
+    let db = out(dir.path(), "s.db");
+    siglearn(&["replay", "--candles", &candles, "--signals", &signals, "--config", &config, "--db", &db])
+        .unwrap();
+    let reader = StoreReader::open(std::path::Path::new(&db)).unwrap();
+    let h1 = reader.versions("h1").unwrap();
+    let all = reader.versions("all").unwrap();
+    assert_eq!(all.len(), 1, "a strategy whose state never changes keeps version 1");
+    assert!(h1.len() > 10, "h1 writes the date every day: {} versions", h1.len());
+    assert!(h1.iter().skip(1).all(|v| matches!(v.reason.as_str(), "daily" | "promote")));
+    // Daily versions are stamped at midnight UTC: event time, not wall time.
+    let daily: Vec<_> = h1.iter().filter(|v| v.reason.as_str() == "daily").collect();
+    assert!(daily.iter().all(|v| v.created_at.as_millis() % 86_400_000 == 0));
+    assert!(daily.windows(2).all(|w| w[1].created_at.as_millis() - w[0].created_at.as_millis() == 86_400_000));
+    let days = reader.last_job_runs().unwrap();
+    assert!(days.iter().any(|(job, _)| job.as_str() == "weekly"), "{days:?}");
+}
+
+#[test]
+fn a_replay_split_in_two_and_continued_equals_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let (candles, signals) = synth(dir.path(), 300);
+    let config = lineup(dir.path(), &[("all", TAKE_ALL), ("h1", FOLLOW_H1)], "");
+    let whole = out(dir.path(), "whole.json");
+    siglearn(&[
+        "replay",
+        "--candles",
+        &candles,
+        "--signals",
+        &signals,
+        "--config",
+        &config,
+        "--ab-out",
+        &whole,
+        "--db",
+        &out(dir.path(), "whole.db"),
+    ])
+    .unwrap();
+    // Split signals and candles at the entry time of the 60th percentile signal.
+    let split = |path: &str, column: &str, cut: &str| -> (String, String) {
+        let text = std::fs::read_to_string(path).unwrap();
+        let mut lines = text.lines();
+        let header = lines.next().unwrap();
+        let index = header.split(',').position(|c| c == column).unwrap();
+        let (mut before, mut after) = (format!("{header}\n"), format!("{header}\n"));
+        for line in lines {
+            let target = if line.split(',').nth(index).unwrap() < cut { &mut before } else { &mut after };
+            target.push_str(line);
+            target.push('\n');
+        }
+        let name = std::path::Path::new(path).file_stem().unwrap().to_str().unwrap().to_owned();
+        (
+            common::write(dir.path(), &format!("{name}-1.csv"), &before),
+            common::write(dir.path(), &format!("{name}-2.csv"), &after),
+        )
+    };
+    let mut entries: Vec<String> = std::fs::read_to_string(&signals)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|line| line.split(',').nth(3).unwrap().to_owned())
+        .collect();
+    entries.sort();
+    let cut = entries[entries.len() * 6 / 10].clone();
+    let (signals_1, signals_2) = split(&signals, "entry_ts", &cut);
+    let (candles_1, candles_2) = split(&candles, "ts", &cut);
+    let (db, resumed) = (out(dir.path(), "split.db"), out(dir.path(), "resumed.json"));
+    siglearn(&["replay", "--candles", &candles_1, "--signals", &signals_1, "--config", &config, "--db", &db])
+        .unwrap();
+    siglearn(&[
+        "replay",
+        "--candles",
+        &candles_2,
+        "--signals",
+        &signals_2,
+        "--config",
+        &config,
+        "--db",
+        &db,
+        "--ab-out",
+        &resumed,
+    ])
+    .unwrap();
+    assert_eq!(std::fs::read_to_string(&whole).unwrap(), std::fs::read_to_string(&resumed).unwrap());
+    let (one, two) = (
+        StoreReader::open(std::path::Path::new(&out(dir.path(), "whole.db"))).unwrap(),
+        StoreReader::open(std::path::Path::new(&db)).unwrap(),
+    );
+    assert_eq!(one.versions("h1").unwrap().len(), two.versions("h1").unwrap().len());
+    assert_eq!(one.trades().unwrap().len(), two.trades().unwrap().len());
+}
+
+#[test]
+fn a_rollback_is_continued_by_the_next_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let (candles, signals) = synth(dir.path(), 100);
+    let config = lineup(dir.path(), &[("all", TAKE_ALL), ("h1", FOLLOW_H1)], "");
+    let db = out(dir.path(), "s.db");
+    siglearn(&["replay", "--candles", &candles, "--signals", &signals, "--config", &config, "--db", &db])
+        .unwrap();
+    siglearn(&["rollback", "h1", "1", "--db", &db]).unwrap();
+    let reader = StoreReader::open(std::path::Path::new(&db)).unwrap();
+    let live = reader.versions("h1").unwrap().pop().unwrap();
+    assert_eq!((live.reason.as_str(), live.parent.map(|p| p.0)), ("rollback", Some(1)));
+    assert_eq!(live.state, serde_json::json!({ "seen": 0 }));
+    let error = format!("{:#}", siglearn(&["rollback", "h1", "9999", "--db", &db]).unwrap_err());
+    assert!(error.contains("no version 9999"), "{error}");
+}
+
+#[test]
+fn check_reports_a_good_script_and_fails_a_bad_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = common::write(dir.path(), "good.rhai", FOLLOW_H1);
+    siglearn(&["check", &good]).unwrap();
+    let bad = common::write(dir.path(), "bad.rhai", "fn decide(signal) {\n  signal.heads[\"rsi\"] +\n}\n");
+    let error = format!("{:#}", siglearn(&["check", &bad]).unwrap_err());
+    assert!(error.contains("bad.rhai:3"), "{error}");
+    let arity = common::write(dir.path(), "arity.rhai", "fn decide(signal) { true } fn learn(outcome) {}");
+    let error = format!("{:#}", siglearn(&["check", &arity]).unwrap_err());
+    assert!(error.contains("learn(signal, outcome)"), "{error}");
+}
+
+#[test]
+fn a_config_with_problems_lists_them_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let (candles, signals) = synth(dir.path(), 20);
+    let config = common::write(
+        dir.path(),
+        "siglearn.toml",
+        "[experiment]\nchampion = \"ghost\"\nalpah = 0.1\n[[strategies]]\nname = \"a\"\nscript = \"missing.rhai\"\n",
+    );
+    let error = format!(
+        "{:#}",
+        siglearn(&["replay", "--candles", &candles, "--signals", &signals, "--config", &config]).unwrap_err()
+    );
+    assert!(error.contains("experiment.alpah"), "{error}");
+    let config = common::write(
+        dir.path(),
+        "siglearn.toml",
+        "[experiment]\nchampion = \"ghost\"\n[[strategies]]\nname = \"a\"\nscript = \"missing.rhai\"\n",
+    );
+    let error = format!(
+        "{:#}",
+        siglearn(&["replay", "--candles", &candles, "--signals", &signals, "--config", &config]).unwrap_err()
+    );
+    assert!(
+        error.contains("2 problem(s)") && error.contains("ghost") && error.contains("missing.rhai"),
+        "{error}"
+    );
+}
