@@ -139,7 +139,9 @@ fn jobs_fire_in_event_time_and_versions_follow_state_changes() {
     // Daily versions are stamped at midnight UTC: event time, not wall time.
     let daily: Vec<_> = h1.iter().filter(|v| v.reason.as_str() == "daily").collect();
     assert!(daily.iter().all(|v| v.created_at.as_millis() % 86_400_000 == 0));
-    assert!(daily.windows(2).all(|w| w[1].created_at.as_millis() - w[0].created_at.as_millis() == 86_400_000));
+    assert!(
+        daily.windows(2).all(|w| w[1].created_at.as_millis() - w[0].created_at.as_millis() == 86_400_000)
+    );
     let days = reader.last_job_runs().unwrap();
     assert!(days.iter().any(|(job, _)| job.as_str() == "weekly"), "{days:?}");
 }
