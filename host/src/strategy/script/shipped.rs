@@ -1,0 +1,266 @@
+//! The strategies shipped in `scripts/`: each one's rule and learning pinned
+//! on streams built here, and every hook run on random signals.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use siglearn_plugin_api::{Outcome, OutcomeKind, Side, Signal, SignalId, StrategyId, Timestamp, Values};
+
+use super::*;
+use crate::strategy::fixture::{self, HEADS, INDICATORS};
+
+/// `scripts/{name}.rhai`, compiled but not initialised.
+fn compile(name: &str, limits: Limits) -> ScriptStrategy {
+    let path = format!("{}/../scripts/{name}.rhai", env!("CARGO_MANIFEST_DIR"));
+    ScriptStrategy::from_file(StrategyId::new(name), Path::new(&path), limits).unwrap()
+}
+
+fn load(name: &str, params: Value) -> ScriptStrategy {
+    let mut strategy = compile(name, Limits::default());
+    strategy.init(&params).unwrap();
+    strategy
+}
+
+/// splitmix64: a small deterministic generator, enough for test streams.
+struct Rng(u64);
+
+impl Rng {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `[0, 1)`.
+    fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn range(&mut self, lo: f64, hi: f64) -> f64 {
+        lo + (hi - lo) * self.unit()
+    }
+
+    fn chance(&mut self, p: f64) -> bool {
+        self.unit() < p
+    }
+
+    fn side(&mut self) -> Side {
+        if self.chance(0.5) { Side::Long } else { Side::Short }
+    }
+}
+
+/// A signal with the given evidence; prices and exits are those of the fixture.
+struct Draft {
+    side: Side,
+    confidence: Option<f64>,
+    pattern: Option<&'static str>,
+    regime: Option<&'static str>,
+    heads: Values,
+    indicators: Values,
+}
+
+impl Default for Draft {
+    fn default() -> Self {
+        Draft {
+            side: Side::Long,
+            confidence: None,
+            pattern: None,
+            regime: None,
+            heads: Values::new(),
+            indicators: Values::new(),
+        }
+    }
+}
+
+impl Draft {
+    fn build(self, n: usize) -> Arc<Signal> {
+        let template = fixture::signal();
+        Arc::new(Signal {
+            id: SignalId::new(format!("s{n}")),
+            side: self.side,
+            entry_ts: Timestamp(template.entry_ts.as_millis() + n as i64 * 60_000),
+            confidence: self.confidence,
+            pattern: self.pattern.map(Into::into),
+            regime: self.regime.map(Into::into),
+            heads: self.heads,
+            indicators: self.indicators,
+            ..(*template).clone()
+        })
+    }
+}
+
+/// The outcome of `signal` with return `pnl_pct`.
+fn outcome(signal: &Signal, pnl_pct: f64) -> Outcome {
+    Outcome {
+        signal_id: signal.id.clone(),
+        kind: if pnl_pct > 0.0 { OutcomeKind::TpHit } else { OutcomeKind::SlHit },
+        pnl_pct,
+        ..fixture::outcome()
+    }
+}
+
+fn with_confidence(confidence: f64, n: usize) -> Arc<Signal> {
+    Draft { confidence: Some(confidence), ..Draft::default() }.build(n)
+}
+
+fn number(strategy: &ScriptStrategy, pointer: &str) -> f64 {
+    let state = strategy.state().unwrap();
+    state
+        .pointer(pointer)
+        .and_then(Value::as_f64)
+        .unwrap_or_else(|| panic!("no number at {pointer} in {state}"))
+}
+
+fn taken(strategy: &mut ScriptStrategy, signal: &Arc<Signal>) -> bool {
+    strategy.decide(signal).unwrap().take
+}
+
+#[test]
+fn baseline_takes_every_signal_and_its_state_never_changes() {
+    let mut s = load("baseline", json!({}));
+    let mut rng = Rng(1);
+    for n in 0..200 {
+        let signal = random_signal(&mut rng, n);
+        assert!(taken(&mut s, &signal));
+        s.learn(&signal, &outcome(&signal, rng.range(-2.0, 2.0))).unwrap();
+    }
+    s.daily(&DailySummary::default()).unwrap();
+    assert_eq!(s.state().unwrap(), json!({}));
+}
+
+#[test]
+fn adaptive_threshold_takes_by_confidence_and_a_missing_one_counts_as_a_half() {
+    let mut s = load("adaptive_threshold", json!({"threshold": 0.5}));
+    let verdict = s.decide(&with_confidence(0.7, 0)).unwrap();
+    assert!(verdict.take);
+    assert!((verdict.score - 0.2).abs() < 1e-12);
+    assert!(!taken(&mut s, &with_confidence(0.49, 1)));
+    assert!(taken(&mut s, &with_confidence(0.5, 2)));
+    let verdict = s.decide(&Draft::default().build(3)).unwrap();
+    assert_eq!((verdict.take, verdict.score), (true, 0.0));
+}
+
+#[test]
+fn adaptive_threshold_falls_after_a_winner_below_and_rises_after_a_loser_above() {
+    let mut s = load("adaptive_threshold", json!({}));
+    // Defaults: threshold 0.3, step 0.005, band 0.1.
+    let near = with_confidence(0.25, 0);
+    s.learn(&near, &outcome(&near, 1.0)).unwrap();
+    let down = 0.005 * 0.1 / (0.1 + 0.05);
+    assert!((number(&s, "/threshold") - (0.3 - down)).abs() < 1e-12);
+
+    let threshold = 0.3 - down;
+    let far = with_confidence(0.8, 1);
+    s.learn(&far, &outcome(&far, -1.0)).unwrap();
+    let up = 0.005 * 0.1 / (0.1 + (0.8 - threshold));
+    assert!((number(&s, "/threshold") - (threshold + up)).abs() < 1e-12);
+    // An outcome far from the threshold moves it less than one near it.
+    assert!(up < down);
+
+    // Right calls change nothing: a winner taken, losers turned away.
+    let threshold = number(&s, "/threshold");
+    for (n, (confidence, pnl)) in [(0.9, 1.0), (0.1, -1.0), (0.05, 0.0)].into_iter().enumerate() {
+        let signal = with_confidence(confidence, n);
+        s.learn(&signal, &outcome(&signal, pnl)).unwrap();
+    }
+    assert_eq!(number(&s, "/threshold"), threshold);
+}
+
+/// The threshold's average over the second half of a stream where a signal
+/// wins with probability equal to its confidence, drawn in `[0.3, 1)`.
+fn settled_threshold(params: Value) -> f64 {
+    let mut rng = Rng(9);
+    let mut s = load("adaptive_threshold", params);
+    let (steps, mut sum) = (20_000, 0.0);
+    for n in 0..steps {
+        let confidence = rng.range(0.3, 1.0);
+        let signal = with_confidence(confidence, n);
+        let pnl = if rng.chance(confidence) { 1.0 } else { -1.0 };
+        s.learn(&signal, &outcome(&signal, pnl)).unwrap();
+        if n >= steps / 2 {
+            sum += number(&s, "/threshold");
+        }
+    }
+    sum / (steps / 2) as f64
+}
+
+#[test]
+fn adaptive_threshold_settles_nearer_break_even_than_a_plain_count() {
+    // Break-even is 0.5; counting mistakes alike (a band far wider than the
+    // confidences) settles where missed winners = taken losers, about 0.545.
+    let weighted = settled_threshold(json!({}));
+    let counted = settled_threshold(json!({"band": 1000}));
+    assert!((0.5..0.55).contains(&weighted) && weighted < counted, "{weighted} vs {counted}");
+}
+
+#[test]
+fn adaptive_threshold_stays_within_min_and_max() {
+    let mut s = load("adaptive_threshold", json!({"step": 0.05, "min": 0.2, "max": 0.4}));
+    for n in 0..100 {
+        let signal = with_confidence(0.0, n);
+        s.learn(&signal, &outcome(&signal, 1.0)).unwrap();
+    }
+    assert_eq!(number(&s, "/threshold"), 0.2);
+    for n in 0..100 {
+        let signal = with_confidence(1.0, n);
+        s.learn(&signal, &outcome(&signal, -1.0)).unwrap();
+    }
+    assert_eq!(number(&s, "/threshold"), 0.4);
+}
+
+#[test]
+fn adaptive_threshold_state_round_trips_through_json() {
+    let mut s = load("adaptive_threshold", json!({}));
+    let signal = with_confidence(0.2, 0);
+    s.learn(&signal, &outcome(&signal, 1.0)).unwrap();
+    let text = serde_json::to_string(&s.state().unwrap()).unwrap();
+    let mut restored = load("adaptive_threshold", json!({"threshold": 0.9}));
+    restored.set_state(&serde_json::from_str(&text).unwrap()).unwrap();
+    assert_eq!(restored.state().unwrap(), s.state().unwrap());
+    let probe = with_confidence(0.299, 1);
+    assert_eq!(restored.decide(&probe).unwrap(), s.decide(&probe).unwrap());
+}
+
+/// A signal with random evidence: heads and indicators each missing now and
+/// then, an unknown name sometimes, no confidence, pattern or regime at times,
+/// and indicators that are sometimes constant (zero variance) or huge.
+fn random_signal(rng: &mut Rng, n: usize) -> Arc<Signal> {
+    const PATTERNS: [&str; 3] = ["trend", "reversal", "breakout"];
+    const REGIMES: [&str; 2] = ["trend_high_vol", "range_low_vol"];
+    let mut heads = Values::new();
+    for head in HEADS {
+        if rng.chance(0.8) {
+            heads.insert(head, rng.range(-1.0, 1.0));
+        }
+    }
+    let mut indicators = Values::new();
+    for name in INDICATORS {
+        if rng.chance(0.8) {
+            let value = match name {
+                "adx" => 25.0,
+                "obv_slope" => rng.range(-1e6, 1e6),
+                _ => rng.range(-100.0, 100.0),
+            };
+            indicators.insert(name, value);
+        }
+    }
+    if rng.chance(0.05) {
+        heads.insert(format!("head_{}", n % 3), rng.range(-1.0, 1.0));
+        indicators.insert(format!("extra_{}", n % 3), rng.range(-1.0, 1.0));
+    }
+    let pick = |rng: &mut Rng, names: &[&'static str]| {
+        if rng.chance(0.3) { None } else { Some(names[rng.next_u64() as usize % names.len()]) }
+    };
+    Draft {
+        side: rng.side(),
+        confidence: if rng.chance(0.3) { None } else { Some(rng.unit()) },
+        pattern: pick(rng, &PATTERNS),
+        regime: pick(rng, &REGIMES),
+        heads,
+        indicators,
+    }
+    .build(n)
+}
