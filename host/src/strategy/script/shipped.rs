@@ -9,6 +9,7 @@ use siglearn_plugin_api::{Outcome, OutcomeKind, Side, Signal, SignalId, Strategy
 
 use super::*;
 use crate::strategy::fixture::{self, HEADS, INDICATORS};
+use crate::trade::Trade;
 
 /// `scripts/{name}.rhai`, compiled but not initialised.
 fn compile(name: &str, limits: Limits) -> ScriptStrategy {
@@ -222,6 +223,106 @@ fn adaptive_threshold_state_round_trips_through_json() {
     assert_eq!(restored.state().unwrap(), s.state().unwrap());
     let probe = with_confidence(0.299, 1);
     assert_eq!(restored.decide(&probe).unwrap(), s.decide(&probe).unwrap());
+}
+
+/// The heads whose votes predict the outcome in [`planted_heads`].
+const INFORMATIVE: [&str; 3] = ["adx", "ema_trend", "macd"];
+
+/// A signal whose informative heads call its outcome right with probability
+/// `edge`, and whose six other heads vote at random.
+fn planted_heads(rng: &mut Rng, n: usize, edge: f64) -> Trade {
+    let side = rng.side();
+    let win = rng.chance(0.5);
+    let heads: Values = HEADS
+        .iter()
+        .map(|&head| {
+            let vote = if INFORMATIVE.contains(&head) {
+                let strength = rng.range(0.2, 1.0);
+                let right = rng.chance(edge);
+                // Agreeing with the side calls a win; disagreeing calls a loss.
+                let agrees = right == win;
+                side.sign() * if agrees { strength } else { -strength }
+            } else {
+                rng.range(-1.0, 1.0)
+            };
+            (head, vote)
+        })
+        .collect();
+    let signal = Draft { side, heads, ..Draft::default() }.build(n);
+    let outcome = outcome(&signal, if win { 1.5 } else { -1.0 });
+    Trade { signal, outcome }
+}
+
+fn weights(state: &Value) -> Vec<(String, f64)> {
+    let weights = state["weights"].as_object().unwrap();
+    weights.iter().map(|(head, w)| (head.clone(), w.as_f64().unwrap())).collect()
+}
+
+fn assert_informative_heads_rank_first(state: &Value) {
+    let weights = weights(state);
+    assert_eq!(weights.len(), HEADS.len(), "{state}");
+    let (informative, noise): (Vec<_>, Vec<_>) =
+        weights.iter().partition(|(head, _)| INFORMATIVE.contains(&head.as_str()));
+    let lowest = informative.iter().map(|(_, w)| *w).fold(f64::INFINITY, f64::min);
+    let highest = noise.iter().map(|(_, w)| *w).fold(f64::NEG_INFINITY, f64::max);
+    assert!(lowest > highest, "informative {informative:?} vs noise {noise:?}");
+}
+
+#[test]
+fn head_weights_learns_to_rank_informative_heads_above_noise() {
+    for seed in 1..=5 {
+        let mut rng = Rng(seed);
+        let mut s = load("head_weights", json!({}));
+        for n in 0..2_000 {
+            let trade = planted_heads(&mut rng, n, 0.85);
+            s.learn(&trade.signal, &trade.outcome).unwrap();
+        }
+        assert_informative_heads_rank_first(&s.state().unwrap());
+    }
+    // A weaker edge with a slower rate.
+    let mut rng = Rng(7);
+    let mut s = load("head_weights", json!({"rate": 0.005}));
+    for n in 0..5_000 {
+        let trade = planted_heads(&mut rng, n, 0.65);
+        s.learn(&trade.signal, &trade.outcome).unwrap();
+    }
+    assert_informative_heads_rank_first(&s.state().unwrap());
+}
+
+#[test]
+fn head_weights_retrain_gives_the_same_ranking_and_leaves_the_live_state() {
+    let mut rng = Rng(11);
+    let mut s = load("head_weights", json!({}));
+    let history: Vec<HistoryItem> = (0..2_000)
+        .map(|n| HistoryItem { trade: planted_heads(&mut rng, n, 0.65), taken: n % 2 == 0 })
+        .collect();
+    let candidate = s.retrain(&history).unwrap().unwrap();
+    assert_informative_heads_rank_first(&candidate);
+    assert_eq!(s.state().unwrap()["weights"], json!({}));
+    // The candidate is a working state whose total is the sum of its weights.
+    let total: f64 = weights(&candidate).iter().map(|(_, w)| w).sum();
+    assert!((candidate["total"].as_f64().unwrap() - total).abs() < 1e-9);
+    s.set_state(&candidate).unwrap();
+    assert!(s.decide(&history[0].trade.signal).is_ok());
+}
+
+#[test]
+fn head_weights_takes_by_the_weighted_consensus_of_the_heads() {
+    let mut s = load("head_weights", json!({}));
+    let heads = Values::from([("adx", 1.0), ("rsi", -0.5), ("macd", -0.2)]);
+    // Before learning: the plain mean vote, turned to the side.
+    let long = Draft { heads: heads.clone(), ..Draft::default() }.build(0);
+    let verdict = s.decide(&long).unwrap();
+    assert!(verdict.take && (verdict.score - 0.1).abs() < 1e-12, "{verdict:?}");
+    let short = Draft { side: Side::Short, heads: heads.clone(), ..Draft::default() }.build(1);
+    assert!(!taken(&mut s, &short));
+    // With learned weights the heads count by weight; a missing head votes 0.
+    let mut state = s.state().unwrap();
+    state["weights"] = json!({"adx": 0.5, "rsi": 2.0, "macd": 1.0, "obv": 0.5});
+    state["total"] = json!(4.0);
+    s.set_state(&state).unwrap();
+    let verdict = s.decide(&short).unwrap();
+    assert!(verdict.take && (verdict.score - 0.7 / 4.0).abs() < 1e-12, "{verdict:?}");
 }
 
 /// A signal with random evidence: heads and indicators each missing now and
