@@ -325,6 +325,104 @@ fn head_weights_takes_by_the_weighted_consensus_of_the_heads() {
     assert!(verdict.take && (verdict.score - 0.7 / 4.0).abs() < 1e-12, "{verdict:?}");
 }
 
+#[test]
+fn pattern_filter_skips_a_losing_key_and_keeps_taking_a_winning_one() {
+    let mut s = load("pattern_filter", json!({}));
+    let losing = |n| Draft { pattern: Some("breakout"), regime: Some("range"), ..Draft::default() }.build(n);
+    let winning = |n| Draft { pattern: Some("trend"), ..Draft::default() }.build(n);
+    for n in 0..40 {
+        // The losing key wins one time in five, the winning one four in five.
+        let (lose, win) = (losing(n), winning(n));
+        let odd_one = n % 5 == 0;
+        s.learn(&lose, &outcome(&lose, if odd_one { 2.0 } else { -1.0 })).unwrap();
+        s.learn(&win, &outcome(&win, if odd_one { -1.0 } else { 2.0 })).unwrap();
+        let n_trades = n + 1;
+        // Below min_trades (20) a key is always taken.
+        if n_trades < 20 {
+            assert!(taken(&mut s, &losing(n)), "after {n_trades}");
+        }
+    }
+    assert!(!taken(&mut s, &losing(99)));
+    let verdict = s.decide(&winning(99)).unwrap();
+    assert!(verdict.take && verdict.score > 0.7, "{verdict:?}");
+    // An unknown key is taken, at the prior mean.
+    let verdict = s.decide(&Draft::default().build(100)).unwrap();
+    assert_eq!((verdict.take, verdict.score), (true, 0.5));
+    assert_eq!(number(&s, "/stats/breakout|range/losses"), 32.0);
+    let average = (8.0 * 2.0 - 32.0) / 40.0;
+    assert!((number(&s, "/stats/breakout|range/avg_pnl") - average).abs() < 1e-9);
+    assert_eq!(number(&s, "/stats/trend|-/wins"), 32.0);
+}
+
+#[test]
+fn pattern_filter_daily_decays_the_counts() {
+    let mut s = load("pattern_filter", json!({"decay": 0.5}));
+    let signal = Draft { pattern: Some("trend"), regime: Some("calm"), ..Draft::default() }.build(0);
+    for pnl in [1.0, 1.0, -1.0, 2.0] {
+        s.learn(&signal, &outcome(&signal, pnl)).unwrap();
+    }
+    s.daily(&DailySummary::default()).unwrap();
+    assert_eq!(
+        s.state().unwrap()["stats"]["trend|calm"],
+        json!({"wins": 1.5, "losses": 0.5, "avg_pnl": 0.75})
+    );
+    let mut s = load("pattern_filter", json!({}));
+    s.learn(&signal, &outcome(&signal, -1.0)).unwrap();
+    s.daily(&DailySummary::default()).unwrap();
+    assert_eq!(number(&s, "/stats/trend|calm/losses"), 0.99);
+}
+
+/// `rsi` predicts the return (turned to the side); `obv_slope` is noise.
+fn planted_indicators(rng: &mut Rng, n: usize) -> Trade {
+    let side = rng.side();
+    let edge = rng.range(-1.0, 1.0);
+    let indicators = Values::from([("rsi", 50.0 + 20.0 * edge), ("obv_slope", rng.range(-3.0, 3.0))]);
+    let signal = Draft { side, indicators, ..Draft::default() }.build(n);
+    let pnl = side.sign() * edge * 2.0 + rng.range(-1.0, 1.0);
+    let outcome = outcome(&signal, pnl);
+    Trade { signal, outcome }
+}
+
+#[test]
+fn indicator_weights_weights_an_informative_indicator_and_not_noise() {
+    // With alpha 0.02 an IC estimate wanders about 0.1 around its mean.
+    for seed in 1..=3 {
+        let mut rng = Rng(seed);
+        let mut s = load("indicator_weights", json!({}));
+        for n in 0..3_000 {
+            let trade = planted_indicators(&mut rng, n);
+            s.learn(&trade.signal, &trade.outcome).unwrap();
+        }
+        let (informative, noise) = (number(&s, "/ic/rsi"), number(&s, "/ic/obv_slope"));
+        assert!(informative > 0.5 && noise.abs() < 0.3, "seed {seed}: rsi {informative}, noise {noise}");
+        // It takes the signals the indicator favours, and only those.
+        let favoured = |side| Draft { side, indicators: Values::from([("rsi", 65.0)]), ..Draft::default() };
+        assert!(taken(&mut s, &favoured(Side::Long).build(0)));
+        assert!(!taken(&mut s, &favoured(Side::Short).build(1)));
+    }
+    // A slower alpha pins the noise down.
+    let mut rng = Rng(4);
+    let mut s = load("indicator_weights", json!({"alpha": 0.002}));
+    for n in 0..6_000 {
+        let trade = planted_indicators(&mut rng, n);
+        s.learn(&trade.signal, &trade.outcome).unwrap();
+    }
+    let (informative, noise) = (number(&s, "/ic/rsi"), number(&s, "/ic/obv_slope"));
+    assert!(informative > 0.5 && noise.abs() < 0.1, "rsi {informative}, noise {noise}");
+}
+
+#[test]
+fn indicator_weights_takes_everything_during_warmup() {
+    let mut rng = Rng(5);
+    // No score can clear this threshold: only warmup takes.
+    let mut s = load("indicator_weights", json!({"threshold": 100, "warmup": 30}));
+    for n in 0..60 {
+        let trade = planted_indicators(&mut rng, n);
+        assert_eq!(taken(&mut s, &trade.signal), n < 30, "signal {n}");
+        s.learn(&trade.signal, &trade.outcome).unwrap();
+    }
+}
+
 /// A signal with random evidence: heads and indicators each missing now and
 /// then, an unknown name sometimes, no confidence, pattern or regime at times,
 /// and indicators that are sometimes constant (zero variance) or huge.
