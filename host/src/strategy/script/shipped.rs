@@ -11,6 +11,9 @@ use super::*;
 use crate::strategy::fixture::{self, HEADS, INDICATORS};
 use crate::trade::Trade;
 
+const SCRIPTS: [&str; 5] =
+    ["baseline", "adaptive_threshold", "head_weights", "pattern_filter", "indicator_weights"];
+
 /// `scripts/{name}.rhai`, compiled but not initialised.
 fn compile(name: &str, limits: Limits) -> ScriptStrategy {
     let path = format!("{}/../scripts/{name}.rhai", env!("CARGO_MANIFEST_DIR"));
@@ -117,6 +120,38 @@ fn number(strategy: &ScriptStrategy, pointer: &str) -> f64 {
 
 fn taken(strategy: &mut ScriptStrategy, signal: &Arc<Signal>) -> bool {
     strategy.decide(signal).unwrap().take
+}
+
+#[test]
+fn every_script_compiles_and_initialises_with_defaults_and_explicit_params() {
+    for name in SCRIPTS {
+        let mut strategy = load(name, json!({}));
+        assert!(strategy.decide(&fixture::signal()).is_ok(), "{name}");
+    }
+    let s = load("adaptive_threshold", json!({"threshold": 0.4, "step": 0.01, "min": 0.1, "max": 0.9}));
+    assert_eq!(number(&s, "/threshold"), 0.4);
+    let s = load("head_weights", json!({"rate": 0.01, "threshold": 0.1, "min_weight": 0.1, "max_weight": 3}));
+    assert_eq!((number(&s, "/rate"), number(&s, "/max_weight")), (0.01, 3.0));
+    let s = load("pattern_filter", json!({"min_trades": 5, "decay": 0.9}));
+    assert_eq!((number(&s, "/min_trades"), number(&s, "/prior_a")), (5.0, 2.0));
+    let s = load("indicator_weights", json!({"alpha": 0.05, "warmup": 10}));
+    assert_eq!((number(&s, "/alpha"), number(&s, "/warmup")), (0.05, 10.0));
+}
+
+#[test]
+fn unknown_and_invalid_params_are_refused_with_the_reason() {
+    let cases = [
+        ("adaptive_threshold", json!({"treshold": 0.4}), "unknown param treshold"),
+        ("adaptive_threshold", json!({"threshold": 0.99}), "must lie in [min, max]"),
+        ("head_weights", json!({"rate": "fast"}), "param rate must be a number, not string"),
+        ("head_weights", json!({"rate": 1.0}), "rate must lie in [0, 1)"),
+        ("pattern_filter", json!({"decay": 0}), "decay must lie in (0, 1]"),
+        ("indicator_weights", json!({"alpha": 0}), "alpha must lie in (0, 1]"),
+    ];
+    for (name, params, expected) in cases {
+        let err = compile(name, Limits::default()).init(&params).unwrap_err();
+        assert!(err.message.contains(expected), "{name} {params}: {err}");
+    }
 }
 
 #[test]
@@ -462,4 +497,77 @@ fn random_signal(rng: &mut Rng, n: usize) -> Arc<Signal> {
         indicators,
     }
     .build(n)
+}
+
+#[test]
+fn every_hook_of_every_script_survives_random_signals_with_a_json_state() {
+    for name in SCRIPTS {
+        let mut rng = Rng(42);
+        let mut s = load(name, json!({}));
+        let mut history = Vec::new();
+        for n in 0..1_000 {
+            let signal = random_signal(&mut rng, n);
+            let verdict = s.decide(&signal).unwrap_or_else(|e| panic!("{e}"));
+            assert!(verdict.score.is_finite() && verdict.size >= 0.0, "{name}: {verdict:?}");
+            let pnl = if rng.chance(0.05) { 0.0 } else { rng.range(-3.0, 3.0) };
+            let outcome = outcome(&signal, pnl);
+            s.learn(&signal, &outcome).unwrap_or_else(|e| panic!("{e}"));
+            history.push(HistoryItem { trade: Trade { signal, outcome }, taken: verdict.take });
+            if n % 100 == 99 {
+                let summary = DailySummary { date: "2018-01-01".into(), signals: 100, ..Default::default() };
+                s.daily(&summary).unwrap_or_else(|e| panic!("{e}"));
+                if let Some(candidate) = s.retrain(&history[n - 99..]).unwrap_or_else(|e| panic!("{e}")) {
+                    assert!(candidate.is_object(), "{name}: {candidate}");
+                }
+                s.params_space().unwrap_or_else(|e| panic!("{e}"));
+                let state = s.state().unwrap_or_else(|e| panic!("{e}"));
+                let text = serde_json::to_string(&state).unwrap();
+                s.set_state(&serde_json::from_str(&text).unwrap()).unwrap();
+                assert_eq!(s.state().unwrap(), state, "{name}");
+            }
+        }
+    }
+}
+
+/// The fewest operations `hook` (decide or learn) needs on the fixture
+/// signal, from the state after learning it twice.
+fn operations(name: &str, hook: Hook) -> u64 {
+    let (signal, outcome) = (fixture::signal(), fixture::outcome());
+    let mut warm = load(name, json!({}));
+    warm.learn(&signal, &outcome).unwrap();
+    warm.learn(&signal, &outcome).unwrap();
+    let state = warm.state().unwrap();
+    let runs = |limit| {
+        let mut s = compile(name, Limits { hot_operations: limit, ..Limits::default() });
+        s.set_state(&state).unwrap();
+        match hook {
+            Hook::Decide => s.decide(&signal).is_ok(),
+            _ => s.learn(&signal, &outcome).is_ok(),
+        }
+    };
+    let (mut lo, mut hi) = (0, 100_000);
+    assert!(runs(hi), "{name} {hook}");
+    while hi - lo > 1 {
+        let mid = (lo + hi) / 2;
+        if runs(mid) { hi = mid } else { lo = mid }
+    }
+    hi
+}
+
+#[test]
+fn decide_and_learn_cost_no_more_operations_than_pinned() {
+    // Rhai counts operations deterministically, so these pins catch a change
+    // that makes a per-signal hook costlier. A loop over the heads or the
+    // indicators costs about 100 operations a name in learn.
+    let pins = [
+        ("baseline", 3, 1),
+        ("adaptive_threshold", 16, 20),
+        ("head_weights", 39, 950),
+        ("pattern_filter", 54, 59),
+        ("indicator_weights", 150, 970),
+    ];
+    for (name, decide, learn) in pins {
+        let measured = (operations(name, Hook::Decide), operations(name, Hook::Learn));
+        assert!(measured.0 <= decide && measured.1 <= learn, "{name}: (decide, learn) = {measured:?}");
+    }
 }
