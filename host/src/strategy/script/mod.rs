@@ -337,3 +337,6 @@ impl Strategy for ScriptStrategy {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod shipped;
