@@ -15,7 +15,7 @@ use rhai::module_resolvers::DummyModuleResolver;
 use rhai::{Dynamic, Engine};
 use serde::Deserialize;
 
-use super::{helpers, types};
+use super::{helpers, learning, types};
 
 /// Resource limits of strategy scripts.
 #[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
@@ -155,5 +155,6 @@ pub(crate) fn build(limits: &Limits, strategy: &str) -> (Engine, Arc<CallBudget>
     engine.on_debug(move |text, _, position| tracing::debug!(strategy = %name, %position, "{text}"));
     types::register(&mut engine);
     helpers::register(&mut engine);
+    learning::register(&mut engine);
     (engine, budget)
 }

@@ -9,6 +9,7 @@
 mod convert;
 pub mod engine;
 mod helpers;
+mod learning;
 mod types;
 
 use std::collections::BTreeSet;

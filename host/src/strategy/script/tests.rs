@@ -174,7 +174,8 @@ fn values_can_be_iterated_and_dotted_with_weights() {
         fn decide(signal) {
             let n = 0;
             for name in signal.heads { n += 1; }
-            let dot = signal.heads.dot(#{ adx: 2.0 }, 0.0);
+            let weights = #{ adx: 2.0 };
+            let dot = weights.dot(signal.heads, 0.0);
             #{ take: n == 9 && signal.heads.len() == 9, score: dot }
         }
         "#,

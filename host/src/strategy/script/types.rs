@@ -32,7 +32,13 @@ pub(crate) struct ScriptValues {
 }
 
 impl ScriptValues {
-    fn values(&self) -> &Values {
+    /// The head votes of `signal`.
+    #[cfg(test)]
+    pub(crate) fn heads(signal: Arc<Signal>) -> Self {
+        ScriptValues { signal, which: Which::Heads }
+    }
+
+    pub(crate) fn values(&self) -> &Values {
         match self.which {
             Which::Heads => &self.signal.heads,
             Which::Indicators => &self.signal.indicators,
@@ -104,9 +110,6 @@ pub(crate) fn register(engine: &mut Engine) {
             v.values().iter().map(|(name, value)| (name.into(), Dynamic::from_float(value))).collect()
         })
         .register_fn("sum", |v: &mut ScriptValues| v.values().values().sum::<f64>())
-        .register_fn("dot", |v: &mut ScriptValues, weights: Map, default: f64| {
-            dot(v.values(), &weights, default)
-        })
         .register_iterator::<ScriptValues>();
 
     engine
@@ -123,18 +126,4 @@ pub(crate) fn register(engine: &mut Engine) {
         .register_get("mae_pct", |o: &mut ScriptOutcome| o.0.mae_pct)
         .register_fn("to_string", |o: &mut ScriptOutcome| format!("Outcome({} {})", o.0.signal_id, o.0.kind))
         .register_fn("to_debug", |o: &mut ScriptOutcome| format!("Outcome({} {})", o.0.signal_id, o.0.kind));
-}
-
-/// `sum(value * weights[name])`, with `default` for names without a weight
-/// (a weight that is not a number counts as the default too).
-fn dot(values: &Values, weights: &Map, default: f64) -> f64 {
-    values
-        .iter()
-        .map(|(name, value)| {
-            let weight = weights
-                .get(name)
-                .and_then(|w| w.as_float().ok().or_else(|| w.as_int().ok().map(|i| i as f64)));
-            value * weight.unwrap_or(default)
-        })
-        .sum()
 }

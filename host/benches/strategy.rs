@@ -1,0 +1,126 @@
+//! Strategy call cost: each shipped Rhai script's `decide` and `learn` on a
+//! signal with nine head votes and ten indicators, against the head_weights
+//! algorithm written in native Rust, in one run.
+//!
+//! Run: `cargo bench -p siglearn --bench strategy`
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use siglearn::strategy::script::{Limits, ScriptStrategy};
+use siglearn::strategy::{Strategy, fixture};
+use siglearn_plugin_api::{Outcome, OutcomeKind, Signal, StrategyId};
+
+const SCRIPTS: [&str; 5] =
+    ["baseline", "adaptive_threshold", "head_weights", "pattern_filter", "indicator_weights"];
+
+fn script(name: &str) -> ScriptStrategy {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../scripts/{name}.rhai"));
+    let mut strategy = ScriptStrategy::from_file(StrategyId::new(name), &path, Limits::default()).unwrap();
+    strategy.init(&serde_json::json!({})).unwrap();
+    strategy
+}
+
+/// A win and a loss, so learning keeps moving the state.
+fn outcomes() -> [Outcome; 2] {
+    let win = fixture::outcome();
+    let loss = Outcome { kind: OutcomeKind::SlHit, pnl_pct: -1.45, exit_price: 13_600.0, ..win.clone() };
+    [win, loss]
+}
+
+/// head_weights.rhai in plain Rust: per-head faded hit/miss masses, log-odds weights.
+#[derive(Default)]
+struct NativeHeadWeights {
+    weights: HashMap<Arc<str>, f64>,
+    hits: HashMap<Arc<str>, f64>,
+    misses: HashMap<Arc<str>, f64>,
+    total: f64,
+}
+
+impl NativeHeadWeights {
+    const RATE: f64 = 0.05;
+
+    fn decide(&self, signal: &Signal) -> bool {
+        let mean = if self.total > 0.0 {
+            signal
+                .heads
+                .iter()
+                .map(|(name, vote)| vote * self.weights.get(name).copied().unwrap_or(0.0))
+                .sum::<f64>()
+                / self.total
+        } else {
+            signal.heads.values().sum::<f64>() / signal.heads.len().max(1) as f64
+        };
+        mean * signal.side.sign() > 0.0
+    }
+
+    fn learn(&mut self, signal: &Signal, outcome: &Outcome) {
+        let win = outcome.pnl_pct > 0.0;
+        for (name, vote) in signal.heads.names().zip(signal.heads.values()) {
+            let agreement = vote * signal.side.sign();
+            if agreement == 0.0 {
+                continue;
+            }
+            let hits = self.hits.entry(Arc::clone(name)).or_insert(0.0);
+            let misses = self.misses.entry(Arc::clone(name)).or_insert(0.0);
+            *hits *= 1.0 - Self::RATE;
+            *misses *= 1.0 - Self::RATE;
+            if (agreement > 0.0) == win {
+                *hits += agreement.abs();
+            } else {
+                *misses += agreement.abs();
+            }
+            let p = (*hits + 1.0) / (*hits + *misses + 2.0);
+            let weight = (p / (1.0 - p)).ln().clamp(0.05, 5.0);
+            let old = self.weights.insert(Arc::clone(name), weight).unwrap_or(0.0);
+            self.total += weight - old;
+        }
+    }
+}
+
+fn calls(c: &mut Criterion) {
+    let signal = fixture::signal();
+    let outcomes = outcomes();
+    let mut group = c.benchmark_group("strategy_call");
+    group.measurement_time(Duration::from_secs(3)).sample_size(30);
+    for name in SCRIPTS {
+        let mut strategy = script(name);
+        for outcome in &outcomes {
+            strategy.learn(&signal, outcome).unwrap();
+        }
+        group.bench_with_input(BenchmarkId::new("rhai_decide", name), &name, |b, _| {
+            b.iter(|| black_box(strategy.decide(&signal).unwrap()))
+        });
+        let mut n = 0usize;
+        group.bench_with_input(BenchmarkId::new("rhai_learn", name), &name, |b, _| {
+            b.iter(|| {
+                n += 1;
+                strategy.learn(&signal, &outcomes[n % 2]).unwrap();
+            })
+        });
+    }
+    let mut native = NativeHeadWeights::default();
+    for outcome in &outcomes {
+        native.learn(&signal, outcome);
+    }
+    group.bench_function(BenchmarkId::new("native_decide", "head_weights"), |b| {
+        b.iter(|| black_box(native.decide(&signal)))
+    });
+    let mut n = 0usize;
+    group.bench_function(BenchmarkId::new("native_learn", "head_weights"), |b| {
+        b.iter(|| {
+            n += 1;
+            native.learn(&signal, &outcomes[n % 2]);
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, calls);
+criterion_main!(benches);
