@@ -1,8 +1,9 @@
 //! `siglearn demo`: the whole loop on real candles bundled in the binary.
 //!
-//! Writes the candles, generates signals, replays them into a store and
-//! prints the report; every file lands in one folder, and the commands that
-//! reproduce the run by hand are printed at the end.
+//! Writes the candles, the shipped strategies and their configuration,
+//! generates signals, replays them with the strategies A/B into a store, and
+//! prints the report and the A/B table; every file lands in one folder, and
+//! the commands that reproduce the run by hand are printed at the end.
 
 use std::path::{Path, PathBuf};
 
@@ -24,6 +25,16 @@ const CANDLES: [(&str, &str); 5] = [
     ("BTC-USDT_1m.csv", include_str!("../../data/demo/BTC-USDT_1m.csv")),
 ];
 const ATTRIBUTION: &str = include_str!("../../data/demo/README.md");
+
+/// The shipped strategies and the example configuration that runs them A/B.
+const SCRIPTS: [(&str, &str); 5] = [
+    ("baseline.rhai", include_str!("../../../scripts/baseline.rhai")),
+    ("adaptive_threshold.rhai", include_str!("../../../scripts/adaptive_threshold.rhai")),
+    ("head_weights.rhai", include_str!("../../../scripts/head_weights.rhai")),
+    ("pattern_filter.rhai", include_str!("../../../scripts/pattern_filter.rhai")),
+    ("indicator_weights.rhai", include_str!("../../../scripts/indicator_weights.rhai")),
+];
+const CONFIG: &str = include_str!("../../../siglearn.example.toml");
 
 #[derive(Debug, Args)]
 pub(super) struct DemoArgs {
@@ -48,6 +59,14 @@ pub(super) fn run(args: DemoArgs) -> anyhow::Result<()> {
         candle_files.push(path);
     }
     std::fs::write(candles_dir.join("README.md"), ATTRIBUTION)?;
+    let scripts_dir = out.join("scripts");
+    std::fs::create_dir_all(&scripts_dir)
+        .with_context(|| format!("cannot create {}", scripts_dir.display()))?;
+    for (name, text) in SCRIPTS {
+        std::fs::write(scripts_dir.join(name), text)?;
+    }
+    let config_path = out.join("siglearn.toml");
+    std::fs::write(&config_path, CONFIG)?;
 
     let prices = PriceArgs { candles: candle_files, skip_invalid: false };
     let (series, _) = format::read_prices(&prices.candles, &[], prices.read_options())?;
@@ -57,20 +76,23 @@ pub(super) fn run(args: DemoArgs) -> anyhow::Result<()> {
 
     let db = out.join("siglearn.db");
     remove_store(&db)?;
-    let (trades, report) = (out.join("trades.csv"), out.join("report.json"));
+    let (trades, report, ab) = (out.join("trades.csv"), out.join("report.json"), out.join("ab.json"));
     let inputs = Inputs::read(&prices, &[], &signals_path)?;
-    let outputs = Outputs { trades: Some(&trades), report: Some(&report), ab: None, json: false };
-    let mut config = Config::default();
+    let outputs = Outputs { trades: Some(&trades), report: Some(&report), ab: Some(&ab), json: false };
+    let mut config = Config::load(&config_path)?;
     args.outcome.apply(&mut config);
     run_replay(inputs, Some(&db), &config, &outputs)?;
 
     println!("\nDemo files in {}:", out.display());
     for (path, what) in [
         (&candles_dir, "bundled real candles, with their sources and licences"),
+        (&scripts_dir, "the five shipped learning strategies (Rhai)"),
+        (&config_path, "the configuration that runs them A/B"),
         (&signals_path, "signals from the built-in nine-head generator"),
-        (&db, "SQLite store of signals and outcomes"),
+        (&db, "SQLite store: signals, outcomes, decisions, versions, jobs"),
         (&trades, "one row per closed signal"),
         (&report, "the report above, as JSON"),
+        (&ab, "the A/B table above, as JSON"),
     ] {
         println!("  {:<28} {what}", path.display().to_string());
     }
@@ -81,13 +103,16 @@ pub(super) fn run(args: DemoArgs) -> anyhow::Result<()> {
         signals_path.display()
     );
     println!(
-        "  siglearn replay --candles {}/*.csv --signals {} --trades-out {} --report-out {}",
+        "  siglearn replay --config {} --candles {}/*.csv --signals {} --trades-out {} --report-out {} --ab-out {}",
+        config_path.display(),
         candles_dir.display(),
         signals_path.display(),
         trades.display(),
-        report.display()
+        report.display(),
+        ab.display()
     );
     println!("  siglearn report --db {}", db.display());
+    println!("  siglearn strategies --db {}", db.display());
     Ok(())
 }
 

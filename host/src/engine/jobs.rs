@@ -4,7 +4,9 @@
 //!   version when its state changed, and one run record per strategy plus an
 //!   overall one;
 //! * weekly: walk-forward retraining (below);
-//! * hourly: a metrics record.
+//! * hourly: a metrics record, when a signal arrived or closed since the
+//!   last one (a replay of daily bars would otherwise write 24 identical
+//!   records a day).
 //!
 //! Walk-forward retraining at time T: the validation window is the week
 //! since the previous weekly run (P); the training window is the
@@ -77,6 +79,8 @@ pub(crate) struct Jobs {
     last_weekly: Option<Timestamp>,
     /// Each strategy's state as of its last version.
     versioned: Vec<Option<serde_json::Value>>,
+    /// A signal arrived or closed since the last hourly record.
+    active_hour: bool,
     started: bool,
 }
 
@@ -90,6 +94,7 @@ impl Jobs {
             anchors: vec![None; seats],
             last_weekly: None,
             versioned: vec![None; seats],
+            active_hour: false,
             started: false,
         }
     }
@@ -136,13 +141,17 @@ impl Jobs {
             match job {
                 JobKind::Daily => self.daily(at, lineup, effects),
                 JobKind::Weekly => self.weekly(at, lineup, effects),
-                JobKind::Hourly => hourly(at, lineup, open_signals, effects),
+                JobKind::Hourly if std::mem::take(&mut self.active_hour) => {
+                    hourly(at, lineup, open_signals, effects)
+                }
+                JobKind::Hourly => {}
             }
         }
     }
 
     /// Counts a signal every strategy decided on.
     pub(crate) fn on_signal(&mut self, verdicts: Option<&[Option<Verdict>]>) {
+        self.active_hour = true;
         for (i, day) in self.days.iter_mut().enumerate() {
             day.signals += 1;
             if verdicts.and_then(|v| v.get(i).copied().flatten()).is_some_and(|v| v.take) {
@@ -153,6 +162,7 @@ impl Jobs {
 
     /// Counts a closed signal and keeps it for retraining.
     pub(crate) fn on_closed(&mut self, trade: &Trade, verdicts: Option<Arc<[Option<Verdict>]>>) {
+        self.active_hour = true;
         let pnl = trade.outcome.pnl_pct;
         for (i, day) in self.days.iter_mut().enumerate() {
             if verdicts.as_ref().and_then(|v| v.get(i).copied().flatten()).is_some_and(|v| v.take) {
