@@ -278,3 +278,71 @@ fn a_config_with_problems_lists_them_all() {
         "{error}"
     );
 }
+
+fn shipped(name: &str) -> String {
+    std::fs::read_to_string(format!("{}/../scripts/{name}.rhai", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+#[test]
+fn head_weights_finds_the_planted_heads_and_beats_baseline_out_of_sample() {
+    let dir = tempfile::tempdir().unwrap();
+    let (candles, signals) = synth(dir.path(), 1500);
+    let planted = siglearn::synth::synthesize(&siglearn::synth::SynthConfig::default());
+    let (baseline, head_weights) = (shipped("baseline"), shipped("head_weights"));
+    let config = lineup(dir.path(), &[("baseline", &baseline), ("head_weights", &head_weights)], "");
+    let db = out(dir.path(), "s.db");
+    siglearn(&["replay", "--candles", &candles, "--signals", &signals, "--config", &config, "--db", &db])
+        .unwrap();
+    let reader = StoreReader::open(std::path::Path::new(&db)).unwrap();
+
+    // The learned weights rank every informative head above every noise head.
+    let state = reader.versions("head_weights").unwrap().pop().unwrap().state;
+    let weight = |head: &String| state["weights"][head.as_str()].as_f64().unwrap();
+    let weakest_informative = planted.informative_heads.iter().map(weight).fold(f64::INFINITY, f64::min);
+    let strongest_noise = planted.noise_heads.iter().map(weight).fold(f64::NEG_INFINITY, f64::max);
+    assert!(weakest_informative > strongest_noise, "{:#}", state["weights"]);
+
+    // Out of sample: every decision used only earlier outcomes; compare the
+    // second half, after the weights had time to form.
+    let decisions = reader.all_decisions().unwrap();
+    let mut trades = reader.trades().unwrap();
+    trades.sort_by_key(|t| t.signal.entry_ts);
+    let second_half = &trades[trades.len() / 2..];
+    let earned = |strategy: &str| -> f64 {
+        second_half
+            .iter()
+            .filter(|t| {
+                decisions[t.signal.id.as_str()]
+                    .iter()
+                    .any(|(s, v)| s == strategy && v.is_some_and(|v| v.take))
+            })
+            .map(|t| t.outcome.pnl_pct)
+            .sum()
+    };
+    let (learned, everything) = (earned("head_weights"), earned("baseline"));
+    assert!(learned > everything + 50.0, "head_weights {learned:.1}% vs baseline {everything:.1}%");
+}
+
+#[test]
+fn the_example_config_runs_the_shipped_strategies() {
+    let dir = tempfile::tempdir().unwrap();
+    let (candles, signals) = synth(dir.path(), 150);
+    let config = format!("{}/../siglearn.example.toml", env!("CARGO_MANIFEST_DIR"));
+    let ab = out(dir.path(), "ab.json");
+    siglearn(&["replay", "--candles", &candles, "--signals", &signals, "--config", &config, "--ab-out", &ab])
+        .unwrap();
+    let table = json(&ab);
+    let names: Vec<&str> =
+        table["strategies"].as_array().unwrap().iter().map(|r| r["strategy"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        ["baseline", "adaptive_threshold", "head_weights", "pattern_filter", "indicator_weights"]
+    );
+    let failures: u64 = table["strategies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["no_decisions"].as_u64().unwrap() + r["failures"].as_u64().unwrap())
+        .sum();
+    assert_eq!(failures, 0, "{table:#}");
+}
