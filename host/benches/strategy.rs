@@ -1,6 +1,8 @@
 //! Strategy call cost: each shipped Rhai script's `decide` and `learn` on a
 //! signal with nine head votes and ten indicators, against the head_weights
-//! algorithm written in native Rust, in one run.
+//! algorithm written in native Rust, in one run; and the demo (bundled
+//! candles, generated signals) replayed in memory with the five shipped
+//! strategies A/B and their jobs, against the same replay without strategies.
 //!
 //! Run: `cargo bench -p siglearn --bench strategy`
 
@@ -12,9 +14,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use siglearn::config::Config;
+use siglearn::engine::{Engine, LineupSpec};
+use siglearn::format::{Prices, ReadOptions, Series, read_prices};
+use siglearn::generate::{GeneratorConfig, generate};
+use siglearn::replay::{event_count, replay};
+use siglearn::schedule::Schedule;
 use siglearn::strategy::script::{Limits, ScriptStrategy};
-use siglearn::strategy::{Strategy, fixture};
+use siglearn::strategy::{Strategy, fixture, load_lineup};
 use siglearn_plugin_api::{Outcome, OutcomeKind, Signal, StrategyId};
 
 const SCRIPTS: [&str; 5] =
@@ -122,5 +130,58 @@ fn calls(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, calls);
+/// The demo's inputs: bundled candles and the generator's signals.
+fn demo_inputs() -> (Vec<Series>, Vec<Signal>) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/demo");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "csv"))
+        .collect();
+    files.sort();
+    let (series, _) = read_prices(&files, &[], ReadOptions::default()).unwrap();
+    let mut signals = Vec::new();
+    for one in &series {
+        if let Prices::Bars(bars) = &one.prices {
+            signals.extend(generate(&one.symbol, bars, &GeneratorConfig::default()));
+        }
+    }
+    (series, signals)
+}
+
+fn demo_replay(c: &mut Criterion) {
+    let (series, signals) = demo_inputs();
+    let config =
+        Config::load(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../siglearn.example.toml")).unwrap();
+    let events = event_count(&series, &signals);
+    let start = signals.iter().map(|s| s.entry_ts).min().unwrap();
+    let mut group = c.benchmark_group("demo_replay");
+    group.sample_size(10).measurement_time(Duration::from_secs(20)).throughput(Throughput::Elements(events));
+    group.bench_function("five_strategies", |b| {
+        b.iter_batched(
+            || {
+                let lineup = load_lineup(&config, start).unwrap();
+                let schedule = Schedule::new(&config.schedule).unwrap();
+                let spec = LineupSpec {
+                    members: lineup.members,
+                    champion: lineup.champion,
+                    schedule: Some(schedule),
+                };
+                (Engine::with_lineup(config.engine(), spec), signals.clone())
+            },
+            |(mut engine, signals)| replay(&mut engine, &series, signals, None, |_| {}).unwrap(),
+            BatchSize::PerIteration,
+        );
+    });
+    group.bench_function("no_strategies", |b| {
+        b.iter_batched(
+            || (Engine::new(config.engine()), signals.clone()),
+            |(mut engine, signals)| replay(&mut engine, &series, signals, None, |_| {}).unwrap(),
+            BatchSize::PerIteration,
+        );
+    });
+    group.finish();
+}
+
+criterion_group!(benches, calls, demo_replay);
 criterion_main!(benches);

@@ -8,7 +8,8 @@ use crate::strategy::Verdict;
 /// The state as JSON; refuses what JSON cannot hold exactly (non-finite
 /// numbers, functions, signals kept in the state).
 pub(crate) fn state_to_json(state: &Dynamic) -> Result<serde_json::Value, String> {
-    check_json_safe(state, "this")?;
+    let mut path = vec!["this".to_owned()];
+    check_json_safe(state, &mut path)?;
     rhai::serde::from_dynamic::<serde_json::Value>(state).map_err(|e| format!("the state is not JSON: {e}"))
 }
 
@@ -18,17 +19,31 @@ pub(crate) fn json_to_state(state: &serde_json::Value) -> Result<Dynamic, String
     if value.is_map() { Ok(value) } else { Err(format!("the state must be a JSON object, not {state}")) }
 }
 
-fn check_json_safe(value: &Dynamic, path: &str) -> Result<(), String> {
+/// Walks the state; `path` holds the keys down to `value` and is only
+/// formatted when something is wrong (the check runs on every snapshot).
+fn check_json_safe(value: &Dynamic, path: &mut Vec<String>) -> Result<(), String> {
+    let here = |path: &[String]| path.join(".");
     if let Ok(number) = value.as_float() {
         if !number.is_finite() {
-            return Err(format!("{path} is {number}; a state must hold finite numbers (JSON has no NaN)"));
+            return Err(format!(
+                "{} is {number}; a state must hold finite numbers (JSON has no NaN)",
+                here(path)
+            ));
         }
         return Ok(());
     }
     if value.is_map() {
         if let Some(map) = value.read_lock::<Map>() {
             for (key, item) in map.iter() {
-                check_json_safe(item, &format!("{path}.{key}"))?;
+                if item.is_map()
+                    || item.is_array()
+                    || item.as_float().is_ok_and(|f| !f.is_finite())
+                    || !simple(item)
+                {
+                    path.push(key.to_string());
+                    check_json_safe(item, path)?;
+                    path.pop();
+                }
             }
         }
         return Ok(());
@@ -36,18 +51,41 @@ fn check_json_safe(value: &Dynamic, path: &str) -> Result<(), String> {
     if value.is_array() {
         if let Some(array) = value.read_lock::<rhai::Array>() {
             for (i, item) in array.iter().enumerate() {
-                check_json_safe(item, &format!("{path}[{i}]"))?;
+                if item.is_map()
+                    || item.is_array()
+                    || item.as_float().is_ok_and(|f| !f.is_finite())
+                    || !simple(item)
+                {
+                    if let Some(last) = path.last_mut() {
+                        last.push_str(&format!("[{i}]"));
+                    }
+                    check_json_safe(item, path)?;
+                    if let Some(last) = path.last_mut() {
+                        last.truncate(last.rfind('[').unwrap_or(last.len()));
+                    }
+                }
             }
         }
         return Ok(());
     }
-    if value.is_unit() || value.is_bool() || value.is_int() || value.is_string() || value.is_char() {
+    if simple(value) {
         return Ok(());
     }
     Err(format!(
-        "{path} holds a {}; a state may hold only numbers, strings, booleans, arrays and maps",
+        "{} holds a {}; a state may hold only numbers, strings, booleans, arrays and maps",
+        here(path),
         value.type_name()
     ))
+}
+
+/// A value JSON holds as it is: unit, bool, int, finite float, string, char.
+fn simple(value: &Dynamic) -> bool {
+    value.is_unit()
+        || value.is_bool()
+        || value.is_int()
+        || value.is_string()
+        || value.is_char()
+        || value.as_float().is_ok_and(f64::is_finite)
 }
 
 /// Reads `decide`'s result: `#{ take, score, size }` (score and size
