@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{json, lineup, out, siglearn, synth};
+use common::{json, lineup, out, replay, siglearn, synth};
 use siglearn::store::StoreReader;
 
 const TAKE_ALL: &str = "fn decide(signal) { true }";
@@ -32,8 +32,7 @@ fn a_broken_script_never_takes_the_run_down() {
         "",
     );
     let ab = out(dir.path(), "ab.json");
-    siglearn(&["replay", "--candles", &candles, "--signals", &signals, "--config", &config, "--ab-out", &ab])
-        .unwrap();
+    replay(&candles, &signals, &config, &["--ab-out", &ab]).unwrap();
     let table = json(&ab);
     let rows = table["strategies"].as_array().unwrap();
     let throws = rows.iter().find(|r| r["strategy"] == "throws").unwrap();
@@ -56,21 +55,12 @@ fn the_same_replay_with_strategies_twice_gives_byte_identical_files() {
             out(dir.path(), &format!("r{run}")),
             out(dir.path(), &format!("a{run}")),
         );
-        siglearn(&[
-            "replay",
-            "--candles",
+        replay(
             &candles,
-            "--signals",
             &signals,
-            "--config",
             &config,
-            "--trades-out",
-            &trades,
-            "--report-out",
-            &report,
-            "--ab-out",
-            &ab,
-        ])
+            &["--trades-out", &trades, "--report-out", &report, "--ab-out", &ab],
+        )
         .unwrap();
         files.push([trades, report, ab].map(|path| std::fs::read(path).unwrap()));
     }
@@ -83,20 +73,7 @@ fn a_planted_edge_is_promoted_and_the_move_recorded() {
     let (candles, signals) = synth(dir.path(), 400);
     let config = lineup(dir.path(), &[("all", TAKE_ALL), ("h1", FOLLOW_H1)], "");
     let (ab, db) = (out(dir.path(), "ab.json"), out(dir.path(), "s.db"));
-    siglearn(&[
-        "replay",
-        "--candles",
-        &candles,
-        "--signals",
-        &signals,
-        "--config",
-        &config,
-        "--db",
-        &db,
-        "--ab-out",
-        &ab,
-    ])
-    .unwrap();
+    replay(&candles, &signals, &config, &["--db", &db, "--ab-out", &ab]).unwrap();
     let table = json(&ab);
     assert_eq!(table["champion"], "h1", "{table:#}");
     let promotion = &table["promotions"][0];
@@ -115,8 +92,7 @@ fn identical_strategies_are_never_promoted() {
     let (candles, signals) = synth(dir.path(), 400);
     let config = lineup(dir.path(), &[("a", FOLLOW_H1), ("b", FOLLOW_H1)], "");
     let ab = out(dir.path(), "ab.json");
-    siglearn(&["replay", "--candles", &candles, "--signals", &signals, "--config", &config, "--ab-out", &ab])
-        .unwrap();
+    replay(&candles, &signals, &config, &["--ab-out", &ab]).unwrap();
     let table = json(&ab);
     assert_eq!(table["promotions"].as_array().unwrap().len(), 0);
     assert_eq!(table["strategies"][1]["vs_champion"]["disagreements"], 0);
@@ -128,8 +104,7 @@ fn jobs_fire_in_event_time_and_versions_follow_state_changes() {
     let (candles, signals) = synth(dir.path(), 100);
     let config = lineup(dir.path(), &[("all", TAKE_ALL), ("h1", FOLLOW_H1)], "");
     let db = out(dir.path(), "s.db");
-    siglearn(&["replay", "--candles", &candles, "--signals", &signals, "--config", &config, "--db", &db])
-        .unwrap();
+    replay(&candles, &signals, &config, &["--db", &db]).unwrap();
     let reader = StoreReader::open(std::path::Path::new(&db)).unwrap();
     let h1 = reader.versions("h1").unwrap();
     let all = reader.versions("all").unwrap();
@@ -152,20 +127,7 @@ fn a_replay_split_in_two_and_continued_equals_one_run() {
     let (candles, signals) = synth(dir.path(), 300);
     let config = lineup(dir.path(), &[("all", TAKE_ALL), ("h1", FOLLOW_H1)], "");
     let whole = out(dir.path(), "whole.json");
-    siglearn(&[
-        "replay",
-        "--candles",
-        &candles,
-        "--signals",
-        &signals,
-        "--config",
-        &config,
-        "--ab-out",
-        &whole,
-        "--db",
-        &out(dir.path(), "whole.db"),
-    ])
-    .unwrap();
+    replay(&candles, &signals, &config, &["--ab-out", &whole, "--db", &out(dir.path(), "whole.db")]).unwrap();
     // Split signals and candles at the entry time of the 60th percentile signal.
     let split = |path: &str, column: &str, cut: &str| -> (String, String) {
         let text = std::fs::read_to_string(path).unwrap();
@@ -195,22 +157,8 @@ fn a_replay_split_in_two_and_continued_equals_one_run() {
     let (signals_1, signals_2) = split(&signals, "entry_ts", &cut);
     let (candles_1, candles_2) = split(&candles, "ts", &cut);
     let (db, resumed) = (out(dir.path(), "split.db"), out(dir.path(), "resumed.json"));
-    siglearn(&["replay", "--candles", &candles_1, "--signals", &signals_1, "--config", &config, "--db", &db])
-        .unwrap();
-    siglearn(&[
-        "replay",
-        "--candles",
-        &candles_2,
-        "--signals",
-        &signals_2,
-        "--config",
-        &config,
-        "--db",
-        &db,
-        "--ab-out",
-        &resumed,
-    ])
-    .unwrap();
+    replay(&candles_1, &signals_1, &config, &["--db", &db]).unwrap();
+    replay(&candles_2, &signals_2, &config, &["--db", &db, "--ab-out", &resumed]).unwrap();
     assert_eq!(std::fs::read_to_string(&whole).unwrap(), std::fs::read_to_string(&resumed).unwrap());
     let (one, two) = (
         StoreReader::open(std::path::Path::new(&out(dir.path(), "whole.db"))).unwrap(),
@@ -226,8 +174,7 @@ fn a_rollback_is_continued_by_the_next_replay() {
     let (candles, signals) = synth(dir.path(), 100);
     let config = lineup(dir.path(), &[("all", TAKE_ALL), ("h1", FOLLOW_H1)], "");
     let db = out(dir.path(), "s.db");
-    siglearn(&["replay", "--candles", &candles, "--signals", &signals, "--config", &config, "--db", &db])
-        .unwrap();
+    replay(&candles, &signals, &config, &["--db", &db]).unwrap();
     siglearn(&["rollback", "h1", "1", "--db", &db]).unwrap();
     let reader = StoreReader::open(std::path::Path::new(&db)).unwrap();
     let live = reader.versions("h1").unwrap().pop().unwrap();
@@ -259,20 +206,14 @@ fn a_config_with_problems_lists_them_all() {
         "siglearn.toml",
         "[experiment]\nchampion = \"ghost\"\nalpah = 0.1\n[[strategies]]\nname = \"a\"\nscript = \"missing.rhai\"\n",
     );
-    let error = format!(
-        "{:#}",
-        siglearn(&["replay", "--candles", &candles, "--signals", &signals, "--config", &config]).unwrap_err()
-    );
+    let error = format!("{:#}", replay(&candles, &signals, &config, &[]).unwrap_err());
     assert!(error.contains("experiment.alpah"), "{error}");
     let config = common::write(
         dir.path(),
         "siglearn.toml",
         "[experiment]\nchampion = \"ghost\"\n[[strategies]]\nname = \"a\"\nscript = \"missing.rhai\"\n",
     );
-    let error = format!(
-        "{:#}",
-        siglearn(&["replay", "--candles", &candles, "--signals", &signals, "--config", &config]).unwrap_err()
-    );
+    let error = format!("{:#}", replay(&candles, &signals, &config, &[]).unwrap_err());
     assert!(
         error.contains("2 problem(s)") && error.contains("ghost") && error.contains("missing.rhai"),
         "{error}"
@@ -291,8 +232,7 @@ fn head_weights_finds_the_planted_heads_and_beats_baseline_out_of_sample() {
     let (baseline, head_weights) = (shipped("baseline"), shipped("head_weights"));
     let config = lineup(dir.path(), &[("baseline", &baseline), ("head_weights", &head_weights)], "");
     let db = out(dir.path(), "s.db");
-    siglearn(&["replay", "--candles", &candles, "--signals", &signals, "--config", &config, "--db", &db])
-        .unwrap();
+    replay(&candles, &signals, &config, &["--db", &db]).unwrap();
     let reader = StoreReader::open(std::path::Path::new(&db)).unwrap();
 
     // The learned weights rank every informative head above every noise head.
@@ -329,8 +269,7 @@ fn the_example_config_runs_the_shipped_strategies() {
     let (candles, signals) = synth(dir.path(), 150);
     let config = format!("{}/../siglearn.example.toml", env!("CARGO_MANIFEST_DIR"));
     let ab = out(dir.path(), "ab.json");
-    siglearn(&["replay", "--candles", &candles, "--signals", &signals, "--config", &config, "--ab-out", &ab])
-        .unwrap();
+    replay(&candles, &signals, &config, &["--ab-out", &ab]).unwrap();
     let table = json(&ab);
     let names: Vec<&str> =
         table["strategies"].as_array().unwrap().iter().map(|r| r["strategy"].as_str().unwrap()).collect();
@@ -345,4 +284,52 @@ fn the_example_config_runs_the_shipped_strategies() {
         .map(|r| r["no_decisions"].as_u64().unwrap() + r["failures"].as_u64().unwrap())
         .sum();
     assert_eq!(failures, 0, "{table:#}");
+}
+
+#[test]
+fn weekly_retraining_deploys_a_candidate_only_when_it_beat_the_live_strategy() {
+    let dir = tempfile::tempdir().unwrap();
+    let (candles, signals) = synth(dir.path(), 600);
+    // `improves` takes nothing until retraining teaches it to follow h1;
+    // `worsens` follows h1 and retraining would make it take nothing.
+    let improves = r#"
+        fn init(params) { this.mode = "none"; }
+        fn decide(signal) { this.mode == "h1" && signal.heads.get("h1", 0.0) * signal.side_sign > 0.0 }
+        fn retrain(history) { this.mode = "h1"; }
+    "#;
+    let worsens = r#"
+        fn init(params) { this.mode = "h1"; }
+        fn decide(signal) { this.mode == "h1" && signal.heads.get("h1", 0.0) * signal.side_sign > 0.0 }
+        fn retrain(history) { this.mode = "none"; }
+    "#;
+    let config = lineup(dir.path(), &[("improves", improves), ("worsens", worsens)], "");
+    let db = out(dir.path(), "s.db");
+    replay(&candles, &signals, &config, &["--db", &db]).unwrap();
+    let reader = StoreReader::open(std::path::Path::new(&db)).unwrap();
+    let weekly = reader.job_runs(siglearn::schedule::JobKind::Weekly).unwrap();
+    for name in ["improves", "worsens"] {
+        let judged: Vec<&serde_json::Value> = weekly
+            .iter()
+            .filter(|run| run.strategy.as_ref().is_some_and(|s| s.as_str() == name))
+            .map(|run| &run.figures)
+            .filter(|figures| figures.get("deployed").is_some())
+            .collect();
+        assert!(judged.len() > 5, "{name}: {} judged weeks", judged.len());
+        for figures in &judged {
+            let better =
+                figures["candidate_pnl_pct"].as_f64().unwrap() > figures["current_pnl_pct"].as_f64().unwrap();
+            assert_eq!(
+                figures["deployed"], better,
+                "deployed exactly when the candidate earned more: {figures}"
+            );
+        }
+        let deployed = judged.iter().filter(|f| f["deployed"] == true).count();
+        let versions = reader.versions(name).unwrap();
+        let retrains: Vec<_> = versions.iter().filter(|v| v.reason.as_str() == "retrain").collect();
+        assert_eq!(retrains.len(), deployed, "{name}: one retrain version per deployment");
+    }
+    // The first deployment of `improves` is the candidate that follows h1.
+    let first =
+        reader.versions("improves").unwrap().into_iter().find(|v| v.reason.as_str() == "retrain").unwrap();
+    assert_eq!(first.state["mode"], "h1");
 }

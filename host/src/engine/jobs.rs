@@ -26,7 +26,7 @@ use siglearn_plugin_api::{MILLIS_PER_DAY, Timestamp};
 use super::Effect;
 use super::lineup::Lineup;
 use crate::schedule::{JobKind, JobRun, Schedule};
-use crate::strategy::{DailySummary, HistoryItem, Hook, Verdict};
+use crate::strategy::{DailySummary, HistoryItem, Hook, StrategyError, Verdict};
 use crate::timestamp::format_utc_day;
 use crate::trade::Trade;
 use crate::versions::VersionReason;
@@ -325,9 +325,16 @@ fn retrain_one(
     let anchor = anchor.cloned().unwrap_or_else(|| live.clone());
     let history: Vec<HistoryItem> =
         train.iter().map(|c| HistoryItem { trade: c.trade.clone(), taken: took(c) }).collect();
-    let candidate = strategy.set_state(&anchor).and_then(|()| strategy.retrain(&history));
-    let candidate = match candidate {
-        Ok(Some(candidate)) => candidate,
+    // Train the candidate from the anchor state, then replay it through the
+    // validation week; the live state comes back whatever happens.
+    let mut judge = || -> Result<Option<(f64, usize)>, StrategyError> {
+        strategy.set_state(&anchor)?;
+        let Some(candidate) = strategy.retrain(&history)? else { return Ok(None) };
+        strategy.set_state(&candidate)?;
+        replay_window(strategy.as_mut(), validation).map(Some)
+    };
+    let (candidate_pnl, candidate_taken) = match judge() {
+        Ok(Some(result)) => result,
         Ok(None) => {
             let _ = strategy.set_state(&live);
             set(&mut figures, "skipped", "retrain returned nothing".into());
@@ -342,17 +349,6 @@ fn retrain_one(
         }
     };
     let current_pnl: f64 = validation.iter().filter(|c| took(c)).map(|c| c.trade.outcome.pnl_pct).sum();
-    let replayed = strategy.set_state(&candidate).and_then(|()| replay_window(strategy.as_mut(), validation));
-    let (candidate_pnl, candidate_taken) = match replayed {
-        Ok(result) => result,
-        Err(error) => {
-            let _ = strategy.set_state(&live);
-            seat.failures += 1;
-            set(&mut figures, "error", error.message.clone().into());
-            effects.push(Effect::StrategyFailed(error));
-            return (figures, None);
-        }
-    };
     let deploy = candidate_pnl > current_pnl;
     set(&mut figures, "current_pnl_pct", current_pnl.into());
     set(&mut figures, "current_taken", validation.iter().filter(|c| took(c)).count().into());
@@ -376,7 +372,7 @@ fn retrain_one(
 fn replay_window(
     strategy: &mut dyn crate::strategy::Strategy,
     window: &[&Closed],
-) -> Result<(f64, usize), crate::strategy::StrategyError> {
+) -> Result<(f64, usize), StrategyError> {
     let mut steps: Vec<(Timestamp, u8, usize)> = Vec::with_capacity(window.len() * 2);
     for (n, closed) in window.iter().enumerate() {
         steps.push((closed.trade.signal.entry_ts, 0, n));

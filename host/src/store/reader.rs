@@ -10,7 +10,7 @@ use siglearn_plugin_api::{
 };
 
 use crate::experiment::sequential::PairedTest;
-use crate::schedule::JobKind;
+use crate::schedule::{JobKind, JobRun};
 use crate::strategy::Verdict;
 use crate::versions::{AliasMove, VersionRecord};
 
@@ -198,6 +198,27 @@ impl StoreReader {
             Ok((row.get::<_, String>(0)?, verdict))
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Every run of `job`, oldest first.
+    pub fn job_runs(&self, job: JobKind) -> Result<Vec<JobRun>, StoreError> {
+        let mut statement = self.conn.prepare(
+            "SELECT scheduled_at, strategy, figures FROM job_runs WHERE job = ?1 ORDER BY scheduled_at, id",
+        )?;
+        let rows = statement.query_map([job.as_str()], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, Option<String>>(1)?, row.get::<_, String>(2)?))
+        })?;
+        let mut runs = Vec::new();
+        for row in rows {
+            let (at, strategy, figures) = row?;
+            runs.push(JobRun {
+                job,
+                scheduled_at: Timestamp(at),
+                strategy: strategy.map(StrategyId::new),
+                figures: serde_json::from_str(&figures).map_err(|e| corrupt(format!("job_runs: {e}")))?,
+            });
+        }
+        Ok(runs)
     }
 
     /// Every decision, grouped by signal: signal id -> (strategy, verdict).

@@ -92,3 +92,10 @@ pub(crate) fn lineup(dir: &Path, scripts: &[(&str, &str)], extra: &str) -> Strin
     }
     write(dir, "siglearn.toml", &config)
 }
+
+/// `siglearn replay` of `signals` over `candles` with `config`, and `extra` flags.
+pub(crate) fn replay(candles: &str, signals: &str, config: &str, extra: &[&str]) -> anyhow::Result<()> {
+    let mut args = vec!["replay", "--candles", candles, "--signals", signals, "--config", config];
+    args.extend(extra);
+    siglearn(&args)
+}
