@@ -125,7 +125,10 @@ fn jobs_fire_in_event_time_and_versions_follow_state_changes() {
 fn a_replay_split_in_two_and_continued_equals_one_run() {
     let dir = tempfile::tempdir().unwrap();
     let (candles, signals) = synth(dir.path(), 300);
-    let config = lineup(dir.path(), &[("all", TAKE_ALL), ("h1", FOLLOW_H1)], "");
+    // head_weights decides by what it learned: a state that lost the
+    // outcomes after its last checkpoint would decide differently.
+    let learner = shipped("head_weights");
+    let config = lineup(dir.path(), &[("all", TAKE_ALL), ("h1", FOLLOW_H1), ("learner", &learner)], "");
     let whole = out(dir.path(), "whole.json");
     replay(&candles, &signals, &config, &["--ab-out", &whole, "--db", &out(dir.path(), "whole.db")]).unwrap();
     // Split signals and candles at the entry time of the 60th percentile signal.

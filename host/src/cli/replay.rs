@@ -166,9 +166,12 @@ pub(super) fn run_replay(
     .context("replay failed")?;
     bar.finish_and_clear();
     if let Some(store) = store {
+        let at = engine.now().unwrap_or(start);
         if let Some((champion, tests)) = engine.tests() {
-            let at = engine.now().unwrap_or(start);
             store.send(Command::SaveTests { champion, tests, at })?;
+        }
+        for (strategy, version, state) in engine.checkpoints() {
+            store.send(Command::SaveSnapshot { strategy, version, state, at, anchor: false })?;
         }
         let path = store.path().to_path_buf();
         store.close().with_context(|| format!("writing store {}", path.display()))?;
@@ -261,6 +264,10 @@ fn earlier_run(path: &Path, inputs: &Inputs) -> anyhow::Result<Option<StoreReade
 /// closed trades back in the ledgers (and in the promotion tests when they
 /// closed after the champion last moved), and the job schedule.
 fn restore(engine: &mut Engine, reader: &StoreReader) -> anyhow::Result<()> {
+    // The schedule first: the jobs count what came after their last runs.
+    for (job, at) in reader.last_job_runs()? {
+        engine.resume_job(job, at);
+    }
     let names: Vec<String> = engine.strategy_names().iter().map(|n| n.to_string()).collect();
     let decisions = reader.all_decisions()?;
     let verdicts_of = |signal: &str| -> Vec<Option<crate::strategy::Verdict>> {
@@ -274,20 +281,22 @@ fn restore(engine: &mut Engine, reader: &StoreReader) -> anyhow::Result<()> {
         let verdicts = verdicts_of(trade.signal.id.as_str());
         engine.restore_closed(&trade, &verdicts);
     }
-    if let Some((champion, tests)) = reader.tests()? {
-        engine.restore_tests(&champion, tests);
-    }
-    let promotions = reader.alias_history(CHAMPION)?.into_iter().filter(|m| m.reason == "promote");
-    engine.restore_promotions(promotions.filter_map(|m| serde_json::from_value(m.evidence).ok()).collect());
     let open = reader.open_signals()?;
     let reopened = open.len();
     for signal in open {
         let verdicts = verdicts_of(signal.id.as_str());
         engine.restore_open(signal, verdicts)?;
     }
-    for (job, at) in reader.last_job_runs()? {
-        engine.resume_job(job, at);
+    for name in &names {
+        if let Some(anchor) = reader.anchor(name)? {
+            engine.restore_anchor(name, anchor);
+        }
     }
+    if let Some((champion, tests)) = reader.tests()? {
+        engine.restore_tests(&champion, tests);
+    }
+    let promotions = reader.alias_history(CHAMPION)?.into_iter().filter(|m| m.reason == "promote");
+    engine.restore_promotions(promotions.filter_map(|m| serde_json::from_value(m.evidence).ok()).collect());
     eprintln!("continuing {}: {reopened} open signals watched again", reader.path().display());
     Ok(())
 }

@@ -21,7 +21,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use siglearn_plugin_api::{MILLIS_PER_DAY, Timestamp};
+use siglearn_plugin_api::{MILLIS_PER_DAY, Signal, Timestamp};
 
 use super::Effect;
 use super::lineup::Lineup;
@@ -81,6 +81,10 @@ pub(crate) struct Jobs {
     versioned: Vec<Option<serde_json::Value>>,
     /// A signal arrived or closed since the last hourly record.
     active_hour: bool,
+    /// When the daily job last ran (a resumed store).
+    last_daily: Option<Timestamp>,
+    /// The jobs continue a stored schedule: anchors come from the store.
+    resumed: bool,
     started: bool,
 }
 
@@ -95,6 +99,8 @@ impl Jobs {
             last_weekly: None,
             versioned: vec![None; seats],
             active_hour: false,
+            last_daily: None,
+            resumed: false,
             started: false,
         }
     }
@@ -103,9 +109,39 @@ impl Jobs {
     pub(crate) fn resume(&mut self, kind: JobKind, at: Timestamp) {
         if let Some(schedule) = &mut self.schedule {
             schedule.resume(kind, at);
+            self.resumed = true;
         }
-        if kind == JobKind::Weekly {
-            self.last_weekly = Some(at);
+        match kind {
+            JobKind::Weekly => self.last_weekly = Some(at),
+            JobKind::Daily => self.last_daily = Some(at),
+            JobKind::Hourly => {}
+        }
+    }
+
+    /// A signal of an earlier run: counted for the day when it came after
+    /// the last daily run.
+    pub(crate) fn restore_signal(&mut self, signal: &Signal, verdicts: &[Option<Verdict>]) {
+        if self.last_daily.is_some_and(|daily| signal.entry_ts > daily) {
+            self.on_signal(Some(verdicts));
+        }
+    }
+
+    /// A trade of an earlier run: kept for retraining, and counted for the
+    /// day when it came after the last daily run.
+    pub(crate) fn restore_closed(&mut self, trade: &Trade, verdicts: &[Option<Verdict>]) {
+        self.restore_signal(&trade.signal, verdicts);
+        let verdicts: Arc<[Option<Verdict>]> = verdicts.into();
+        if self.last_daily.is_some_and(|daily| trade.outcome.exit_ts > daily) {
+            self.on_closed(trade, Some(verdicts));
+        } else if self.schedule.is_some() {
+            self.history.push_back(Closed { trade: trade.clone(), verdicts: Some(verdicts) });
+        }
+    }
+
+    /// The anchor the last weekly run left for strategy `seat`.
+    pub(crate) fn restore_anchor(&mut self, seat: usize, state: serde_json::Value) {
+        if let Some(anchor) = self.anchors.get_mut(seat) {
+            *anchor = Some(state);
         }
     }
 
@@ -123,7 +159,9 @@ impl Jobs {
         let first = !self.started;
         if first {
             self.started = true;
-            self.capture_anchors(lineup);
+            if !self.resumed {
+                self.capture_anchors(lineup);
+            }
             self.last_weekly.get_or_insert(now);
         }
         let Some(schedule) = &mut self.schedule else { return };
@@ -267,6 +305,16 @@ impl Jobs {
         }
         self.last_weekly = Some(at);
         self.capture_anchors(lineup);
+        for (seat, anchor) in lineup.seats.iter().zip(&self.anchors) {
+            if let Some(state) = anchor {
+                effects.push(Effect::Anchored {
+                    strategy: seat.name().clone(),
+                    version: seat.member.version,
+                    state: state.clone(),
+                    at,
+                });
+            }
+        }
         let keep_from = at + -(i64::from(self.retrain.train_days) * MILLIS_PER_DAY);
         while self.history.front().is_some_and(|c| c.trade.outcome.exit_ts < keep_from) {
             self.history.pop_front();

@@ -58,6 +58,8 @@ pub enum Effect {
     AliasMoved(AliasMove),
     /// A scheduled job ran.
     JobRan(JobRun),
+    /// The weekly job left this state as the start of the next retraining.
+    Anchored { strategy: StrategyId, version: VersionId, state: serde_json::Value, at: Timestamp },
 }
 
 /// How the engine decides outcomes and promotions.
@@ -119,6 +121,7 @@ impl Engine {
     }
 
     /// Continues the schedule of a resumed store: `job` last ran at `at`.
+    /// Call it before restoring signals and trades.
     pub fn resume_job(&mut self, job: JobKind, at: Timestamp) {
         self.jobs.resume(job, at);
     }
@@ -134,6 +137,7 @@ impl Engine {
         signal.validate().map_err(|source| EngineError::InvalidSignal { id: signal.id.clone(), source })?;
         let signal = Arc::new(signal);
         self.monitor.watch(Arc::clone(&signal))?;
+        self.jobs.restore_signal(&signal, &verdicts);
         self.lineup.restore_pending(&signal.id, verdicts);
         Ok(())
     }
@@ -142,6 +146,15 @@ impl Engine {
     /// ledgers.
     pub fn restore_closed(&mut self, trade: &Trade, verdicts: &[Option<Verdict>]) {
         self.lineup.restore_closed(trade, verdicts);
+        self.jobs.restore_closed(trade, verdicts);
+    }
+
+    /// The state the last weekly run left for `strategy`: where the next
+    /// retraining starts.
+    pub fn restore_anchor(&mut self, strategy: &str, state: serde_json::Value) {
+        if let Some(i) = self.lineup.seats.iter().position(|seat| seat.name().as_str() == strategy) {
+            self.jobs.restore_anchor(i, state);
+        }
     }
 
     /// The promotion tests in progress, to save: the champion and each
@@ -158,6 +171,19 @@ impl Engine {
             .map(|(_, (seat, test))| (seat.name().clone(), test.clone()))
             .collect();
         Some((self.lineup.seats[champion].name().clone(), tests))
+    }
+
+    /// Every strategy's current state, to checkpoint: (strategy, live
+    /// version, state). A state that is not JSON is left out.
+    pub fn checkpoints(&self) -> Vec<(StrategyId, VersionId, serde_json::Value)> {
+        self.lineup
+            .seats
+            .iter()
+            .filter_map(|seat| {
+                let state = seat.member.strategy.state().ok()?;
+                Some((seat.name().clone(), seat.member.version, state))
+            })
+            .collect()
     }
 
     /// Promotions made in earlier runs, oldest first.

@@ -57,7 +57,10 @@ impl ReplayResult {
                     self.weekly_runs.push(run);
                 }
             }
-            Effect::SignalAccepted(_) | Effect::Decided(_) | Effect::AliasMoved(_) => {}
+            Effect::SignalAccepted(_)
+            | Effect::Decided(_)
+            | Effect::AliasMoved(_)
+            | Effect::Anchored { .. } => {}
         }
     }
 }

@@ -117,6 +117,23 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     );
     CREATE INDEX job_runs_by_job ON job_runs (job, scheduled_at);
 
+    -- Checkpoints of strategy states between versions: the state of a
+    -- version after learning every outcome up to outcomes_through (an
+    -- outcomes rowid). A restart takes the newest one of the live version
+    -- and learns the outcomes after it again.
+    -- kind 'anchor': the state a weekly run left, which the next weekly
+    -- retraining starts its candidate from.
+    CREATE TABLE snapshots (
+        id               INTEGER PRIMARY KEY,
+        kind             TEXT NOT NULL CHECK (kind IN ('state', 'anchor')),
+        strategy         TEXT NOT NULL,
+        version          INTEGER NOT NULL,
+        state            TEXT NOT NULL,   -- JSON
+        outcomes_through INTEGER NOT NULL,
+        at               INTEGER NOT NULL
+    );
+    CREATE INDEX snapshots_by_strategy ON snapshots (strategy, version, id);
+
     -- The promotion tests in progress: each challenger against the champion,
     -- since the champion last changed. Replaced as a whole when saved.
     CREATE TABLE experiment (

@@ -53,6 +53,16 @@ pub enum Command {
         error: StrategyError,
         at: Timestamp,
     },
+    /// A checkpoint of a strategy's state; the writer stamps it with the last
+    /// outcome committed before it.
+    SaveSnapshot {
+        strategy: StrategyId,
+        version: VersionId,
+        state: serde_json::Value,
+        at: Timestamp,
+        /// An anchor for the next weekly retraining rather than a checkpoint.
+        anchor: bool,
+    },
     /// Replaces the saved promotion tests.
     SaveTests {
         champion: StrategyId,
@@ -194,7 +204,23 @@ impl Store {
             Effect::StrategyFailed(error) => {
                 self.send(Command::InsertStrategyError { error: error.clone(), at: now })
             }
-            Effect::VersionCreated(record) => self.send(Command::InsertVersion(record.clone())),
+            Effect::VersionCreated(record) => {
+                self.send(Command::InsertVersion(record.clone()))?;
+                self.send(Command::SaveSnapshot {
+                    strategy: record.strategy.clone(),
+                    version: record.version,
+                    state: record.state.clone(),
+                    at: record.created_at,
+                    anchor: false,
+                })
+            }
+            Effect::Anchored { strategy, version, state, at } => self.send(Command::SaveSnapshot {
+                strategy: strategy.clone(),
+                version: *version,
+                state: state.clone(),
+                at: *at,
+                anchor: true,
+            }),
             Effect::AliasMoved(alias) => self.send(Command::MoveAlias(alias.clone())),
             Effect::JobRan(run) => self.send(Command::InsertJobRun(run.clone())),
         }

@@ -200,6 +200,57 @@ impl StoreReader {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// The newest checkpoint of `strategy` at `version`: (state, outcomes_through).
+    pub fn snapshot(
+        &self,
+        strategy: &str,
+        version: VersionId,
+    ) -> Result<Option<(serde_json::Value, i64)>, StoreError> {
+        let row = optional(self.conn.query_row(
+            "SELECT state, outcomes_through FROM snapshots WHERE kind = 'state' AND strategy = ?1 AND version = ?2
+             ORDER BY id DESC LIMIT 1",
+            rusqlite::params![strategy, version.0],
+            |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)),
+        ))?;
+        row.map(|(state, through)| {
+            serde_json::from_str(&state)
+                .map(|state| (state, through))
+                .map_err(|e| corrupt(format!("snapshots: {e}")))
+        })
+        .transpose()
+    }
+
+    /// The state the last weekly run left for `strategy`, if any.
+    pub fn anchor(&self, strategy: &str) -> Result<Option<serde_json::Value>, StoreError> {
+        let row = optional(self.conn.query_row(
+            "SELECT state FROM snapshots WHERE kind = 'anchor' AND strategy = ?1 ORDER BY id DESC LIMIT 1",
+            [strategy],
+            |row| row.get::<_, String>(0),
+        ))?;
+        row.map(|state| serde_json::from_str(&state).map_err(|e| corrupt(format!("snapshots: {e}"))))
+            .transpose()
+    }
+
+    /// Closed signals whose outcome was committed after outcome row `after`,
+    /// in commit order (the order the engine closed them).
+    pub fn trades_committed_after(&self, after: i64) -> Result<Vec<Trade>, StoreError> {
+        let mut statement = self.conn.prepare(&format!(
+            "SELECT {SIGNAL_COLUMNS},
+                    o.kind, o.exit_ts, o.exit_price, o.pnl_pct, o.holding_ms, o.ambiguous, o.mfe_pct, o.mae_pct
+             FROM outcomes o JOIN signals s ON s.id = o.signal_id
+             WHERE o.rowid > ?1 ORDER BY o.rowid"
+        ))?;
+        let mut names = Names::default();
+        let rows =
+            statement.query_map([after], |row| Ok((signal_from(row, &mut names), outcome_from(row))))?;
+        let mut trades = Vec::new();
+        for row in rows {
+            let (signal, outcome) = row?;
+            trades.push(Trade { signal: Arc::new(signal?), outcome: outcome? });
+        }
+        Ok(trades)
+    }
+
     /// Every run of `job`, oldest first.
     pub fn job_runs(&self, job: JobKind) -> Result<Vec<JobRun>, StoreError> {
         let mut statement = self.conn.prepare(

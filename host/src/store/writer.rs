@@ -133,6 +133,20 @@ impl Writer {
                         ])?;
                         counts.2 += 1;
                     }
+                    Command::SaveSnapshot { strategy, version, state, at, anchor } => {
+                        tx.prepare_cached(
+                            "INSERT INTO snapshots (kind, strategy, version, state, outcomes_through, at) \
+                             VALUES (?1, ?2, ?3, ?4, (SELECT COALESCE(MAX(rowid), 0) FROM outcomes), ?5)",
+                        )?
+                        .execute(params![
+                            if anchor { "anchor" } else { "state" },
+                            strategy.as_str(),
+                            version.0,
+                            json(&state)?,
+                            at.as_millis()
+                        ])?;
+                        counts.2 += 1;
+                    }
                     Command::SaveTests { champion, tests, at } => {
                         tx.execute("DELETE FROM experiment", [])?;
                         for (strategy, test) in &tests {

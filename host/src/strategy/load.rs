@@ -9,6 +9,10 @@
 //!   back since): the live version's stored code runs, so a rollback sticks;
 //! * the file holds code never seen: it is new code, and the live state is
 //!   carried over through `migrate` as a new version (`reload`).
+//!
+//! The live state is the newest checkpoint of the live version with every
+//! outcome committed after it learned again, in the order the engine closed
+//! them (DESIGN section 9: snapshot plus the outcomes after it).
 
 use siglearn_plugin_api::{StrategyId, Timestamp, VersionId};
 
@@ -169,29 +173,34 @@ fn resume_one(
     let loaded_before = history
         .iter()
         .any(|v| matches!(v.reason, VersionReason::Load | VersionReason::Reload) && v.code_hash == file_hash);
+    // The live version's code: the file itself, or the stored source.
+    let live_source = if file_hash == live.code_hash {
+        Some(file.clone())
+    } else {
+        store.code(&live.code_hash).map_err(|e| store_failure(&spec.name, e))?
+    };
+    let restored = match &live_source {
+        Some(source) => Some(restore_live(name.clone(), spec, source, live, config, store)?),
+        None => None,
+    };
     let member = |strategy: ScriptStrategy, version| Member {
         strategy: Box::new(strategy),
         version,
         params: live.params.clone(),
     };
     if file_hash == live.code_hash || loaded_before {
-        // The live version's code: the file itself, or the stored source of a rollback.
-        let source = if file_hash == live.code_hash {
-            file
-        } else {
-            store.code(&live.code_hash).map_err(|e| store_failure(&spec.name, e))?.ok_or_else(|| {
-                store_failure(
-                    &spec.name,
-                    StoreError::Corrupt(format!("no stored code for {}", live.code_hash)),
-                )
-            })?
-        };
-        let mut strategy = ScriptStrategy::compile(name, &spec.script, &source, config.limits)?;
-        strategy.set_state(&live.state)?;
+        let strategy = restored.ok_or_else(|| {
+            store_failure(&spec.name, StoreError::Corrupt(format!("no stored code for {}", live.code_hash)))
+        })?;
         return Ok((member(strategy, live.version), None));
     }
+    // New code: the state as the old code left it, carried over through migrate.
+    let old_state = match &restored {
+        Some(strategy) => strategy.state()?,
+        None => live.state.clone(),
+    };
     let mut strategy = ScriptStrategy::compile(name, &spec.script, &file, config.limits)?;
-    strategy.migrate(&live.state)?;
+    strategy.migrate(&old_state)?;
     let record = VersionRecord {
         strategy: strategy.name().clone(),
         version: VersionId(live.version.0 + 1),
@@ -206,4 +215,30 @@ fn resume_one(
     };
     let version = record.version;
     Ok((member(strategy, version), Some(record)))
+}
+
+/// The live version running `source`, with the newest checkpoint of its
+/// state and every outcome committed after that checkpoint learned again.
+fn restore_live(
+    name: StrategyId,
+    spec: &StrategyConfig,
+    source: &str,
+    live: &VersionRecord,
+    config: &Config,
+    store: &StoreReader,
+) -> Result<ScriptStrategy, StrategyError> {
+    let mut strategy = ScriptStrategy::compile(name, &spec.script, source, config.limits)?;
+    let checkpoint = store.snapshot(&spec.name, live.version).map_err(|e| store_failure(&spec.name, e))?;
+    let Some((state, through)) = checkpoint else {
+        strategy.set_state(&live.state)?;
+        return Ok(strategy);
+    };
+    strategy.set_state(&state)?;
+    let tail = store.trades_committed_after(through).map_err(|e| store_failure(&spec.name, e))?;
+    for trade in &tail {
+        if let Err(error) = strategy.learn(&trade.signal, &trade.outcome) {
+            tracing::warn!(%error, "learning again after a restart failed");
+        }
+    }
+    Ok(strategy)
 }
