@@ -14,6 +14,7 @@ pub mod format;
 pub mod generate;
 pub mod monitor;
 pub mod replay;
+pub mod restore;
 pub mod schedule;
 pub mod store;
 pub mod strategy;

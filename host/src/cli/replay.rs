@@ -16,11 +16,11 @@ use crate::engine::{Engine, LineupSpec};
 use crate::experiment::ab::AbTable;
 use crate::format::{self, FormatError, ReadOptions, Series};
 use crate::replay::{self, ReplayResult};
+use crate::restore;
 use crate::schedule::Schedule;
-use crate::store::{Command, Store, StoreReader};
+use crate::store::{Command, Store};
 use crate::strategy::{load_lineup, resume_lineup};
 use crate::trade::Trade;
-use crate::versions::CHAMPION;
 
 #[derive(Debug, Args)]
 pub(super) struct ReplayArgs {
@@ -117,7 +117,7 @@ pub(super) fn run_replay(
     let engine_config = config.engine();
     let start = first_time(&inputs).unwrap_or(Timestamp(0));
     let earlier = match db {
-        Some(path) => earlier_run(path, &inputs)?,
+        Some(path) => restore::earlier_run(path, inputs.signals.iter().map(|s| s.id.as_str()))?,
         None => None,
     };
     let lineup = match &earlier {
@@ -154,7 +154,12 @@ pub(super) fn run_replay(
         LineupSpec { members: lineup.members, champion: lineup.champion, schedule },
     );
     if let Some(reader) = &earlier {
-        restore(&mut engine, reader)?;
+        let restored = restore::restore(&mut engine, reader)?;
+        eprintln!(
+            "continuing {}: {} open signals watched again",
+            reader.path().display(),
+            restored.open_signals
+        );
     }
     let total = replay::event_count(&inputs.series, &inputs.signals);
     let signal_count = inputs.signals.len();
@@ -233,72 +238,6 @@ fn print_strategy_news(result: &ReplayResult) {
         let listed: Vec<String> = by_reason.iter().map(|(reason, n)| format!("{n} {reason}")).collect();
         println!("Versions created: {}", listed.join(", "));
     }
-}
-
-/// The store of an earlier run to continue, if `path` holds one. Signals
-/// of this run must be new to it.
-fn earlier_run(path: &Path, inputs: &Inputs) -> anyhow::Result<Option<StoreReader>> {
-    if !path.exists() {
-        return Ok(None);
-    }
-    let reader = StoreReader::open(path)
-        .with_context(|| format!("{} exists but is not a siglearn store", path.display()))?;
-    if reader.signal_count()? == 0 {
-        return Ok(None);
-    }
-    let known = reader.known_signals(inputs.signals.iter().map(|s| s.id.as_str()))?;
-    if !known.is_empty() {
-        let shown: Vec<&str> = known.iter().take(5).map(String::as_str).collect();
-        bail!(
-            "{} of these signals are already in {} (e.g. {}); a continued replay takes only new signals \
-             (or use a new --db file)",
-            known.len(),
-            path.display(),
-            shown.join(", ")
-        );
-    }
-    Ok(Some(reader))
-}
-
-/// Continues an earlier run: open signals watched again with their verdicts,
-/// closed trades back in the ledgers (and in the promotion tests when they
-/// closed after the champion last moved), and the job schedule.
-fn restore(engine: &mut Engine, reader: &StoreReader) -> anyhow::Result<()> {
-    // The schedule first: the jobs count what came after their last runs.
-    for (job, at) in reader.last_job_runs()? {
-        engine.resume_job(job, at);
-    }
-    let names: Vec<String> = engine.strategy_names().iter().map(|n| n.to_string()).collect();
-    let decisions = reader.all_decisions()?;
-    let verdicts_of = |signal: &str| -> Vec<Option<crate::strategy::Verdict>> {
-        let given = decisions.get(signal);
-        names
-            .iter()
-            .map(|name| given.and_then(|d| d.iter().find(|(s, _)| s == name)).and_then(|(_, v)| *v))
-            .collect()
-    };
-    for trade in reader.trades()? {
-        let verdicts = verdicts_of(trade.signal.id.as_str());
-        engine.restore_closed(&trade, &verdicts);
-    }
-    let open = reader.open_signals()?;
-    let reopened = open.len();
-    for signal in open {
-        let verdicts = verdicts_of(signal.id.as_str());
-        engine.restore_open(signal, verdicts)?;
-    }
-    for name in &names {
-        if let Some(anchor) = reader.anchor(name)? {
-            engine.restore_anchor(name, anchor);
-        }
-    }
-    if let Some((champion, tests)) = reader.tests()? {
-        engine.restore_tests(&champion, tests);
-    }
-    let promotions = reader.alias_history(CHAMPION)?.into_iter().filter(|m| m.reason == "promote");
-    engine.restore_promotions(promotions.filter_map(|m| serde_json::from_value(m.evidence).ok()).collect());
-    eprintln!("continuing {}: {reopened} open signals watched again", reader.path().display());
-    Ok(())
 }
 
 fn write_outputs(
