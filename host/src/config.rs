@@ -189,12 +189,14 @@ impl Config {
         }
     }
 
-    /// The engine settings this configuration asks for.
+    /// The engine settings this configuration asks for (a replay's: the
+    /// daemon turns clock exits on).
     pub fn engine(&self) -> EngineConfig {
         EngineConfig {
             monitor: MonitorConfig { ambiguity: self.outcomes.ambiguity, fee_pct: self.outcomes.fee_pct },
             promotion: self.experiment.test(),
             retrain: self.retrain,
+            clock_exits: false,
         }
     }
 }

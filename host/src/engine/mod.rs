@@ -68,6 +68,10 @@ pub struct EngineConfig {
     pub monitor: MonitorConfig,
     pub promotion: SequentialConfig,
     pub retrain: RetrainConfig,
+    /// Live use: the clock passing a signal's deadline closes it at the last
+    /// known price, without waiting for a new price (the daemon). A replay
+    /// leaves it off: the first price at or after the deadline closes it.
+    pub clock_exits: bool,
 }
 
 /// The strategies an engine runs and how their jobs are scheduled.
@@ -99,6 +103,7 @@ pub struct Engine {
     closed: Vec<Trade>,
     lineup: Lineup,
     jobs: Jobs,
+    clock_exits: bool,
 }
 
 impl Engine {
@@ -117,7 +122,14 @@ impl Engine {
                 jobs.versioned(i, state);
             }
         }
-        Engine { monitor: Monitor::new(config.monitor), clock: None, closed: Vec::new(), lineup, jobs }
+        Engine {
+            monitor: Monitor::new(config.monitor),
+            clock: None,
+            closed: Vec::new(),
+            lineup,
+            jobs,
+            clock_exits: config.clock_exits,
+        }
     }
 
     /// Continues the schedule of a resumed store: `job` last ran at `at`.
@@ -232,20 +244,15 @@ impl Engine {
                 }
                 self.advance(ts, effects);
                 self.monitor.on_price(symbol, &update.price, &mut self.closed)?;
-                let now = self.clock.unwrap_or(ts);
-                let mut closed = std::mem::take(&mut self.closed);
-                for trade in closed.drain(..) {
-                    if self.lineup.is_empty() {
-                        effects.push(Effect::Closed(trade));
-                        continue;
-                    }
-                    effects.push(Effect::Closed(trade.clone()));
-                    let verdicts = self.lineup.learn(&trade, now, effects);
-                    self.jobs.on_closed(&trade, verdicts);
-                }
-                self.closed = closed;
+                self.settle(effects);
             }
-            Event::Clock(now) => self.advance(now, effects),
+            Event::Clock(now) => {
+                self.advance(now, effects);
+                if self.clock_exits {
+                    self.monitor.on_clock(now, &mut self.closed);
+                    self.settle(effects);
+                }
+            }
         }
         Ok(())
     }
@@ -283,6 +290,23 @@ impl Engine {
     /// The promotions made so far.
     pub fn promotions(&self) -> &[Promotion] {
         &self.lineup.promotions
+    }
+
+    /// Reports the trades the monitor just closed, and has every strategy
+    /// learn from them.
+    fn settle(&mut self, effects: &mut Vec<Effect>) {
+        let now = self.clock.unwrap_or(Timestamp(0));
+        let mut closed = std::mem::take(&mut self.closed);
+        for trade in closed.drain(..) {
+            if self.lineup.is_empty() {
+                effects.push(Effect::Closed(trade));
+                continue;
+            }
+            effects.push(Effect::Closed(trade.clone()));
+            let verdicts = self.lineup.learn(&trade, now, effects);
+            self.jobs.on_closed(&trade, verdicts);
+        }
+        self.closed = closed;
     }
 
     /// Moves the clock to `ts` (never back), running the jobs due by then.

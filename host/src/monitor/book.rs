@@ -88,6 +88,9 @@ pub(crate) struct Book {
     band: Band,
     pub(crate) path: PricePath,
     pub(crate) last_ts: Option<Timestamp>,
+    /// The last traded price (a bar's close or a tick), for exits the clock
+    /// triggers.
+    pub(crate) last_price: Option<f64>,
 }
 
 impl Default for Book {
@@ -103,6 +106,7 @@ impl Default for Book {
             band: Band::EMPTY,
             path: PricePath::default(),
             last_ts: None,
+            last_price: None,
         }
     }
 }
@@ -158,6 +162,11 @@ impl Book {
         out.extend(
             self.short_takes.iter().rev().take_while(|(level, _)| level.0 >= low).map(|&(_, slot)| slot),
         );
+    }
+
+    /// Active signals whose deadline is at or before `now`.
+    pub(crate) fn expired(&self, now: Timestamp, out: &mut Vec<SlotIx>) {
+        out.extend(self.deadlines.iter().take_while(|(deadline, _)| *deadline <= now).map(|&(_, slot)| slot));
     }
 
     /// Removes a closed signal from every index.

@@ -182,7 +182,50 @@ impl Monitor {
         if book.has_active() {
             book.path.push(price.high(), price.low());
         }
+        book.last_price = Some(price.close());
         Ok(())
+    }
+
+    /// The clock reached `now` (live use): every active signal whose deadline
+    /// has passed closes with TIME_EXIT at the symbol's last price, stamped at
+    /// its deadline, whether or not a new price arrived. Signals of symbols
+    /// without a price since their entry stay open.
+    pub fn on_clock(&mut self, now: Timestamp, closed: &mut Vec<Trade>) {
+        for book in &mut self.books {
+            let Some(last_price) = book.last_price else { continue };
+            self.scratch.clear();
+            book.expired(now, &mut self.scratch);
+            if self.scratch.is_empty() {
+                continue;
+            }
+            let slots = &mut self.slots;
+            self.scratch
+                .sort_unstable_by_key(|&slot| slots[slot as usize].as_ref().map_or(u64::MAX, |w| w.seq));
+            for &slot in self.scratch.iter() {
+                let Some(watched) = slots[slot as usize].take() else { continue };
+                self.free.push(slot);
+                self.by_id.remove(&watched.signal.id);
+                let start = watched.start.unwrap_or_else(|| book.path.next_index());
+                book.deactivate(slot, &watched.levels, start);
+                let Some(deadline) = watched.levels.deadline else { continue };
+                let at_deadline = Price::Tick(siglearn_plugin_api::Tick { ts: deadline, price: last_price });
+                let Some(exit) = rules::evaluate(&watched.levels, &at_deadline, self.config.ambiguity) else {
+                    continue;
+                };
+                let mut seen = Excursion::at(watched.levels.entry_price);
+                book.path.widen_since(&mut seen, start);
+                let outcome = rules::close(
+                    &watched.signal,
+                    &watched.levels,
+                    exit,
+                    &at_deadline,
+                    seen,
+                    self.config.fee_pct,
+                );
+                closed.push(Trade { signal: watched.signal, outcome });
+            }
+            book.refresh();
+        }
     }
 
     /// How many signals are watched (pending or active).

@@ -86,6 +86,38 @@ fn signals_not_closed_stay_open_and_are_reported() {
 }
 
 #[test]
+fn the_clock_closes_expired_signals_at_the_last_price_stamped_at_the_deadline() {
+    let mut monitor = monitor();
+    let held = Signal { max_hold_ms: Some(10 * MIN), ..signal("s", Side::Long) };
+    monitor.watch(Arc::new(held)).unwrap();
+    monitor.watch(entering_at("no-deadline", Side::Long, 0)).unwrap();
+    feed(&mut monitor, &[bar(0, 100.0, 101.0, 99.0), bar(MIN, 100.0, 102.0, 99.5)]);
+    let mut closed = Vec::new();
+    monitor.on_clock(Timestamp(9 * MIN), &mut closed);
+    assert!(closed.is_empty(), "not yet");
+    monitor.on_clock(Timestamp(30 * MIN), &mut closed);
+    let outcome = &closed[0].outcome;
+    // The last bar closed at its open (100): that is the last known price.
+    assert_eq!(
+        (outcome.kind, outcome.exit_price, outcome.exit_ts),
+        (OutcomeKind::TimeExit, 100.0, Timestamp(10 * MIN))
+    );
+    assert_eq!(outcome.mfe_pct, (102.0 / 100.0 - 1.0) * 100.0);
+    assert_eq!(monitor.open_count(), 1);
+}
+
+#[test]
+fn the_clock_leaves_signals_without_a_price_alone() {
+    let mut monitor = monitor();
+    let held = Signal { max_hold_ms: Some(MIN), ..signal("s", Side::Long) };
+    monitor.watch(Arc::new(held)).unwrap();
+    let mut closed = Vec::new();
+    monitor.on_clock(Timestamp(60 * MIN), &mut closed);
+    assert!(closed.is_empty());
+    assert_eq!(monitor.open_count(), 1);
+}
+
+#[test]
 fn prices_going_back_in_time_are_refused() {
     let mut monitor = monitor();
     let symbol = monitor.symbol(&Symbol::new("BTC"));
