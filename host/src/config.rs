@@ -26,6 +26,61 @@ pub struct Config {
     pub schedule: ScheduleConfig,
     pub retrain: RetrainConfig,
     pub limits: Limits,
+    pub daemon: DaemonConfig,
+}
+
+/// How `siglearn run` serves.
+#[derive(Clone, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct DaemonConfig {
+    /// Address and port to listen on (port 0: any free port).
+    pub listen: String,
+    /// The SQLite store, relative to the config file.
+    pub db: PathBuf,
+    /// The folder of strategy scripts, watched for changes; without
+    /// `[[strategies]]`, every `*.rhai` in it is a strategy.
+    pub scripts: PathBuf,
+    /// Bearer token for writes; required when listening beyond loopback.
+    /// `SIGLEARN_TOKEN` overrides it.
+    pub token: Option<String>,
+    /// How often strategy states are checkpointed, in minutes.
+    pub snapshot_minutes: u64,
+    /// Largest request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Quiet time after a script change before it is reloaded, in ms.
+    pub reload_debounce_ms: u64,
+    /// Requests that may wait for the engine before senders wait too.
+    pub queue: usize,
+}
+
+impl Default for DaemonConfig {
+    fn default() -> Self {
+        DaemonConfig {
+            listen: "127.0.0.1:7878".into(),
+            db: "siglearn.db".into(),
+            scripts: "scripts".into(),
+            token: None,
+            snapshot_minutes: 5,
+            max_body_bytes: 16 * 1024 * 1024,
+            reload_debounce_ms: 100,
+            queue: 256,
+        }
+    }
+}
+
+impl std::fmt::Debug for DaemonConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DaemonConfig")
+            .field("listen", &self.listen)
+            .field("db", &self.db)
+            .field("scripts", &self.scripts)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("snapshot_minutes", &self.snapshot_minutes)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("reload_debounce_ms", &self.reload_debounce_ms)
+            .field("queue", &self.queue)
+            .finish()
+    }
 }
 
 /// How outcomes are decided.
@@ -111,6 +166,11 @@ impl Config {
                 strategy.script = base.join(&strategy.script);
             }
         }
+        for folder in [&mut config.daemon.db, &mut config.daemon.scripts] {
+            if folder.is_relative() {
+                *folder = base.join(&*folder);
+            }
+        }
         let problems = config.validate();
         if problems.is_empty() { Ok(config) } else { Err(ConfigError { path: path.to_path_buf(), problems }) }
     }
@@ -147,6 +207,22 @@ impl Config {
             problems.push("retrain.train_days must be at least 1".to_owned());
         }
         problems.extend(self.limits.validate());
+        if self.daemon.listen.parse::<std::net::SocketAddr>().is_err() {
+            problems.push(format!(
+                "daemon.listen {:?} is not an address like 127.0.0.1:7878",
+                self.daemon.listen
+            ));
+        }
+        if self.daemon.token.as_ref().is_some_and(|t| t.trim().is_empty()) {
+            problems.push("daemon.token is empty; remove it or set a secret".to_owned());
+        }
+        for (name, value) in
+            [("snapshot_minutes", self.daemon.snapshot_minutes), ("queue", self.daemon.queue as u64)]
+        {
+            if value == 0 {
+                problems.push(format!("daemon.{name} must be at least 1"));
+            }
+        }
         let mut names = BTreeSet::new();
         for (i, strategy) in self.strategies.iter().enumerate() {
             let name = &strategy.name;
@@ -247,6 +323,13 @@ mod tests {
         ] {
             assert!(problems.iter().any(|p| p.contains(needle)), "{needle} missing from {problems:?}");
         }
+    }
+
+    #[test]
+    fn the_token_never_shows_in_debug_output() {
+        let config = Config::parse("[daemon]\ntoken = \"hunter2\"\n").unwrap();
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("hunter2") && shown.contains("<redacted>"), "{shown}");
     }
 
     #[test]

@@ -214,6 +214,13 @@ impl Jobs {
         }
     }
 
+    /// Makes room for a strategy added while running.
+    pub(crate) fn add_seat(&mut self, state: Option<serde_json::Value>) {
+        self.days.push(Day::default());
+        self.anchors.push(state.clone());
+        self.versioned.push(state);
+    }
+
     /// Notes that a strategy's state was versioned (so that an unchanged
     /// state makes no daily version).
     pub(crate) fn versioned(&mut self, seat: usize, state: serde_json::Value) {

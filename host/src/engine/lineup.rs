@@ -40,11 +40,14 @@ pub(crate) struct Seat {
     pub(crate) decisions: u64,
     pub(crate) no_decisions: u64,
     pub(crate) failures: u64,
+    /// Its script was removed: it no longer decides or learns, but keeps its
+    /// seat (verdicts of open signals are indexed by seat).
+    pub(crate) retired: bool,
 }
 
 impl Seat {
     fn new(member: Member) -> Self {
-        Seat { member, taken: Vec::new(), decisions: 0, no_decisions: 0, failures: 0 }
+        Seat { member, taken: Vec::new(), decisions: 0, no_decisions: 0, failures: 0, retired: false }
     }
 
     pub(crate) fn name(&self) -> &StrategyId {
@@ -103,6 +106,10 @@ impl Lineup {
         }
         let mut verdicts = Vec::with_capacity(self.seats.len());
         for seat in &mut self.seats {
+            if seat.retired {
+                verdicts.push(None);
+                continue;
+            }
             let strategy = seat.member.strategy.name().clone();
             let version = seat.member.version;
             match seat.member.strategy.decide(signal) {
@@ -178,8 +185,13 @@ impl Lineup {
         // A signal watched before the strategies joined (a resumed store) has
         // no verdicts: it counts as not taken by anyone.
         let verdicts = self.pending.remove(&trade.signal.id);
-        let took = |i: usize| verdicts.as_ref().and_then(|v| v[i]).is_some_and(|verdict| verdict.take);
+        let took = |i: usize| {
+            verdicts.as_ref().and_then(|v| v.get(i).copied().flatten()).is_some_and(|verdict| verdict.take)
+        };
         for (i, seat) in self.seats.iter_mut().enumerate() {
+            if seat.retired {
+                continue;
+            }
             if let Err(error) = seat.member.strategy.learn(&trade.signal, &trade.outcome) {
                 seat.failures += 1;
                 effects.push(Effect::StrategyFailed(error));
@@ -193,7 +205,7 @@ impl Lineup {
         let champion_return = if took(champion) { pnl } else { 0.0 };
         let mut promoted = None;
         for (i, test) in self.tests.iter_mut().enumerate() {
-            if i == champion {
+            if i == champion || self.seats[i].retired {
                 continue;
             }
             test.observe(champion_return, if took(i) { pnl } else { 0.0 });
@@ -234,6 +246,17 @@ impl Lineup {
         self.champion = Some(seat);
         self.tests = self.seats.iter().map(|_| PairedTest::new(self.config)).collect();
         self.promotions.push(promotion);
+    }
+
+    /// Seats a new strategy (a script added while running).
+    pub(crate) fn add(&mut self, member: Member) {
+        self.seats.push(Seat::new(member));
+        self.tests.push(PairedTest::new(self.config));
+    }
+
+    /// The seat of `strategy`.
+    pub(crate) fn position(&self, strategy: &str) -> Option<usize> {
+        self.seats.iter().position(|seat| seat.name().as_str() == strategy)
     }
 
     /// Records the seat's current state as a new version.

@@ -18,9 +18,24 @@ use siglearn_plugin_api::{
 
 use crate::experiment::sequential::{PairedTest, SequentialConfig};
 use crate::monitor::{Monitor, MonitorConfig, MonitorError};
+use crate::strategy::{Strategy, StrategyFailure};
 use crate::strategy::{StrategyError, Verdict};
 use crate::trade::Trade;
-use crate::versions::{AliasMove, VersionRecord};
+use crate::versions::{AliasMove, VersionReason, VersionRecord};
+
+/// The error for a strategy that is not in the lineup.
+fn missing(name: &StrategyId) -> StrategyError {
+    StrategyFailure {
+        strategy: name.clone(),
+        source_path: Default::default(),
+        hook: None,
+        line: None,
+        position: None,
+        signal_id: None,
+        message: "not running: add it to the configuration or the scripts folder".to_owned(),
+    }
+    .into()
+}
 use jobs::Jobs;
 pub use jobs::RetrainConfig;
 use lineup::Lineup;
@@ -183,6 +198,71 @@ impl Engine {
             .map(|(_, (seat, test))| (seat.name().clone(), test.clone()))
             .collect();
         Some((self.lineup.seats[champion].name().clone(), tests))
+    }
+
+    /// New code for a running strategy: the new code takes over the state
+    /// (through `migrate`) as a new version, reason `reload`. On failure the
+    /// old code stays live.
+    pub fn replace_strategy(
+        &mut self,
+        mut new: Box<dyn Strategy>,
+        effects: &mut Vec<Effect>,
+    ) -> Result<VersionId, StrategyError> {
+        let Some(i) = self.lineup.position(new.name().as_str()) else {
+            return Err(missing(new.name()));
+        };
+        let seat = &mut self.lineup.seats[i];
+        let old_state = seat.member.strategy.state()?;
+        new.migrate(&old_state)?;
+        let state = new.state()?;
+        let now = self.clock.unwrap_or(Timestamp(0));
+        let record = VersionRecord {
+            strategy: new.name().clone(),
+            version: VersionId(seat.member.version.0 + 1),
+            parent: Some(seat.member.version),
+            code_hash: new.code_hash().to_owned(),
+            source: new.source_text().map(Arc::from),
+            params: seat.member.params.clone(),
+            state: state.clone(),
+            reason: VersionReason::Reload,
+            metrics: serde_json::json!({ "previous_code": seat.member.strategy.code_hash() }),
+            created_at: now,
+        };
+        seat.member.strategy = new;
+        seat.member.version = record.version;
+        seat.retired = false;
+        self.jobs.versioned(i, state);
+        let version = record.version;
+        effects.push(Effect::VersionCreated(record));
+        Ok(version)
+    }
+
+    /// A strategy added while running, with the record of its first version.
+    pub fn add_strategy(&mut self, member: Member, first: VersionRecord, effects: &mut Vec<Effect>) {
+        let state = member.strategy.state().ok();
+        self.lineup.add(member);
+        self.jobs.add_seat(state);
+        effects.push(Effect::VersionCreated(first));
+    }
+
+    /// A strategy whose script was removed stops deciding and learning. The
+    /// champion cannot be retired: promote another strategy first.
+    pub fn retire_strategy(&mut self, strategy: &str) -> Result<(), String> {
+        let Some(i) = self.lineup.position(strategy) else {
+            return Err(format!("no strategy {strategy:?} is running"));
+        };
+        if self.lineup.champion == Some(i) {
+            return Err(format!(
+                "{strategy} is the champion; promote another strategy before removing its script"
+            ));
+        }
+        self.lineup.seats[i].retired = true;
+        Ok(())
+    }
+
+    /// Whether `strategy` is in the lineup and not retired.
+    pub fn runs(&self, strategy: &str) -> bool {
+        self.lineup.position(strategy).is_some_and(|i| !self.lineup.seats[i].retired)
     }
 
     /// Every strategy's current state, to checkpoint: (strategy, live

@@ -71,6 +71,7 @@ impl AbTable {
             .seats
             .iter()
             .enumerate()
+            .filter(|(_, seat)| !seat.retired)
             .map(|(i, seat)| {
                 let taken: Vec<&Trade> = seat.taken.iter().collect();
                 let summary = summarize(&taken);

@@ -204,4 +204,11 @@ pub trait Strategy: Send + fmt::Debug {
 
     /// Replaces the state.
     fn set_state(&mut self, state: &serde_json::Value) -> Result<(), StrategyError>;
+
+    /// Takes over the state of the previous code of this strategy
+    /// (`migrate(old_state)`, or the old state as it is).
+    fn migrate(&mut self, old_state: &serde_json::Value) -> Result<(), StrategyError>;
+
+    /// The source text, for the version history (scripts have one).
+    fn source_text(&self) -> Option<&str>;
 }

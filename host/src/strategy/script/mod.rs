@@ -334,6 +334,14 @@ impl Strategy for ScriptStrategy {
         self.state = convert::json_to_state(state).map_err(|m| self.error(None, None, m))?;
         Ok(())
     }
+
+    fn migrate(&mut self, old_state: &serde_json::Value) -> Result<(), StrategyError> {
+        ScriptStrategy::migrate(self, old_state)
+    }
+
+    fn source_text(&self) -> Option<&str> {
+        Some(&self.source)
+    }
 }
 
 #[cfg(test)]
