@@ -33,6 +33,7 @@ mod daily;
 #[cfg(test)]
 mod fixtures;
 mod heads;
+pub mod learning;
 mod moments;
 mod spearman;
 mod summary;
