@@ -8,6 +8,7 @@
 pub mod analytics;
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod engine;
 pub mod experiment;
 pub mod format;

@@ -8,6 +8,7 @@ mod generate;
 mod progress;
 mod replay;
 mod report;
+mod run;
 mod synth;
 mod versions;
 
@@ -63,6 +64,8 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Replay signals over historical prices and report their outcomes.
     Replay(replay::ReplayArgs),
+    /// Run the daemon: HTTP intake and learning API, wall-clock jobs, hot reload.
+    Run(run::RunArgs),
     /// Compile a strategy script and run each of its hooks on a fixture signal.
     Check(check::CheckArgs),
     /// Print the report of a store written by `replay`.
@@ -87,6 +90,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Check(args) => check::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Replay(args) => replay::run(args),
+        Command::Run(args) => run::run(args),
         Command::Report(args) => report::run(args),
         Command::Generate(args) => generate::run(args),
         Command::Synth(args) => synth::run(args),

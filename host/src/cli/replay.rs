@@ -128,6 +128,9 @@ pub(super) fn run_replay(
         let listing: Vec<String> = errors.iter().map(|e| format!("  - {e}")).collect();
         anyhow::anyhow!("cannot load the strategies:\n{}", listing.join("\n"))
     })?;
+    for problem in &lineup.problems {
+        eprintln!("warning: {problem}\n  (the strategy runs its live version from the store instead)");
+    }
     let store = match db {
         Some(path) => Some(
             Store::open(path, &engine_config.monitor)

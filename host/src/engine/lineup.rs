@@ -243,9 +243,14 @@ impl Lineup {
                 moved_at: now,
             }));
         }
-        self.champion = Some(seat);
-        self.tests = self.seats.iter().map(|_| PairedTest::new(self.config)).collect();
+        self.make_champion(seat);
         self.promotions.push(promotion);
+    }
+
+    /// Makes seat `i` the champion and restarts every test against it.
+    pub(crate) fn make_champion(&mut self, i: usize) {
+        self.champion = Some(i);
+        self.tests = self.seats.iter().map(|_| PairedTest::new(self.config)).collect();
     }
 
     /// Seats a new strategy (a script added while running).

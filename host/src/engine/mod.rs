@@ -237,6 +237,63 @@ impl Engine {
         Ok(version)
     }
 
+    /// Makes `strategy` (code and state) the live version described by
+    /// `record`, as a rollback or a promotion copy does.
+    pub fn install_version(
+        &mut self,
+        strategy: Box<dyn Strategy>,
+        record: VersionRecord,
+        effects: &mut Vec<Effect>,
+    ) -> Result<(), StrategyError> {
+        let Some(i) = self.lineup.position(strategy.name().as_str()) else {
+            return Err(missing(strategy.name()));
+        };
+        let seat = &mut self.lineup.seats[i];
+        seat.member.strategy = strategy;
+        seat.member.version = record.version;
+        seat.retired = false;
+        self.jobs.versioned(i, record.state.clone());
+        effects.push(Effect::VersionCreated(record));
+        Ok(())
+    }
+
+    /// Moves the champion alias to `alias.strategy` (a manual promotion):
+    /// the tests restart against it.
+    pub fn set_champion(&mut self, alias: AliasMove, effects: &mut Vec<Effect>) -> Result<(), String> {
+        let i = self
+            .lineup
+            .position(alias.strategy.as_str())
+            .ok_or_else(|| format!("no strategy {} is running", alias.strategy))?;
+        self.lineup.make_champion(i);
+        effects.push(Effect::AliasMoved(alias));
+        Ok(())
+    }
+
+    /// The time of the last price of `symbol`, if any.
+    pub fn last_price_ts(&self, symbol: &Symbol) -> Option<Timestamp> {
+        self.monitor.last_ts_of(symbol)
+    }
+
+    /// The live version of each strategy, in lineup order.
+    pub fn versions(&self) -> Vec<(StrategyId, VersionId, bool)> {
+        self.lineup
+            .seats
+            .iter()
+            .map(|seat| (seat.name().clone(), seat.member.version, seat.retired))
+            .collect()
+    }
+
+    /// The code hash of the running `strategy`.
+    pub fn code_hash(&self, strategy: &str) -> Option<&str> {
+        let i = self.lineup.position(strategy)?;
+        Some(self.lineup.seats[i].member.strategy.code_hash())
+    }
+
+    /// Whether the signal is being watched.
+    pub fn watches(&self, signal: &SignalId) -> bool {
+        self.monitor.watches(signal)
+    }
+
     /// A strategy added while running, with the record of its first version.
     pub fn add_strategy(&mut self, member: Member, first: VersionRecord, effects: &mut Vec<Effect>) {
         let state = member.strategy.state().ok();

@@ -184,6 +184,18 @@ fn read_json_lines(
     Ok(())
 }
 
+/// Reads one signal from a JSON object with the JSON Lines keys (as the
+/// daemon receives them); the error is (field, reason).
+pub fn signal_from_json(value: serde_json::Value, names: &mut Names) -> Result<Signal, (String, String)> {
+    let mut record: Record = serde_json::from_value(value).map_err(|e| {
+        let message = e.to_string();
+        (json_field(&message), message)
+    })?;
+    record.heads = names.share(std::mem::take(&mut record.heads));
+    record.indicators = names.share(std::mem::take(&mut record.indicators));
+    record.into_signal()
+}
+
 /// The key a serde_json error is about, when its message names one.
 fn json_field(message: &str) -> String {
     message.split('`').nth(1).map_or_else(|| "-".to_owned(), str::to_owned)

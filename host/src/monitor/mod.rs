@@ -240,6 +240,16 @@ impl Monitor {
         open.into_iter().map(|watched| Arc::clone(&watched.signal)).collect()
     }
 
+    /// The last price time of `symbol`, if the monitor has seen it.
+    pub fn last_ts_of(&self, symbol: &Symbol) -> Option<Timestamp> {
+        self.symbols.get(symbol).and_then(|ix| self.books[ix.0 as usize].last_ts)
+    }
+
+    /// Whether `signal` is being watched (pending or active).
+    pub fn watches(&self, signal: &SignalId) -> bool {
+        self.by_id.contains_key(signal)
+    }
+
     /// The last price time seen for `symbol`, if any.
     pub fn last_ts(&self, symbol: SymbolIx) -> Option<Timestamp> {
         self.books[symbol.0 as usize].last_ts

@@ -77,6 +77,34 @@ impl StoreReader {
         Ok(trades)
     }
 
+    /// The newest `limit` closed signals (by exit time), optionally of one
+    /// symbol, newest first.
+    pub fn recent_trades(&self, limit: u32, symbol: Option<&str>) -> Result<Vec<Trade>, StoreError> {
+        let mut statement = self.conn.prepare(&format!(
+            "SELECT {SIGNAL_COLUMNS},
+                    o.kind, o.exit_ts, o.exit_price, o.pnl_pct, o.holding_ms, o.ambiguous, o.mfe_pct, o.mae_pct
+             FROM outcomes o JOIN signals s ON s.id = o.signal_id
+             WHERE (?1 IS NULL OR s.symbol = ?1)
+             ORDER BY o.exit_ts DESC, o.signal_id DESC LIMIT ?2"
+        ))?;
+        let mut names = Names::default();
+        let rows = statement.query_map(rusqlite::params![symbol, limit], |row| {
+            Ok((signal_from(row, &mut names), outcome_from(row)))
+        })?;
+        let mut trades = Vec::new();
+        for row in rows {
+            let (signal, outcome) = row?;
+            trades.push(Trade { signal: Arc::new(signal?), outcome: outcome? });
+        }
+        Ok(trades)
+    }
+
+    /// How many outcomes the store holds.
+    pub fn outcome_count(&self) -> Result<u64, StoreError> {
+        let count: i64 = self.conn.query_row("SELECT COUNT(*) FROM outcomes", [], |row| row.get(0))?;
+        Ok(count.unsigned_abs())
+    }
+
     /// Signals without an outcome, in arrival order.
     pub fn open_signals(&self) -> Result<Vec<Signal>, StoreError> {
         let mut statement = self.conn.prepare(&format!(
@@ -91,6 +119,17 @@ impl StoreReader {
             signals.push(row??);
         }
         Ok(signals)
+    }
+
+    /// Every signal id the store holds.
+    pub fn signal_ids(&self) -> Result<Vec<SignalId>, StoreError> {
+        let mut statement = self.conn.prepare("SELECT id FROM signals")?;
+        let rows = statement.query_map([], |row| row.get::<_, String>(0))?;
+        let mut ids = Vec::new();
+        for row in rows {
+            ids.push(SignalId::new(row?));
+        }
+        Ok(ids)
     }
 
     /// How many signals the store holds.

@@ -34,6 +34,10 @@ pub struct Lineup {
     pub versions: Vec<VersionRecord>,
     /// The champion alias as the config sets it.
     pub alias: Option<AliasMove>,
+    /// Scripts that did not load while the store had a working version to
+    /// run instead: the strategy runs its live version, and this says why
+    /// the file was not taken (as a failed hot reload does).
+    pub problems: Vec<StrategyError>,
 }
 
 /// Loads every enabled strategy of `config`; every failure is reported.
@@ -81,7 +85,7 @@ pub fn load_lineup(config: &Config, now: Timestamp) -> Result<Lineup, Vec<Strate
         evidence: serde_json::Value::Null,
         moved_at: now,
     });
-    Ok(Lineup { members, champion, versions, alias })
+    Ok(Lineup { members, champion, versions, alias, problems: Vec::new() })
 }
 
 /// Restores the configured strategies from a store, as the module docs say.
@@ -93,11 +97,13 @@ pub fn resume_lineup(
     let mut members = Vec::new();
     let mut versions = Vec::new();
     let mut errors = Vec::new();
+    let mut problems = Vec::new();
     for spec in config.enabled_strategies() {
         match resume_one(spec, config, store, now) {
-            Ok((member, record)) => {
+            Ok(Resumed { member, record, problem }) => {
                 members.push(member);
                 versions.extend(record);
+                problems.extend(problem);
             }
             Err(error) => errors.push(error),
         }
@@ -124,7 +130,16 @@ pub fn resume_lineup(
             (index, alias)
         }
     };
-    Ok(Lineup { members, champion, versions, alias })
+    Ok(Lineup { members, champion, versions, alias, problems })
+}
+
+/// One strategy resumed from the store.
+struct Resumed {
+    member: Member,
+    /// A version the resume created (load or reload).
+    record: Option<VersionRecord>,
+    /// Why the script file was not taken, when the live version runs instead.
+    problem: Option<StrategyError>,
 }
 
 fn config_name(config: &Config) -> String {
@@ -149,14 +164,14 @@ fn resume_one(
     config: &Config,
     store: &StoreReader,
     now: Timestamp,
-) -> Result<(Member, Option<VersionRecord>), StrategyError> {
+) -> Result<Resumed, StrategyError> {
     let name = StrategyId::new(spec.name.as_str());
     let history = store.versions(&spec.name).map_err(|e| store_failure(&spec.name, e))?;
     let Some(live) = history.last() else {
         let mut fresh = load_lineup(&Config { strategies: vec![spec.clone()], ..config.clone() }, now)
             .map_err(|mut errors| errors.remove(0))?;
         let member = fresh.members.remove(0);
-        return Ok((member, fresh.versions.pop()));
+        return Ok(Resumed { member, record: fresh.versions.pop(), problem: None });
     };
     let file = std::fs::read_to_string(&spec.script).map_err(|e| {
         StrategyError::from(StrategyFailure {
@@ -192,15 +207,27 @@ fn resume_one(
         let strategy = restored.ok_or_else(|| {
             store_failure(&spec.name, StoreError::Corrupt(format!("no stored code for {}", live.code_hash)))
         })?;
-        return Ok((member(strategy, live.version), None));
+        return Ok(Resumed { member: member(strategy, live.version), record: None, problem: None });
     }
     // New code: the state as the old code left it, carried over through migrate.
     let old_state = match &restored {
         Some(strategy) => strategy.state()?,
         None => live.state.clone(),
     };
-    let mut strategy = ScriptStrategy::compile(name, &spec.script, &file, config.limits)?;
-    strategy.migrate(&old_state)?;
+    let migrated = ScriptStrategy::compile(name, &spec.script, &file, config.limits)
+        .and_then(|mut strategy| strategy.migrate(&old_state).map(|()| strategy));
+    let strategy = match (migrated, restored) {
+        (Ok(strategy), _) => strategy,
+        // The new code does not load: the live version keeps running.
+        (Err(problem), Some(live_strategy)) => {
+            return Ok(Resumed {
+                member: member(live_strategy, live.version),
+                record: None,
+                problem: Some(problem),
+            });
+        }
+        (Err(problem), None) => return Err(problem),
+    };
     let record = VersionRecord {
         strategy: strategy.name().clone(),
         version: VersionId(live.version.0 + 1),
@@ -214,7 +241,7 @@ fn resume_one(
         created_at: now,
     };
     let version = record.version;
-    Ok((member(strategy, version), Some(record)))
+    Ok(Resumed { member: member(strategy, version), record: Some(record), problem: None })
 }
 
 /// The live version running `source`, with the newest checkpoint of its

@@ -3,6 +3,8 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub(crate) mod daemon;
+
 use std::path::{Path, PathBuf};
 
 use clap::Parser;

@@ -1,0 +1,40 @@
+//! `siglearn run`: the daemon.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::config::Config;
+
+#[derive(Debug, Args)]
+pub(super) struct RunArgs {
+    /// siglearn.toml (default: none; every key has a default).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:7878, or daemon.listen].
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+    /// The SQLite store [default: ./siglearn.db, or daemon.db].
+    #[arg(long, value_name = "FILE")]
+    db: Option<PathBuf>,
+    /// The strategy scripts folder, watched for changes [default: ./scripts, or daemon.scripts].
+    #[arg(long, value_name = "DIR")]
+    scripts: Option<PathBuf>,
+}
+
+pub(super) fn run(args: RunArgs) -> anyhow::Result<()> {
+    let mut config = match &args.config {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    if let Some(listen) = args.listen {
+        config.daemon.listen = listen;
+    }
+    if let Some(db) = args.db {
+        config.daemon.db = db;
+    }
+    if let Some(scripts) = args.scripts {
+        config.daemon.scripts = scripts;
+    }
+    crate::daemon::run(config)
+}

@@ -1,0 +1,413 @@
+//! The engine thread: the one owner of the engine and the store writer.
+//!
+//! Requests arrive on a bounded channel and are applied in order, so a
+//! reload, a tick or a batch never interleaves with another. A batch of
+//! signals or prices is checked whole before any of it is applied, and its
+//! answer is sent only after the store has committed it: an acknowledged
+//! batch survives a crash. Ticks run the wall-clock jobs and time exits and
+//! checkpoint strategy states now and then.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use siglearn_plugin_api::{PriceUpdate, Signal, SignalId, Symbol, Timestamp, VersionId};
+use tokio::sync::{mpsc, oneshot};
+
+use super::view::View;
+use super::{Published, Refusal};
+use crate::engine::{Effect, Engine, Event, Member};
+use crate::experiment::ab::AbTable;
+use crate::store::{Command, Store, StoreReader};
+use crate::strategy::script::{Limits, ScriptStrategy};
+use crate::strategy::{Strategy, StrategyError};
+use crate::versions::{self, AliasMove, VersionReason, VersionRecord};
+
+/// What the engine thread is asked to do.
+#[derive(Debug)]
+pub(crate) enum Request {
+    Signals { signals: Vec<Signal>, reply: oneshot::Sender<Result<Vec<Published>, Refusal>> },
+    Prices { updates: Vec<PriceUpdate>, reply: oneshot::Sender<Result<usize, Refusal>> },
+    Tick { now: Timestamp },
+    Reload(Reload),
+    Active { symbol: Option<Symbol>, reply: oneshot::Sender<Vec<Arc<Signal>>> },
+    Experiments { reply: oneshot::Sender<AbTable> },
+    Rollback { strategy: String, version: VersionId, reply: oneshot::Sender<Result<VersionRecord, Refusal>> },
+    Promote { strategy: String, version: VersionId, reply: oneshot::Sender<Result<AliasMove, Refusal>> },
+    Shutdown { reply: oneshot::Sender<Result<(), String>> },
+}
+
+/// A change of a script file, compiled off the engine thread.
+#[derive(Debug)]
+pub(crate) enum Reload {
+    /// The script of `name` changed (or appeared): new code, or why it failed.
+    Changed { name: String, compiled: Result<Box<ScriptStrategy>, StrategyError> },
+    /// The script of `name` was removed.
+    Removed { name: String },
+}
+
+pub(crate) struct Core {
+    pub(crate) engine: Engine,
+    pub(crate) store: Store,
+    pub(crate) db: PathBuf,
+    pub(crate) limits: Limits,
+    /// Every signal id ever accepted (the store's primary keys), so that a
+    /// duplicate is refused before anything is applied.
+    pub(crate) known: HashSet<SignalId>,
+    pub(crate) view: Arc<RwLock<View>>,
+    pub(crate) checkpoint_every: Duration,
+    /// Whether a script added to the folder joins the lineup.
+    pub(crate) adopt_new_scripts: bool,
+}
+
+/// Wall time, read at the edge only.
+pub(crate) fn wall_now() -> Timestamp {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    Timestamp(millis)
+}
+
+impl Core {
+    /// Serves requests until shutdown or until every sender is gone.
+    pub(crate) fn run(mut self, mut requests: mpsc::Receiver<Request>) {
+        let mut last_checkpoint = Instant::now();
+        while let Some(request) = requests.blocking_recv() {
+            match request {
+                Request::Signals { signals, reply } => {
+                    let _ = reply.send(self.signals(signals));
+                }
+                Request::Prices { updates, reply } => {
+                    let _ = reply.send(self.prices(updates));
+                }
+                Request::Tick { now } => {
+                    self.tick(now);
+                    if last_checkpoint.elapsed() >= self.checkpoint_every {
+                        last_checkpoint = Instant::now();
+                        self.checkpoint(now);
+                    }
+                }
+                Request::Reload(reload) => self.reload(reload),
+                Request::Active { symbol, reply } => {
+                    let mut open = self.engine.open_signals();
+                    if let Some(symbol) = symbol {
+                        open.retain(|s| s.symbol == symbol);
+                    }
+                    let _ = reply.send(open);
+                }
+                Request::Experiments { reply } => {
+                    let _ = reply.send(AbTable::of(&self.engine));
+                }
+                Request::Rollback { strategy, version, reply } => {
+                    let _ = reply.send(self.rollback(&strategy, version));
+                }
+                Request::Promote { strategy, version, reply } => {
+                    let _ = reply.send(self.promote(&strategy, version));
+                }
+                Request::Shutdown { reply } => {
+                    let _ = reply.send(self.shutdown());
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Sends effects to the store and the view.
+    fn apply(&mut self, effects: Vec<Effect>) -> Result<(), String> {
+        let now = self.engine.now().unwrap_or_else(wall_now);
+        let mut view = self.view.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        for effect in &effects {
+            view.note(effect);
+            self.store.record(effect, now).map_err(|e| e.to_string())?;
+        }
+        view.open_signals = self.engine.open_count();
+        Ok(())
+    }
+
+    fn commit(&mut self, effects: Vec<Effect>) -> Result<(), Refusal> {
+        self.apply(effects).map_err(Refusal::internal)?;
+        self.store.flush().map_err(|e| Refusal::internal(e.to_string()))
+    }
+
+    fn signals(&mut self, signals: Vec<Signal>) -> Result<Vec<Published>, Refusal> {
+        let mut problems = Vec::new();
+        let mut batch = HashSet::new();
+        for (index, signal) in signals.iter().enumerate() {
+            if let Err(error) = signal.validate() {
+                problems.push(serde_json::json!({ "index": index, "field": error.field(), "reason": error.to_string() }));
+            } else if self.known.contains(&signal.id) || !batch.insert(&signal.id) {
+                problems.push(serde_json::json!({
+                    "index": index, "field": "signal_id",
+                    "reason": format!("{} was already received; signal ids are unique", signal.id),
+                }));
+            }
+        }
+        if !problems.is_empty() {
+            self.view.write().unwrap_or_else(|p| p.into_inner()).counters.refused_batches += 1;
+            return Err(Refusal::invalid("invalid signals; none of the batch was taken", problems));
+        }
+        let champion = self.engine.champion().map(|i| self.engine.strategy_names()[i].clone());
+        let mut published = Vec::with_capacity(signals.len());
+        let mut effects = Vec::new();
+        for signal in signals {
+            let id = signal.id.clone();
+            let first = effects.len();
+            self.engine
+                .handle(Event::Signal(signal), &mut effects)
+                .map_err(|e| Refusal::internal(e.to_string()))?;
+            published.push(Published::of(&id, champion.as_ref(), &effects[first..]));
+            self.known.insert(id);
+        }
+        self.commit(effects)?;
+        Ok(published)
+    }
+
+    fn prices(&mut self, updates: Vec<PriceUpdate>) -> Result<usize, Refusal> {
+        let mut problems = Vec::new();
+        let mut last: std::collections::HashMap<&Symbol, Timestamp> = std::collections::HashMap::new();
+        for (index, update) in updates.iter().enumerate() {
+            let ts = update.price.ts();
+            let before =
+                last.get(&update.symbol).copied().or_else(|| self.engine.last_price_ts(&update.symbol));
+            if let Some(before) = before.filter(|&before| ts < before) {
+                problems.push(serde_json::json!({
+                    "index": index, "field": "ts",
+                    "reason": format!("{} at {} is before its last price at {}; prices of a symbol come in time order",
+                        update.symbol, crate::timestamp::format_timestamp(ts), crate::timestamp::format_timestamp(before)),
+                }));
+            }
+            last.insert(&update.symbol, ts);
+        }
+        if !problems.is_empty() {
+            self.view.write().unwrap_or_else(|p| p.into_inner()).counters.refused_batches += 1;
+            return Err(Refusal::invalid("prices out of order; none of the batch was taken", problems));
+        }
+        let count = updates.len();
+        let mut effects = Vec::new();
+        for update in updates {
+            self.engine
+                .handle(Event::Price(update), &mut effects)
+                .map_err(|e| Refusal::internal(e.to_string()))?;
+        }
+        self.view.write().unwrap_or_else(|p| p.into_inner()).counters.prices += count as u64;
+        self.commit(effects)?;
+        Ok(count)
+    }
+
+    fn tick(&mut self, now: Timestamp) {
+        let mut effects = Vec::new();
+        if self.engine.handle(Event::Clock(now), &mut effects).is_ok() {
+            if let Err(error) = self.apply(effects) {
+                tracing::error!(%error, "cannot record the effects of a clock tick");
+            }
+        }
+    }
+
+    /// Saves every strategy's state and the promotion tests.
+    fn checkpoint(&mut self, at: Timestamp) {
+        let mut commands: Vec<Command> = self
+            .engine
+            .checkpoints()
+            .into_iter()
+            .map(|(strategy, version, state)| Command::SaveSnapshot {
+                strategy,
+                version,
+                state,
+                at,
+                anchor: false,
+            })
+            .collect();
+        if let Some((champion, tests)) = self.engine.tests() {
+            commands.push(Command::SaveTests { champion, tests, at });
+        }
+        for command in commands {
+            if let Err(error) = self.store.send(command) {
+                tracing::error!(%error, "cannot checkpoint");
+            }
+        }
+    }
+
+    fn reload(&mut self, reload: Reload) {
+        let mut effects = Vec::new();
+        let outcome = match reload {
+            Reload::Changed { name, compiled: Err(error) } => Err((name, error)),
+            Reload::Changed { name, compiled: Ok(strategy) }
+                if self.engine.code_hash(&name).is_some_and(|live| live == strategy.code_hash()) =>
+            {
+                tracing::debug!(strategy = %name, "script written with the code already live; nothing to reload");
+                return;
+            }
+            Reload::Changed { name, compiled: Ok(strategy) } if self.engine.runs(&name) => {
+                self.engine.replace_strategy(strategy, &mut effects).map(drop).map_err(|e| (name, e))
+            }
+            Reload::Changed { name, compiled: Ok(strategy) } if self.adopt_new_scripts => {
+                self.adopt(name, *strategy, &mut effects)
+            }
+            Reload::Changed { name, .. } => {
+                tracing::info!(strategy = %name, "script changed but the strategy is not configured; ignored");
+                return;
+            }
+            Reload::Removed { name } => {
+                match self.engine.retire_strategy(&name) {
+                    Ok(()) => {
+                        tracing::info!(strategy = %name, "script removed: the strategy stopped");
+                        if let Some(status) =
+                            self.view.write().unwrap_or_else(|p| p.into_inner()).strategies.get_mut(&name)
+                        {
+                            status.running = false;
+                        }
+                    }
+                    Err(message) => tracing::warn!(strategy = %name, "{message}"),
+                }
+                return;
+            }
+        };
+        let mut view = self.view.write().unwrap_or_else(|p| p.into_inner());
+        match outcome {
+            Ok(()) => {
+                view.counters.reloads += 1;
+                drop(view);
+                let names: Vec<String> = effects
+                    .iter()
+                    .filter_map(|e| {
+                        if let Effect::VersionCreated(r) = e { Some(r.strategy.to_string()) } else { None }
+                    })
+                    .collect();
+                if let Err(error) = self.apply(effects) {
+                    tracing::error!(%error, "cannot record a reload");
+                }
+                let mut view = self.view.write().unwrap_or_else(|p| p.into_inner());
+                for name in names {
+                    let status = view.strategies.entry(name.clone()).or_default();
+                    status.reload_error = None;
+                    status.running = true;
+                    tracing::info!(strategy = %name, version = status.version, "reloaded");
+                }
+            }
+            Err((name, error)) => {
+                view.counters.failed_reloads += 1;
+                tracing::error!(strategy = %name, %error, "reload refused; the previous version stays live");
+                view.strategies.entry(name).or_default().reload_error = Some(error.clone());
+                drop(view);
+                let at = self.engine.now().unwrap_or_else(wall_now);
+                let _ = self.store.send(Command::InsertStrategyError { error, at });
+            }
+        }
+    }
+
+    /// A script that appeared in the folder joins the lineup.
+    fn adopt(
+        &mut self,
+        name: String,
+        mut strategy: ScriptStrategy,
+        effects: &mut Vec<Effect>,
+    ) -> Result<(), (String, StrategyError)> {
+        let params = serde_json::json!({});
+        strategy.init(&params).map_err(|e| (name.clone(), e))?;
+        let state = strategy.state().map_err(|e| (name.clone(), e))?;
+        let record = VersionRecord {
+            strategy: strategy.name().clone(),
+            version: VersionId(1),
+            parent: None,
+            code_hash: strategy.code_hash().to_owned(),
+            source: Some(Arc::from(strategy.source())),
+            params: params.clone(),
+            state,
+            reason: VersionReason::Load,
+            metrics: serde_json::Value::Null,
+            created_at: self.engine.now().unwrap_or_else(wall_now),
+        };
+        let script = strategy.path().display().to_string();
+        let member = Member { strategy: Box::new(strategy), version: VersionId(1), params };
+        self.engine.add_strategy(member, record, effects);
+        let mut view = self.view.write().unwrap_or_else(|p| p.into_inner());
+        let status = view.strategies.entry(name).or_default();
+        status.script = script;
+        status.running = true;
+        Ok(())
+    }
+
+    fn history(&self, strategy: &str) -> Result<Vec<VersionRecord>, Refusal> {
+        let reader = StoreReader::open(&self.db).map_err(|e| Refusal::internal(e.to_string()))?;
+        let history = reader.versions(strategy).map_err(|e| Refusal::internal(e.to_string()))?;
+        if history.is_empty() || !self.engine.runs(strategy) {
+            return Err(Refusal::not_found(format!("no strategy {strategy:?} is running")));
+        }
+        Ok(history)
+    }
+
+    /// The code and state of `record` as a strategy ready to install.
+    fn materialise(&self, record: &VersionRecord) -> Result<ScriptStrategy, Refusal> {
+        let reader = StoreReader::open(&self.db).map_err(|e| Refusal::internal(e.to_string()))?;
+        let source = reader
+            .code(&record.code_hash)
+            .map_err(|e| Refusal::internal(e.to_string()))?
+            .ok_or_else(|| {
+                Refusal::conflict(format!(
+                    "the code of {} v{} is not stored",
+                    record.strategy, record.version.0
+                ))
+            })?;
+        let path = PathBuf::from(
+            self.view
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .strategies
+                .get(record.strategy.as_str())
+                .map(|s| s.script.clone())
+                .unwrap_or_default(),
+        );
+        let mut strategy = ScriptStrategy::compile(record.strategy.clone(), &path, &source, self.limits)
+            .map_err(|e| Refusal::conflict(e.to_string()))?;
+        strategy.set_state(&record.state).map_err(|e| Refusal::conflict(e.to_string()))?;
+        Ok(strategy)
+    }
+
+    fn rollback(&mut self, strategy: &str, version: VersionId) -> Result<VersionRecord, Refusal> {
+        let history = self.history(strategy)?;
+        let now = self.engine.now().unwrap_or_else(wall_now);
+        let record = versions::rollback(&history, version, now).map_err(Refusal::not_found)?;
+        let installed = self.materialise(&record)?;
+        let mut effects = Vec::new();
+        self.engine
+            .install_version(Box::new(installed), record.clone(), &mut effects)
+            .map_err(|e| Refusal::conflict(e.to_string()))?;
+        if self.engine.champion().is_some_and(|c| self.engine.strategy_names()[c].as_str() == strategy) {
+            effects.push(Effect::AliasMoved(AliasMove {
+                alias: versions::CHAMPION.to_owned(),
+                strategy: record.strategy.clone(),
+                version: record.version,
+                reason: "rollback".to_owned(),
+                evidence: record.metrics.clone(),
+                moved_at: now,
+            }));
+        }
+        self.commit(effects)?;
+        Ok(record)
+    }
+
+    fn promote(&mut self, strategy: &str, version: VersionId) -> Result<AliasMove, Refusal> {
+        let history = self.history(strategy)?;
+        let now = self.engine.now().unwrap_or_else(wall_now);
+        let (copy, alias) = versions::promote(&history, version, now).map_err(Refusal::not_found)?;
+        let mut effects = Vec::new();
+        if let Some(copy) = copy {
+            let installed = self.materialise(&copy)?;
+            self.engine
+                .install_version(Box::new(installed), copy, &mut effects)
+                .map_err(|e| Refusal::conflict(e.to_string()))?;
+        }
+        self.engine.set_champion(alias.clone(), &mut effects).map_err(Refusal::conflict)?;
+        self.commit(effects)?;
+        Ok(alias)
+    }
+
+    /// Drains nothing more (the channel is closed to new work by now),
+    /// checkpoints, commits and closes the store.
+    fn shutdown(mut self) -> Result<(), String> {
+        let now = self.engine.now().unwrap_or_else(wall_now);
+        self.checkpoint(now);
+        self.store.close().map(drop).map_err(|e| e.to_string())
+    }
+}

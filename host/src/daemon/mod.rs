@@ -1,0 +1,329 @@
+//! `siglearn run`: the engine live, behind HTTP, on the wall clock.
+//!
+//! tokio stays at the edges: the HTTP server ([`api`]), a one-second clock
+//! tick and the signal handler run on it. The engine and the store writer run
+//! on their own threads ([`core`]); handlers talk to the engine through a
+//! bounded channel, so when the engine falls behind, requests wait for room
+//! (back-pressure) instead of piling up in memory. The script folder is
+//! watched ([`watch`]); a changed script is compiled off the engine thread
+//! and swapped in between two requests, so no signal or outcome is lost or
+//! seen twice across a reload.
+//!
+//! On start the daemon continues its store exactly as a continued replay
+//! does (strategies from their checkpoints plus the outcomes after them, open
+//! signals, tests, the schedule, each missed job once). SIGINT or SIGTERM
+//! stops intake, lets the engine finish what it was given, checkpoints,
+//! commits and exits 0.
+
+pub mod api;
+mod core;
+mod intake;
+mod view;
+mod watch;
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde::Serialize;
+use siglearn_plugin_api::{SignalId, StrategyId, VersionId};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::config::{Config, StrategyConfig};
+use crate::engine::{Effect, Engine, LineupSpec};
+use crate::schedule::Schedule;
+use crate::store::{Command, Store, StoreReader};
+use crate::strategy::{load_lineup, resume_lineup};
+use core::{Core, Request, wall_now};
+use view::{StrategyStatus, View};
+
+/// Why a request was refused: an HTTP status and a JSON body naming the
+/// problem and, for a batch, every bad item.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Refusal {
+    #[serde(skip)]
+    pub status: u16,
+    pub error: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<serde_json::Value>,
+}
+
+impl Refusal {
+    pub(crate) fn with(status: u16, error: impl Into<String>) -> Self {
+        Refusal { status, error: error.into(), details: Vec::new() }
+    }
+    pub(crate) fn bad_request(error: impl Into<String>) -> Self {
+        Self::with(400, error)
+    }
+    pub(crate) fn invalid(error: impl Into<String>, details: Vec<serde_json::Value>) -> Self {
+        Refusal { status: 422, error: error.into(), details }
+    }
+    pub(crate) fn not_found(error: impl Into<String>) -> Self {
+        Self::with(404, error)
+    }
+    pub(crate) fn conflict(error: impl Into<String>) -> Self {
+        Self::with(409, error)
+    }
+    pub(crate) fn internal(error: impl Into<String>) -> Self {
+        Self::with(500, error)
+    }
+    pub(crate) fn unavailable() -> Self {
+        Self::with(503, "the engine is shutting down")
+    }
+}
+
+/// The champion's decision on a posted signal, as the response publishes it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Published {
+    pub signal_id: SignalId,
+    /// The champion, if there is one.
+    pub strategy: Option<StrategyId>,
+    pub version: Option<VersionId>,
+    /// `None` when there is no champion or it failed to decide.
+    pub take: Option<bool>,
+    pub score: Option<f64>,
+    pub size: Option<f64>,
+}
+
+impl Published {
+    fn of(signal: &SignalId, champion: Option<&StrategyId>, effects: &[Effect]) -> Self {
+        let decision = effects.iter().find_map(|effect| match effect {
+            Effect::Decided(d) if Some(&d.strategy) == champion => Some(d),
+            _ => None,
+        });
+        Published {
+            signal_id: signal.clone(),
+            strategy: champion.cloned(),
+            version: decision.map(|d| d.version),
+            take: decision.map(|d| d.take),
+            score: decision.map(|d| d.score),
+            size: decision.map(|d| d.size),
+        }
+    }
+}
+
+/// The token writes need: `SIGLEARN_TOKEN`, else the config's.
+fn token(config: &Config) -> Option<String> {
+    std::env::var("SIGLEARN_TOKEN")
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+        .or_else(|| config.daemon.token.clone())
+}
+
+/// The strategies: the configured ones, or every `*.rhai` of the scripts
+/// folder (sorted by name; `baseline` is champion when present).
+fn strategies(config: &mut Config) -> anyhow::Result<bool> {
+    if !config.strategies.is_empty() {
+        return Ok(false);
+    }
+    let folder = &config.daemon.scripts;
+    let mut scripts: Vec<PathBuf> = match std::fs::read_dir(folder) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "rhai"))
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    scripts.sort();
+    for script in scripts {
+        let Some(name) = script.file_stem().and_then(|s| s.to_str()).map(str::to_owned) else { continue };
+        config.strategies.push(StrategyConfig { name, script, params: serde_json::json!({}), enabled: true });
+    }
+    if config.experiment.champion.is_none() && config.strategies.iter().any(|s| s.name == "baseline") {
+        config.experiment.champion = Some("baseline".into());
+    }
+    Ok(true)
+}
+
+/// Runs the daemon until SIGINT or SIGTERM.
+pub fn run(mut config: Config) -> anyhow::Result<()> {
+    let listen: SocketAddr =
+        config.daemon.listen.parse().with_context(|| format!("daemon.listen {:?}", config.daemon.listen))?;
+    let token = token(&config);
+    if !listen.ip().is_loopback() && token.is_none() {
+        bail!(
+            "refusing to listen on {listen} without a token: writes would be open to the network; \
+             set SIGLEARN_TOKEN or daemon.token (or listen on 127.0.0.1)"
+        );
+    }
+    let adopt_new_scripts = strategies(&mut config)?;
+    let problems = config.validate();
+    if !problems.is_empty() {
+        bail!("the configuration has {} problem(s):\n  - {}", problems.len(), problems.join("\n  - "));
+    }
+    let db = config.daemon.db.clone();
+    let (core, view) = start_engine(&config, &db, adopt_new_scripts)?;
+    let (requests, receiver) = mpsc::channel(config.daemon.queue);
+    let engine_thread = std::thread::Builder::new()
+        .name("siglearn-engine".into())
+        .spawn(move || core.run(receiver))
+        .context("cannot start the engine thread")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let scripts: Vec<(String, PathBuf)> =
+        config.strategies.iter().map(|s| (s.name.clone(), s.script.clone())).collect();
+    let state = api::AppState::new(requests.clone(), Arc::clone(&view), token, db.clone(), &config);
+    let result = runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        let bound = listener.local_addr()?;
+        println!("siglearn listening on http://{bound}");
+        tracing::info!(%bound, db = %db.display(), "siglearn daemon started");
+        let _watcher = watch::start(
+            &config.daemon.scripts,
+            scripts,
+            adopt_new_scripts,
+            Duration::from_millis(config.daemon.reload_debounce_ms),
+            config.limits,
+            requests.clone(),
+        )?;
+        let ticker = tokio::spawn(tick(requests.clone()));
+        axum::serve(listener, api::router(state, config.daemon.max_body_bytes))
+            .with_graceful_shutdown(stop_signal())
+            .await
+            .context("the HTTP server failed")?;
+        ticker.abort();
+        tracing::info!("stopping: intake closed, finishing queued work");
+        let (reply, done) = oneshot::channel();
+        requests
+            .send(Request::Shutdown { reply })
+            .await
+            .map_err(|_| anyhow::anyhow!("the engine thread is gone"))?;
+        done.await
+            .map_err(|_| anyhow::anyhow!("the engine thread stopped without answering"))?
+            .map_err(anyhow::Error::msg)
+    });
+    engine_thread.join().map_err(|_| anyhow::anyhow!("the engine thread panicked"))?;
+    result?;
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+/// The engine, continued from the store when it holds an earlier run.
+fn start_engine(
+    config: &Config,
+    db: &Path,
+    adopt_new_scripts: bool,
+) -> anyhow::Result<(Core, Arc<RwLock<View>>)> {
+    let mut engine_config = config.engine();
+    engine_config.clock_exits = true;
+    let now = wall_now();
+    let earlier = crate::restore::earlier_run(db, std::iter::empty())?;
+    let lineup = match &earlier {
+        Some(reader) => resume_lineup(config, reader, now),
+        None => load_lineup(config, now),
+    }
+    .map_err(|errors| {
+        let listing: Vec<String> = errors.iter().map(|e| format!("  - {e}")).collect();
+        anyhow::anyhow!("cannot load the strategies:\n{}", listing.join("\n"))
+    })?;
+    let store =
+        Store::open(db, &engine_config.monitor).with_context(|| format!("opening store {}", db.display()))?;
+    for version in &lineup.versions {
+        store.send(Command::InsertVersion(version.clone()))?;
+    }
+    if let Some(alias) = &lineup.alias {
+        store.send(Command::MoveAlias(alias.clone()))?;
+    }
+    let schedule =
+        Schedule::new(&config.schedule).map_err(|problems| anyhow::anyhow!(problems.join("; ")))?;
+    let problems = lineup.problems.clone();
+    for problem in &problems {
+        tracing::error!(error = %problem, "the script does not load; its live version from the store runs instead");
+    }
+    let champion = lineup.champion;
+    let mut engine = Engine::with_lineup(
+        engine_config,
+        LineupSpec { members: lineup.members, champion, schedule: Some(schedule) },
+    );
+    let mut known = HashSet::new();
+    if let Some(reader) = &earlier {
+        let restored = crate::restore::restore(&mut engine, reader)?;
+        known = reader.signal_ids()?.into_iter().collect();
+        tracing::info!(closed = restored.closed_trades, open = restored.open_signals, "continued the store");
+    }
+    store.flush()?;
+    let mut view = View::new();
+    view.open_signals = engine.open_count();
+    for (i, (name, version, retired)) in engine.versions().into_iter().enumerate() {
+        let script = config
+            .strategies
+            .iter()
+            .find(|s| s.name == name.as_str())
+            .map(|s| s.script.display().to_string());
+        view.strategies.insert(
+            name.to_string(),
+            StrategyStatus {
+                version: version.0,
+                champion: engine.champion() == Some(i),
+                running: !retired,
+                script: script.unwrap_or_default(),
+                code_hash: engine.code_hash(name.as_str()).unwrap_or_default().to_owned(),
+                ..StrategyStatus::default()
+            },
+        );
+    }
+    for problem in problems {
+        if let Some(status) = view.strategies.get_mut(problem.strategy.as_str()) {
+            status.reload_error = Some(problem);
+        }
+    }
+    let view = Arc::new(RwLock::new(view));
+    let core = Core {
+        engine,
+        store,
+        db: db.to_path_buf(),
+        limits: config.limits,
+        known,
+        view: Arc::clone(&view),
+        checkpoint_every: Duration::from_secs(config.daemon.snapshot_minutes * 60),
+        adopt_new_scripts,
+    };
+    Ok((core, view))
+}
+
+/// Moves the engine clock once a second: jobs and time exits run on it.
+async fn tick(requests: mpsc::Sender<Request>) {
+    let mut interval = tokio::time::interval(Duration::from_secs(1));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        interval.tick().await;
+        if requests.send(Request::Tick { now: wall_now() }).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn stop_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}
+
+/// A read-only store connection for a handler.
+pub(crate) fn reader(db: &Path) -> Result<StoreReader, Refusal> {
+    StoreReader::open(db).map_err(|e| Refusal::internal(e.to_string()))
+}
