@@ -1,15 +1,16 @@
 //! The daemon under load, as a process over HTTP on loopback:
 //!
 //! * ingest: signals per second with batched `POST /api/signals` (1,000 a
-//!   batch, each acknowledged after commit), with the baseline strategy only
-//!   and with the five shipped strategies;
+//!   batch, each acknowledged after commit), from one producer and from four
+//!   concurrent ones, with the baseline strategy only and with the five
+//!   shipped strategies;
 //! * `GET /api/learning/performance` latency (p50/p99) with 1,000,000
 //!   outcomes in the store;
 //! * reload latency (p50/p99): from writing a script to its new version
 //!   being live, including the debounce.
 //!
 //! Run: `cargo bench -p siglearn --bench daemon` (a few minutes; prints a
-//! table). Latencies are wall-clock and machine-dependent; no target is
+//! table; `SIGLEARN_BENCH_INGEST_ONLY=1` stops after the ingest figures). Latencies are wall-clock and machine-dependent; no target is
 //! asserted here.
 
 #![allow(clippy::unwrap_used)]
@@ -74,8 +75,9 @@ fn signal_json(id: usize) -> String {
     )
 }
 
-/// Signals per second through batched posts.
-fn ingest(strategies: &[&str], batches: usize) -> f64 {
+/// Signals per second through batched posts from `clients` concurrent
+/// producers (each on its own keep-alive connection).
+fn ingest(strategies: &[&str], batches: usize, clients: usize) -> f64 {
     let dir = tempfile::tempdir().unwrap();
     scripts(dir.path(), strategies);
     let daemon = start(dir.path());
@@ -83,10 +85,19 @@ fn ingest(strategies: &[&str], batches: usize) -> f64 {
         .map(|b| format!("[{}]", (0..1000).map(|i| signal_json(b * 1000 + i)).collect::<Vec<_>>().join(",")))
         .collect();
     let start = Instant::now();
-    for body in &bodies {
-        let response = daemon.agent.post(format!("{}/api/signals", daemon.base)).send(body.as_str()).unwrap();
-        assert_eq!(response.status().as_u16(), 200);
-    }
+    std::thread::scope(|scope| {
+        for client in 0..clients {
+            let (bodies, base) = (&bodies, &daemon.base);
+            scope.spawn(move || {
+                let agent: ureq::Agent =
+                    ureq::Agent::config_builder().http_status_as_error(false).build().into();
+                for body in bodies.iter().skip(client).step_by(clients) {
+                    let response = agent.post(format!("{base}/api/signals")).send(body.as_str()).unwrap();
+                    assert_eq!(response.status().as_u16(), 200);
+                }
+            });
+        }
+    });
     (batches * 1000) as f64 / start.elapsed().as_secs_f64()
 }
 
@@ -201,8 +212,19 @@ fn main() {
     }
     let shipped = ["baseline", "adaptive_threshold", "head_weights", "pattern_filter", "indicator_weights"];
     println!("daemon benchmark (loopback HTTP, release build)");
-    println!("  ingest, baseline only:          {:>9.0} signals/s", ingest(&["baseline"], 100));
-    println!("  ingest, five shipped strategies: {:>9.0} signals/s", ingest(&shipped, 30));
+    for clients in [1, 4] {
+        println!(
+            "  ingest, baseline only, {clients} client(s):           {:>7.0} signals/s",
+            ingest(&["baseline"], 100, clients)
+        );
+        println!(
+            "  ingest, five shipped strategies, {clients} client(s): {:>7.0} signals/s",
+            ingest(&shipped, 40, clients)
+        );
+    }
+    if std::env::var_os("SIGLEARN_BENCH_INGEST_ONLY").is_some() {
+        return;
+    }
     let (cold, p50, p99) = performance_latency(1_000_000);
     println!(
         "  GET /api/learning/performance, 1,000,000 outcomes: first {:.0} ms, then p50 {:.2} ms, p99 {:.2} ms",
@@ -212,7 +234,7 @@ fn main() {
     );
     let (p50, p99) = reload_latency(50);
     println!(
-        "  reload, script write to new version live: p50 {:.0} ms, p99 {:.0} ms (debounce 100 ms)",
+        "  reload, script write to new version live: p50 {:.0} ms, p99 {:.0} ms (debounce 50 ms)",
         p50.as_secs_f64() * 1e3,
         p99.as_secs_f64() * 1e3
     );

@@ -62,7 +62,7 @@ impl Default for DaemonConfig {
             token: None,
             snapshot_minutes: 5,
             max_body_bytes: 16 * 1024 * 1024,
-            reload_debounce_ms: 100,
+            reload_debounce_ms: 50,
             queue: 256,
         }
     }

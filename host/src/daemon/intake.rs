@@ -6,7 +6,7 @@ use serde::Deserialize;
 use siglearn_plugin_api::{Bar, Names, Price, PriceUpdate, Signal, Symbol, Tick, Timestamp};
 
 use super::Refusal;
-use crate::format::signal_from_json;
+use crate::format::{signal_from_json, signals_from_json_array};
 use crate::timestamp::parse_timestamp;
 
 /// The objects of a body: a JSON array, or one object per non-empty line.
@@ -32,6 +32,15 @@ fn objects(body: &[u8]) -> Result<Vec<serde_json::Value>, Refusal> {
 /// The signals of a body, or every problem with them.
 pub(crate) fn signals(body: &[u8]) -> Result<Vec<Signal>, Refusal> {
     let mut names = Names::default();
+    // A valid array reads in one pass; otherwise each item is read on its
+    // own so that every problem can be named.
+    if let Some(signals) = std::str::from_utf8(body)
+        .ok()
+        .filter(|text| text.trim_start().starts_with('['))
+        .and_then(|text| signals_from_json_array(text, &mut names))
+    {
+        return Ok(signals);
+    }
     let mut signals = Vec::new();
     let mut problems = Vec::new();
     for (index, value) in objects(body)?.into_iter().enumerate() {

@@ -184,6 +184,20 @@ fn read_json_lines(
     Ok(())
 }
 
+/// Reads a JSON array of signals in one pass; `None` when any item is not a
+/// valid signal (the caller then reads them one by one to say which).
+pub fn signals_from_json_array(text: &str, names: &mut Names) -> Option<Vec<Signal>> {
+    let records: Vec<Record> = serde_json::from_str(text).ok()?;
+    records
+        .into_iter()
+        .map(|mut record| {
+            record.heads = names.share(std::mem::take(&mut record.heads));
+            record.indicators = names.share(std::mem::take(&mut record.indicators));
+            record.into_signal().ok()
+        })
+        .collect()
+}
+
 /// Reads one signal from a JSON object with the JSON Lines keys (as the
 /// daemon receives them); the error is (field, reason).
 pub fn signal_from_json(value: serde_json::Value, names: &mut Names) -> Result<Signal, (String, String)> {
