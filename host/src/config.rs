@@ -100,6 +100,10 @@ pub struct ExperimentConfig {
     pub alpha: f64,
     pub min_disagreements: u64,
     pub planned_disagreements: u64,
+    /// Days a deployed version (reload, retraining) runs beside the version
+    /// it replaced, which takes over again if the new one proves worse; 0
+    /// turns probation off.
+    pub probation_days: u32,
 }
 
 impl Default for ExperimentConfig {
@@ -110,6 +114,7 @@ impl Default for ExperimentConfig {
             alpha: test.alpha,
             min_disagreements: test.min_disagreements,
             planned_disagreements: test.planned_disagreements,
+            probation_days: 7,
         }
     }
 }
@@ -272,6 +277,7 @@ impl Config {
             monitor: MonitorConfig { ambiguity: self.outcomes.ambiguity, fee_pct: self.outcomes.fee_pct },
             promotion: self.experiment.test(),
             retrain: self.retrain,
+            probation_ms: i64::from(self.experiment.probation_days) * siglearn_plugin_api::MILLIS_PER_DAY,
             clock_exits: false,
         }
     }

@@ -7,21 +7,30 @@
 //! the closed trades (ledgers, retraining history, the day's counters), the
 //! open signals with the verdicts they got, the weekly anchors, the promotion
 //! tests and the promotions made.
+//!
+//! Probations are not restored: a shadow's decisions are not stored. A
+//! deploy whose probation the restart cut short stays live, and
+//! [`Restored::cut_probations`] names it.
 
 use std::path::Path;
 
 use anyhow::{Context, bail};
 
+use siglearn_plugin_api::{Timestamp, VersionId};
+
 use crate::engine::Engine;
 use crate::store::StoreReader;
 use crate::strategy::Verdict;
-use crate::versions::CHAMPION;
+use crate::versions::{CHAMPION, VersionReason};
 
 /// What a restore put back.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Restored {
     pub closed_trades: usize,
     pub open_signals: usize,
+    /// Deploys (reload, retraining) still within their probation window at
+    /// the last event stored: they stay live without a shadow.
+    pub cut_probations: Vec<(String, VersionId)>,
 }
 
 /// The store of an earlier run to continue, if `path` holds one. None of
@@ -75,6 +84,7 @@ pub fn restore(engine: &mut Engine, reader: &StoreReader) -> anyhow::Result<Rest
     }
     let open = reader.open_signals()?;
     let open_signals = open.len();
+    let open_entries: Vec<Timestamp> = open.iter().map(|s| s.entry_ts).collect();
     for signal in open {
         let verdicts = verdicts_of(signal.id.as_str());
         engine.restore_open(signal, verdicts)?;
@@ -89,5 +99,17 @@ pub fn restore(engine: &mut Engine, reader: &StoreReader) -> anyhow::Result<Rest
     }
     let promotions = reader.alias_history(CHAMPION)?.into_iter().filter(|m| m.reason == "promote");
     engine.restore_promotions(promotions.filter_map(|m| serde_json::from_value(m.evidence).ok()).collect());
-    Ok(Restored { closed_trades: trades.len(), open_signals })
+    let last_event = trades.iter().map(|t| t.outcome.exit_ts).chain(open_entries).max();
+    let mut cut_probations = Vec::new();
+    if let (Some(last_event), window) = (last_event, engine.probation_window_ms()) {
+        for name in &names {
+            let versions = reader.versions(name)?;
+            let Some(newest) = versions.last() else { continue };
+            let deployed = matches!(newest.reason, VersionReason::Reload | VersionReason::Retrain);
+            if window > 0 && deployed && newest.created_at + window > last_event {
+                cut_probations.push((name.clone(), newest.version));
+            }
+        }
+    }
+    Ok(Restored { closed_trades: trades.len(), open_signals, cut_probations })
 }

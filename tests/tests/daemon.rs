@@ -131,6 +131,8 @@ fn a_script_edit_goes_live_and_a_broken_one_leaves_the_old_version_running() {
     std::fs::write(folder.join("picky.rhai"), "fn decide(signal) { signal.heads.len() > 0 }").unwrap();
     let status = daemon.wait_for("/api/strategies", Duration::from_secs(10), |d| version(d) == 2);
     assert!(status["strategies"]["picky"]["reload_error"].is_null());
+    // The reload is on probation against the version it replaced.
+    assert_eq!(status["strategies"]["picky"]["probation"]["shadow_version"], 1, "{status}");
     std::fs::write(folder.join("picky.rhai"), "fn decide(signal) {\n  let x = ;\n}\n").unwrap();
     let status = daemon.wait_for("/api/strategies", Duration::from_secs(10), |d| {
         !d["strategies"]["picky"]["reload_error"].is_null()

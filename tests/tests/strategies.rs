@@ -121,6 +121,26 @@ fn jobs_fire_in_event_time_and_versions_follow_state_changes() {
     assert!(days.iter().any(|(job, _)| job.as_str() == "weekly"), "{days:?}");
 }
 
+/// The rows of the CSV at `path` before `cut` in `column` (an ISO time) and
+/// the rest, written as `<name>-1.csv` and `<name>-2.csv` in `dir`.
+fn split(dir: &std::path::Path, path: &str, column: &str, cut: &str) -> (String, String) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let index = header.split(',').position(|c| c == column).unwrap();
+    let (mut before, mut after) = (format!("{header}\n"), format!("{header}\n"));
+    for line in lines {
+        let target = if line.split(',').nth(index).unwrap() < cut { &mut before } else { &mut after };
+        target.push_str(line);
+        target.push('\n');
+    }
+    let name = std::path::Path::new(path).file_stem().unwrap().to_str().unwrap().to_owned();
+    (
+        common::write(dir, &format!("{name}-1.csv"), &before),
+        common::write(dir, &format!("{name}-2.csv"), &after),
+    )
+}
+
 #[test]
 fn a_replay_split_in_two_and_continued_equals_one_run() {
     let dir = tempfile::tempdir().unwrap();
@@ -132,23 +152,6 @@ fn a_replay_split_in_two_and_continued_equals_one_run() {
     let whole = out(dir.path(), "whole.json");
     replay(&candles, &signals, &config, &["--ab-out", &whole, "--db", &out(dir.path(), "whole.db")]).unwrap();
     // Split signals and candles at the entry time of the 60th percentile signal.
-    let split = |path: &str, column: &str, cut: &str| -> (String, String) {
-        let text = std::fs::read_to_string(path).unwrap();
-        let mut lines = text.lines();
-        let header = lines.next().unwrap();
-        let index = header.split(',').position(|c| c == column).unwrap();
-        let (mut before, mut after) = (format!("{header}\n"), format!("{header}\n"));
-        for line in lines {
-            let target = if line.split(',').nth(index).unwrap() < cut { &mut before } else { &mut after };
-            target.push_str(line);
-            target.push('\n');
-        }
-        let name = std::path::Path::new(path).file_stem().unwrap().to_str().unwrap().to_owned();
-        (
-            common::write(dir.path(), &format!("{name}-1.csv"), &before),
-            common::write(dir.path(), &format!("{name}-2.csv"), &after),
-        )
-    };
     let mut entries: Vec<String> = std::fs::read_to_string(&signals)
         .unwrap()
         .lines()
@@ -157,8 +160,8 @@ fn a_replay_split_in_two_and_continued_equals_one_run() {
         .collect();
     entries.sort();
     let cut = entries[entries.len() * 6 / 10].clone();
-    let (signals_1, signals_2) = split(&signals, "entry_ts", &cut);
-    let (candles_1, candles_2) = split(&candles, "ts", &cut);
+    let (signals_1, signals_2) = split(dir.path(), &signals, "entry_ts", &cut);
+    let (candles_1, candles_2) = split(dir.path(), &candles, "ts", &cut);
     let (db, resumed) = (out(dir.path(), "split.db"), out(dir.path(), "resumed.json"));
     replay(&candles_1, &signals_1, &config, &["--db", &db]).unwrap();
     replay(&candles_2, &signals_2, &config, &["--db", &db, "--ab-out", &resumed]).unwrap();
@@ -335,4 +338,55 @@ fn weekly_retraining_deploys_a_candidate_only_when_it_beat_the_live_strategy() {
     let first =
         reader.versions("improves").unwrap().into_iter().find(|v| v.reason.as_str() == "retrain").unwrap();
     assert_eq!(first.state["mode"], "h1");
+}
+
+#[test]
+fn a_restart_during_probation_keeps_the_deploy_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let (candles, signals) = synth(dir.path(), 600);
+    // Retraining turns it from taking nothing to taking everything.
+    let improves = r#"
+        fn init(params) { this.mode = "none"; }
+        fn decide(signal) { this.mode == "all" }
+        fn retrain(history) { this.mode = "all"; }
+    "#;
+    let restored = |probation_days: u32, name: &str| {
+        let config_path = lineup(dir.path(), &[("improves", improves)], "");
+        let text = std::fs::read_to_string(&config_path).unwrap();
+        let text =
+            text.replace("[experiment]\n", &format!("[experiment]\nprobation_days = {probation_days}\n"));
+        std::fs::write(&config_path, &text).unwrap();
+        let whole = out(dir.path(), &format!("{name}-whole.db"));
+        replay(&candles, &signals, &config_path, &["--db", &whole]).unwrap();
+        let reader = StoreReader::open(std::path::Path::new(&whole)).unwrap();
+        let versions = reader.versions("improves").unwrap();
+        let deploy =
+            versions.iter().find(|v| v.reason.as_str() == "retrain").expect("a retraining deploy").clone();
+        // Stop a day into the deploy's probation, then continue the store.
+        let cut =
+            siglearn::timestamp::format_timestamp(deploy.created_at + siglearn_plugin_api::MILLIS_PER_DAY);
+        let (signals_1, _) = split(dir.path(), &signals, "entry_ts", &cut);
+        let (candles_1, _) = split(dir.path(), &candles, "ts", &cut);
+        let db = out(dir.path(), &format!("{name}-cut.db"));
+        replay(&candles_1, &signals_1, &config_path, &["--db", &db]).unwrap();
+        let config = siglearn::config::Config::load(std::path::Path::new(&config_path)).unwrap();
+        let reader = StoreReader::open(std::path::Path::new(&db)).unwrap();
+        let now = deploy.created_at + siglearn_plugin_api::MILLIS_PER_DAY;
+        let lineup = siglearn::strategy::resume_lineup(&config, &reader, now).unwrap();
+        let mut engine = siglearn::engine::Engine::with_lineup(
+            config.engine(),
+            siglearn::engine::LineupSpec {
+                members: lineup.members,
+                champion: lineup.champion,
+                schedule: None,
+            },
+        );
+        let restored = siglearn::restore::restore(&mut engine, &reader).unwrap();
+        assert_eq!(engine.versions()[0].1, deploy.version, "the deploy stays live");
+        (restored.cut_probations, deploy.version)
+    };
+    let (cut, version) = restored(7, "on");
+    assert_eq!(cut, [("improves".to_owned(), version)]);
+    let (cut, _) = restored(0, "off");
+    assert!(cut.is_empty(), "{cut:?}");
 }

@@ -163,6 +163,12 @@ pub(super) fn run_replay(
             reader.path().display(),
             restored.open_signals
         );
+        for (strategy, version) in &restored.cut_probations {
+            eprintln!(
+                "{strategy} {version} was on probation when the earlier run stopped; \
+                 probation does not carry over, so it stays live without a shadow"
+            );
+        }
     }
     let total = replay::event_count(&inputs.series, &inputs.signals);
     let signal_count = inputs.signals.len();
@@ -232,6 +238,12 @@ fn print_strategy_news(result: &ReplayResult) {
         println!(
             "Weekly retraining: {deployed} of {judged} candidates beat the live strategy on their validation week and were deployed"
         );
+    }
+    if !result.probations.is_empty() {
+        let listed: Vec<String> =
+            result.probations.iter().map(|(verdict, n)| format!("{n} {verdict}")).collect();
+        let rolled_back = result.probations.get("worse").copied().unwrap_or(0);
+        println!("Probations of deploys: {}; {rolled_back} rolled back", listed.join(", "));
     }
     let mut by_reason: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
     for version in &result.versions {

@@ -248,6 +248,13 @@ fn start_engine(
         let restored = crate::restore::restore(&mut engine, reader)?;
         known = reader.signal_ids()?.into_iter().collect();
         tracing::info!(closed = restored.closed_trades, open = restored.open_signals, "continued the store");
+        for (strategy, version) in &restored.cut_probations {
+            tracing::warn!(
+                %strategy,
+                version = version.0,
+                "was on probation at the restart; probation does not carry over, so it stays live without a shadow"
+            );
+        }
     }
     store.flush()?;
     let mut view = View::new();

@@ -21,10 +21,18 @@ pub(crate) struct Counters {
     pub(crate) strategy_errors: u64,
     pub(crate) versions: u64,
     pub(crate) promotions: u64,
+    pub(crate) probation_rollbacks: u64,
     pub(crate) reloads: u64,
     pub(crate) failed_reloads: u64,
     pub(crate) jobs: BTreeMap<String, u64>,
     pub(crate) refused_batches: u64,
+}
+
+/// A deploy on probation, as `/api/strategies` shows it.
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct ProbationStatus {
+    pub(crate) shadow_version: u32,
+    pub(crate) until: i64,
 }
 
 /// One strategy as `/api/strategies` shows it.
@@ -37,6 +45,9 @@ pub(crate) struct StrategyStatus {
     pub(crate) code_hash: String,
     pub(crate) decisions: u64,
     pub(crate) errors: u64,
+    /// The deploy on probation, if any: the version it replaced runs in
+    /// shadow until `until` (ms) or an earlier verdict.
+    pub(crate) probation: Option<ProbationStatus>,
     /// The newest failure of a hook.
     pub(crate) last_error: Option<StrategyError>,
     /// A reload that failed: the old version stays live until the script
@@ -99,6 +110,25 @@ impl View {
                 }
             }
             Effect::JobRan(run) => *counters.jobs.entry(run.job.as_str().to_owned()).or_default() += 1,
+            Effect::ProbationStarted { strategy, shadow_version, until } => {
+                if let Some(status) = self.strategies.get_mut(strategy.as_str()) {
+                    status.probation =
+                        Some(ProbationStatus { shadow_version: shadow_version.0, until: until.0 });
+                }
+            }
+            Effect::ProbationEnded { evidence, rolled_back } => {
+                counters.probation_rollbacks += u64::from(*rolled_back);
+                if let Some(status) = self.strategies.get_mut(evidence.strategy.as_str()) {
+                    status.probation = None;
+                }
+                tracing::info!(
+                    strategy = %evidence.strategy,
+                    verdict = evidence.verdict,
+                    disagreements = evidence.disagreements,
+                    rolled_back,
+                    "probation ended"
+                );
+            }
             Effect::Anchored { .. } => {}
         }
     }
@@ -119,6 +149,7 @@ impl View {
             ("strategy_errors_total", "Failed strategy hooks.", c.strategy_errors),
             ("versions_total", "Strategy versions created.", c.versions),
             ("promotions_total", "Champion promotions by the sequential test.", c.promotions),
+            ("probation_rollbacks_total", "Deploys rolled back after probation.", c.probation_rollbacks),
             ("reloads_total", "Script reloads that went live.", c.reloads),
             ("failed_reloads_total", "Script reloads refused.", c.failed_reloads),
             ("refused_batches_total", "Request batches refused as invalid.", c.refused_batches),

@@ -405,6 +405,12 @@ fn retrain_one(
     };
     let current_pnl: f64 = validation.iter().filter(|c| took(c)).map(|c| c.trade.outcome.pnl_pct).sum();
     let deploy = candidate_pnl > current_pnl;
+    // The live version, to run in shadow on probation if the candidate goes live.
+    let previous = if deploy {
+        strategy.fork().and_then(|mut previous| previous.set_state(&live).map(|()| previous)).ok()
+    } else {
+        None
+    };
     set(&mut figures, "current_pnl_pct", current_pnl.into());
     set(&mut figures, "current_taken", validation.iter().filter(|c| took(c)).count().into());
     set(&mut figures, "candidate_pnl_pct", candidate_pnl.into());
@@ -413,6 +419,9 @@ fn retrain_one(
     if deploy {
         if let Some(record) = lineup.snapshot(i, VersionReason::Retrain, at, figures.clone(), effects) {
             set(&mut figures, "version", record.version.0.into());
+            if let (Some(previous), Some(parent)) = (previous, record.parent) {
+                lineup.probation.start(i, previous, parent, VersionReason::Retrain, at, effects);
+            }
             return (figures, Some(record.state));
         }
     } else {

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use siglearn_plugin_api::{Decision, Signal, SignalId, StrategyId, Timestamp, VersionId};
 
 use super::Effect;
+use super::probation::{Ended, Probation};
 use crate::experiment::sequential::{PairedTest, SequentialConfig, Verdict as TestVerdict};
 use crate::strategy::{Strategy, Verdict};
 use crate::trade::Trade;
@@ -76,10 +77,17 @@ pub(crate) struct Lineup {
     /// `tests[i]`: seat `i` against the champion (unused for the champion).
     pub(crate) tests: Vec<PairedTest>,
     pub(crate) promotions: Vec<Promotion>,
+    /// Versions replaced by a deploy, running in shadow.
+    pub(crate) probation: Probation,
 }
 
 impl Lineup {
-    pub(crate) fn new(members: Vec<Member>, champion: Option<usize>, config: SequentialConfig) -> Self {
+    pub(crate) fn new(
+        members: Vec<Member>,
+        champion: Option<usize>,
+        config: SequentialConfig,
+        probation_ms: i64,
+    ) -> Self {
         let tests = members.iter().map(|_| PairedTest::new(config)).collect();
         Lineup {
             seats: members.into_iter().map(Seat::new).collect(),
@@ -88,6 +96,7 @@ impl Lineup {
             config,
             tests,
             promotions: Vec::new(),
+            probation: Probation::new(config, probation_ms),
         }
     }
 
@@ -139,6 +148,7 @@ impl Lineup {
         }
         let verdicts: Arc<[Option<Verdict>]> = verdicts.into();
         self.pending.insert(signal.id.clone(), Arc::clone(&verdicts));
+        self.probation.decide(signal);
         Some(verdicts)
     }
 
@@ -200,6 +210,8 @@ impl Lineup {
                 seat.taken.push(trade.clone());
             }
         }
+        let ended = self.probation.learn(trade, took);
+        self.finish_probations(ended, now, effects);
         let Some(champion) = self.champion else { return verdicts };
         let pnl = trade.outcome.pnl_pct;
         let champion_return = if took(champion) { pnl } else { 0.0 };
@@ -245,6 +257,54 @@ impl Lineup {
         }
         self.make_champion(seat);
         self.promotions.push(promotion);
+    }
+
+    /// Ends the probations whose window is over by `now`.
+    pub(crate) fn end_probations(&mut self, now: Timestamp, effects: &mut Vec<Effect>) {
+        let ended = self.probation.expire(now);
+        self.finish_probations(ended, now, effects);
+    }
+
+    /// Keeps or rolls back each deploy whose probation ended.
+    fn finish_probations(&mut self, ended: Vec<Ended>, now: Timestamp, effects: &mut Vec<Effect>) {
+        for end in ended {
+            match end {
+                Ended::Kept { evidence, .. } => {
+                    effects.push(Effect::ProbationEnded { evidence, rolled_back: false })
+                }
+                Ended::RolledBack { shadow, evidence } => {
+                    let seat = &mut self.seats[shadow.seat];
+                    let state = match shadow.strategy.state() {
+                        Ok(state) => state,
+                        Err(error) => {
+                            effects.push(Effect::StrategyFailed(error));
+                            continue;
+                        }
+                    };
+                    let record = VersionRecord {
+                        strategy: seat.name().clone(),
+                        version: VersionId(seat.member.version.0 + 1),
+                        parent: Some(shadow.version),
+                        code_hash: shadow.strategy.code_hash().to_owned(),
+                        source: shadow.strategy.source_text().map(Arc::from),
+                        params: seat.member.params.clone(),
+                        state,
+                        reason: VersionReason::Rollback,
+                        metrics: serde_json::json!({
+                            "rolled_back_to": shadow.version.0,
+                            "from": seat.member.version.0,
+                            "probation": evidence,
+                            "replaced_by": shadow.replaced_by.as_str(),
+                        }),
+                        created_at: now,
+                    };
+                    seat.member.strategy = shadow.strategy;
+                    seat.member.version = record.version;
+                    effects.push(Effect::VersionCreated(record));
+                    effects.push(Effect::ProbationEnded { evidence, rolled_back: true });
+                }
+            }
+        }
     }
 
     /// Makes seat `i` the champion and restarts every test against it.

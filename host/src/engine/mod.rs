@@ -8,6 +8,7 @@
 
 mod jobs;
 pub mod lineup;
+mod probation;
 
 use std::sync::Arc;
 
@@ -40,6 +41,7 @@ use jobs::Jobs;
 pub use jobs::RetrainConfig;
 use lineup::Lineup;
 pub use lineup::{Member, Promotion};
+pub use probation::Evidence;
 
 use crate::schedule::{JobKind, JobRun, Schedule};
 
@@ -75,6 +77,12 @@ pub enum Effect {
     JobRan(JobRun),
     /// The weekly job left this state as the start of the next retraining.
     Anchored { strategy: StrategyId, version: VersionId, state: serde_json::Value, at: Timestamp },
+    /// A deploy went on probation: `shadow_version` (the version it
+    /// replaced) runs in shadow until `until` or an earlier verdict.
+    ProbationStarted { strategy: StrategyId, shadow_version: VersionId, until: Timestamp },
+    /// A deployed version finished its probation: kept, or rolled back to
+    /// the version it replaced (which is then a new version, reason rollback).
+    ProbationEnded { evidence: Evidence, rolled_back: bool },
 }
 
 /// How the engine decides outcomes and promotions.
@@ -83,6 +91,9 @@ pub struct EngineConfig {
     pub monitor: MonitorConfig,
     pub promotion: SequentialConfig,
     pub retrain: RetrainConfig,
+    /// How long a deployed version runs beside the one it replaced, in ms
+    /// (0: no probation).
+    pub probation_ms: i64,
     /// Live use: the clock passing a signal's deadline closes it at the last
     /// known price, without waiting for a new price (the daemon). A replay
     /// leaves it off: the first price at or after the deadline closes it.
@@ -130,7 +141,7 @@ impl Engine {
     /// An engine running strategies side by side, with scheduled jobs.
     pub fn with_lineup(config: EngineConfig, spec: LineupSpec) -> Self {
         let seats = spec.members.len();
-        let lineup = Lineup::new(spec.members, spec.champion, config.promotion);
+        let lineup = Lineup::new(spec.members, spec.champion, config.promotion, config.probation_ms);
         let mut jobs = Jobs::new(spec.schedule, config.retrain, seats);
         for (i, seat) in lineup.seats.iter().enumerate() {
             if let Ok(state) = seat.member.strategy.state() {
@@ -216,6 +227,7 @@ impl Engine {
         new.migrate(&old_state)?;
         let state = new.state()?;
         let now = self.clock.unwrap_or(Timestamp(0));
+        let previous_version = seat.member.version;
         let record = VersionRecord {
             strategy: new.name().clone(),
             version: VersionId(seat.member.version.0 + 1),
@@ -228,12 +240,13 @@ impl Engine {
             metrics: serde_json::json!({ "previous_code": seat.member.strategy.code_hash() }),
             created_at: now,
         };
-        seat.member.strategy = new;
+        let previous = std::mem::replace(&mut seat.member.strategy, new);
         seat.member.version = record.version;
         seat.retired = false;
         self.jobs.versioned(i, state);
         let version = record.version;
         effects.push(Effect::VersionCreated(record));
+        self.lineup.probation.start(i, previous, previous_version, VersionReason::Reload, now, effects);
         Ok(version)
     }
 
@@ -424,6 +437,11 @@ impl Engine {
         self.lineup.champion
     }
 
+    /// How long a deploy stays on probation, in ms (0: off).
+    pub fn probation_window_ms(&self) -> i64 {
+        self.lineup.probation.window_ms()
+    }
+
     /// The promotions made so far.
     pub fn promotions(&self) -> &[Promotion] {
         &self.lineup.promotions
@@ -440,10 +458,24 @@ impl Engine {
                 continue;
             }
             effects.push(Effect::Closed(trade.clone()));
+            let first = effects.len();
             let verdicts = self.lineup.learn(&trade, now, effects);
             self.jobs.on_closed(&trade, verdicts);
+            self.note_versions(&effects[first..]);
         }
         self.closed = closed;
+    }
+
+    /// Keeps the jobs' record of versioned states in step with versions made
+    /// outside them (promotions, rollbacks after probation).
+    fn note_versions(&mut self, effects: &[Effect]) {
+        for effect in effects {
+            if let Effect::VersionCreated(record) = effect {
+                if let Some(i) = self.lineup.position(record.strategy.as_str()) {
+                    self.jobs.versioned(i, record.state.clone());
+                }
+            }
+        }
     }
 
     /// Moves the clock to `ts` (never back), running the jobs due by then.
@@ -453,6 +485,8 @@ impl Engine {
         }
         self.clock = Some(ts);
         let open = self.monitor.open_count();
+        // Probations ending now end before a job deploys anew.
+        self.lineup.end_probations(ts, effects);
         self.jobs.advance(ts, &mut self.lineup, open, effects);
     }
 }

@@ -36,6 +36,8 @@ pub struct ReplayResult {
     /// Job runs: how many of each kind, and the weekly ones in full.
     pub job_counts: BTreeMap<JobKind, u64>,
     pub weekly_runs: Vec<JobRun>,
+    /// Probations ended, by verdict (`worse` ones were rolled back).
+    pub probations: BTreeMap<&'static str, u64>,
 }
 
 impl ReplayResult {
@@ -60,7 +62,11 @@ impl ReplayResult {
             Effect::SignalAccepted(_)
             | Effect::Decided(_)
             | Effect::AliasMoved(_)
-            | Effect::Anchored { .. } => {}
+            | Effect::Anchored { .. }
+            | Effect::ProbationStarted { .. } => {}
+            Effect::ProbationEnded { evidence, .. } => {
+                *self.probations.entry(evidence.verdict).or_default() += 1
+            }
         }
     }
 }

@@ -223,6 +223,8 @@ impl Store {
             }),
             Effect::AliasMoved(alias) => self.send(Command::MoveAlias(alias.clone())),
             Effect::JobRan(run) => self.send(Command::InsertJobRun(run.clone())),
+            // A rollback it ends in is its own VersionCreated.
+            Effect::ProbationStarted { .. } | Effect::ProbationEnded { .. } => Ok(()),
         }
     }
 

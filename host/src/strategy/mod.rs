@@ -211,4 +211,8 @@ pub trait Strategy: Send + fmt::Debug {
 
     /// The source text, for the version history (scripts have one).
     fn source_text(&self) -> Option<&str>;
+
+    /// An independent copy with the same code and state (a shadow on
+    /// probation runs one).
+    fn fork(&self) -> Result<Box<dyn Strategy>, StrategyError>;
 }

@@ -342,6 +342,13 @@ impl Strategy for ScriptStrategy {
     fn source_text(&self) -> Option<&str> {
         Some(&self.source)
     }
+
+    fn fork(&self) -> Result<Box<dyn Strategy>, StrategyError> {
+        let mut copy = ScriptStrategy::compile(self.name.clone(), &self.path, &self.source, self.limits)?;
+        copy.hooks.clone_from(&self.hooks);
+        copy.state = self.state.clone();
+        Ok(Box::new(copy))
+    }
 }
 
 #[cfg(test)]
