@@ -40,6 +40,10 @@ pub struct DaemonConfig {
     /// The folder of strategy scripts, watched for changes; without
     /// `[[strategies]]`, every `*.rhai` in it is a strategy.
     pub scripts: PathBuf,
+    /// The folder of plugin libraries, watched the same way; without
+    /// `[[strategies]]`, every `*.so` (`.dylib`, `.dll`) in it is a strategy
+    /// named after its file (`libmine.so`: `mine`).
+    pub plugins: PathBuf,
     /// Bearer token for writes; required when listening beyond loopback.
     /// `SIGLEARN_TOKEN` overrides it.
     pub token: Option<String>,
@@ -59,6 +63,7 @@ impl Default for DaemonConfig {
             listen: "127.0.0.1:7878".into(),
             db: "siglearn.db".into(),
             scripts: "scripts".into(),
+            plugins: "plugins".into(),
             token: None,
             snapshot_minutes: 5,
             max_body_bytes: 16 * 1024 * 1024,
@@ -74,6 +79,7 @@ impl std::fmt::Debug for DaemonConfig {
             .field("listen", &self.listen)
             .field("db", &self.db)
             .field("scripts", &self.scripts)
+            .field("plugins", &self.plugins)
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .field("snapshot_minutes", &self.snapshot_minutes)
             .field("max_body_bytes", &self.max_body_bytes)
@@ -133,9 +139,12 @@ impl ExperimentConfig {
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 pub struct StrategyConfig {
     pub name: String,
-    /// The Rhai script, relative to the config file.
-    pub script: PathBuf,
-    /// Passed to the script's `init(params)`.
+    /// The Rhai script (`script = "..."`) or plugin library (`plugin =
+    /// "...so"`), relative to the config file; the file's ending decides
+    /// which it is.
+    #[serde(rename = "script", alias = "plugin")]
+    pub path: PathBuf,
+    /// Passed to the strategy's `init(params)`.
     #[serde(default = "empty_table")]
     pub params: serde_json::Value,
     #[serde(default = "enabled")]
@@ -167,11 +176,11 @@ impl Config {
             Config::parse(&text).map_err(|problems| ConfigError { path: path.to_path_buf(), problems })?;
         let base = path.parent().unwrap_or(Path::new("."));
         for strategy in &mut config.strategies {
-            if strategy.script.is_relative() {
-                strategy.script = base.join(&strategy.script);
+            if strategy.path.is_relative() {
+                strategy.path = base.join(&strategy.path);
             }
         }
-        for folder in [&mut config.daemon.db, &mut config.daemon.scripts] {
+        for folder in [&mut config.daemon.db, &mut config.daemon.scripts, &mut config.daemon.plugins] {
             if folder.is_relative() {
                 *folder = base.join(&*folder);
             }
@@ -241,8 +250,8 @@ impl Config {
             if !names.insert(name.as_str()) {
                 problems.push(format!("strategies[{i}].name {name:?} is used twice"));
             }
-            if !strategy.script.is_file() {
-                problems.push(format!("strategies[{i}].script {} does not exist", strategy.script.display()));
+            if !strategy.path.is_file() {
+                problems.push(format!("strategies[{i}] {} does not exist", strategy.path.display()));
             }
             if !strategy.params.is_object() {
                 problems.push(format!("strategies[{i}].params must be a table"));
@@ -368,7 +377,7 @@ mod tests {
         )
         .unwrap();
         let config = Config::load(&path).unwrap();
-        assert_eq!(config.strategies[0].script, dir.path().join("scripts/a.rhai"));
+        assert_eq!(config.strategies[0].path, dir.path().join("scripts/a.rhai"));
         assert_eq!(config.strategies[0].params, serde_json::json!({"threshold": 0.4}));
     }
 }

@@ -10,6 +10,7 @@
 mod decision;
 mod ids;
 mod outcome;
+pub mod plugin;
 mod price;
 mod signal;
 mod time;
@@ -22,3 +23,7 @@ pub use price::{Bar, Price, PriceError, PriceUpdate, Tick};
 pub use signal::{ParseSideError, Side, Signal, SignalError};
 pub use time::{MILLIS_PER_DAY, MILLIS_PER_MINUTE, Timestamp};
 pub use values::{Names, Values};
+
+/// The JSON library of plugin states and params, re-exported so that a
+/// plugin uses the same version as the host.
+pub use serde_json;

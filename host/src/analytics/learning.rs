@@ -725,7 +725,7 @@ mod tests {
             version: VersionId(n),
             parent: (n > 1).then(|| VersionId(n - 1)),
             code_hash: format!("{n}123456789abcdef"),
-            source: None,
+            code: None,
             params: json!({}),
             state,
             reason,

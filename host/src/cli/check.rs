@@ -1,5 +1,6 @@
-//! `siglearn check SCRIPT`: compile a strategy, list its hooks, and run each
-//! one on a fixture signal, so a script author finds problems before a run.
+//! `siglearn check FILE`: compile a script (or open a plugin library), list
+//! its hooks, and run each one on a fixture signal, so a strategy author
+//! finds problems before a run.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -9,13 +10,13 @@ use clap::Args;
 use siglearn_plugin_api::StrategyId;
 
 use super::abbreviate;
-use crate::strategy::script::{Limits, ScriptStrategy};
-use crate::strategy::{DailySummary, HistoryItem, Hook, Strategy, StrategyError, fixture};
+use crate::strategy::script::Limits;
+use crate::strategy::{Code, DailySummary, HistoryItem, Hook, StrategyError, fixture};
 use crate::trade::Trade;
 
 #[derive(Debug, Args)]
 pub(super) struct CheckArgs {
-    /// The Rhai script to check.
+    /// The Rhai script or plugin library (.so, .dylib, .dll) to check.
     script: PathBuf,
     /// Params for init(params), as JSON (default: {}).
     #[arg(long, value_name = "JSON", default_value = "{}")]
@@ -28,18 +29,25 @@ pub(super) fn run(args: CheckArgs) -> anyhow::Result<()> {
         Ok(_) => bail!("--params must be a JSON object, like '{{\"threshold\": 0.4}}'"),
         Err(error) => bail!("--params is not JSON: {error}"),
     };
-    let name = args.script.file_stem().and_then(|s| s.to_str()).unwrap_or("script").to_owned();
+    let name = crate::strategy::native::strategy_name(&args.script).unwrap_or_else(|| "strategy".to_owned());
     println!("check {}", args.script.display());
-    let mut strategy = match ScriptStrategy::from_file(StrategyId::new(name), &args.script, Limits::default())
-    {
+    let mut strategy = match crate::strategy::open(StrategyId::new(name), &args.script, Limits::default()) {
         Ok(strategy) => strategy,
-        Err(error) => return fail("compile", &error),
+        Err(error) => return fail("load", &error),
     };
-    println!(
-        "  compiled     ok (sha256 {}, {} lines)",
-        &strategy.code_hash()[..12],
-        strategy.source().lines().count()
-    );
+    match strategy.code() {
+        Code::Script(source) => println!(
+            "  compiled     ok (sha256 {}, {} lines)",
+            &strategy.code_hash()[..12],
+            source.lines().count()
+        ),
+        Code::Library { bytes, .. } => println!(
+            "  loaded       ok (sha256 {}, {} bytes){}",
+            &strategy.code_hash()[..12],
+            bytes.len(),
+            strategy.build().map(|b| format!(": {b}")).unwrap_or_default()
+        ),
+    }
     let hooks: Vec<String> = Hook::ALL
         .iter()
         .map(|hook| format!("{} {}", hook.signature(), if strategy.has(*hook) { "yes" } else { "-" }))

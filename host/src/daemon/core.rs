@@ -20,7 +20,7 @@ use super::{Published, Refusal};
 use crate::engine::{Effect, Engine, Event, Member};
 use crate::experiment::ab::AbTable;
 use crate::store::{Command, Store, StoreReader};
-use crate::strategy::script::{Limits, ScriptStrategy};
+use crate::strategy::script::Limits;
 use crate::strategy::{Strategy, StrategyError};
 use crate::versions::{self, AliasMove, VersionReason, VersionRecord};
 
@@ -38,12 +38,13 @@ pub(crate) enum Request {
     Shutdown { reply: oneshot::Sender<Result<(), String>> },
 }
 
-/// A change of a script file, compiled off the engine thread.
+/// A change of a script or library file, compiled or opened off the
+/// engine thread.
 #[derive(Debug)]
 pub(crate) enum Reload {
-    /// The script of `name` changed (or appeared): new code, or why it failed.
-    Changed { name: String, compiled: Result<Box<ScriptStrategy>, StrategyError> },
-    /// The script of `name` was removed.
+    /// The code file of `name` changed (or appeared): new code, or why it failed.
+    Changed { name: String, path: PathBuf, compiled: Result<Box<dyn Strategy>, StrategyError> },
+    /// The code file of `name` was removed.
     Removed { name: String },
 }
 
@@ -231,18 +232,18 @@ impl Core {
     fn reload(&mut self, reload: Reload) {
         let mut effects = Vec::new();
         let outcome = match reload {
-            Reload::Changed { name, compiled: Err(error) } => Err((name, error)),
-            Reload::Changed { name, compiled: Ok(strategy) }
+            Reload::Changed { name, compiled: Err(error), .. } => Err((name, error)),
+            Reload::Changed { name, compiled: Ok(strategy), .. }
                 if self.engine.code_hash(&name).is_some_and(|live| live == strategy.code_hash()) =>
             {
                 tracing::debug!(strategy = %name, "script written with the code already live; nothing to reload");
                 return;
             }
-            Reload::Changed { name, compiled: Ok(strategy) } if self.engine.runs(&name) => {
+            Reload::Changed { name, compiled: Ok(strategy), .. } if self.engine.runs(&name) => {
                 self.engine.replace_strategy(strategy, &mut effects).map(drop).map_err(|e| (name, e))
             }
-            Reload::Changed { name, compiled: Ok(strategy) } if self.adopt_new_scripts => {
-                self.adopt(name, *strategy, &mut effects)
+            Reload::Changed { name, path, compiled: Ok(strategy) } if self.adopt_new_scripts => {
+                self.adopt(name, &path, strategy, &mut effects)
             }
             Reload::Changed { name, .. } => {
                 tracing::info!(strategy = %name, "script changed but the strategy is not configured; ignored");
@@ -296,11 +297,12 @@ impl Core {
         }
     }
 
-    /// A script that appeared in the folder joins the lineup.
+    /// A script or library that appeared in its folder joins the lineup.
     fn adopt(
         &mut self,
         name: String,
-        mut strategy: ScriptStrategy,
+        path: &std::path::Path,
+        mut strategy: Box<dyn Strategy>,
         effects: &mut Vec<Effect>,
     ) -> Result<(), (String, StrategyError)> {
         let params = serde_json::json!({});
@@ -311,15 +313,15 @@ impl Core {
             version: VersionId(1),
             parent: None,
             code_hash: strategy.code_hash().to_owned(),
-            source: Some(Arc::from(strategy.source())),
+            code: Some(strategy.code()),
             params: params.clone(),
             state,
             reason: VersionReason::Load,
             metrics: serde_json::Value::Null,
             created_at: self.engine.now().unwrap_or_else(wall_now),
         };
-        let script = strategy.path().display().to_string();
-        let member = Member { strategy: Box::new(strategy), version: VersionId(1), params };
+        let script = path.display().to_string();
+        let member = Member { strategy, version: VersionId(1), params };
         self.engine.add_strategy(member, record, effects);
         let mut view = self.view.write().unwrap_or_else(|p| p.into_inner());
         let status = view.strategies.entry(name).or_default();
@@ -338,17 +340,16 @@ impl Core {
     }
 
     /// The code and state of `record` as a strategy ready to install.
-    fn materialise(&self, record: &VersionRecord) -> Result<ScriptStrategy, Refusal> {
+    fn materialise(&self, record: &VersionRecord) -> Result<Box<dyn Strategy>, Refusal> {
         let reader = StoreReader::open(&self.db).map_err(|e| Refusal::internal(e.to_string()))?;
-        let source = reader
-            .code(&record.code_hash)
-            .map_err(|e| Refusal::internal(e.to_string()))?
-            .ok_or_else(|| {
+        let code = reader.code(&record.code_hash).map_err(|e| Refusal::internal(e.to_string()))?.ok_or_else(
+            || {
                 Refusal::conflict(format!(
                     "the code of {} v{} is not stored",
                     record.strategy, record.version.0
                 ))
-            })?;
+            },
+        )?;
         let path = PathBuf::from(
             self.view
                 .read()
@@ -358,7 +359,8 @@ impl Core {
                 .map(|s| s.script.clone())
                 .unwrap_or_default(),
         );
-        let mut strategy = ScriptStrategy::compile(record.strategy.clone(), &path, &source, self.limits)
+        let mut strategy = code
+            .build(record.strategy.clone(), &path, self.limits)
             .map_err(|e| Refusal::conflict(e.to_string()))?;
         strategy.set_state(&record.state).map_err(|e| Refusal::conflict(e.to_string()))?;
         Ok(strategy)
@@ -371,7 +373,7 @@ impl Core {
         let installed = self.materialise(&record)?;
         let mut effects = Vec::new();
         self.engine
-            .install_version(Box::new(installed), record.clone(), &mut effects)
+            .install_version(installed, record.clone(), &mut effects)
             .map_err(|e| Refusal::conflict(e.to_string()))?;
         if self.engine.champion().is_some_and(|c| self.engine.strategy_names()[c].as_str() == strategy) {
             effects.push(Effect::AliasMoved(AliasMove {
@@ -395,7 +397,7 @@ impl Core {
         if let Some(copy) = copy {
             let installed = self.materialise(&copy)?;
             self.engine
-                .install_version(Box::new(installed), copy, &mut effects)
+                .install_version(installed, copy, &mut effects)
                 .map_err(|e| Refusal::conflict(e.to_string()))?;
         }
         self.engine.set_champion(alias.clone(), &mut effects).map_err(Refusal::conflict)?;

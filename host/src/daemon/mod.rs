@@ -36,7 +36,7 @@ use crate::config::{Config, StrategyConfig};
 use crate::engine::{Effect, Engine, LineupSpec};
 use crate::schedule::Schedule;
 use crate::store::{Command, Store, StoreReader};
-use crate::strategy::{load_lineup, resume_lineup};
+use crate::strategy::{load_lineup, native, resume_lineup};
 use core::{Core, Request, wall_now};
 use view::{StrategyStatus, View};
 
@@ -113,24 +113,43 @@ fn token(config: &Config) -> Option<String> {
         .or_else(|| config.daemon.token.clone())
 }
 
+/// The files of `folder` that `keep` accepts, sorted.
+fn files_in(folder: &Path, keep: impl Fn(&Path) -> bool) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = match std::fs::read_dir(folder) {
+        Ok(entries) => entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| keep(p)).collect(),
+        Err(_) => Vec::new(),
+    };
+    files.sort();
+    files
+}
+
 /// The strategies: the configured ones, or every `*.rhai` of the scripts
-/// folder (sorted by name; `baseline` is champion when present).
+/// folder and every library of the plugins folder (sorted by name;
+/// `baseline` is champion when present).
 fn strategies(config: &mut Config) -> anyhow::Result<bool> {
     if !config.strategies.is_empty() {
         return Ok(false);
     }
-    let folder = &config.daemon.scripts;
-    let mut scripts: Vec<PathBuf> = match std::fs::read_dir(folder) {
-        Ok(entries) => entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|e| e == "rhai"))
-            .collect(),
-        Err(_) => Vec::new(),
-    };
-    scripts.sort();
-    for script in scripts {
-        let Some(name) = script.file_stem().and_then(|s| s.to_str()).map(str::to_owned) else { continue };
-        config.strategies.push(StrategyConfig { name, script, params: serde_json::json!({}), enabled: true });
+    let scripts = files_in(&config.daemon.scripts, |p| p.extension().is_some_and(|e| e == "rhai"))
+        .into_iter()
+        .filter_map(|path| Some((path.file_stem()?.to_str()?.to_owned(), path)));
+    let plugins = files_in(&config.daemon.plugins, native::is_library)
+        .into_iter()
+        .filter_map(|path| Some((native::strategy_name(&path)?, path)));
+    let mut found: Vec<(String, PathBuf)> = scripts.chain(plugins).collect();
+    found.sort();
+    for pair in found.windows(2) {
+        if pair[0].0 == pair[1].0 {
+            bail!(
+                "{} and {} would both be the strategy {:?}; rename one (strategies are named after their files)",
+                pair[0].1.display(),
+                pair[1].1.display(),
+                pair[0].0
+            );
+        }
+    }
+    for (name, path) in found {
+        config.strategies.push(StrategyConfig { name, path, params: serde_json::json!({}), enabled: true });
     }
     if config.experiment.champion.is_none() && config.strategies.iter().any(|s| s.name == "baseline") {
         config.experiment.champion = Some("baseline".into());
@@ -166,8 +185,11 @@ pub fn run(mut config: Config) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let scripts: Vec<(String, PathBuf)> =
-        config.strategies.iter().map(|s| (s.name.clone(), s.script.clone())).collect();
+    let plan = watch::Plan {
+        files: config.strategies.iter().map(|s| (s.name.clone(), s.path.clone())).collect(),
+        adopt_scripts: adopt_new_scripts.then(|| config.daemon.scripts.clone()),
+        adopt_plugins: adopt_new_scripts.then(|| config.daemon.plugins.clone()),
+    };
     let state = api::AppState::new(requests.clone(), Arc::clone(&view), token, db.clone(), &config);
     let result = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen)
@@ -177,9 +199,7 @@ pub fn run(mut config: Config) -> anyhow::Result<()> {
         println!("siglearn listening on http://{bound}");
         tracing::info!(%bound, db = %db.display(), "siglearn daemon started");
         let _watcher = watch::start(
-            &config.daemon.scripts,
-            scripts,
-            adopt_new_scripts,
+            plan,
             Duration::from_millis(config.daemon.reload_debounce_ms),
             config.limits,
             requests.clone(),
@@ -260,11 +280,8 @@ fn start_engine(
     let mut view = View::new();
     view.open_signals = engine.open_count();
     for (i, (name, version, retired)) in engine.versions().into_iter().enumerate() {
-        let script = config
-            .strategies
-            .iter()
-            .find(|s| s.name == name.as_str())
-            .map(|s| s.script.display().to_string());
+        let script =
+            config.strategies.iter().find(|s| s.name == name.as_str()).map(|s| s.path.display().to_string());
         view.strategies.insert(
             name.to_string(),
             StrategyStatus {

@@ -233,7 +233,7 @@ impl Engine {
             version: VersionId(seat.member.version.0 + 1),
             parent: Some(seat.member.version),
             code_hash: new.code_hash().to_owned(),
-            source: new.source_text().map(Arc::from),
+            code: Some(new.code()),
             params: seat.member.params.clone(),
             state: state.clone(),
             reason: VersionReason::Reload,

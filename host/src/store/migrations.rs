@@ -157,6 +157,19 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     );
     ",
     ),
+    (
+        3,
+        "plugin libraries",
+        "
+    -- Native plugin libraries by hash (the code table holds scripts), so a
+    -- rollback to a plugin version loads the very library it ran.
+    CREATE TABLE libraries (
+        hash      TEXT PRIMARY KEY,
+        file_name TEXT NOT NULL,
+        bytes     BLOB NOT NULL
+    );
+    ",
+    ),
 ];
 
 /// The newest schema version this build knows.

@@ -11,7 +11,7 @@ use siglearn_plugin_api::{
 
 use crate::experiment::sequential::PairedTest;
 use crate::schedule::{JobKind, JobRun};
-use crate::strategy::Verdict;
+use crate::strategy::{Code, Verdict};
 use crate::versions::{AliasMove, VersionRecord};
 
 use super::StoreError;
@@ -176,9 +176,21 @@ impl StoreReader {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// The source stored for a code hash.
-    pub fn code(&self, hash: &str) -> Result<Option<String>, StoreError> {
-        optional(self.conn.query_row("SELECT source FROM code WHERE hash = ?1", [hash], |row| row.get(0)))
+    /// The script or library stored for a code hash.
+    pub fn code(&self, hash: &str) -> Result<Option<Code>, StoreError> {
+        let script: Option<String> =
+            optional(
+                self.conn.query_row("SELECT source FROM code WHERE hash = ?1", [hash], |row| row.get(0)),
+            )?;
+        if let Some(source) = script {
+            return Ok(Some(Code::Script(Arc::from(source))));
+        }
+        let library: Option<(String, Vec<u8>)> = optional(self.conn.query_row(
+            "SELECT file_name, bytes FROM libraries WHERE hash = ?1",
+            [hash],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        ))?;
+        Ok(library.map(|(file_name, bytes)| Code::Library { file_name, bytes: Arc::from(bytes) }))
     }
 
     /// Where an alias points: (strategy, version).
@@ -394,7 +406,7 @@ fn version_from(row: &Row<'_>) -> Result<VersionRecord, StoreError> {
         version: VersionId(row.get(1)?),
         parent: row.get::<_, Option<u32>>(2)?.map(VersionId),
         code_hash: row.get(3)?,
-        source: None,
+        code: None,
         params: json(4)?,
         state: json(5)?,
         reason: reason.parse().map_err(corrupt)?,

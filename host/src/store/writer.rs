@@ -5,6 +5,7 @@ use std::sync::mpsc::{Receiver, SyncSender};
 use rusqlite::{Connection, params};
 use siglearn_plugin_api::{Outcome, Signal};
 
+use crate::strategy::Code;
 use crate::versions::{AliasMove, VersionRecord};
 
 use super::{Command, StoreError, WriterStats};
@@ -175,9 +176,18 @@ fn json(value: &impl serde::Serialize) -> Result<String, StoreError> {
 }
 
 fn write_version(tx: &rusqlite::Transaction<'_>, record: &VersionRecord) -> Result<(), StoreError> {
-    if let Some(source) = &record.source {
-        tx.prepare_cached("INSERT OR IGNORE INTO code (hash, source) VALUES (?1, ?2)")?
-            .execute(params![record.code_hash, &**source])?;
+    match &record.code {
+        Some(Code::Script(source)) => {
+            tx.prepare_cached("INSERT OR IGNORE INTO code (hash, source) VALUES (?1, ?2)")?
+                .execute(params![record.code_hash, &**source])?;
+        }
+        Some(Code::Library { file_name, bytes }) => {
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO libraries (hash, file_name, bytes) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![record.code_hash, file_name, &**bytes])?;
+        }
+        None => {}
     }
     tx.prepare_cached(INSERT_VERSION)?.execute(params![
         record.strategy.as_str(),

@@ -1,5 +1,5 @@
 //! Building a lineup from the configuration: every enabled script compiled
-//! and initialised (or, on a resumed store, restored from its live version),
+//! (or plugin opened) and initialised (or, on a resumed store, restored from its live version),
 //! the versions that records, and the champion alias.
 //!
 //! Resuming, for each configured strategy:
@@ -16,10 +16,7 @@
 
 use siglearn_plugin_api::{StrategyId, Timestamp, VersionId};
 
-use std::sync::Arc;
-
-use super::script::{ScriptStrategy, code_hash};
-use super::{Strategy, StrategyError, StrategyFailure};
+use super::{Code, Strategy, StrategyError, StrategyFailure};
 use crate::config::{Config, StrategyConfig};
 use crate::engine::Member;
 use crate::store::{StoreError, StoreReader};
@@ -46,10 +43,9 @@ pub fn load_lineup(config: &Config, now: Timestamp) -> Result<Lineup, Vec<Strate
     let mut versions = Vec::new();
     let mut errors = Vec::new();
     for spec in config.enabled_strategies() {
-        let loaded =
-            ScriptStrategy::from_file(StrategyId::new(spec.name.as_str()), &spec.script, config.limits)
-                .and_then(|mut strategy| strategy.init(&spec.params).map(|()| strategy))
-                .and_then(|strategy| strategy.state().map(|state| (strategy, state)));
+        let loaded = super::open(StrategyId::new(spec.name.as_str()), &spec.path, config.limits)
+            .and_then(|mut strategy| strategy.init(&spec.params).map(|()| strategy))
+            .and_then(|strategy| strategy.state().map(|state| (strategy, state)));
         match loaded {
             Ok((strategy, state)) => {
                 versions.push(VersionRecord {
@@ -57,18 +53,14 @@ pub fn load_lineup(config: &Config, now: Timestamp) -> Result<Lineup, Vec<Strate
                     version: VersionId(1),
                     parent: None,
                     code_hash: strategy.code_hash().to_owned(),
-                    source: Some(strategy.source().into()),
+                    code: Some(strategy.code()),
                     params: spec.params.clone(),
                     state,
                     reason: VersionReason::Load,
                     metrics: serde_json::Value::Null,
                     created_at: now,
                 });
-                members.push(Member {
-                    strategy: Box::new(strategy),
-                    version: VersionId(1),
-                    params: spec.params.clone(),
-                });
+                members.push(Member { strategy, version: VersionId(1), params: spec.params.clone() });
             }
             Err(error) => errors.push(error),
         }
@@ -173,18 +165,8 @@ fn resume_one(
         let member = fresh.members.remove(0);
         return Ok(Resumed { member, record: fresh.versions.pop(), problem: None });
     };
-    let file = std::fs::read_to_string(&spec.script).map_err(|e| {
-        StrategyError::from(StrategyFailure {
-            strategy: name.clone(),
-            source_path: spec.script.clone(),
-            hook: None,
-            line: None,
-            position: None,
-            signal_id: None,
-            message: format!("cannot read the script: {e}"),
-        })
-    })?;
-    let file_hash = code_hash(file.as_bytes());
+    let file = Code::read(&name, &spec.path)?;
+    let file_hash = file.hash();
     let loaded_before = history
         .iter()
         .any(|v| matches!(v.reason, VersionReason::Load | VersionReason::Reload) && v.code_hash == file_hash);
@@ -195,14 +177,11 @@ fn resume_one(
         store.code(&live.code_hash).map_err(|e| store_failure(&spec.name, e))?
     };
     let restored = match &live_source {
-        Some(source) => Some(restore_live(name.clone(), spec, source, live, config, store)?),
+        Some(code) => Some(restore_live(name.clone(), spec, code, live, config, store)?),
         None => None,
     };
-    let member = |strategy: ScriptStrategy, version| Member {
-        strategy: Box::new(strategy),
-        version,
-        params: live.params.clone(),
-    };
+    let member =
+        |strategy: Box<dyn Strategy>, version| Member { strategy, version, params: live.params.clone() };
     if file_hash == live.code_hash || loaded_before {
         let strategy = restored.ok_or_else(|| {
             store_failure(&spec.name, StoreError::Corrupt(format!("no stored code for {}", live.code_hash)))
@@ -214,7 +193,8 @@ fn resume_one(
         Some(strategy) => strategy.state()?,
         None => live.state.clone(),
     };
-    let migrated = ScriptStrategy::compile(name, &spec.script, &file, config.limits)
+    let migrated = file
+        .build(name, &spec.path, config.limits)
         .and_then(|mut strategy| strategy.migrate(&old_state).map(|()| strategy));
     let strategy = match (migrated, restored) {
         (Ok(strategy), _) => strategy,
@@ -233,7 +213,7 @@ fn resume_one(
         version: VersionId(live.version.0 + 1),
         parent: Some(live.version),
         code_hash: strategy.code_hash().to_owned(),
-        source: Some(Arc::from(strategy.source())),
+        code: Some(strategy.code()),
         params: live.params.clone(),
         state: strategy.state()?,
         reason: VersionReason::Reload,
@@ -249,12 +229,12 @@ fn resume_one(
 fn restore_live(
     name: StrategyId,
     spec: &StrategyConfig,
-    source: &str,
+    code: &Code,
     live: &VersionRecord,
     config: &Config,
     store: &StoreReader,
-) -> Result<ScriptStrategy, StrategyError> {
-    let mut strategy = ScriptStrategy::compile(name, &spec.script, source, config.limits)?;
+) -> Result<Box<dyn Strategy>, StrategyError> {
+    let mut strategy = code.build(name, &spec.path, config.limits)?;
     let checkpoint = store.snapshot(&spec.name, live.version).map_err(|e| store_failure(&spec.name, e))?;
     let Some((state, through)) = checkpoint else {
         strategy.set_state(&live.state)?;

@@ -4,16 +4,18 @@
 //! not), and may run a daily update, a weekly retraining and a state
 //! migration; only `decide` is required (DESIGN section 5). Its state is a
 //! JSON object the host persists and versions. The engine talks to every
-//! strategy through [`Strategy`]; [`script`] implements it for Rhai scripts.
+//! strategy through [`Strategy`]; [`script`] implements it for Rhai scripts
+//! and [`native`] for plugin libraries. [`open`] picks by the file's ending.
 //! A failing hook is an error value, never a panic: the engine records it and
 //! treats the signal as "no decision" for that strategy.
 
 pub mod fixture;
 mod load;
+pub mod native;
 pub mod script;
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -173,6 +175,85 @@ impl fmt::Display for StrategyFailure {
     }
 }
 
+/// The code of a strategy version, stored once per hash so that a rollback
+/// can restore it.
+#[derive(Clone, PartialEq)]
+pub enum Code {
+    /// A Rhai script's source.
+    Script(Arc<str>),
+    /// A plugin library's file name and bytes.
+    Library { file_name: String, bytes: Arc<[u8]> },
+}
+
+impl fmt::Debug for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Code::Script(source) => write!(f, "Script({} bytes)", source.len()),
+            Code::Library { file_name, bytes } => write!(f, "Library({file_name}, {} bytes)", bytes.len()),
+        }
+    }
+}
+
+impl Code {
+    /// Reads the code at `path`: a native library when the file ends in
+    /// `.so`, `.dylib` or `.dll`, a Rhai script otherwise.
+    pub fn read(name: &StrategyId, path: &Path) -> Result<Code, StrategyError> {
+        let fail = |what: &str, e: std::io::Error| {
+            StrategyError::from(StrategyFailure {
+                strategy: name.clone(),
+                source_path: path.to_path_buf(),
+                hook: None,
+                line: None,
+                position: None,
+                signal_id: None,
+                message: format!("cannot read the {what}: {e}"),
+            })
+        };
+        if native::is_library(path) {
+            let bytes = std::fs::read(path).map_err(|e| fail("plugin library", e))?;
+            let file_name = path.file_name().and_then(|f| f.to_str()).unwrap_or("plugin").to_owned();
+            Ok(Code::Library { file_name, bytes: Arc::from(bytes) })
+        } else {
+            std::fs::read_to_string(path)
+                .map(|source| Code::Script(Arc::from(source)))
+                .map_err(|e| fail("script", e))
+        }
+    }
+
+    /// The hex SHA-256 of the source or library bytes.
+    pub fn hash(&self) -> String {
+        match self {
+            Code::Script(source) => script::code_hash(source.as_bytes()),
+            Code::Library { bytes, .. } => script::code_hash(bytes),
+        }
+    }
+
+    /// Compiles the script or opens the library; the strategy has no state
+    /// until `init`, `set_state` or `migrate`.
+    pub fn build(
+        &self,
+        name: StrategyId,
+        path: &Path,
+        limits: script::Limits,
+    ) -> Result<Box<dyn Strategy>, StrategyError> {
+        Ok(match self {
+            Code::Script(source) => Box::new(script::ScriptStrategy::compile(name, path, source, limits)?),
+            Code::Library { bytes, .. } => {
+                Box::new(native::NativeStrategy::open(name, path, Arc::clone(bytes), limits)?)
+            }
+        })
+    }
+}
+
+/// Reads and builds the strategy at `path` (see [`Code::read`]).
+pub fn open(
+    name: StrategyId,
+    path: &Path,
+    limits: script::Limits,
+) -> Result<Box<dyn Strategy>, StrategyError> {
+    Code::read(&name, path)?.build(name, path, limits)
+}
+
 /// A learning strategy as the engine sees it.
 pub trait Strategy: Send + fmt::Debug {
     fn name(&self) -> &StrategyId;
@@ -182,6 +263,9 @@ pub trait Strategy: Send + fmt::Debug {
 
     /// Which optional hooks the strategy has.
     fn has(&self, hook: Hook) -> bool;
+
+    /// Builds a fresh state from `params` (`init(params)`).
+    fn init(&mut self, params: &serde_json::Value) -> Result<(), StrategyError>;
 
     /// The decision on a new signal.
     fn decide(&mut self, signal: &Arc<Signal>) -> Result<Verdict, StrategyError>;
@@ -209,8 +293,13 @@ pub trait Strategy: Send + fmt::Debug {
     /// (`migrate(old_state)`, or the old state as it is).
     fn migrate(&mut self, old_state: &serde_json::Value) -> Result<(), StrategyError>;
 
-    /// The source text, for the version history (scripts have one).
-    fn source_text(&self) -> Option<&str>;
+    /// The code, for the version history.
+    fn code(&self) -> Code;
+
+    /// What a plugin says about its build (scripts have none).
+    fn build(&self) -> Option<&native::Build> {
+        None
+    }
 
     /// An independent copy with the same code and state (a shadow on
     /// probation runs one).

@@ -10,9 +10,10 @@
 
 use std::fmt;
 use std::str::FromStr;
-use std::sync::Arc;
 
 use serde::Serialize;
+
+use crate::strategy::Code;
 use siglearn_plugin_api::{StrategyId, Timestamp, VersionId};
 
 /// Why a version was made.
@@ -83,9 +84,9 @@ pub struct VersionRecord {
     pub version: VersionId,
     pub parent: Option<VersionId>,
     pub code_hash: String,
-    /// The script source, stored once per hash so a rollback can restore code.
+    /// The script or library, stored once per hash so a rollback can restore code.
     #[serde(skip)]
-    pub source: Option<Arc<str>>,
+    pub code: Option<Code>,
     pub params: serde_json::Value,
     pub state: serde_json::Value,
     pub reason: VersionReason,
@@ -122,7 +123,7 @@ pub fn rollback(history: &[VersionRecord], to: VersionId, at: Timestamp) -> Resu
         version: VersionId(latest.version.0 + 1),
         parent: Some(target.version),
         code_hash: target.code_hash.clone(),
-        source: None,
+        code: None,
         params: target.params.clone(),
         state: target.state.clone(),
         reason: VersionReason::Rollback,
@@ -169,7 +170,7 @@ mod tests {
                 version: VersionId(n),
                 parent: (n > 1).then(|| VersionId(n - 1)),
                 code_hash: format!("code{n}"),
-                source: None,
+                code: None,
                 params: serde_json::json!({}),
                 state: serde_json::json!({ "n": n }),
                 reason: if n == 1 { VersionReason::Load } else { VersionReason::Daily },

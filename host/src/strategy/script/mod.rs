@@ -20,7 +20,7 @@ use rhai::{AST, CallFnOptions, Dynamic, Engine, EvalAltResult, FuncArgs, Map, Sc
 use sha2::{Digest, Sha256};
 use siglearn_plugin_api::{Outcome, Signal, SignalId, StrategyId};
 
-use super::{DailySummary, HistoryItem, Hook, Strategy, StrategyError, StrategyFailure, Verdict};
+use super::{Code, DailySummary, HistoryItem, Hook, Strategy, StrategyError, StrategyFailure, Verdict};
 pub use engine::Limits;
 use engine::{Budget, CallBudget};
 use types::{ScriptOutcome, ScriptSignal};
@@ -264,6 +264,10 @@ impl Strategy for ScriptStrategy {
         self.hooks.contains(&hook)
     }
 
+    fn init(&mut self, params: &serde_json::Value) -> Result<(), StrategyError> {
+        ScriptStrategy::init(self, params)
+    }
+
     fn decide(&mut self, signal: &Arc<Signal>) -> Result<Verdict, StrategyError> {
         let result =
             self.call(Hook::Decide, Budget::Hot, Some(&signal.id), (ScriptSignal(Arc::clone(signal)),))?;
@@ -339,8 +343,8 @@ impl Strategy for ScriptStrategy {
         ScriptStrategy::migrate(self, old_state)
     }
 
-    fn source_text(&self) -> Option<&str> {
-        Some(&self.source)
+    fn code(&self) -> Code {
+        Code::Script(Arc::clone(&self.source))
     }
 
     fn fork(&self) -> Result<Box<dyn Strategy>, StrategyError> {

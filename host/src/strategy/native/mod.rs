@@ -1,0 +1,323 @@
+//! Native strategies: a plugin library (see `siglearn_plugin_api::plugin`)
+//! behind the engine's [`Strategy`] contract.
+//!
+//! Calls go straight through the plugin's vtable on the engine thread; a
+//! signal crosses as a borrowed `#[repr(C)]` view. A hook that fails or
+//! panics is reported like a script error (strategy, library, hook, signal)
+//! and the host goes on. Native code cannot be interrupted, so the time
+//! budget is checked when a call returns: a `decide` that ran past
+//! `limits.hot_millis` counts as "no decision", and any hook past its budget
+//! is reported.
+
+mod library;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use siglearn_plugin_api::plugin::ffi::{DailyRef, HOOK_DAILY, HOOK_PARAMS, HOOK_RETRAIN};
+use siglearn_plugin_api::{Outcome, Signal, SignalId, StrategyId};
+
+pub use library::{Build, Library, loaded_libraries};
+use library::{CallError, Instance, Make};
+
+use super::script::Limits;
+use super::{Code, DailySummary, HistoryItem, Hook, Strategy, StrategyError, StrategyFailure, Verdict};
+
+/// The file name endings of a native library on the platforms siglearn runs on.
+pub const LIBRARY_EXTENSIONS: [&str; 3] = ["so", "dylib", "dll"];
+
+/// Whether `path` names a native library.
+pub fn is_library(path: &Path) -> bool {
+    path.extension().and_then(|e| e.to_str()).is_some_and(|e| LIBRARY_EXTENSIONS.contains(&e))
+}
+
+/// The strategy name a library file gives when adopted from the plugins
+/// folder: the file stem without the `lib` prefix (`libhead_weights_native.so`
+/// is `head_weights_native`).
+pub fn strategy_name(path: &Path) -> Option<String> {
+    let stem = path.file_stem()?.to_str()?;
+    Some(stem.strip_prefix("lib").unwrap_or(stem).to_owned())
+}
+
+/// A strategy in a plugin library.
+pub struct NativeStrategy {
+    name: StrategyId,
+    path: PathBuf,
+    code: Code,
+    code_hash: String,
+    library: Arc<Library>,
+    /// None until `init`, `set_state` or `migrate` made one.
+    instance: Option<Instance>,
+    limits: Limits,
+}
+
+impl std::fmt::Debug for NativeStrategy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NativeStrategy")
+            .field("name", &self.name)
+            .field("path", &self.path)
+            .field("build", self.library.build())
+            .field("code_hash", &self.code_hash)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NativeStrategy {
+    /// Opens the library `bytes` read from `path`; the strategy has no state
+    /// until [`Strategy::init`], [`Strategy::set_state`] or [`Strategy::migrate`].
+    pub fn open(
+        name: StrategyId,
+        path: &Path,
+        bytes: Arc<[u8]>,
+        limits: Limits,
+    ) -> Result<NativeStrategy, StrategyError> {
+        let file_name = path.file_name().and_then(|f| f.to_str()).unwrap_or("plugin.so").to_owned();
+        let fail = |message: String| {
+            StrategyError::from(StrategyFailure {
+                strategy: name.clone(),
+                source_path: path.to_path_buf(),
+                hook: None,
+                line: None,
+                position: None,
+                signal_id: None,
+                message,
+            })
+        };
+        let problems = limits.validate();
+        if !problems.is_empty() {
+            return Err(fail(problems.join("; ")));
+        }
+        let library = Library::open(&file_name, &bytes).map_err(|m| fail(format!("plugin refused: {m}")))?;
+        let code_hash = super::script::code_hash(&bytes);
+        Ok(NativeStrategy {
+            name,
+            path: path.to_path_buf(),
+            code: Code::Library { file_name, bytes },
+            code_hash,
+            library,
+            instance: None,
+            limits,
+        })
+    }
+
+    /// The library this strategy's instance runs in.
+    pub fn library(&self) -> &Arc<Library> {
+        &self.library
+    }
+
+    fn error(&self, hook: Option<Hook>, signal: Option<&SignalId>, message: String) -> StrategyError {
+        StrategyFailure {
+            strategy: self.name.clone(),
+            source_path: self.path.clone(),
+            hook,
+            line: None,
+            position: None,
+            signal_id: signal.cloned(),
+            message,
+        }
+        .into()
+    }
+
+    fn call_error(&self, hook: Hook, signal: Option<&SignalId>, error: CallError) -> StrategyError {
+        let message = if error.panicked { format!("panicked: {}", error.message) } else { error.message };
+        self.error(Some(hook), signal, message)
+    }
+
+    fn instance(&mut self, hook: Hook, signal: Option<&SignalId>) -> Result<&mut Instance, StrategyError> {
+        if self.instance.is_none() {
+            return Err(self.error(
+                Some(hook),
+                signal,
+                "the strategy has no state yet (init was not run)".to_owned(),
+            ));
+        }
+        Ok(self.instance.as_mut().unwrap_or_else(|| unreachable!("checked above")))
+    }
+
+    /// The budget of `hook`, and an error when `started` is past it.
+    fn over_budget(&self, hook: Hook, signal: Option<&SignalId>, started: Instant) -> Option<StrategyError> {
+        let budget = match hook {
+            Hook::Decide | Hook::Learn => Duration::from_millis(self.limits.hot_millis),
+            _ => Duration::from_millis(self.limits.job_millis),
+        };
+        let took = started.elapsed();
+        (took > budget).then(|| {
+            let (key, effect) = match hook {
+                Hook::Decide => ("hot_millis", "its decision is discarded"),
+                Hook::Learn => ("hot_millis", "what it learned stands"),
+                _ => ("job_millis", "its result is discarded"),
+            };
+            self.error(
+                Some(hook),
+                signal,
+                format!(
+                    "took {} ms, over its budget of {} ms (limits.{key}); {effect}",
+                    took.as_millis(),
+                    budget.as_millis()
+                ),
+            )
+        })
+    }
+
+    fn make(&mut self, hook: Hook, how: Make, json: &serde_json::Value) -> Result<(), StrategyError> {
+        let bytes = serde_json::to_vec(json).map_err(|e| self.error(Some(hook), None, e.to_string()))?;
+        let started = Instant::now();
+        let instance =
+            Instance::make(&self.library, how, &bytes).map_err(|e| self.call_error(hook, None, e))?;
+        if let Some(late) = self.over_budget(hook, None, started) {
+            return Err(late);
+        }
+        self.instance = Some(instance);
+        Ok(())
+    }
+
+    fn parse(&self, hook: Option<Hook>, bytes: &[u8]) -> Result<serde_json::Value, StrategyError> {
+        serde_json::from_slice(bytes)
+            .map_err(|e| self.error(hook, None, format!("the plugin returned bad JSON: {e}")))
+    }
+}
+
+impl Strategy for NativeStrategy {
+    fn name(&self) -> &StrategyId {
+        &self.name
+    }
+
+    fn code_hash(&self) -> &str {
+        &self.code_hash
+    }
+
+    fn has(&self, hook: Hook) -> bool {
+        match hook {
+            Hook::Init | Hook::Decide | Hook::Learn | Hook::Migrate => true,
+            Hook::Daily => self.library.has(HOOK_DAILY),
+            Hook::Retrain => self.library.has(HOOK_RETRAIN),
+            Hook::Params => self.library.has(HOOK_PARAMS),
+        }
+    }
+
+    fn init(&mut self, params: &serde_json::Value) -> Result<(), StrategyError> {
+        self.make(Hook::Init, Make::Init, params)
+    }
+
+    fn decide(&mut self, signal: &Arc<Signal>) -> Result<Verdict, StrategyError> {
+        let started = Instant::now();
+        let verdict = self.instance(Hook::Decide, Some(&signal.id))?.decide(signal);
+        let verdict = verdict.map_err(|e| self.call_error(Hook::Decide, Some(&signal.id), e))?;
+        if let Some(late) = self.over_budget(Hook::Decide, Some(&signal.id), started) {
+            return Err(late);
+        }
+        if !(verdict.score.is_finite() && verdict.size.is_finite() && verdict.size >= 0.0) {
+            return Err(self.error(
+                Some(Hook::Decide),
+                Some(&signal.id),
+                format!(
+                    "decide returned score {} and size {}; both must be finite, size not negative",
+                    verdict.score, verdict.size
+                ),
+            ));
+        }
+        Ok(Verdict { take: verdict.take, score: verdict.score, size: verdict.size })
+    }
+
+    fn learn(&mut self, signal: &Arc<Signal>, outcome: &Outcome) -> Result<(), StrategyError> {
+        let started = Instant::now();
+        let learned = self.instance(Hook::Learn, Some(&signal.id))?.learn(signal, outcome);
+        learned.map_err(|e| self.call_error(Hook::Learn, Some(&signal.id), e))?;
+        self.over_budget(Hook::Learn, Some(&signal.id), started).map_or(Ok(()), Err)
+    }
+
+    fn daily(&mut self, summary: &DailySummary) -> Result<(), StrategyError> {
+        if !self.has(Hook::Daily) {
+            return Ok(());
+        }
+        let view = DailyRef::new(
+            &summary.date,
+            summary.signals,
+            summary.taken,
+            summary.trades,
+            summary.wins,
+            summary.pnl_pct,
+        );
+        let started = Instant::now();
+        let done = self.instance(Hook::Daily, None)?.daily(&view);
+        done.map_err(|e| self.call_error(Hook::Daily, None, e))?;
+        self.over_budget(Hook::Daily, None, started).map_or(Ok(()), Err)
+    }
+
+    fn retrain(&mut self, history: &[HistoryItem]) -> Result<Option<serde_json::Value>, StrategyError> {
+        if !self.has(Hook::Retrain) {
+            return Ok(None);
+        }
+        let items: Vec<(&Signal, &Outcome, bool)> =
+            history.iter().map(|item| (&*item.trade.signal, &item.trade.outcome, item.taken)).collect();
+        let started = Instant::now();
+        let trained = self.instance(Hook::Retrain, None)?.retrain(&items);
+        let bytes = trained.map_err(|e| self.call_error(Hook::Retrain, None, e))?;
+        if let Some(late) = self.over_budget(Hook::Retrain, None, started) {
+            return Err(late);
+        }
+        self.parse(Some(Hook::Retrain), &bytes).map(Some)
+    }
+
+    fn params_space(&mut self) -> Result<Option<serde_json::Value>, StrategyError> {
+        let space = self.library.params().map_err(|e| self.call_error(Hook::Params, None, e))?;
+        space.map(|bytes| self.parse(Some(Hook::Params), &bytes)).transpose()
+    }
+
+    fn state(&self) -> Result<serde_json::Value, StrategyError> {
+        let Some(instance) = &self.instance else {
+            return Err(self.error(
+                None,
+                None,
+                "the strategy has no state yet (init was not run)".to_owned(),
+            ));
+        };
+        let bytes = instance.snapshot().map_err(|e| {
+            let message = if e.panicked { format!("snapshot panicked: {}", e.message) } else { e.message };
+            self.error(None, None, message)
+        })?;
+        self.parse(None, &bytes)
+    }
+
+    fn set_state(&mut self, state: &serde_json::Value) -> Result<(), StrategyError> {
+        let bytes = serde_json::to_vec(state).map_err(|e| self.error(None, None, e.to_string()))?;
+        let instance = Instance::make(&self.library, Make::Restore, &bytes).map_err(|e| {
+            let message = if e.panicked { format!("restore panicked: {}", e.message) } else { e.message };
+            self.error(None, None, format!("cannot restore the state: {message}"))
+        })?;
+        self.instance = Some(instance);
+        Ok(())
+    }
+
+    fn migrate(&mut self, old_state: &serde_json::Value) -> Result<(), StrategyError> {
+        self.make(Hook::Migrate, Make::Migrate, old_state)
+    }
+
+    fn code(&self) -> Code {
+        self.code.clone()
+    }
+
+    fn build(&self) -> Option<&Build> {
+        Some(self.library.build())
+    }
+
+    fn fork(&self) -> Result<Box<dyn Strategy>, StrategyError> {
+        let mut copy = NativeStrategy {
+            name: self.name.clone(),
+            path: self.path.clone(),
+            code: self.code.clone(),
+            code_hash: self.code_hash.clone(),
+            library: Arc::clone(&self.library),
+            instance: None,
+            limits: self.limits,
+        };
+        if self.instance.is_some() {
+            copy.set_state(&self.state()?)?;
+        }
+        Ok(Box::new(copy))
+    }
+}
+
+#[cfg(test)]
+mod tests;
