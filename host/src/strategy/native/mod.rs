@@ -9,6 +9,7 @@
 //! `limits.hot_millis` counts as "no decision", and any hook past its budget
 //! is reported.
 
+pub mod dev;
 mod library;
 
 use std::path::{Path, PathBuf};
