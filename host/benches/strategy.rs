@@ -1,6 +1,8 @@
 //! Strategy call cost: each shipped Rhai script's `decide` and `learn` on a
 //! signal with nine head votes and ten indicators, against the head_weights
-//! algorithm written in native Rust, in one run; and the demo (bundled
+//! plugin (plugins/head-weights, called through the C ABI exactly as the
+//! engine calls it) and against the same algorithm inlined in the
+//! benchmark (no boundary at all), in one run; and the demo (bundled
 //! candles, generated signals) replayed in memory with the five shipped
 //! strategies A/B and their jobs, against the same replay without strategies.
 //!
@@ -42,7 +44,8 @@ fn outcomes() -> [Outcome; 2] {
     [win, loss]
 }
 
-/// head_weights.rhai in plain Rust: per-head faded hit/miss masses, log-odds weights.
+/// head_weights.rhai in plain Rust inside the benchmark (no library, no
+/// boundary): per-head faded hit/miss masses, log-odds weights.
 #[derive(Default)]
 struct NativeHeadWeights {
     weights: HashMap<Arc<str>, f64>,
@@ -113,15 +116,43 @@ fn calls(c: &mut Criterion) {
             })
         });
     }
+    let library = siglearn::strategy::native::dev::plugin("head_weights_native");
+    let mut plugin =
+        siglearn::strategy::open(StrategyId::new("head_weights_native"), &library, Limits::default())
+            .unwrap();
+    plugin.init(&serde_json::json!({})).unwrap();
+    for outcome in &outcomes {
+        plugin.learn(&signal, outcome).unwrap();
+    }
+    group.bench_function(BenchmarkId::new("plugin_decide", "head_weights"), |b| {
+        b.iter(|| black_box(plugin.decide(&signal).unwrap()))
+    });
+    let mut n = 0usize;
+    group.bench_function(BenchmarkId::new("plugin_learn", "head_weights"), |b| {
+        b.iter(|| {
+            n += 1;
+            plugin.learn(&signal, &outcomes[n % 2]).unwrap();
+        })
+    });
+    // The boundary alone: test_panic's hooks compare a string and count.
+    let empty = siglearn::strategy::native::dev::plugin("test_panic");
+    let mut empty = siglearn::strategy::open(StrategyId::new("empty"), &empty, Limits::default()).unwrap();
+    empty.init(&serde_json::json!({})).unwrap();
+    group.bench_function(BenchmarkId::new("plugin_decide", "near_empty"), |b| {
+        b.iter(|| black_box(empty.decide(&signal).unwrap()))
+    });
+    group.bench_function(BenchmarkId::new("plugin_learn", "near_empty"), |b| {
+        b.iter(|| empty.learn(&signal, &outcomes[0]).unwrap())
+    });
     let mut native = NativeHeadWeights::default();
     for outcome in &outcomes {
         native.learn(&signal, outcome);
     }
-    group.bench_function(BenchmarkId::new("native_decide", "head_weights"), |b| {
+    group.bench_function(BenchmarkId::new("inline_decide", "head_weights"), |b| {
         b.iter(|| black_box(native.decide(&signal)))
     });
     let mut n = 0usize;
-    group.bench_function(BenchmarkId::new("native_learn", "head_weights"), |b| {
+    group.bench_function(BenchmarkId::new("inline_learn", "head_weights"), |b| {
         b.iter(|| {
             n += 1;
             native.learn(&signal, &outcomes[n % 2]);

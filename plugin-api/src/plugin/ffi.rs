@@ -478,6 +478,11 @@ impl RBuffer {
         RBuffer { ptr: bytes.as_mut_ptr(), len: bytes.len(), capacity: bytes.capacity() }
     }
 
+    /// True when nothing was allocated (freeing it is a no-op).
+    pub fn is_unallocated(&self) -> bool {
+        self.ptr.is_null()
+    }
+
     /// The bytes. Only meaningful for a buffer a plugin filled in, while it
     /// has not been freed.
     pub fn bytes(&self) -> &[u8] {

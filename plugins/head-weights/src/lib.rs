@@ -125,8 +125,17 @@ impl Strategy for HeadWeights {
             let dot: f64 = votes
                 .iter()
                 .map(|(name, vote)| {
-                    while weights.next_if(|h| h.name.as_str() < name).is_some() {}
-                    vote * weights.peek().filter(|h| h.name == name).map_or(0.0, |h| h.weight)
+                    // Equality first: most heads are in both lists.
+                    while let Some(head) = weights.peek() {
+                        if head.name == name {
+                            return vote * head.weight;
+                        }
+                        if head.name.as_str() > name {
+                            break;
+                        }
+                        weights.next();
+                    }
+                    0.0
                 })
                 .sum();
             dot / self.total

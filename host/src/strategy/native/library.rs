@@ -192,6 +192,9 @@ impl Owned {
 
 impl Drop for Owned {
     fn drop(&mut self) {
+        if self.buffer.is_unallocated() {
+            return;
+        }
         let buffer = std::mem::replace(&mut self.buffer, RBuffer::EMPTY);
         // SAFETY: the buffer is empty or was filled in by this library, and
         // is freed once, by the library that allocated it.

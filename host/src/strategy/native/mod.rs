@@ -9,16 +9,17 @@
 //! `limits.hot_millis` counts as "no decision", and any hook past its budget
 //! is reported.
 
+mod clock;
 pub mod dev;
 mod library;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use siglearn_plugin_api::plugin::ffi::{DailyRef, HOOK_DAILY, HOOK_PARAMS, HOOK_RETRAIN};
 use siglearn_plugin_api::{Outcome, Signal, SignalId, StrategyId};
 
+pub use clock::stalled_calls;
 pub use library::{Build, Library, loaded_libraries};
 use library::{CallError, Instance, Make};
 
@@ -51,6 +52,8 @@ pub struct NativeStrategy {
     /// None until `init`, `set_state` or `migrate` made one.
     instance: Option<Instance>,
     limits: Limits,
+    /// What is running now, for budgets and the stall watchdog.
+    slot: Arc<clock::CallSlot>,
 }
 
 impl std::fmt::Debug for NativeStrategy {
@@ -91,6 +94,7 @@ impl NativeStrategy {
         }
         let library = Library::open(&file_name, &bytes).map_err(|m| fail(format!("plugin refused: {m}")))?;
         let code_hash = super::script::code_hash(&bytes);
+        let slot = clock::CallSlot::new(name.as_str(), limits.hot_millis, limits.job_millis);
         Ok(NativeStrategy {
             name,
             path: path.to_path_buf(),
@@ -99,6 +103,7 @@ impl NativeStrategy {
             library,
             instance: None,
             limits,
+            slot,
         })
     }
 
@@ -125,25 +130,32 @@ impl NativeStrategy {
         self.error(Some(hook), signal, message)
     }
 
-    fn instance(&mut self, hook: Hook, signal: Option<&SignalId>) -> Result<&mut Instance, StrategyError> {
-        if self.instance.is_none() {
+    /// Runs `call` on the instance as `hook`, timed against its budget.
+    fn timed<T>(
+        &mut self,
+        hook: Hook,
+        signal: Option<&SignalId>,
+        call: impl FnOnce(&mut Instance) -> Result<T, CallError>,
+    ) -> Result<T, StrategyError> {
+        let Some(instance) = self.instance.as_mut() else {
             return Err(self.error(
                 Some(hook),
                 signal,
                 "the strategy has no state yet (init was not run)".to_owned(),
             ));
-        }
-        Ok(self.instance.as_mut().unwrap_or_else(|| unreachable!("checked above")))
+        };
+        let started = clock::now_ms();
+        self.slot.enter(hook, started);
+        let result = call(instance);
+        self.slot.leave();
+        let result = result.map_err(|e| self.call_error(hook, signal, e))?;
+        self.over_budget(hook, signal, clock::now_ms() - started).map_or(Ok(result), Err)
     }
 
-    /// The budget of `hook`, and an error when `started` is past it.
-    fn over_budget(&self, hook: Hook, signal: Option<&SignalId>, started: Instant) -> Option<StrategyError> {
-        let budget = match hook {
-            Hook::Decide | Hook::Learn => Duration::from_millis(self.limits.hot_millis),
-            _ => Duration::from_millis(self.limits.job_millis),
-        };
-        let took = started.elapsed();
-        (took > budget).then(|| {
+    /// An error when a call of `hook` that took `took_ms` was past its budget.
+    fn over_budget(&self, hook: Hook, signal: Option<&SignalId>, took_ms: u64) -> Option<StrategyError> {
+        let budget = self.slot.budget(hook);
+        (took_ms > budget).then(|| {
             let (key, effect) = match hook {
                 Hook::Decide => ("hot_millis", "its decision is discarded"),
                 Hook::Learn => ("hot_millis", "what it learned stands"),
@@ -152,21 +164,19 @@ impl NativeStrategy {
             self.error(
                 Some(hook),
                 signal,
-                format!(
-                    "took {} ms, over its budget of {} ms (limits.{key}); {effect}",
-                    took.as_millis(),
-                    budget.as_millis()
-                ),
+                format!("took {took_ms} ms, over its budget of {budget} ms (limits.{key}); {effect}"),
             )
         })
     }
 
     fn make(&mut self, hook: Hook, how: Make, json: &serde_json::Value) -> Result<(), StrategyError> {
         let bytes = serde_json::to_vec(json).map_err(|e| self.error(Some(hook), None, e.to_string()))?;
-        let started = Instant::now();
-        let instance =
-            Instance::make(&self.library, how, &bytes).map_err(|e| self.call_error(hook, None, e))?;
-        if let Some(late) = self.over_budget(hook, None, started) {
+        let started = clock::now_ms();
+        self.slot.enter(hook, started);
+        let made = Instance::make(&self.library, how, &bytes);
+        self.slot.leave();
+        let instance = made.map_err(|e| self.call_error(hook, None, e))?;
+        if let Some(late) = self.over_budget(hook, None, clock::now_ms() - started) {
             return Err(late);
         }
         self.instance = Some(instance);
@@ -202,12 +212,7 @@ impl Strategy for NativeStrategy {
     }
 
     fn decide(&mut self, signal: &Arc<Signal>) -> Result<Verdict, StrategyError> {
-        let started = Instant::now();
-        let verdict = self.instance(Hook::Decide, Some(&signal.id))?.decide(signal);
-        let verdict = verdict.map_err(|e| self.call_error(Hook::Decide, Some(&signal.id), e))?;
-        if let Some(late) = self.over_budget(Hook::Decide, Some(&signal.id), started) {
-            return Err(late);
-        }
+        let verdict = self.timed(Hook::Decide, Some(&signal.id), |instance| instance.decide(signal))?;
         if !(verdict.score.is_finite() && verdict.size.is_finite() && verdict.size >= 0.0) {
             return Err(self.error(
                 Some(Hook::Decide),
@@ -222,10 +227,7 @@ impl Strategy for NativeStrategy {
     }
 
     fn learn(&mut self, signal: &Arc<Signal>, outcome: &Outcome) -> Result<(), StrategyError> {
-        let started = Instant::now();
-        let learned = self.instance(Hook::Learn, Some(&signal.id))?.learn(signal, outcome);
-        learned.map_err(|e| self.call_error(Hook::Learn, Some(&signal.id), e))?;
-        self.over_budget(Hook::Learn, Some(&signal.id), started).map_or(Ok(()), Err)
+        self.timed(Hook::Learn, Some(&signal.id), |instance| instance.learn(signal, outcome))
     }
 
     fn daily(&mut self, summary: &DailySummary) -> Result<(), StrategyError> {
@@ -240,10 +242,7 @@ impl Strategy for NativeStrategy {
             summary.wins,
             summary.pnl_pct,
         );
-        let started = Instant::now();
-        let done = self.instance(Hook::Daily, None)?.daily(&view);
-        done.map_err(|e| self.call_error(Hook::Daily, None, e))?;
-        self.over_budget(Hook::Daily, None, started).map_or(Ok(()), Err)
+        self.timed(Hook::Daily, None, |instance| instance.daily(&view))
     }
 
     fn retrain(&mut self, history: &[HistoryItem]) -> Result<Option<serde_json::Value>, StrategyError> {
@@ -252,12 +251,7 @@ impl Strategy for NativeStrategy {
         }
         let items: Vec<(&Signal, &Outcome, bool)> =
             history.iter().map(|item| (&*item.trade.signal, &item.trade.outcome, item.taken)).collect();
-        let started = Instant::now();
-        let trained = self.instance(Hook::Retrain, None)?.retrain(&items);
-        let bytes = trained.map_err(|e| self.call_error(Hook::Retrain, None, e))?;
-        if let Some(late) = self.over_budget(Hook::Retrain, None, started) {
-            return Err(late);
-        }
+        let bytes = self.timed(Hook::Retrain, None, |instance| instance.retrain(&items))?;
         self.parse(Some(Hook::Retrain), &bytes).map(Some)
     }
 
@@ -312,6 +306,7 @@ impl Strategy for NativeStrategy {
             library: Arc::clone(&self.library),
             instance: None,
             limits: self.limits,
+            slot: clock::CallSlot::new(self.name.as_str(), self.limits.hot_millis, self.limits.job_millis),
         };
         if self.instance.is_some() {
             copy.set_state(&self.state()?)?;
