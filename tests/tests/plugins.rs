@@ -110,4 +110,50 @@ fn a_rebuilt_plugin_goes_live_and_broken_builds_never_take_the_daemon_down() {
     let row = experiments["strategies"].as_array().unwrap().iter().find(|r| r["strategy"] == "mine").unwrap();
     assert_eq!(row["no_decisions"], 1, "head_weights decides on PANIC signals: {experiments:#}");
     assert_eq!(daemon.stop().code(), Some(0));
+
+    // A restart resumes version 3 from the store; the refused file on disk
+    // is reported again, not run.
+    let daemon = Daemon::start(dir.path(), &[]);
+    let status = daemon.get("/api/strategies").json();
+    assert_eq!(mine(&status)["version"], 3, "{status}");
+    assert_eq!(mine(&status)["plugin"]["strategy"], "HeadWeights", "{status}");
+    assert!(mine(&status)["reload_error"]["message"].as_str().unwrap().contains("plugin ABI 2"));
+    assert_eq!(daemon.stop().code(), Some(0));
+}
+
+#[test]
+fn a_plugin_call_that_does_not_return_in_time_shows_in_health_and_is_discarded() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = scripts(dir.path(), &["baseline"]);
+    let config = write(
+        dir.path(),
+        "siglearn.toml",
+        &format!(
+            "[limits]\nhot_millis = 50\n[experiment]\nchampion = \"baseline\"\n\
+             [[strategies]]\nname = \"baseline\"\nscript = {:?}\n\
+             [[strategies]]\nname = \"slow\"\nplugin = {:?}\nparams = {{ sleep_ms = 1500 }}\n",
+            folder.join("baseline.rhai"),
+            plugin("test_slow")
+        ),
+    );
+    let daemon = Daemon::start(dir.path(), &["--config", &config]);
+    std::thread::scope(|scope| {
+        let posting =
+            scope.spawn(|| daemon.post("/api/signals", &signal("s", "BTC", "2024-01-01T00:00:00Z", "")));
+        let health = daemon.wait_for("/healthz", Duration::from_secs(10), |h| h["status"] == "stalled");
+        assert_eq!(daemon.get("/healthz").status, 503);
+        assert_eq!(
+            (health["status"].as_str(), health["stalled_plugin_calls"].as_u64()),
+            (Some("stalled"), Some(1))
+        );
+        assert_eq!(posting.join().unwrap().status, 200);
+    });
+    assert_eq!(daemon.get("/healthz").status, 200, "healthy once the call returned");
+    let experiments = daemon.get("/api/experiments").json();
+    let row = experiments["strategies"].as_array().unwrap().iter().find(|r| r["strategy"] == "slow").unwrap();
+    assert_eq!(row["no_decisions"], 1, "the late decision is discarded: {experiments:#}");
+    let status = daemon.get("/api/strategies").json();
+    let error = status["strategies"]["slow"]["last_error"]["message"].as_str().unwrap();
+    assert!(error.contains("over its budget of 50 ms (limits.hot_millis)"), "{error}");
+    assert_eq!(daemon.stop().code(), Some(0));
 }

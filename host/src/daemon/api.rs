@@ -322,14 +322,22 @@ async fn experiments(State(state): State<AppState>) -> Reply {
     Ok(axum::Json(serde_json::to_value(table).map_err(|e| ApiError(Refusal::internal(e.to_string())))?))
 }
 
-async fn healthz(State(state): State<AppState>) -> Reply {
-    let view = state.view.read().map_err(|_| ApiError(Refusal::internal("the view is unavailable")))?;
-    Ok(axum::Json(serde_json::json!({
-        "status": "ok",
+/// 200 when serving; 503 while a plugin call is stalled (the engine waits
+/// for it), so a supervisor can restart the daemon.
+async fn healthz(State(state): State<AppState>) -> Response {
+    let Ok(view) = state.view.read() else {
+        return ApiError(Refusal::internal("the view is unavailable")).into_response();
+    };
+    let stalled = crate::strategy::native::stalled_calls();
+    let status = if stalled == 0 { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let body = axum::Json(serde_json::json!({
+        "status": if stalled == 0 { "ok" } else { "stalled" },
+        "stalled_plugin_calls": stalled,
         "uptime_s": view.started.elapsed().as_secs(),
         "open_signals": view.open_signals,
         "strategies": view.strategies.len(),
-    })))
+    }));
+    (status, body).into_response()
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {

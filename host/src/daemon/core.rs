@@ -120,6 +120,11 @@ impl Core {
         let mut view = self.view.write().unwrap_or_else(|poisoned| poisoned.into_inner());
         for effect in &effects {
             view.note(effect);
+            if let Effect::VersionCreated(record) = effect {
+                if let Some(status) = view.strategies.get_mut(record.strategy.as_str()) {
+                    status.plugin = self.engine.plugin_build(record.strategy.as_str()).cloned();
+                }
+            }
             self.store.record(effect, now).map_err(|e| e.to_string())?;
         }
         view.open_signals = self.engine.open_count();

@@ -290,6 +290,7 @@ fn start_engine(
                 running: !retired,
                 script: script.unwrap_or_default(),
                 code_hash: engine.code_hash(name.as_str()).unwrap_or_default().to_owned(),
+                plugin: engine.plugin_build(name.as_str()).cloned(),
                 ..StrategyStatus::default()
             },
         );

@@ -43,6 +43,8 @@ pub(crate) struct StrategyStatus {
     pub(crate) running: bool,
     pub(crate) script: String,
     pub(crate) code_hash: String,
+    /// A plugin's build (ABI, plugin-api and rustc versions); None for a script.
+    pub(crate) plugin: Option<crate::strategy::native::Build>,
     pub(crate) decisions: u64,
     pub(crate) errors: u64,
     /// The deploy on probation, if any: the version it replaced runs in
@@ -159,6 +161,18 @@ impl View {
         let jobs: Vec<String> =
             c.jobs.iter().map(|(job, n)| format!("siglearn_job_runs_total{{job=\"{job}\"}} {n}")).collect();
         metric("job_runs_total", "counter", "Scheduled job runs.", jobs.join("\n"));
+        metric(
+            "plugin_libraries_loaded",
+            "gauge",
+            "Native plugin libraries loaded (an old build stays loaded while anything from it runs).",
+            format!("siglearn_plugin_libraries_loaded {}", crate::strategy::native::loaded_libraries()),
+        );
+        metric(
+            "plugin_stalled_calls",
+            "gauge",
+            "Plugin calls past their budget that have not returned (the engine waits for them).",
+            format!("siglearn_plugin_stalled_calls {}", crate::strategy::native::stalled_calls()),
+        );
         metric(
             "open_signals",
             "gauge",

@@ -302,6 +302,12 @@ impl Engine {
         Some(self.lineup.seats[i].member.strategy.code_hash())
     }
 
+    /// What the plugin behind `strategy` says about its build (None for a script).
+    pub fn plugin_build(&self, strategy: &str) -> Option<&crate::strategy::native::Build> {
+        let i = self.lineup.position(strategy)?;
+        self.lineup.seats[i].member.strategy.build()
+    }
+
     /// Whether the signal is being watched.
     pub fn watches(&self, signal: &SignalId) -> bool {
         self.monitor.watches(signal)

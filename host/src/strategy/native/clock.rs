@@ -18,8 +18,6 @@ use crate::strategy::Hook;
 
 /// Milliseconds since the clock started.
 static NOW_MS: AtomicU64 = AtomicU64::new(0);
-/// Calls running past their budget right now.
-static STALLED: AtomicU64 = AtomicU64::new(0);
 
 /// Every strategy's call slot, for the watchdog.
 fn slots() -> &'static Mutex<Vec<Weak<CallSlot>>> {
@@ -57,7 +55,22 @@ pub(super) fn now_ms() -> u64 {
 
 /// Plugin calls running past their budget now (none when all is well).
 pub fn stalled_calls() -> u64 {
-    STALLED.load(Ordering::Relaxed)
+    stalled(now_ms()).len() as u64
+}
+
+/// The slots whose call started before `now` minus its budget and is still
+/// running, with the call's start and hook.
+fn stalled(now: u64) -> Vec<(Arc<CallSlot>, u64, u64, Hook)> {
+    let all: Vec<Arc<CallSlot>> =
+        slots().lock().unwrap_or_else(|p| p.into_inner()).iter().filter_map(Weak::upgrade).collect();
+    all.into_iter()
+        .filter_map(|slot| {
+            let running = slot.running.load(Ordering::Relaxed);
+            let (since, hook) =
+                (running.checked_sub(1)? >> 3, HOOKS[((running - 1) & 7) as usize % HOOKS.len()]);
+            (now.saturating_sub(since) > slot.budget(hook)).then_some((slot, running, since, hook))
+        })
+        .collect()
 }
 
 /// What one strategy is running: `0` when idle, else the start time in ms
@@ -106,34 +119,20 @@ impl CallSlot {
     }
 }
 
-/// Reports every call that is past its budget and still running.
+/// Reports every call that is past its budget and still running, once.
 fn scan(now: u64) {
-    let all: Vec<Arc<CallSlot>> =
-        slots().lock().unwrap_or_else(|p| p.into_inner()).iter().filter_map(Weak::upgrade).collect();
-    let mut stalled = 0;
-    for slot in all {
-        let running = slot.running.load(Ordering::Relaxed);
-        if running == 0 {
-            continue;
-        }
-        let (since, hook) = ((running - 1) >> 3, HOOKS[((running - 1) & 7) as usize % HOOKS.len()]);
-        let budget = slot.budget(hook);
-        if now.saturating_sub(since) <= budget {
-            continue;
-        }
-        stalled += 1;
+    for (slot, running, since, hook) in stalled(now) {
         if slot.reported.swap(running, Ordering::Relaxed) != running {
             tracing::error!(
                 strategy = %slot.strategy,
                 %hook,
                 running_ms = now - since,
-                budget_ms = budget,
+                budget_ms = slot.budget(hook),
                 "a plugin call is past its budget and has not returned; native code cannot be \
                  interrupted, so the engine waits for it (fix or remove the plugin and restart)"
             );
         }
     }
-    STALLED.store(stalled, Ordering::Relaxed);
 }
 
 #[cfg(test)]
@@ -148,7 +147,9 @@ mod tests {
         assert_eq!(slot.reported.load(Ordering::Relaxed), 0, "within budget");
         scan(1_010);
         assert_ne!(slot.reported.load(Ordering::Relaxed), 0, "reported once");
+        assert!(stalled(1_010).iter().any(|(s, ..)| Arc::ptr_eq(s, &slot)));
         slot.leave();
+        assert!(!stalled(1_010).iter().any(|(s, ..)| Arc::ptr_eq(s, &slot)), "returned");
         slot.enter(Hook::Retrain, 2_000);
         scan(2_010);
         assert_eq!(slot.budget(Hook::Retrain), 50);
