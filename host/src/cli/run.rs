@@ -20,6 +20,9 @@ pub(super) struct RunArgs {
     /// The strategy scripts folder, watched for changes [default: ./scripts, or daemon.scripts].
     #[arg(long, value_name = "DIR")]
     scripts: Option<PathBuf>,
+    /// The plugin library folder, watched for changes [default: ./plugins, or daemon.plugins].
+    #[arg(long, value_name = "DIR")]
+    plugins: Option<PathBuf>,
 }
 
 pub(super) fn run(args: RunArgs) -> anyhow::Result<()> {
@@ -35,6 +38,9 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     if let Some(scripts) = args.scripts {
         config.daemon.scripts = scripts;
+    }
+    if let Some(plugins) = args.plugins {
+        config.daemon.plugins = plugins;
     }
     crate::daemon::run(config)
 }
