@@ -792,3 +792,122 @@ unsafe extern "C" fn free_buffer(buffer: RBuffer) {
     // library, so these are the parts of a Vec from this allocator, freed once.
     drop(unsafe { Vec::from_raw_parts(buffer.ptr, buffer.len, buffer.capacity) });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Values;
+
+    struct Counter(u64);
+
+    impl Strategy for Counter {
+        const RETRAIN: bool = true;
+
+        fn init(params: &serde_json::Value) -> Result<Self, Error> {
+            params["start"].as_u64().map(Counter).ok_or_else(|| "params need a start".into())
+        }
+
+        fn decide(&mut self, signal: &SignalRef<'_>) -> Result<Verdict, Error> {
+            assert!(signal.symbol() != "PANIC", "told to panic");
+            self.0 += 1;
+            Ok(Verdict::new(signal.heads().get("b") == Some(-0.5), signal.heads().sum()))
+        }
+
+        fn snapshot(&self) -> Result<serde_json::Value, Error> {
+            Ok(serde_json::json!({ "start": self.0 }))
+        }
+
+        fn restore(state: &serde_json::Value) -> Result<Self, Error> {
+            Self::init(state)
+        }
+    }
+
+    fn signal(symbol: &str) -> Signal {
+        Signal {
+            id: "s".into(),
+            symbol: symbol.into(),
+            side: Side::Long,
+            entry_ts: crate::Timestamp(0),
+            entry_price: 100.0,
+            take_profit: Some(110.0),
+            stop_loss: None,
+            max_hold_ms: None,
+            confidence: Some(0.7),
+            pattern: None,
+            regime: Some("trend".into()),
+            heads: Values::from([("c", 0.25), ("a", 1.0), ("b", -0.5)]),
+            indicators: Values::default(),
+        }
+    }
+
+    /// Calls the vtable the way the host does.
+    fn call(vtable: &VTable, instance: Instance, signal: &Signal) -> (u32, Verdict, String) {
+        let mut scratch = SignalScratch::default();
+        let mut verdict = Verdict::new(false, 0.0);
+        let mut error = RBuffer::EMPTY;
+        // SAFETY: a live instance; the view and both slots live through the call.
+        let status =
+            scratch.with(signal, |view| unsafe { (vtable.decide)(instance, view, &mut verdict, &mut error) });
+        let message = String::from_utf8_lossy(error.bytes()).into_owned();
+        // SAFETY: the buffer was filled by this vtable and is freed once.
+        unsafe { (vtable.free_buffer)(error) };
+        (status, verdict, message)
+    }
+
+    #[test]
+    fn the_vtable_runs_a_strategy_and_turns_errors_and_panics_into_statuses() {
+        let vtable = VTable::of::<Counter>("Counter");
+        assert_eq!(vtable.header.abi_version, ABI_VERSION);
+        assert_eq!(
+            (vtable.header.build.strategy.as_str(), vtable.header.build.panic_unwind),
+            ("Counter", true)
+        );
+        assert_eq!(vtable.hooks, HOOK_RETRAIN);
+
+        let mut instance: Instance = std::ptr::null_mut();
+        let mut error = RBuffer::EMPTY;
+        // SAFETY: the params are lent for the call; both slots are valid.
+        let status = unsafe { (vtable.init)(RSlice::new(b"{}"), &mut instance, &mut error) };
+        assert_eq!((status, error.bytes()), (ERROR, &b"params need a start"[..]));
+        // SAFETY: as above; the error buffer is freed once.
+        unsafe { (vtable.free_buffer)(std::mem::replace(&mut error, RBuffer::EMPTY)) };
+        // SAFETY: as above.
+        let status = unsafe { (vtable.init)(RSlice::new(br#"{"start": 5}"#), &mut instance, &mut error) };
+        assert_eq!(status, OK);
+
+        let (status, verdict, _) = call(&vtable, instance, &signal("BTC"));
+        assert_eq!((status, verdict), (OK, Verdict { take: true, score: 0.75, size: 1.0 }));
+        let (status, _, message) = call(&vtable, instance, &signal("PANIC"));
+        assert_eq!((status, message.as_str()), (PANIC, "told to panic"));
+
+        let mut state = RBuffer::EMPTY;
+        // SAFETY: a live instance; both slots are valid.
+        assert_eq!(unsafe { (vtable.snapshot)(instance, &mut state, &mut error) }, OK);
+        assert_eq!(state.bytes(), br#"{"start":6}"#, "the panicking call did not count");
+        // SAFETY: each buffer and the instance are released once.
+        unsafe {
+            (vtable.free_buffer)(state);
+            (vtable.drop)(instance);
+        }
+    }
+
+    #[test]
+    fn a_signal_is_lent_with_its_values_sorted_and_the_scratch_keeps_its_room() {
+        let mut scratch = SignalScratch::default();
+        let long = signal("BTC");
+        scratch.with(&long, |view| {
+            let names: Vec<&str> = view.heads().iter().map(|(name, _)| name).collect();
+            assert_eq!(names, ["a", "b", "c"]);
+            assert_eq!((view.heads().get("c"), view.heads().get("z")), (Some(0.25), None));
+            assert_eq!(
+                (view.take_profit(), view.stop_loss(), view.regime()),
+                (Some(110.0), None, Some("trend"))
+            );
+            assert_eq!((view.side_sign(), view.confidence()), (1.0, Some(0.7)));
+        });
+        let room = scratch.heads.capacity();
+        assert!(room >= 3);
+        scratch.with(&long, |_| ());
+        assert_eq!(scratch.heads.capacity(), room, "no new allocation per call");
+    }
+}
