@@ -12,7 +12,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use siglearn_plugin_api::plugin::Verdict;
 use siglearn_plugin_api::plugin::ffi::{
@@ -23,8 +23,6 @@ use siglearn_plugin_api::{Outcome, Signal};
 
 /// Libraries loaded now, across the process.
 static LOADED: AtomicUsize = AtomicUsize::new(0);
-/// Makes every copy's path unique within the process.
-static COPIES: AtomicU64 = AtomicU64::new(0);
 
 /// How many plugin libraries are loaded now.
 pub fn loaded_libraries() -> usize {
@@ -74,26 +72,28 @@ impl Drop for Library {
     }
 }
 
-/// A private copy of a library's bytes to open.
-fn private_copy(file_name: &str, bytes: &[u8]) -> std::io::Result<PathBuf> {
-    let folder = std::env::temp_dir().join("siglearn-plugins");
-    std::fs::create_dir_all(&folder)?;
-    let n = COPIES.fetch_add(1, Ordering::SeqCst);
-    let path = folder.join(format!("{}-{n}-{file_name}", std::process::id()));
+/// A copy of a library's bytes in a new folder of its own, with a random
+/// name and readable by this user only: nobody else can swap the file
+/// between writing and opening it.
+fn private_copy(file_name: &str, bytes: &[u8]) -> std::io::Result<(tempfile::TempDir, PathBuf)> {
+    let folder = tempfile::Builder::new().prefix("siglearn-plugin-").tempdir()?;
+    let path = folder.path().join(file_name);
     std::fs::write(&path, bytes)?;
-    Ok(path)
+    Ok((folder, path))
 }
 
 impl Library {
     /// Opens the library whose file `file_name` held `bytes`.
     pub fn open(file_name: &str, bytes: &[u8]) -> Result<Arc<Library>, String> {
-        let copy =
+        let (folder, copy) =
             private_copy(file_name, bytes).map_err(|e| format!("cannot copy the library to load it: {e}"))?;
         let opened = Self::open_copy(&copy);
-        // Once open, the loader has mapped the file; the copy is not needed.
-        // (On Windows an open library cannot be removed, and stays in the
-        // temp folder.)
-        let _ = std::fs::remove_file(&copy);
+        // Once open, the loader has mapped the file and the copy can go (the
+        // folder is removed here). On Windows an open library cannot be
+        // removed, so its folder is left in the temp folder.
+        if cfg!(windows) && opened.is_ok() {
+            let _ = folder.keep();
+        }
         opened
     }
 
