@@ -71,32 +71,28 @@ impl HeadWeights {
         Ok(strategy)
     }
 
-    /// Fades and counts each voting head's agreement with the outcome:
-    /// `direction` is the side sign for a winner, its opposite for a loser.
+    /// Fades and counts each voting head's agreement with the outcome
+    /// (`direction` is the side sign for a winner, its opposite for a
+    /// loser), and reweighs each head it changed: the log-odds of the hit
+    /// rate under a Beta(1, 1) prior, clamped. Then the total, in name order.
+    /// Votes and heads are both sorted by name: one merge.
     fn record(&mut self, signal: &SignalRef<'_>, direction: f64, keep: f64) {
+        let mut at = 0;
         for (name, vote) in signal.heads().iter() {
             let agreement = vote * direction;
             if agreement == 0.0 {
                 continue;
             }
-            let index = match self.heads.binary_search_by(|h| h.name.as_str().cmp(name)) {
-                Ok(index) => index,
-                Err(index) => {
-                    let head = Head { name: name.to_owned(), hits: 0.0, misses: 0.0, weight: 0.0 };
-                    self.heads.insert(index, head);
-                    index
-                }
-            };
-            let head = &mut self.heads[index];
+            while at < self.heads.len() && self.heads[at].name.as_str() < name {
+                at += 1;
+            }
+            if at == self.heads.len() || self.heads[at].name != name {
+                let head = Head { name: name.to_owned(), hits: 0.0, misses: 0.0, weight: 0.0 };
+                self.heads.insert(at, head);
+            }
+            let head = &mut self.heads[at];
             head.hits = head.hits * keep + agreement.max(0.0);
             head.misses = head.misses * keep + (-agreement).max(0.0);
-        }
-    }
-
-    /// Weights from tallies: the log-odds of each head's hit rate under a
-    /// Beta(1, 1) prior, clamped; then their total.
-    fn reweigh(&mut self) {
-        for head in &mut self.heads {
             let p = (head.hits + 1.0) / (head.hits + head.misses + 2.0);
             head.weight = (p / (1.0 - p)).ln().max(self.min_weight).min(self.max_weight);
         }
@@ -150,7 +146,6 @@ impl Strategy for HeadWeights {
 
     fn learn(&mut self, signal: &SignalRef<'_>, outcome: &OutcomeRef<'_>) -> Result<(), Error> {
         self.record(signal, Self::direction(signal, outcome), 1.0 - self.rate);
-        self.reweigh();
         Ok(())
     }
 
@@ -159,7 +154,6 @@ impl Strategy for HeadWeights {
         for item in history {
             candidate.record(item.signal(), Self::direction(item.signal(), item.outcome()), 1.0);
         }
-        candidate.reweigh();
         Ok(candidate)
     }
 
