@@ -252,6 +252,13 @@ impl Config {
             }
             if !strategy.path.is_file() {
                 problems.push(format!("strategies[{i}] {} does not exist", strategy.path.display()));
+            } else if !(strategy.path.extension().is_some_and(|e| e == "rhai")
+                || crate::strategy::native::is_library(&strategy.path))
+            {
+                problems.push(format!(
+                    "strategies[{i}] {}: a strategy is a Rhai script (.rhai) or a plugin library (.so, .dylib, .dll)",
+                    strategy.path.display()
+                ));
             }
             if !strategy.params.is_object() {
                 problems.push(format!("strategies[{i}].params must be a table"));
@@ -363,6 +370,24 @@ mod tests {
         assert_eq!(config.champion_index(), Some(0));
         let names: Vec<&str> = config.enabled_strategies().map(|s| s.name.as_str()).collect();
         assert_eq!(names, ["a", "b"]);
+    }
+
+    #[test]
+    fn a_strategy_file_must_be_a_script_or_a_library() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("notes.txt"), "").unwrap();
+        std::fs::write(dir.path().join("libfast.so"), "").unwrap();
+        let path = dir.path().join("siglearn.toml");
+        std::fs::write(
+            &path,
+            "[[strategies]]\nname = \"a\"\nplugin = \"notes.txt\"\n[[strategies]]\nname = \"b\"\nplugin = \"libfast.so\"\n",
+        )
+        .unwrap();
+        let error = Config::load(&path).unwrap_err();
+        assert_eq!(error.problems.len(), 1, "{error}");
+        assert!(
+            error.problems[0].contains("notes.txt: a strategy is a Rhai script (.rhai) or a plugin library")
+        );
     }
 
     #[test]
