@@ -157,3 +157,78 @@ fn a_plugin_call_that_does_not_return_in_time_shows_in_health_and_is_discarded()
     assert!(error.contains("over its budget of 50 ms (limits.hot_millis)"), "{error}");
     assert_eq!(daemon.stop().code(), Some(0));
 }
+
+/// What a plugin author does: copy the example plugin into a crate of their
+/// own, build it, run the daemon with it beside the Rhai strategies, change
+/// the learning rule and `cargo build` again.
+#[test]
+fn an_author_copies_the_example_plugin_changes_the_rule_and_the_daemon_picks_up_the_build() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().canonicalize().unwrap();
+    let krate = dir.path().join("my-strategy");
+    std::fs::create_dir_all(krate.join("src")).unwrap();
+    std::fs::write(
+        krate.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"my-strategy\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n\
+             [lib]\nname = \"my_strategy\"\ncrate-type = [\"cdylib\"]\n\n\
+             [dependencies]\nsiglearn-plugin-api = {{ path = {:?} }}\n\n[workspace]\n",
+            repo.join("plugin-api")
+        ),
+    )
+    .unwrap();
+    std::fs::copy(repo.join("Cargo.lock"), krate.join("Cargo.lock")).unwrap();
+    let example = std::fs::read_to_string(repo.join("plugins/head-weights/src/lib.rs")).unwrap();
+    let build = |source: &str| {
+        std::fs::write(krate.join("src/lib.rs"), source).unwrap();
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let status = std::process::Command::new(cargo)
+            .current_dir(&krate)
+            .env_remove("CARGO_TARGET_DIR")
+            .args(["build", "--quiet"])
+            .status()
+            .unwrap();
+        assert!(status.success(), "cargo build of the copied plugin failed");
+    };
+    build(&example);
+    let library = krate.join("target/debug").join(library_file("my_strategy"));
+
+    scripts(dir.path(), &["baseline", "head_weights"]);
+    let config = write(
+        dir.path(),
+        "siglearn.toml",
+        &format!(
+            "[experiment]\nchampion = \"baseline\"\n\
+             [[strategies]]\nname = \"baseline\"\nscript = \"scripts/baseline.rhai\"\n\
+             [[strategies]]\nname = \"head_weights\"\nscript = \"scripts/head_weights.rhai\"\n\
+             [[strategies]]\nname = \"mine\"\nplugin = {library:?}\n"
+        ),
+    );
+    let daemon = Daemon::start(dir.path(), &["--config", &config]);
+    let mine = |d: &serde_json::Value| d["strategies"]["mine"].clone();
+    assert_eq!(mine(&daemon.get("/api/strategies").json())["version"], 1);
+
+    // The new rule: never forget (every outcome counts the same).
+    let changed = example.replace("1.0 - self.rate);", "1.0);");
+    assert_ne!(changed, example, "the example's learning rule moved; update this test");
+    build(&changed);
+    let status = daemon.wait_for("/api/strategies", Duration::from_secs(60), |d| mine(d)["version"] == 2);
+    assert!(mine(&status)["reload_error"].is_null(), "{status}");
+    assert_eq!(mine(&status)["plugin"]["strategy"], "HeadWeights");
+
+    // Compared A/B with the Rhai strategies on the same signals.
+    let answer =
+        daemon.post("/api/signals", &signal("a", "BTC", "2024-01-01T00:00:00Z", r#","heads":{"rsi":0.5}"#));
+    assert_eq!(answer.status, 200);
+    let experiments = daemon.get("/api/experiments").json();
+    let names: Vec<&str> = experiments["strategies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["strategy"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["baseline", "head_weights", "mine"]);
+    let row = &experiments["strategies"][2];
+    assert_eq!((row["version"].as_u64(), row["decisions"].as_u64()), (Some(2), Some(1)), "{experiments:#}");
+    assert_eq!(daemon.stop().code(), Some(0));
+}
