@@ -8,8 +8,12 @@
 //! open signals with the verdicts they got, the weekly anchors, the promotion
 //! tests and the promotions made.
 //!
-//! Probations are not restored: a shadow's decisions are not stored. A
-//! deploy whose probation the restart cut short stays live, and
+//! Probations continue from the last save: the shadow's code is the stored
+//! code of its version, its state the saved one with the outcomes committed
+//! after the save learned again. Its decisions on signals that arrived
+//! after the save were lost, so those signals do not count in its test. A
+//! deploy still in its window without a saved probation (a store from before
+//! probations were saved) stays live without one, and
 //! [`Restored::cut_probations`] names it.
 
 use std::path::Path;
@@ -21,6 +25,7 @@ use siglearn_plugin_api::{Timestamp, VersionId};
 use crate::engine::Engine;
 use crate::store::StoreReader;
 use crate::strategy::Verdict;
+use crate::strategy::script::Limits;
 use crate::versions::{CHAMPION, VersionReason};
 
 /// What a restore put back.
@@ -28,6 +33,8 @@ use crate::versions::{CHAMPION, VersionReason};
 pub struct Restored {
     pub closed_trades: usize,
     pub open_signals: usize,
+    /// Probations that continue: (strategy, version on probation).
+    pub probations: Vec<(String, VersionId)>,
     /// Deploys (reload, retraining) still within their probation window at
     /// the last event stored: they stay live without a shadow.
     pub cut_probations: Vec<(String, VersionId)>,
@@ -62,8 +69,8 @@ pub fn earlier_run<'a>(
 }
 
 /// Puts `engine` (whose lineup came from `resume_lineup`) back where the run
-/// recorded in `reader` stopped.
-pub fn restore(engine: &mut Engine, reader: &StoreReader) -> anyhow::Result<Restored> {
+/// recorded in `reader` stopped; shadows on probation run under `limits`.
+pub fn restore(engine: &mut Engine, reader: &StoreReader, limits: Limits) -> anyhow::Result<Restored> {
     // The schedule first: the jobs count what came after their last runs.
     for (job, at) in reader.last_job_runs()? {
         engine.resume_job(job, at);
@@ -99,6 +106,15 @@ pub fn restore(engine: &mut Engine, reader: &StoreReader) -> anyhow::Result<Rest
     }
     let promotions = reader.alias_history(CHAMPION)?.into_iter().filter(|m| m.reason == "promote");
     engine.restore_promotions(promotions.filter_map(|m| serde_json::from_value(m.evidence).ok()).collect());
+    let mut probations = Vec::new();
+    for (saved, through) in reader.probations()? {
+        let name = saved.strategy.to_string();
+        let live = saved.live_version;
+        match resume_probation(engine, reader, saved, through, limits) {
+            Ok(()) => probations.push((name, live)),
+            Err(error) => tracing::warn!(strategy = %name, %error, "a saved probation does not continue"),
+        }
+    }
     let last_event = trades.iter().map(|t| t.outcome.exit_ts).chain(open_entries).max();
     let mut cut_probations = Vec::new();
     if let (Some(last_event), window) = (last_event, engine.probation_window_ms()) {
@@ -106,10 +122,37 @@ pub fn restore(engine: &mut Engine, reader: &StoreReader) -> anyhow::Result<Rest
             let versions = reader.versions(name)?;
             let Some(newest) = versions.last() else { continue };
             let deployed = matches!(newest.reason, VersionReason::Reload | VersionReason::Retrain);
-            if window > 0 && deployed && newest.created_at + window > last_event {
+            let resumed = probations.iter().any(|(n, v)| n == name && *v == newest.version);
+            if window > 0 && deployed && !resumed && newest.created_at + window > last_event {
                 cut_probations.push((name.clone(), newest.version));
             }
         }
     }
-    Ok(Restored { closed_trades: trades.len(), open_signals, cut_probations })
+    Ok(Restored { closed_trades: trades.len(), open_signals, probations, cut_probations })
+}
+
+/// Rebuilds a saved probation's shadow and hands it to the engine.
+fn resume_probation(
+    engine: &mut Engine,
+    reader: &StoreReader,
+    mut saved: crate::engine::SavedProbation,
+    through: i64,
+    limits: Limits,
+) -> anyhow::Result<()> {
+    let name = saved.strategy.clone();
+    let versions = reader.versions(name.as_str())?;
+    let Some(record) = versions.iter().find(|v| v.version == saved.shadow_version) else {
+        bail!("its shadow {} is not in the store", saved.shadow_version);
+    };
+    let Some(code) = reader.code(&record.code_hash)? else {
+        bail!("the code of its shadow {} is not stored", saved.shadow_version);
+    };
+    let source = std::path::PathBuf::from(format!("{name} {} (stored)", saved.shadow_version));
+    let mut shadow = code.build(name, &source, limits)?;
+    shadow.set_state(&saved.state)?;
+    for trade in reader.trades_committed_after(through)? {
+        let _ = shadow.learn(&trade.signal, &trade.outcome);
+        saved.taken.retain(|(id, _)| *id != trade.signal.id);
+    }
+    engine.resume_probation(saved, shadow).map_err(anyhow::Error::msg)
 }

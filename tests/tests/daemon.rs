@@ -205,3 +205,26 @@ fn the_clock_closes_a_signal_at_its_deadline_without_a_new_price() {
     let outcome = &outcomes["outcomes"][0];
     assert_eq!((outcome["kind"].as_str(), outcome["exit_price"].as_f64()), (Some("TIME_EXIT"), Some(101.5)));
 }
+
+#[test]
+fn a_probation_continues_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = scripts(dir.path(), &["baseline"]);
+    std::fs::write(folder.join("picky.rhai"), "fn decide(signal) { false }").unwrap();
+    let daemon = Daemon::start(dir.path(), &[]);
+    std::fs::write(folder.join("picky.rhai"), "fn decide(signal) { signal.heads.len() > 0 }").unwrap();
+    let status = daemon
+        .wait_for("/api/strategies", Duration::from_secs(10), |d| d["strategies"]["picky"]["version"] == 2);
+    let probation = status["strategies"]["picky"]["probation"].clone();
+    assert_eq!(probation["shadow_version"], 1, "{status}");
+    assert_eq!(daemon.post("/api/signals", &signal("a", "BTC", T0, r#","heads":{"rsi":0.5}"#)).status, 200);
+    assert_eq!(daemon.stop().code(), Some(0));
+
+    let daemon = Daemon::start(dir.path(), &[]);
+    let status = daemon.get("/api/strategies").json();
+    assert_eq!(status["strategies"]["picky"]["version"], 2);
+    assert_eq!(status["strategies"]["picky"]["probation"], probation, "the same probation, same window");
+    let log = std::fs::read_to_string(dir.path().join("daemon.log")).unwrap();
+    assert!(log.contains("continues its probation"), "{log}");
+    assert_eq!(daemon.stop().code(), Some(0));
+}

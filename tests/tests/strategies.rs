@@ -341,7 +341,7 @@ fn weekly_retraining_deploys_a_candidate_only_when_it_beat_the_live_strategy() {
 }
 
 #[test]
-fn a_restart_during_probation_keeps_the_deploy_and_says_so() {
+fn a_restart_during_probation_continues_it_with_its_shadow() {
     let dir = tempfile::tempdir().unwrap();
     let (candles, signals) = synth(dir.path(), 600);
     // Retraining turns it from taking nothing to taking everything.
@@ -381,12 +381,17 @@ fn a_restart_during_probation_keeps_the_deploy_and_says_so() {
                 schedule: None,
             },
         );
-        let restored = siglearn::restore::restore(&mut engine, &reader).unwrap();
+        let restored = siglearn::restore::restore(&mut engine, &reader, config.limits).unwrap();
         assert_eq!(engine.versions()[0].1, deploy.version, "the deploy stays live");
-        (restored.cut_probations, deploy.version)
+        assert!(restored.cut_probations.is_empty(), "{:?}", restored.cut_probations);
+        (restored.probations, engine.probations(), deploy)
     };
-    let (cut, version) = restored(7, "on");
-    assert_eq!(cut, [("improves".to_owned(), version)]);
-    let (cut, _) = restored(0, "off");
-    assert!(cut.is_empty(), "{cut:?}");
+    let (continued, running, deploy) = restored(7, "on");
+    assert_eq!(continued, [("improves".to_owned(), deploy.version)]);
+    let probation = &running[0];
+    assert_eq!(probation.shadow_version, deploy.parent.unwrap(), "the version it replaced is the shadow");
+    assert_eq!(probation.until, deploy.created_at + 7 * siglearn_plugin_api::MILLIS_PER_DAY);
+    assert_eq!(probation.state["mode"], "none", "the shadow keeps the replaced version's state");
+    let (continued, running, _) = restored(0, "off");
+    assert!(continued.is_empty() && running.is_empty(), "{continued:?}");
 }

@@ -157,16 +157,19 @@ pub(super) fn run_replay(
         LineupSpec { members: lineup.members, champion: lineup.champion, schedule },
     );
     if let Some(reader) = &earlier {
-        let restored = restore::restore(&mut engine, reader)?;
+        let restored = restore::restore(&mut engine, reader, config.limits)?;
         eprintln!(
             "continuing {}: {} open signals watched again",
             reader.path().display(),
             restored.open_signals
         );
+        for (strategy, version) in &restored.probations {
+            eprintln!("{strategy} {version} continues its probation");
+        }
         for (strategy, version) in &restored.cut_probations {
             eprintln!(
-                "{strategy} {version} was on probation when the earlier run stopped; \
-                 probation does not carry over, so it stays live without a shadow"
+                "{strategy} {version} was on probation when the earlier run stopped, but the store holds no \
+                 saved probation; it stays live without a shadow"
             );
         }
     }
@@ -184,6 +187,7 @@ pub(super) fn run_replay(
         if let Some((champion, tests)) = engine.tests() {
             store.send(Command::SaveTests { champion, tests, at })?;
         }
+        store.send(Command::SaveProbations { probations: engine.probations(), at })?;
         for (strategy, version, state) in engine.checkpoints() {
             store.send(Command::SaveSnapshot { strategy, version, state, at, anchor: false })?;
         }

@@ -128,6 +128,16 @@ impl Core {
             self.store.record(effect, now).map_err(|e| e.to_string())?;
         }
         view.open_signals = self.engine.open_count();
+        drop(view);
+        // A probation that starts or ends is saved at once, so a restart
+        // neither loses a new one nor revives an ended one.
+        if effects
+            .iter()
+            .any(|e| matches!(e, Effect::ProbationStarted { .. } | Effect::ProbationEnded { .. }))
+        {
+            let probations = self.engine.probations();
+            self.store.send(Command::SaveProbations { probations, at: now }).map_err(|e| e.to_string())?;
+        }
         Ok(())
     }
 
@@ -227,6 +237,7 @@ impl Core {
         if let Some((champion, tests)) = self.engine.tests() {
             commands.push(Command::SaveTests { champion, tests, at });
         }
+        commands.push(Command::SaveProbations { probations: self.engine.probations(), at });
         for command in commands {
             if let Err(error) = self.store.send(command) {
                 tracing::error!(%error, "cannot checkpoint");

@@ -196,14 +196,16 @@ pub fn run(mut config: Config) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         let bound = listener.local_addr()?;
-        println!("siglearn listening on http://{bound}");
-        tracing::info!(%bound, db = %db.display(), "siglearn daemon started");
+        // Watching starts before the address is announced, so a file written
+        // as soon as the daemon answers is seen.
         let _watcher = watch::start(
             plan,
             Duration::from_millis(config.daemon.reload_debounce_ms),
             config.limits,
             requests.clone(),
         )?;
+        println!("siglearn listening on http://{bound}");
+        tracing::info!(%bound, db = %db.display(), "siglearn daemon started");
         let ticker = tokio::spawn(tick(requests.clone()));
         axum::serve(listener, api::router(state, config.daemon.max_body_bytes))
             .with_graceful_shutdown(stop_signal())
@@ -265,14 +267,17 @@ fn start_engine(
     );
     let mut known = HashSet::new();
     if let Some(reader) = &earlier {
-        let restored = crate::restore::restore(&mut engine, reader)?;
+        let restored = crate::restore::restore(&mut engine, reader, config.limits)?;
         known = reader.signal_ids()?.into_iter().collect();
         tracing::info!(closed = restored.closed_trades, open = restored.open_signals, "continued the store");
+        for (strategy, version) in &restored.probations {
+            tracing::info!(%strategy, version = version.0, "continues its probation");
+        }
         for (strategy, version) in &restored.cut_probations {
             tracing::warn!(
                 %strategy,
                 version = version.0,
-                "was on probation at the restart; probation does not carry over, so it stays live without a shadow"
+                "was on probation at the restart but the store holds no saved probation; it stays live without a shadow"
             );
         }
     }
@@ -294,6 +299,14 @@ fn start_engine(
                 ..StrategyStatus::default()
             },
         );
+    }
+    for probation in engine.probations() {
+        if let Some(status) = view.strategies.get_mut(probation.strategy.as_str()) {
+            status.probation = Some(view::ProbationStatus {
+                shadow_version: probation.shadow_version.0,
+                until: probation.until.0,
+            });
+        }
     }
     for problem in problems {
         if let Some(status) = view.strategies.get_mut(problem.strategy.as_str()) {

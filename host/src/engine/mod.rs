@@ -41,7 +41,7 @@ use jobs::Jobs;
 pub use jobs::RetrainConfig;
 use lineup::Lineup;
 pub use lineup::{Member, Promotion};
-pub use probation::Evidence;
+pub use probation::{Evidence, SavedProbation};
 
 use crate::schedule::{JobKind, JobRun, Schedule};
 
@@ -352,6 +352,35 @@ impl Engine {
                 Some((seat.name().clone(), seat.member.version, state))
             })
             .collect()
+    }
+
+    /// The probations running now, to save with the checkpoints.
+    pub fn probations(&self) -> Vec<SavedProbation> {
+        let seats = &self.lineup.seats;
+        self.lineup.probation.saved(|seat| seats[seat].member.version)
+    }
+
+    /// Continues a probation saved by an earlier run, with `shadow` (the
+    /// shadow version's code, holding the state to go on from). Refused
+    /// when the strategy no longer runs the version on probation.
+    pub fn resume_probation(
+        &mut self,
+        saved: SavedProbation,
+        shadow: Box<dyn Strategy>,
+    ) -> Result<(), String> {
+        let name = saved.strategy.to_string();
+        let Some(seat) = self.lineup.position(&name) else {
+            return Err(format!("{name} is not in the lineup"));
+        };
+        let live = self.lineup.seats[seat].member.version;
+        if live != saved.live_version {
+            return Err(format!(
+                "{name} runs {live} now, not the {} that was on probation",
+                saved.live_version
+            ));
+        }
+        self.lineup.probation.resume(seat, shadow, saved);
+        Ok(())
     }
 
     /// Promotions made in earlier runs, oldest first.

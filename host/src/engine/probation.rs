@@ -4,11 +4,15 @@
 //! compares the new live version with it. If the new version proves worse,
 //! the engine rolls back to the shadow (with everything it learned in the
 //! meantime); if it proves better, or the window ends, the shadow is dropped.
+//!
+//! A probation is saved with the checkpoints ([`SavedProbation`]: the
+//! shadow's state, its decisions on open signals, the test), so a restart
+//! continues it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use siglearn_plugin_api::{Signal, SignalId, StrategyId, Timestamp, VersionId};
 
 use super::Effect;
@@ -32,6 +36,24 @@ pub(crate) struct Shadow {
     /// Shadow (champion side) against the new live version (challenger side).
     test: PairedTest,
     until: Timestamp,
+}
+
+/// A probation as the store keeps it, to continue after a restart.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SavedProbation {
+    pub strategy: StrategyId,
+    /// The deploy on probation.
+    pub live_version: VersionId,
+    /// The version it replaced, running in shadow.
+    pub shadow_version: VersionId,
+    /// `reload` or `retrain`.
+    pub replaced_by: String,
+    pub until: Timestamp,
+    pub test: PairedTest,
+    /// The shadow's decisions on the signals still open.
+    pub taken: Vec<(SignalId, bool)>,
+    /// The shadow's state.
+    pub state: serde_json::Value,
 }
 
 /// How a probation ended.
@@ -106,6 +128,44 @@ impl Probation {
 
     pub(crate) fn window_ms(&self) -> i64 {
         self.window_ms
+    }
+
+    /// The running probations, to save; `live_version(seat)` is the version
+    /// on probation. A shadow whose state is not JSON is left out.
+    pub(crate) fn saved(&self, live_version: impl Fn(usize) -> VersionId) -> Vec<SavedProbation> {
+        self.shadows
+            .iter()
+            .filter_map(|shadow| {
+                let mut taken: Vec<(SignalId, bool)> =
+                    shadow.taken.iter().map(|(id, t)| (id.clone(), *t)).collect();
+                taken.sort();
+                Some(SavedProbation {
+                    strategy: shadow.strategy.name().clone(),
+                    live_version: live_version(shadow.seat),
+                    shadow_version: shadow.version,
+                    replaced_by: shadow.replaced_by.as_str().to_owned(),
+                    until: shadow.until,
+                    test: shadow.test.clone(),
+                    taken,
+                    state: shadow.strategy.state().ok()?,
+                })
+            })
+            .collect()
+    }
+
+    /// Continues a saved probation of `seat` with `strategy`, the shadow
+    /// rebuilt with the saved state.
+    pub(crate) fn resume(&mut self, seat: usize, strategy: Box<dyn Strategy>, saved: SavedProbation) {
+        self.shadows.retain(|shadow| shadow.seat != seat);
+        self.shadows.push(Shadow {
+            seat,
+            strategy,
+            version: saved.shadow_version,
+            replaced_by: saved.replaced_by.parse().unwrap_or(VersionReason::Reload),
+            taken: saved.taken.into_iter().collect(),
+            test: saved.test,
+            until: saved.until,
+        });
     }
 
     /// Every shadow decides on a new signal (its decision is not published).
@@ -262,6 +322,46 @@ fn learn(signal, outcome) { this.seen += 1; }
                 _ => None,
             })
             .collect()
+    }
+
+    fn evidences(effects: &[Effect]) -> Vec<super::Evidence> {
+        effects
+            .iter()
+            .filter_map(|effect| match effect {
+                Effect::ProbationEnded { evidence, .. } => Some(evidence.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_saved_probation_resumed_elsewhere_ends_exactly_as_the_original() {
+        let window = 7 * siglearn_plugin_api::MILLIS_PER_DAY;
+        let mut original = engine(WINNERS, window);
+        run(&mut original, 0, 10);
+        original.replace_strategy(script(LOSERS), &mut Vec::new()).unwrap();
+        run(&mut original, 10, 16);
+        let saved = original.probations();
+        assert_eq!(saved.len(), 1);
+        assert!(saved[0].test.disagreements() > 0 && saved[0].test.disagreements() < 10, "still running");
+        assert_eq!((saved[0].live_version, saved[0].shadow_version), (VersionId(2), VersionId(1)));
+
+        // Another engine at the same deploy takes over the saved probation.
+        let mut resumed = engine(WINNERS, window);
+        run(&mut resumed, 0, 10);
+        resumed.replace_strategy(script(LOSERS), &mut Vec::new()).unwrap();
+        let mut shadow = script(WINNERS);
+        crate::strategy::Strategy::set_state(&mut *shadow, &saved[0].state).unwrap();
+        resumed.resume_probation(saved[0].clone(), shadow).unwrap();
+        assert_eq!(resumed.probations(), saved, "nothing lost in the round trip");
+
+        let (a, b) = (run(&mut original, 16, 200), run(&mut resumed, 16, 200));
+        assert_eq!(ended(&a), [("worse", true)]);
+        assert_eq!(evidences(&a), evidences(&b));
+
+        let mut stale = engine(WINNERS, window);
+        let refused = stale.resume_probation(saved[0].clone(), script(WINNERS)).unwrap_err();
+        assert!(refused.contains("not the v2 that was on probation"), "{refused}");
     }
 
     #[test]

@@ -170,6 +170,22 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     );
     ",
     ),
+    (
+        4,
+        "probations",
+        "
+    -- The deploys on probation when last saved, each with its shadow (the
+    -- version it replaced: state, decisions on open signals, the paired
+    -- test) as JSON. Replaced as a whole when saved. outcomes_through as in
+    -- snapshots: a restart learns the outcomes after it again.
+    CREATE TABLE probations (
+        strategy         TEXT PRIMARY KEY,
+        probation        TEXT NOT NULL,   -- JSON
+        outcomes_through INTEGER NOT NULL,
+        saved_at         INTEGER NOT NULL
+    );
+    ",
+    ),
 ];
 
 /// The newest schema version this build knows.

@@ -69,6 +69,11 @@ pub enum Command {
         tests: Vec<(StrategyId, PairedTest)>,
         at: Timestamp,
     },
+    /// Replaces the saved probations.
+    SaveProbations {
+        probations: Vec<crate::engine::SavedProbation>,
+        at: Timestamp,
+    },
     /// Answered once every command sent before it is committed.
     Flush(SyncSender<Result<(), String>>),
 }

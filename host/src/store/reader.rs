@@ -366,6 +366,21 @@ impl StoreReader {
         Ok(champion.map(|champion| (champion, tests)))
     }
 
+    /// The probations saved last, each with the outcomes rowid it was saved at.
+    pub fn probations(&self) -> Result<Vec<(crate::engine::SavedProbation, i64)>, StoreError> {
+        let mut statement =
+            self.conn.prepare("SELECT probation, outcomes_through FROM probations ORDER BY strategy")?;
+        let rows = statement.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)))?;
+        let mut saved = Vec::new();
+        for row in rows {
+            let (probation, through) = row?;
+            let probation =
+                serde_json::from_str(&probation).map_err(|e| corrupt(format!("probations: {e}")))?;
+            saved.push((probation, through));
+        }
+        Ok(saved)
+    }
+
     /// The signal ids among `ids` the store already holds.
     pub fn known_signals<'a>(&self, ids: impl Iterator<Item = &'a str>) -> Result<Vec<String>, StoreError> {
         let mut statement = self.conn.prepare_cached("SELECT 1 FROM signals WHERE id = ?1")?;

@@ -148,6 +148,21 @@ impl Writer {
                         ])?;
                         counts.2 += 1;
                     }
+                    Command::SaveProbations { probations, at } => {
+                        tx.execute("DELETE FROM probations", [])?;
+                        for probation in &probations {
+                            tx.prepare_cached(
+                                "INSERT INTO probations (strategy, probation, outcomes_through, saved_at) \
+                                 VALUES (?1, ?2, (SELECT COALESCE(MAX(rowid), 0) FROM outcomes), ?3)",
+                            )?
+                            .execute(params![
+                                probation.strategy.as_str(),
+                                json(probation)?,
+                                at.as_millis()
+                            ])?;
+                        }
+                        counts.2 += 1;
+                    }
                     Command::SaveTests { champion, tests, at } => {
                         tx.execute("DELETE FROM experiment", [])?;
                         for (strategy, test) in &tests {
