@@ -226,5 +226,8 @@ fn a_probation_continues_across_a_restart() {
     assert_eq!(status["strategies"]["picky"]["probation"], probation, "the same probation, same window");
     let log = std::fs::read_to_string(dir.path().join("daemon.log")).unwrap();
     assert!(log.contains("continues its probation"), "{log}");
+    // A signal id accepted before the restart is still refused.
+    let again = daemon.post("/api/signals", &signal("a", "BTC", T0, r#","heads":{"rsi":0.5}"#));
+    assert_eq!((again.status, again.json()["details"][0]["field"].as_str()), (422, Some("signal_id")));
     assert_eq!(daemon.stop().code(), Some(0));
 }

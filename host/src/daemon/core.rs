@@ -12,9 +12,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use siglearn_plugin_api::{PriceUpdate, Signal, SignalId, Symbol, Timestamp, VersionId};
+use siglearn_plugin_api::{PriceUpdate, Signal, Symbol, Timestamp, VersionId};
 use tokio::sync::{mpsc, oneshot};
 
+use super::known::KnownIds;
 use super::view::View;
 use super::{Published, Refusal};
 use crate::engine::{Effect, Engine, Event, Member};
@@ -53,9 +54,9 @@ pub(crate) struct Core {
     pub(crate) store: Store,
     pub(crate) db: PathBuf,
     pub(crate) limits: Limits,
-    /// Every signal id ever accepted (the store's primary keys), so that a
-    /// duplicate is refused before anything is applied.
-    pub(crate) known: HashSet<SignalId>,
+    /// The signal ids the store holds, so that a duplicate is refused
+    /// before anything is applied.
+    pub(crate) known: KnownIds,
     pub(crate) view: Arc<RwLock<View>>,
     pub(crate) checkpoint_every: Duration,
     /// Whether a script added to the folder joins the lineup.
@@ -152,7 +153,9 @@ impl Core {
         for (index, signal) in signals.iter().enumerate() {
             if let Err(error) = signal.validate() {
                 problems.push(serde_json::json!({ "index": index, "field": error.field(), "reason": error.to_string() }));
-            } else if self.known.contains(&signal.id) || !batch.insert(&signal.id) {
+            } else if !batch.insert(&signal.id)
+                || self.known.contains(&signal.id).map_err(|e| Refusal::internal(e.to_string()))?
+            {
                 problems.push(serde_json::json!({
                     "index": index, "field": "signal_id",
                     "reason": format!("{} was already received; signal ids are unique", signal.id),
@@ -173,7 +176,7 @@ impl Core {
                 .handle(Event::Signal(signal), &mut effects)
                 .map_err(|e| Refusal::internal(e.to_string()))?;
             published.push(Published::of(&id, champion.as_ref(), &effects[first..]));
-            self.known.insert(id);
+            self.known.insert(&id);
         }
         self.commit(effects)?;
         Ok(published)

@@ -18,10 +18,10 @@
 pub mod api;
 mod core;
 mod intake;
+mod known;
 mod view;
 mod watch;
 
-use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -38,6 +38,7 @@ use crate::schedule::Schedule;
 use crate::store::{Command, Store, StoreReader};
 use crate::strategy::{load_lineup, native, resume_lineup};
 use core::{Core, Request, wall_now};
+use known::KnownIds;
 use view::{StrategyStatus, View};
 
 /// Why a request was refused: an HTTP status and a JSON body naming the
@@ -265,10 +266,8 @@ fn start_engine(
         engine_config,
         LineupSpec { members: lineup.members, champion, schedule: Some(schedule) },
     );
-    let mut known = HashSet::new();
     if let Some(reader) = &earlier {
         let restored = crate::restore::restore(&mut engine, reader, config.limits)?;
-        known = reader.signal_ids()?.into_iter().collect();
         tracing::info!(closed = restored.closed_trades, open = restored.open_signals, "continued the store");
         for (strategy, version) in &restored.probations {
             tracing::info!(%strategy, version = version.0, "continues its probation");
@@ -282,6 +281,8 @@ fn start_engine(
         }
     }
     store.flush()?;
+    let known = KnownIds::load(StoreReader::open(db)?)?;
+    tracing::debug!(bytes = known.memory(), "the ids of the stored signals are loaded");
     let mut view = View::new();
     view.open_signals = engine.open_count();
     for (i, (name, version, retired)) in engine.versions().into_iter().enumerate() {

@@ -121,15 +121,15 @@ impl StoreReader {
         Ok(signals)
     }
 
-    /// Every signal id the store holds.
-    pub fn signal_ids(&self) -> Result<Vec<SignalId>, StoreError> {
+    /// Calls `each` with the id of every stored signal, without holding
+    /// them all in memory.
+    pub fn each_signal_id(&self, mut each: impl FnMut(&str)) -> Result<(), StoreError> {
         let mut statement = self.conn.prepare("SELECT id FROM signals")?;
-        let rows = statement.query_map([], |row| row.get::<_, String>(0))?;
-        let mut ids = Vec::new();
-        for row in rows {
-            ids.push(SignalId::new(row?));
+        let mut rows = statement.query([])?;
+        while let Some(row) = rows.next()? {
+            each(row.get_ref(0)?.as_str().map_err(|e| corrupt(format!("signals.id: {e}")))?);
         }
-        Ok(ids)
+        Ok(())
     }
 
     /// How many signals the store holds.
