@@ -126,11 +126,11 @@ fn a_panic_in_a_plugin_is_an_error_and_the_next_call_works() {
 #[test]
 fn a_call_past_its_budget_is_discarded_and_reported() {
     let limits = Limits { hot_millis: 20, ..Limits::default() };
-    let mut strategy = started("test_slow", serde_json::json!({ "sleep_ms": 60 }), limits);
+    let mut strategy = started("test_slow", serde_json::json!({ "sleep_ms": 200 }), limits);
     let error = strategy.decide(&fixture::signal()).unwrap_err();
     assert_eq!(error.hook, Some(Hook::Decide));
     assert!(error.message.contains("over its budget of 20 ms (limits.hot_millis)"), "{error}");
-    let mut quick = started("test_slow", serde_json::json!({ "sleep_ms": 0 }), limits);
+    let mut quick = started("test_slow", serde_json::json!({ "sleep_ms": 0 }), Limits::default());
     assert!(quick.decide(&fixture::signal()).unwrap().take);
 }
 
