@@ -141,19 +141,21 @@ mod tests {
 
     #[test]
     fn a_call_past_its_budget_is_seen_as_stalled_until_it_returns() {
+        // Times far past the real clock, so the clock thread's own scans
+        // never find this slot stalled.
+        let t = 1_u64 << 40;
         let slot = CallSlot::new("stuck", 5, 50);
-        slot.enter(Hook::Learn, 1_000);
-        scan(1_004);
+        slot.enter(Hook::Learn, t);
+        scan(t + 4);
         assert_eq!(slot.reported.load(Ordering::Relaxed), 0, "within budget");
-        scan(1_010);
+        scan(t + 10);
         assert_ne!(slot.reported.load(Ordering::Relaxed), 0, "reported once");
-        assert!(stalled(1_010).iter().any(|(s, ..)| Arc::ptr_eq(s, &slot)));
+        assert!(stalled(t + 10).iter().any(|(s, ..)| Arc::ptr_eq(s, &slot)));
         slot.leave();
-        assert!(!stalled(1_010).iter().any(|(s, ..)| Arc::ptr_eq(s, &slot)), "returned");
-        slot.enter(Hook::Retrain, 2_000);
-        scan(2_010);
+        assert!(!stalled(t + 10).iter().any(|(s, ..)| Arc::ptr_eq(s, &slot)), "returned");
+        slot.enter(Hook::Retrain, t + 1_000);
         assert_eq!(slot.budget(Hook::Retrain), 50);
-        assert_eq!(((slot.running.load(Ordering::Relaxed) - 1) >> 3), 2_000);
+        assert_eq!((slot.running.load(Ordering::Relaxed) - 1) >> 3, t + 1_000);
         slot.leave();
     }
 }
