@@ -38,14 +38,13 @@ impl Bloom {
     }
 
     /// The bit positions of an id (double hashing of two 64-bit hashes).
-    fn positions(&self, (h1, h2): (u64, u64)) -> impl Iterator<Item = usize> + '_ {
+    fn positions(&self, (h1, h2): (u64, u64)) -> impl Iterator<Item = usize> + use<> {
         let m = self.bits.len() as u64 * 64;
         (0..u64::from(self.hashes)).map(move |i| (h1.wrapping_add(i.wrapping_mul(h2 | 1)) % m) as usize)
     }
 
     fn insert(&mut self, hashes: (u64, u64)) {
-        let positions: Vec<usize> = self.positions(hashes).collect();
-        for bit in positions {
+        for bit in self.positions(hashes) {
             self.bits[bit / 64] |= 1 << (bit % 64);
         }
         self.len += 1;
@@ -67,10 +66,37 @@ fn hashes(id: &str) -> (u64, u64) {
     (hash(0x5167_1ea2), hash(0x0b10_0f11))
 }
 
+/// A scalable Bloom filter: when the newest filter is full, a next one
+/// twice as large with half the error rate is added.
+#[derive(Debug)]
+struct Filters(Vec<Bloom>);
+
+impl Filters {
+    fn new() -> Self {
+        Filters(vec![Bloom::new(FIRST_CAPACITY, FIRST_ERROR)])
+    }
+
+    fn insert(&mut self, hashes: (u64, u64)) {
+        let newest = self.0.len() - 1;
+        if self.0[newest].len >= self.0[newest].capacity {
+            let error = FIRST_ERROR * 0.5f64.powi(self.0.len() as i32);
+            let next = Bloom::new(self.0[newest].capacity * 2, error);
+            self.0.push(next);
+        }
+        if let Some(newest) = self.0.last_mut() {
+            newest.insert(hashes);
+        }
+    }
+
+    fn may_contain(&self, hashes: (u64, u64)) -> bool {
+        self.0.iter().any(|filter| filter.may_contain(hashes))
+    }
+}
+
 /// The ids of the signals in the store (see the module docs).
 #[derive(Debug)]
 pub(crate) struct KnownIds {
-    filters: Vec<Bloom>,
+    filters: Filters,
     store: StoreReader,
     /// "Maybe" answers the store had to settle.
     pub(crate) lookups: u64,
@@ -79,36 +105,19 @@ pub(crate) struct KnownIds {
 impl KnownIds {
     /// Every id `store` holds.
     pub(crate) fn load(store: StoreReader) -> Result<Self, StoreError> {
-        let mut known =
-            KnownIds { filters: vec![Bloom::new(FIRST_CAPACITY, FIRST_ERROR)], store, lookups: 0 };
-        let mut ids = Vec::new();
-        known.store.each_signal_id(|id| ids.push(hashes(id)))?;
-        for hashes in ids {
-            known.insert_hashes(hashes);
-        }
-        Ok(known)
-    }
-
-    fn insert_hashes(&mut self, hashes: (u64, u64)) {
-        let last = self.filters.len() - 1;
-        if self.filters[last].len >= self.filters[last].capacity {
-            let (capacity, error) =
-                (self.filters[last].capacity * 2, FIRST_ERROR / f64::from(1 << self.filters.len().min(20)));
-            self.filters.push(Bloom::new(capacity, error));
-        }
-        let last = self.filters.len() - 1;
-        self.filters[last].insert(hashes);
+        let mut filters = Filters::new();
+        store.each_signal_id(|id| filters.insert(hashes(id)))?;
+        Ok(KnownIds { filters, store, lookups: 0 })
     }
 
     /// Records an id the store now holds (or is about to commit).
     pub(crate) fn insert(&mut self, id: &SignalId) {
-        self.insert_hashes(hashes(id.as_str()));
+        self.filters.insert(hashes(id.as_str()));
     }
 
     /// Whether the store holds `id`.
     pub(crate) fn contains(&mut self, id: &SignalId) -> Result<bool, StoreError> {
-        let hashes = hashes(id.as_str());
-        if !self.filters.iter().any(|filter| filter.may_contain(hashes)) {
+        if !self.filters.may_contain(hashes(id.as_str())) {
             return Ok(false);
         }
         self.lookups += 1;
@@ -117,7 +126,7 @@ impl KnownIds {
 
     /// Bytes the filters take.
     pub(crate) fn memory(&self) -> usize {
-        self.filters.iter().map(|filter| filter.bits.len() * 8).sum()
+        self.filters.0.iter().map(|filter| filter.bits.len() * 8).sum()
     }
 }
 
@@ -155,9 +164,9 @@ mod tests {
         assert!(!known.contains(&SignalId::new("never-seen")).unwrap());
         let before = known.memory();
         for i in 0..FIRST_CAPACITY + 1 {
-            known.insert_hashes(hashes(&i.to_string()));
+            known.filters.insert(hashes(&i.to_string()));
         }
-        assert_eq!(known.filters.len(), 2);
+        assert_eq!(known.filters.0.len(), 2);
         assert!(known.memory() > before);
     }
 }

@@ -281,7 +281,11 @@ fn start_engine(
         }
     }
     store.flush()?;
-    let known = KnownIds::load(StoreReader::open(db)?)?;
+    let reader = match earlier {
+        Some(reader) => reader,
+        None => StoreReader::open(db)?,
+    };
+    let known = KnownIds::load(reader)?;
     tracing::debug!(bytes = known.memory(), "the ids of the stored signals are loaded");
     let mut view = View::new();
     view.open_signals = engine.open_count();

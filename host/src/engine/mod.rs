@@ -19,23 +19,18 @@ use siglearn_plugin_api::{
 
 use crate::experiment::sequential::{PairedTest, SequentialConfig};
 use crate::monitor::{Monitor, MonitorConfig, MonitorError};
-use crate::strategy::{Strategy, StrategyFailure};
+use crate::strategy::Strategy;
 use crate::strategy::{StrategyError, Verdict};
 use crate::trade::Trade;
 use crate::versions::{AliasMove, VersionReason, VersionRecord};
 
 /// The error for a strategy that is not in the lineup.
 fn missing(name: &StrategyId) -> StrategyError {
-    StrategyFailure {
-        strategy: name.clone(),
-        source_path: Default::default(),
-        hook: None,
-        line: None,
-        position: None,
-        signal_id: None,
-        message: "not running: add it to the configuration or the scripts folder".to_owned(),
-    }
-    .into()
+    StrategyError::new(
+        name.clone(),
+        std::path::PathBuf::new(),
+        "not running: add it to the configuration or the scripts folder",
+    )
 }
 use jobs::Jobs;
 pub use jobs::RetrainConfig;

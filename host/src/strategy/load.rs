@@ -16,7 +16,7 @@
 
 use siglearn_plugin_api::{StrategyId, Timestamp, VersionId};
 
-use super::{Code, Strategy, StrategyError, StrategyFailure};
+use super::{Code, Strategy, StrategyError};
 use crate::config::{Config, StrategyConfig};
 use crate::engine::Member;
 use crate::store::{StoreError, StoreReader};
@@ -139,16 +139,11 @@ fn config_name(config: &Config) -> String {
 }
 
 fn store_failure(name: &str, error: StoreError) -> StrategyError {
-    StrategyFailure {
-        strategy: StrategyId::new(name),
-        source_path: Default::default(),
-        hook: None,
-        line: None,
-        position: None,
-        signal_id: None,
-        message: format!("cannot read the store: {error}"),
-    }
-    .into()
+    StrategyError::new(
+        StrategyId::new(name),
+        std::path::PathBuf::new(),
+        format!("cannot read the store: {error}"),
+    )
 }
 
 fn resume_one(

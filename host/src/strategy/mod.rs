@@ -136,6 +136,30 @@ impl std::ops::Deref for StrategyError {
     }
 }
 
+impl StrategyError {
+    /// A failure of `strategy`, whose code is at `source_path`, outside any
+    /// hook and signal.
+    pub fn new(strategy: StrategyId, source_path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        StrategyFailure {
+            strategy,
+            source_path: source_path.into(),
+            hook: None,
+            line: None,
+            position: None,
+            signal_id: None,
+            message: message.into(),
+        }
+        .into()
+    }
+
+    /// The same failure, in `hook` on `signal`.
+    pub fn during(mut self, hook: Option<Hook>, signal: Option<&SignalId>) -> Self {
+        self.0.hook = hook;
+        self.0.signal_id = signal.cloned();
+        self
+    }
+}
+
 impl From<StrategyFailure> for StrategyError {
     fn from(failure: StrategyFailure) -> Self {
         StrategyError(Box::new(failure))
@@ -199,15 +223,7 @@ impl Code {
     /// `.so`, `.dylib` or `.dll`, a Rhai script otherwise.
     pub fn read(name: &StrategyId, path: &Path) -> Result<Code, StrategyError> {
         let fail = |what: &str, e: std::io::Error| {
-            StrategyError::from(StrategyFailure {
-                strategy: name.clone(),
-                source_path: path.to_path_buf(),
-                hook: None,
-                line: None,
-                position: None,
-                signal_id: None,
-                message: format!("cannot read the {what}: {e}"),
-            })
+            StrategyError::new(name.clone(), path, format!("cannot read the {what}: {e}"))
         };
         if native::is_library(path) {
             let bytes = std::fs::read(path).map_err(|e| fail("plugin library", e))?;

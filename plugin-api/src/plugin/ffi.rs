@@ -128,6 +128,13 @@ pub struct NamedValue<'a> {
     pub value: f64,
 }
 
+impl<'a> NamedValue<'a> {
+    /// The values of `values`, in their (name) order.
+    pub fn all(values: &'a crate::Values) -> impl ExactSizeIterator<Item = NamedValue<'a>> + 'a {
+        values.iter().map(|(name, value)| NamedValue { name: RStr::new(name), value })
+    }
+}
+
 /// A signal's head votes or indicator values, sorted by name.
 #[repr(C)]
 #[derive(Clone, Copy)]
@@ -176,7 +183,7 @@ pub struct SignalScratch {
 /// Fills a recycled (empty) vector with the values of `values`.
 fn lend<'a>(values: &'a crate::Values, spare: Vec<NamedValue<'static>>) -> Vec<NamedValue<'a>> {
     let mut out: Vec<NamedValue<'a>> = spare;
-    out.extend(values.iter().map(|(name, value)| NamedValue { name: RStr::new(name), value }));
+    out.extend(NamedValue::all(values));
     out
 }
 
@@ -420,8 +427,15 @@ pub struct DailyRef<'a> {
 }
 
 impl<'a> DailyRef<'a> {
-    pub fn new(date: &'a str, signals: u64, taken: u64, trades: u64, wins: u64, pnl_pct: f64) -> Self {
-        let win_rate = if trades == 0 { 0.0 } else { wins as f64 / trades as f64 };
+    pub fn new(
+        date: &'a str,
+        signals: u64,
+        taken: u64,
+        trades: u64,
+        wins: u64,
+        pnl_pct: f64,
+        win_rate: f64,
+    ) -> Self {
         DailyRef { date: RStr::new(date), signals, taken, trades, wins, pnl_pct, win_rate }
     }
 

@@ -102,14 +102,24 @@ impl CallSlot {
         slot
     }
 
+    /// Runs `call` as `hook`, visible to the watchdog while it runs, and
+    /// how long it took, in ms.
+    pub(super) fn run<T>(&self, hook: Hook, call: impl FnOnce() -> T) -> (T, u64) {
+        let started = now_ms();
+        self.enter(hook, started);
+        let result = call();
+        self.leave();
+        (result, now_ms() - started)
+    }
+
     /// Marks `hook` as running since `now`.
-    pub(super) fn enter(&self, hook: Hook, now: u64) {
+    fn enter(&self, hook: Hook, now: u64) {
         let code = HOOKS.iter().position(|h| *h == hook).unwrap_or(0) as u64;
         self.running.store(((now << 3) | code) + 1, Ordering::Relaxed);
     }
 
     /// Marks the call as returned.
-    pub(super) fn leave(&self) {
+    fn leave(&self) {
         self.running.store(0, Ordering::Relaxed);
     }
 

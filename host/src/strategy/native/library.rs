@@ -304,8 +304,15 @@ impl Instance {
 
     /// A candidate state (JSON bytes) trained on `history`: (signal, outcome, taken).
     pub(super) fn retrain(&mut self, history: &[(&Signal, &Outcome, bool)]) -> Result<Vec<u8>, CallError> {
-        let names: Vec<(Vec<ffi::NamedValue<'_>>, Vec<ffi::NamedValue<'_>>)> =
-            history.iter().map(|(signal, _, _)| (named(&signal.heads), named(&signal.indicators))).collect();
+        let names: Vec<(Vec<ffi::NamedValue<'_>>, Vec<ffi::NamedValue<'_>>)> = history
+            .iter()
+            .map(|(signal, _, _)| {
+                (
+                    ffi::NamedValue::all(&signal.heads).collect(),
+                    ffi::NamedValue::all(&signal.indicators).collect(),
+                )
+            })
+            .collect();
         let items: Vec<HistoryRef<'_>> = history
             .iter()
             .zip(&names)
@@ -338,8 +345,4 @@ impl Instance {
         check(status, &error)?;
         Ok(out.buffer.bytes().to_vec())
     }
-}
-
-fn named(values: &siglearn_plugin_api::Values) -> Vec<ffi::NamedValue<'_>> {
-    values.iter().map(|(name, value)| ffi::NamedValue { name: ffi::RStr::new(name), value }).collect()
 }

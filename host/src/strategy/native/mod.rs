@@ -24,7 +24,7 @@ pub use library::{Build, Library, loaded_libraries};
 use library::{CallError, Instance, Make};
 
 use super::script::Limits;
-use super::{Code, DailySummary, HistoryItem, Hook, Strategy, StrategyError, StrategyFailure, Verdict};
+use super::{Code, DailySummary, HistoryItem, Hook, Strategy, StrategyError, Verdict};
 
 /// The file name endings of a native library on the platforms siglearn runs on.
 pub const LIBRARY_EXTENSIONS: [&str; 3] = ["so", "dylib", "dll"];
@@ -77,17 +77,7 @@ impl NativeStrategy {
         limits: Limits,
     ) -> Result<NativeStrategy, StrategyError> {
         let file_name = path.file_name().and_then(|f| f.to_str()).unwrap_or("plugin.so").to_owned();
-        let fail = |message: String| {
-            StrategyError::from(StrategyFailure {
-                strategy: name.clone(),
-                source_path: path.to_path_buf(),
-                hook: None,
-                line: None,
-                position: None,
-                signal_id: None,
-                message,
-            })
-        };
+        let fail = |message: String| StrategyError::new(name.clone(), path, message);
         let problems = limits.validate();
         if !problems.is_empty() {
             return Err(fail(problems.join("; ")));
@@ -113,21 +103,16 @@ impl NativeStrategy {
     }
 
     fn error(&self, hook: Option<Hook>, signal: Option<&SignalId>, message: String) -> StrategyError {
-        StrategyFailure {
-            strategy: self.name.clone(),
-            source_path: self.path.clone(),
-            hook,
-            line: None,
-            position: None,
-            signal_id: signal.cloned(),
-            message,
-        }
-        .into()
+        StrategyError::new(self.name.clone(), &self.path, message).during(hook, signal)
     }
 
     fn call_error(&self, hook: Hook, signal: Option<&SignalId>, error: CallError) -> StrategyError {
         let message = if error.panicked { format!("panicked: {}", error.message) } else { error.message };
         self.error(Some(hook), signal, message)
+    }
+
+    fn no_state(&self, hook: Option<Hook>, signal: Option<&SignalId>) -> StrategyError {
+        self.error(hook, signal, "the strategy has no state yet (init was not run)".to_owned())
     }
 
     /// Runs `call` on the instance as `hook`, timed against its budget.
@@ -138,48 +123,41 @@ impl NativeStrategy {
         call: impl FnOnce(&mut Instance) -> Result<T, CallError>,
     ) -> Result<T, StrategyError> {
         let Some(instance) = self.instance.as_mut() else {
-            return Err(self.error(
-                Some(hook),
-                signal,
-                "the strategy has no state yet (init was not run)".to_owned(),
-            ));
+            return Err(self.no_state(Some(hook), signal));
         };
-        let started = clock::now_ms();
-        self.slot.enter(hook, started);
-        let result = call(instance);
-        self.slot.leave();
-        let result = result.map_err(|e| self.call_error(hook, signal, e))?;
-        self.over_budget(hook, signal, clock::now_ms() - started).map_or(Ok(result), Err)
+        let ran = self.slot.run(hook, || call(instance));
+        self.checked(hook, signal, ran)
     }
 
-    /// An error when a call of `hook` that took `took_ms` was past its budget.
-    fn over_budget(&self, hook: Hook, signal: Option<&SignalId>, took_ms: u64) -> Option<StrategyError> {
+    /// A call's result as the strategy's: its error, or an error when it
+    /// took longer than the budget of `hook`.
+    fn checked<T>(
+        &self,
+        hook: Hook,
+        signal: Option<&SignalId>,
+        (result, took_ms): (Result<T, CallError>, u64),
+    ) -> Result<T, StrategyError> {
+        let result = result.map_err(|e| self.call_error(hook, signal, e))?;
         let budget = self.slot.budget(hook);
-        (took_ms > budget).then(|| {
-            let (key, effect) = match hook {
-                Hook::Decide => ("hot_millis", "its decision is discarded"),
-                Hook::Learn => ("hot_millis", "what it learned stands"),
-                _ => ("job_millis", "its result is discarded"),
-            };
-            self.error(
-                Some(hook),
-                signal,
-                format!("took {took_ms} ms, over its budget of {budget} ms (limits.{key}); {effect}"),
-            )
-        })
+        if took_ms <= budget {
+            return Ok(result);
+        }
+        let (key, effect) = match hook {
+            Hook::Decide => ("hot_millis", "its decision is discarded"),
+            Hook::Learn => ("hot_millis", "what it learned stands"),
+            _ => ("job_millis", "its result is discarded"),
+        };
+        Err(self.error(
+            Some(hook),
+            signal,
+            format!("took {took_ms} ms, over its budget of {budget} ms (limits.{key}); {effect}"),
+        ))
     }
 
     fn make(&mut self, hook: Hook, how: Make, json: &serde_json::Value) -> Result<(), StrategyError> {
         let bytes = serde_json::to_vec(json).map_err(|e| self.error(Some(hook), None, e.to_string()))?;
-        let started = clock::now_ms();
-        self.slot.enter(hook, started);
-        let made = Instance::make(&self.library, how, &bytes);
-        self.slot.leave();
-        let instance = made.map_err(|e| self.call_error(hook, None, e))?;
-        if let Some(late) = self.over_budget(hook, None, clock::now_ms() - started) {
-            return Err(late);
-        }
-        self.instance = Some(instance);
+        let made = self.slot.run(hook, || Instance::make(&self.library, how, &bytes));
+        self.instance = Some(self.checked(hook, None, made)?);
         Ok(())
     }
 
@@ -241,6 +219,7 @@ impl Strategy for NativeStrategy {
             summary.trades,
             summary.wins,
             summary.pnl_pct,
+            summary.win_rate,
         );
         self.timed(Hook::Daily, None, |instance| instance.daily(&view))
     }
@@ -262,11 +241,7 @@ impl Strategy for NativeStrategy {
 
     fn state(&self) -> Result<serde_json::Value, StrategyError> {
         let Some(instance) = &self.instance else {
-            return Err(self.error(
-                None,
-                None,
-                "the strategy has no state yet (init was not run)".to_owned(),
-            ));
+            return Err(self.no_state(None, None));
         };
         let bytes = instance.snapshot().map_err(|e| {
             let message = if e.panicked { format!("snapshot panicked: {}", e.message) } else { e.message };

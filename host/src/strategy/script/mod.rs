@@ -60,16 +60,7 @@ impl ScriptStrategy {
     /// Reads and compiles the script at `path`.
     pub fn from_file(name: StrategyId, path: &Path, limits: Limits) -> Result<Self, StrategyError> {
         let source = std::fs::read_to_string(path)
-            .map_err(|e| StrategyFailure {
-                strategy: name.clone(),
-                source_path: path.to_path_buf(),
-                hook: None,
-                line: None,
-                position: None,
-                signal_id: None,
-                message: format!("cannot read the script: {e}"),
-            })
-            .map_err(StrategyError::from)?;
+            .map_err(|e| StrategyError::new(name.clone(), path, format!("cannot read the script: {e}")))?;
         Self::compile(name, path, &source, limits)
     }
 
@@ -238,16 +229,7 @@ impl ScriptStrategy {
     }
 
     fn error(&self, hook: Option<Hook>, signal: Option<&SignalId>, message: String) -> StrategyError {
-        StrategyFailure {
-            strategy: self.name.clone(),
-            source_path: self.path.clone(),
-            hook,
-            line: None,
-            position: None,
-            signal_id: signal.cloned(),
-            message,
-        }
-        .into()
+        StrategyError::new(self.name.clone(), &self.path, message).during(hook, signal)
     }
 }
 
