@@ -104,6 +104,7 @@ impl CallSlot {
 
     /// Runs `call` as `hook`, visible to the watchdog while it runs, and
     /// how long it took, in ms.
+    #[inline]
     pub(super) fn run<T>(&self, hook: Hook, call: impl FnOnce() -> T) -> (T, u64) {
         let started = now_ms();
         self.enter(hook, started);

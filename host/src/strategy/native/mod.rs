@@ -116,6 +116,7 @@ impl NativeStrategy {
     }
 
     /// Runs `call` on the instance as `hook`, timed against its budget.
+    #[inline]
     fn timed<T>(
         &mut self,
         hook: Hook,
@@ -131,6 +132,7 @@ impl NativeStrategy {
 
     /// A call's result as the strategy's: its error, or an error when it
     /// took longer than the budget of `hook`.
+    #[inline]
     fn checked<T>(
         &self,
         hook: Hook,
