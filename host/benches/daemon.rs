@@ -137,17 +137,20 @@ fn seed(db: &Path, n: usize) {
             }))
             .unwrap();
         store
-            .send(Write::InsertOutcome(Outcome {
-                signal_id: id,
-                kind: if win { OutcomeKind::TpHit } else { OutcomeKind::SlHit },
-                exit_ts: entry + 1_800_000,
-                exit_price: 100.0,
-                pnl_pct: if win { 2.0 } else { -1.0 },
-                holding_ms: 1_800_000,
-                ambiguous: false,
-                mfe_pct: 2.0,
-                mae_pct: 1.0,
-            }))
+            .send(Write::InsertOutcome {
+                outcome: Outcome {
+                    signal_id: id,
+                    kind: if win { OutcomeKind::TpHit } else { OutcomeKind::SlHit },
+                    exit_ts: entry + 1_800_000,
+                    exit_price: 100.0,
+                    pnl_pct: if win { 2.0 } else { -1.0 },
+                    holding_ms: 1_800_000,
+                    ambiguous: false,
+                    mfe_pct: 2.0,
+                    mae_pct: 1.0,
+                },
+                known_at: Timestamp(entry.as_millis() + 1_800_000),
+            })
             .unwrap();
     }
     store.close().unwrap();

@@ -84,10 +84,12 @@ pub fn restore(engine: &mut Engine, reader: &StoreReader, limits: Limits) -> any
             .map(|name| given.and_then(|d| d.iter().find(|(s, _)| s == name)).and_then(|(_, v)| *v))
             .collect()
     };
-    let trades = reader.trades()?;
-    for trade in &trades {
+    // In the order the engine closed them, each with the time it was learned,
+    // so that ledgers and retraining windows are those of an unbroken run.
+    let trades = reader.trades_as_closed()?;
+    for (trade, known_at) in &trades {
         let verdicts = verdicts_of(trade.signal.id.as_str());
-        engine.restore_closed(trade, &verdicts);
+        engine.restore_closed(trade, &verdicts, *known_at);
     }
     let open = reader.open_signals()?;
     let open_signals = open.len();
@@ -115,7 +117,7 @@ pub fn restore(engine: &mut Engine, reader: &StoreReader, limits: Limits) -> any
             Err(error) => tracing::warn!(strategy = %name, %error, "a saved probation does not continue"),
         }
     }
-    let last_event = trades.iter().map(|t| t.outcome.exit_ts).chain(open_entries).max();
+    let last_event = trades.iter().map(|(_, known_at)| *known_at).chain(open_entries).max();
     let mut cut_probations = Vec::new();
     if let (Some(last_event), window) = (last_event, engine.probation_window_ms()) {
         for name in &names {

@@ -66,6 +66,18 @@ pub fn format_timestamp(ts: Timestamp) -> String {
     }
 }
 
+/// Formats a duration in milliseconds in the largest whole unit: `1d`,
+/// `4h`, `5m`, `30s`, else `250ms`.
+pub fn format_duration(millis: i64) -> String {
+    for (unit, size) in [("w", 604_800_000), ("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)]
+    {
+        if millis != 0 && millis % size == 0 {
+            return format!("{}{unit}", millis / size);
+        }
+    }
+    format!("{millis}ms")
+}
+
 /// Formats a UTC day number (days since 1970-01-01) as `YYYY-MM-DD`.
 pub fn format_utc_day(day: i64) -> String {
     let ts = Timestamp(day.saturating_mul(siglearn_plugin_api::MILLIS_PER_DAY));
@@ -115,5 +127,16 @@ mod tests {
             assert_eq!(parse_timestamp(&format_timestamp(ts)), Ok(ts), "{millis}");
         }
         assert_eq!(format_utc_day(17_541), "2018-01-10");
+    }
+
+    #[test]
+    fn durations_are_written_in_their_largest_whole_unit() {
+        assert_eq!(format_duration(86_400_000), "1d");
+        assert_eq!(format_duration(14 * 86_400_000), "2w");
+        assert_eq!(format_duration(4 * 3_600_000), "4h");
+        assert_eq!(format_duration(90_000), "90s");
+        assert_eq!(format_duration(300_000), "5m");
+        assert_eq!(format_duration(250), "250ms");
+        assert_eq!(format_duration(0), "0ms");
     }
 }

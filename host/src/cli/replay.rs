@@ -52,6 +52,50 @@ pub(super) struct ReplayArgs {
     /// Print the report as JSON on stdout instead of text.
     #[arg(long)]
     json: bool,
+    /// The length of one bar: `1h` for every candle series, or `SYMBOL=1d`
+    /// for one (repeat the flag). A bar's outcomes are known at its close,
+    /// its open time plus this. Default: the most common gap between a
+    /// series' bars; needed for a series of a single bar.
+    #[arg(long = "bar-interval", value_name = "[SYMBOL=]DURATION", value_parser = parse_bar_interval)]
+    bar_interval: Vec<BarInterval>,
+}
+
+/// A `--bar-interval` value: for one symbol, or for every candle series.
+#[derive(Debug, Clone, PartialEq)]
+struct BarInterval {
+    symbol: Option<String>,
+    millis: i64,
+}
+
+fn parse_bar_interval(text: &str) -> Result<BarInterval, String> {
+    let (symbol, duration) = match text.rsplit_once('=') {
+        Some((symbol, duration)) if !symbol.is_empty() => (Some(symbol.to_owned()), duration),
+        _ => (None, text),
+    };
+    let millis = parse_duration(duration)?;
+    Ok(BarInterval { symbol, millis })
+}
+
+/// `90s`, `5m`, `1h`, `1d` or `1w` as milliseconds (a positive whole number
+/// and a unit).
+fn parse_duration(text: &str) -> Result<i64, String> {
+    let refuse =
+        || format!("{text:?} is not a bar length: use a whole number and s, m, h, d or w (e.g. 5m, 1h, 1d)");
+    let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(refuse)?;
+    let (number, unit) = text.split_at(split);
+    let number: i64 = number.parse().map_err(|_| refuse())?;
+    let unit_ms = match unit {
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        "w" => 7 * 86_400_000,
+        _ => return Err(refuse()),
+    };
+    match number.checked_mul(unit_ms) {
+        Some(millis) if number > 0 && number <= 366 * 86_400_000 / unit_ms => Ok(millis),
+        _ => Err(format!("{text:?} is not a bar length between one second and a year")),
+    }
 }
 
 pub(super) fn run(args: ReplayArgs) -> anyhow::Result<()> {
@@ -63,7 +107,8 @@ pub(super) fn run(args: ReplayArgs) -> anyhow::Result<()> {
         None => Config::default(),
     };
     args.outcome.apply(&mut config);
-    let inputs = Inputs::read(&args.prices, &args.ticks, &args.signals)?;
+    let mut inputs = Inputs::read(&args.prices, &args.ticks, &args.signals)?;
+    inputs.set_intervals(&args.bar_interval)?;
     let outputs = Outputs {
         trades: args.trades_out.as_deref(),
         report: args.report_out.as_deref(),
@@ -95,6 +140,29 @@ impl Inputs {
         }
         warn_skipped(&skipped_signals);
         Ok(Inputs { series, signals })
+    }
+
+    /// Puts the bar lengths given on the command line over the inferred ones.
+    fn set_intervals(&mut self, given: &[BarInterval]) -> anyhow::Result<()> {
+        for one in given {
+            let bars = self.series.iter_mut().filter(|s| matches!(s.prices, format::Prices::Bars(_)));
+            let mut matched = 0;
+            for series in
+                bars.filter(|s| one.symbol.as_deref().is_none_or(|symbol| s.symbol.as_str() == symbol))
+            {
+                series.interval_ms = Some(one.millis);
+                matched += 1;
+            }
+            if matched == 0 {
+                let known: Vec<&str> = self.series.iter().map(|s| s.symbol.as_str()).collect();
+                bail!(
+                    "--bar-interval {}: no candles of that symbol; the candle files cover {}",
+                    one.symbol.as_deref().unwrap_or("(all)"),
+                    known.join(", ")
+                );
+            }
+        }
+        Ok(())
     }
 }
 
@@ -202,6 +270,7 @@ pub(super) fn run_replay(
         println!("{}", report.to_json_pretty());
     } else {
         print_header(&inputs.series, signal_count, &result, elapsed.as_secs_f64(), db);
+        print_rules(&inputs.series, &config.outcomes);
         print!("{}", report.render_text());
         if let Some(ab) = &ab {
             print_strategy_news(&result);
@@ -282,6 +351,32 @@ fn write_outputs(
     Ok(())
 }
 
+/// The rules the outcomes were decided by: the fee, the ambiguity policy,
+/// and when each series' bars became known.
+fn print_rules(series: &[Series], outcomes: &crate::config::OutcomesConfig) {
+    let mut lengths: Vec<String> = Vec::new();
+    for one in series {
+        let length = match one.interval_ms {
+            Some(0) => "ticks".to_owned(),
+            Some(ms) => crate::timestamp::format_duration(ms),
+            None => "?".to_owned(),
+        };
+        lengths.push(format!("{} {length}", one.symbol));
+    }
+    let shown = if lengths.len() > 6 {
+        format!("{}, ... ({} series)", lengths[..6].join(", "), lengths.len())
+    } else {
+        lengths.join(", ")
+    };
+    println!(
+        "Rules: fee {}% per side ({}% a trade), ambiguous bars {}; bars known at their close ({shown})",
+        outcomes.fee_pct,
+        outcomes.fee_pct * 2.0,
+        outcomes.ambiguity
+    );
+    println!();
+}
+
 fn print_header(series: &[Series], signals: usize, result: &ReplayResult, seconds: f64, db: Option<&Path>) {
     let prices: usize = series.iter().map(|s| s.prices.len()).sum();
     println!(
@@ -298,4 +393,25 @@ fn print_header(series: &[Series], signals: usize, result: &ReplayResult, second
         println!("Store: {}", db.display());
     }
     println!();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bar_intervals_name_a_symbol_or_all() {
+        assert_eq!(parse_bar_interval("1h"), Ok(BarInterval { symbol: None, millis: 3_600_000 }));
+        assert_eq!(
+            parse_bar_interval("BTC-USD=5m"),
+            Ok(BarInterval { symbol: Some("BTC-USD".into()), millis: 300_000 })
+        );
+        assert_eq!(parse_duration("2d"), Ok(172_800_000));
+        assert_eq!(parse_duration("1w"), Ok(604_800_000));
+        assert_eq!(parse_duration("30s"), Ok(30_000));
+        for bad in ["", "h", "1", "1.5h", "-1h", "0m", "1y", "99999999999999w", "400d"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+        assert!(parse_bar_interval("X=").is_err());
+    }
 }

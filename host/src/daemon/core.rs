@@ -204,9 +204,11 @@ impl Core {
         }
         let count = updates.len();
         let mut effects = Vec::new();
+        // A posted bar is taken as closed on arrival: its effects happen now.
+        let at = wall_now();
         for update in updates {
             self.engine
-                .handle(Event::Price(update), &mut effects)
+                .handle(Event::Price { update, at }, &mut effects)
                 .map_err(|e| Refusal::internal(e.to_string()))?;
         }
         self.view.write().unwrap_or_else(|p| p.into_inner()).counters.prices += count as u64;

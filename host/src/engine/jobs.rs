@@ -10,10 +10,15 @@
 //!
 //! Walk-forward retraining at time T: the validation window is the week
 //! since the previous weekly run (P); the training window is the
-//! `train_days` before P. The candidate is `retrain(training trades)` run on
-//! the strategy's state as it was at P, then replayed through the validation
-//! window (decide at each signal's entry, learn at its exit) exactly as it
-//! would have run live. It is deployed only if its validation return beats
+//! `train_days` before P. A trade belongs to a window by the time its
+//! outcome became *known* (the close of the bar that decided it), not its
+//! `exit_ts` (that bar's open): a daily bar opened before P may close after
+//! it, and training on it would let the candidate see an outcome its
+//! validation decisions could not have known. The candidate is
+//! `retrain(training trades)` run on the strategy's state as it was at P,
+//! then replayed through the validation window (decide at each signal's
+//! entry, learn when its outcome became known) exactly as it would have run
+//! live. It is deployed only if its validation return beats
 //! what the live strategy actually earned on the same signals; either way
 //! the figures are recorded.
 
@@ -54,6 +59,8 @@ impl Default for RetrainConfig {
 struct Closed {
     trade: Trade,
     verdicts: Option<Arc<[Option<Verdict>]>>,
+    /// When the outcome became known to the strategies.
+    known_at: Timestamp,
 }
 
 /// Per strategy: what happened since the last daily run.
@@ -126,15 +133,21 @@ impl Jobs {
         }
     }
 
-    /// A trade of an earlier run: kept for retraining, and counted for the
-    /// day when it came after the last daily run.
-    pub(crate) fn restore_closed(&mut self, trade: &Trade, verdicts: &[Option<Verdict>]) {
+    /// A trade of an earlier run, whose outcome became known at `known_at`:
+    /// kept for retraining, and counted for the day when it came after the
+    /// last daily run.
+    pub(crate) fn restore_closed(
+        &mut self,
+        trade: &Trade,
+        verdicts: &[Option<Verdict>],
+        known_at: Timestamp,
+    ) {
         self.restore_signal(&trade.signal, verdicts);
         let verdicts: Arc<[Option<Verdict>]> = verdicts.into();
-        if self.last_daily.is_some_and(|daily| trade.outcome.exit_ts > daily) {
-            self.on_closed(trade, Some(verdicts));
+        if self.last_daily.is_some_and(|daily| known_at > daily) {
+            self.on_closed(trade, Some(verdicts), known_at);
         } else if self.schedule.is_some() {
-            self.history.push_back(Closed { trade: trade.clone(), verdicts: Some(verdicts) });
+            self.history.push_back(Closed { trade: trade.clone(), verdicts: Some(verdicts), known_at });
         }
     }
 
@@ -198,8 +211,13 @@ impl Jobs {
         }
     }
 
-    /// Counts a closed signal and keeps it for retraining.
-    pub(crate) fn on_closed(&mut self, trade: &Trade, verdicts: Option<Arc<[Option<Verdict>]>>) {
+    /// Counts a closed signal, known at `known_at`, and keeps it for retraining.
+    pub(crate) fn on_closed(
+        &mut self,
+        trade: &Trade,
+        verdicts: Option<Arc<[Option<Verdict>]>>,
+        known_at: Timestamp,
+    ) {
         self.active_hour = true;
         let pnl = trade.outcome.pnl_pct;
         for (i, day) in self.days.iter_mut().enumerate() {
@@ -210,7 +228,7 @@ impl Jobs {
             }
         }
         if self.schedule.is_some() {
-            self.history.push_back(Closed { trade: trade.clone(), verdicts });
+            self.history.push_back(Closed { trade: trade.clone(), verdicts, known_at });
         }
     }
 
@@ -291,7 +309,7 @@ impl Jobs {
         let train: Vec<&Closed> = self
             .history
             .iter()
-            .filter(|c| c.trade.outcome.exit_ts < validation_start && c.trade.outcome.exit_ts >= train_start)
+            .filter(|c| c.known_at < validation_start && c.known_at >= train_start)
             .collect();
         let validation: Vec<&Closed> =
             self.history.iter().filter(|c| c.trade.signal.entry_ts >= validation_start).collect();
@@ -323,7 +341,7 @@ impl Jobs {
             }
         }
         let keep_from = at + -(i64::from(self.retrain.train_days) * MILLIS_PER_DAY);
-        while self.history.front().is_some_and(|c| c.trade.outcome.exit_ts < keep_from) {
+        while self.history.front().is_some_and(|c| c.known_at < keep_from) {
             self.history.pop_front();
         }
     }
@@ -431,7 +449,8 @@ fn retrain_one(
 }
 
 /// Replays a window through a strategy as it would have run live: decide at
-/// each signal's entry, learn at its exit (decisions first at equal times).
+/// each signal's entry, learn when its outcome became known (decisions first
+/// at equal times).
 /// Returns the strategy's summed return and how many signals it took.
 fn replay_window(
     strategy: &mut dyn crate::strategy::Strategy,
@@ -440,7 +459,7 @@ fn replay_window(
     let mut steps: Vec<(Timestamp, u8, usize)> = Vec::with_capacity(window.len() * 2);
     for (n, closed) in window.iter().enumerate() {
         steps.push((closed.trade.signal.entry_ts, 0, n));
-        steps.push((closed.trade.outcome.exit_ts, 1, n));
+        steps.push((closed.known_at, 1, n));
     }
     steps.sort_unstable();
     let mut took = vec![false; window.len()];

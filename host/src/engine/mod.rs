@@ -45,8 +45,14 @@ use crate::schedule::{JobKind, JobRun, Schedule};
 pub enum Event {
     /// A new signal: it enters the book and every strategy decides on it.
     Signal(Signal),
-    /// A bar or tick: it may close signals of its symbol.
-    Price(PriceUpdate),
+    /// A bar or tick, known at `at`: it may close signals of its symbol.
+    ///
+    /// `at` is when the price's effects happen: a bar's close (its open time
+    /// plus its interval) in a replay, the time it arrived in the daemon, a
+    /// tick's own time. A bar's high and low are not known before it closed,
+    /// so the outcomes it decides are learned at `at`, never at the bar's
+    /// open; the outcomes keep the bar's open time as their `exit_ts`.
+    Price { update: PriceUpdate, at: Timestamp },
     /// Time passed (event time in replay, wall time in the daemon).
     Clock(Timestamp),
 }
@@ -175,11 +181,11 @@ impl Engine {
         Ok(())
     }
 
-    /// Puts a trade closed in an earlier run back into the strategies'
-    /// ledgers.
-    pub fn restore_closed(&mut self, trade: &Trade, verdicts: &[Option<Verdict>]) {
+    /// Puts a trade closed in an earlier run, whose outcome became known at
+    /// `known_at`, back into the strategies' ledgers.
+    pub fn restore_closed(&mut self, trade: &Trade, verdicts: &[Option<Verdict>], known_at: Timestamp) {
         self.lineup.restore_closed(trade, verdicts);
-        self.jobs.restore_closed(trade, verdicts);
+        self.jobs.restore_closed(trade, verdicts, known_at);
     }
 
     /// The state the last weekly run left for `strategy`: where the next
@@ -412,7 +418,7 @@ impl Engine {
                 let verdicts = self.lineup.decide(&signal, effects);
                 self.jobs.on_signal(verdicts.as_deref());
             }
-            Event::Price(update) => {
+            Event::Price { update, at } => {
                 update
                     .price
                     .validate()
@@ -422,7 +428,7 @@ impl Engine {
                 if let Some(last) = self.monitor.last_ts(symbol).filter(|&last| ts < last) {
                     return Err(MonitorError::OutOfOrder { symbol: update.symbol, ts, last }.into());
                 }
-                self.advance(ts, effects);
+                self.advance(at, effects);
                 self.monitor.on_price(symbol, &update.price, &mut self.closed)?;
                 self.settle(effects);
             }
@@ -490,7 +496,7 @@ impl Engine {
             effects.push(Effect::Closed(trade.clone()));
             let first = effects.len();
             let verdicts = self.lineup.learn(&trade, now, effects);
-            self.jobs.on_closed(&trade, verdicts);
+            self.jobs.on_closed(&trade, verdicts, now);
             self.note_versions(&effects[first..]);
         }
         self.closed = closed;
@@ -528,11 +534,15 @@ mod tests {
     use super::*;
     use crate::monitor::fixtures::signal;
 
+    /// A one-minute bar, known at its close.
     fn bar(ts: i64, open: f64, high: f64, low: f64) -> Event {
-        Event::Price(PriceUpdate {
-            symbol: Symbol::new("BTC"),
-            price: Price::Bar(Bar { ts: Timestamp(ts), open, high, low, close: open, volume: 0.0 }),
-        })
+        Event::Price {
+            update: PriceUpdate {
+                symbol: Symbol::new("BTC"),
+                price: Price::Bar(Bar { ts: Timestamp(ts), open, high, low, close: open, volume: 0.0 }),
+            },
+            at: Timestamp(ts + 60_000),
+        }
     }
 
     #[test]
@@ -543,7 +553,9 @@ mod tests {
         engine.handle(bar(0, 100.0, 111.0, 99.0), &mut effects).unwrap();
         assert!(matches!(&effects[0], Effect::SignalAccepted(s) if s.id.as_str() == "s"));
         assert!(matches!(&effects[1], Effect::Closed(t) if t.outcome.kind == OutcomeKind::TpHit));
-        assert_eq!(engine.now(), Some(Timestamp(0)));
+        // Learned at the bar's close; the exit keeps the bar's open time.
+        assert_eq!(engine.now(), Some(Timestamp(60_000)));
+        assert!(matches!(&effects[1], Effect::Closed(t) if t.outcome.exit_ts == Timestamp(0)));
     }
 
     #[test]

@@ -297,9 +297,8 @@ fn learn(signal, outcome) { this.seen += 1; }
             engine.handle(Event::Signal(s), &mut effects).unwrap();
             let (high, low) = if i % 2 == 1 { (111.0, 99.0) } else { (101.0, 94.0) };
             let price: Price = bar(at + 500, 100.0, high, low);
-            engine
-                .handle(Event::Price(PriceUpdate { symbol: Symbol::new("BTC"), price }), &mut effects)
-                .unwrap();
+            let update = PriceUpdate { symbol: Symbol::new("BTC"), price };
+            engine.handle(Event::Price { update, at: Timestamp(at + 999) }, &mut effects).unwrap();
         }
         effects
     }

@@ -14,7 +14,7 @@ mod trades;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use prices::{Prices, Series, read_prices, write_candles};
+pub use prices::{Prices, Series, most_common_gap, read_prices, write_candles};
 pub use signals::{SignalFile, read_signals, signal_from_json, signals_from_json_array, write_signals};
 pub use trades::{TRADES_HEADER, write_trades};
 

@@ -51,6 +51,42 @@ pub struct Series {
     pub symbol: Symbol,
     pub source: PathBuf,
     pub prices: Prices,
+    /// The length of one bar in milliseconds: a bar opened at `ts` is known
+    /// (closed) at `ts + interval_ms`. Read as [`most_common_gap`] of the
+    /// bars, or set by the user; `None` for a single bar, whose interval
+    /// cannot be told from the file. Ticks take effect at their own time
+    /// and have `Some(0)`.
+    pub interval_ms: Option<i64>,
+}
+
+impl Series {
+    /// A series whose bar interval is read from its bars.
+    pub fn new(symbol: Symbol, source: PathBuf, prices: Prices) -> Self {
+        let interval_ms = match &prices {
+            Prices::Bars(bars) => most_common_gap(bars),
+            Prices::Ticks(_) => Some(0),
+        };
+        Series { symbol, source, prices, interval_ms }
+    }
+}
+
+/// The most common gap between consecutive bars in milliseconds (the
+/// shortest of equally common ones); `None` for fewer than two bars.
+///
+/// The mode rather than the mean or the median: a daily stock series has
+/// weekend gaps of three days and a minute series missing minutes, but the
+/// gap that occurs most often is the bar's own length.
+pub fn most_common_gap(bars: &[Bar]) -> Option<i64> {
+    let mut gaps: Vec<i64> =
+        bars.windows(2).map(|pair| pair[1].ts - pair[0].ts).filter(|&gap| gap > 0).collect();
+    gaps.sort_unstable();
+    let mut best: Option<(usize, i64)> = None;
+    for run in gaps.chunk_by(|a, b| a == b) {
+        if best.is_none_or(|(count, _)| run.len() > count) {
+            best = Some((run.len(), run[0]));
+        }
+    }
+    best.map(|(_, gap)| gap)
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -202,7 +238,7 @@ fn read_file(path: &Path, kind: Kind, options: ReadOptions) -> Result<(Vec<Serie
     }
     let series = growing
         .into_iter()
-        .map(|grown| Series { symbol: grown.symbol, source: path.to_path_buf(), prices: grown.prices })
+        .map(|grown| Series::new(grown.symbol, path.to_path_buf(), grown.prices))
         .collect();
     Ok((series, rejected))
 }
@@ -397,16 +433,16 @@ mod tests {
             volume: 1e-7,
         };
         let series = vec![
-            Series {
-                symbol: Symbol::new("A"),
-                source: path.clone(),
-                prices: Prices::Bars(vec![bar(1_704_067_200_000, 100.0), bar(1_704_067_260_500, 7.123)]),
-            },
-            Series {
-                symbol: Symbol::new("B"),
-                source: path.clone(),
-                prices: Prices::Bars(vec![bar(1_704_067_200_000, 0.000_123)]),
-            },
+            Series::new(
+                Symbol::new("A"),
+                path.clone(),
+                Prices::Bars(vec![bar(1_704_067_200_000, 100.0), bar(1_704_067_260_500, 7.123)]),
+            ),
+            Series::new(
+                Symbol::new("B"),
+                path.clone(),
+                Prices::Bars(vec![bar(1_704_067_200_000, 0.000_123)]),
+            ),
         ];
         write_candles(&path, &series).unwrap();
         let (read, skipped) = read_prices(std::slice::from_ref(&path), &[], ReadOptions::default()).unwrap();
@@ -418,13 +454,50 @@ mod tests {
     fn ticks_are_not_written_as_candles() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out.csv");
-        let ticks = Series {
-            symbol: Symbol::new("T"),
-            source: path.clone(),
-            prices: Prices::Ticks(vec![Tick { ts: Timestamp(0), price: 1.0 }]),
-        };
+        let ticks = Series::new(
+            Symbol::new("T"),
+            path.clone(),
+            Prices::Ticks(vec![Tick { ts: Timestamp(0), price: 1.0 }]),
+        );
         let err = write_candles(&path, &[ticks]).unwrap_err();
         assert!(err.to_string().contains("T holds ticks"), "{err}");
+    }
+
+    #[test]
+    fn the_bar_interval_is_the_most_common_gap() {
+        let bars = |days: &[i64]| -> Vec<Bar> {
+            days.iter()
+                .map(|&d| Bar {
+                    ts: Timestamp(d * 86_400_000),
+                    open: 1.0,
+                    high: 1.0,
+                    low: 1.0,
+                    close: 1.0,
+                    volume: 0.0,
+                })
+                .collect()
+        };
+        // Weekdays with a weekend gap: one day, not the mean 1.4 days.
+        assert_eq!(most_common_gap(&bars(&[0, 1, 2, 3, 4, 7, 8])), Some(86_400_000));
+        // Equally common gaps: the shorter.
+        assert_eq!(most_common_gap(&bars(&[0, 2, 3])), Some(86_400_000));
+        assert_eq!(most_common_gap(&bars(&[0])), None);
+        assert_eq!(most_common_gap(&[]), None);
+    }
+
+    #[test]
+    fn read_series_carry_their_interval() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = file(
+            &dir,
+            "c.csv",
+            &format!(
+                "{HEADER}A,2020-01-01T00:00:00Z,1,1,1,1,0\nA,2020-01-01T00:05:00Z,1,1,1,1,0\nB,2020-01-01,1,1,1,1,0\n"
+            ),
+        );
+        let (series, _) = read_prices(&[path], &[], ReadOptions::default()).unwrap();
+        assert_eq!(series[0].interval_ms, Some(300_000));
+        assert_eq!(series[1].interval_ms, None);
     }
 
     #[test]

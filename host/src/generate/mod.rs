@@ -4,7 +4,8 @@
 //! indicator ([`snapshot::IndicatorSet`], built from [`indicators`]); once
 //! all have warmed up, the nine [`heads`] vote in [-1, 1] and a mean vote
 //! of at least the threshold becomes a [`Signal`] entered at the next bar's
-//! open time, with exits placed in ATRs and the evidence (head votes, raw
+//! open time *and price* (the first price a trader could get after the
+//! decision), with exits placed in ATRs from there and the evidence (head votes, raw
 //! indicators, [`regime`], dominant head family as pattern) attached. The
 //! whole pass is synchronous and deterministic: the same bars and config
 //! always give the same signals.
@@ -29,7 +30,10 @@ use snapshot::{IndicatorSet, Snapshot};
 /// Generates signals for one symbol from its bars.
 ///
 /// `bars` must be sorted by `ts` and valid. A signal decided on bar `t`
-/// (at its close) enters at the open of bar `t + 1`, so the last bar never
+/// (at its close) enters at the open of bar `t + 1`, at that bar's open
+/// price: the close of `t` is the price the decision was made on, but no
+/// order can fill there any more, and where the next open gaps, entering at
+/// the close would manufacture edge. So the last bar never
 /// yields one. Its id is `{symbol}@{entry_ts as ISO-8601}`. After a signal,
 /// `cooldown_bars` bars are skipped. `max_hold_ms` is `hold_bars` times the
 /// median gap between consecutive bars. A config that fails
@@ -54,7 +58,7 @@ pub fn generate(symbol: &Symbol, bars: &[Bar], config: &GeneratorConfig) -> Vec<
         let snapshot = indicators.update(bar);
         if let (Some(snapshot), Some(next)) = (snapshot, bars.get(t + 1)) {
             if t >= first_allowed {
-                let exits = Exits { entry_ts: next.ts, max_hold_ms };
+                let exits = Exits { entry_ts: next.ts, entry_price: next.open, max_hold_ms };
                 if let Some(signal) = signal_at(symbol, &snapshot, exits, &volatility, config, &mut names) {
                     signals.push(signal);
                     first_allowed = t + 1 + config.cooldown_bars as usize;
@@ -73,6 +77,8 @@ pub fn generate(symbol: &Symbol, bars: &[Bar], config: &GeneratorConfig) -> Vec<
 #[derive(Clone, Copy, Debug)]
 struct Exits {
     entry_ts: Timestamp,
+    /// The open of the bar at `entry_ts`: where a market order fills.
+    entry_price: f64,
     max_hold_ms: Option<i64>,
 }
 
@@ -92,7 +98,7 @@ fn signal_at(
         return None;
     }
     let side = if mean > 0.0 { Side::Long } else { Side::Short };
-    let entry_price = at.close;
+    let entry_price = exits.entry_price;
     let take_profit = entry_price + side.sign() * config.tp_atr * at.atr;
     let stop_loss = entry_price - side.sign() * config.sl_atr * at.atr;
     // A zero ATR would put the exits on the entry price, a huge one below zero.

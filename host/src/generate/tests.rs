@@ -52,9 +52,15 @@ fn uptrend_gives_longs_and_crash_gives_shorts() {
     assert!(settled.len() > 20 && settled.iter().all(|signal| signal.side == Side::Short));
 }
 
+/// [`series`] with every open 0.1 above the previous close: a gap at each
+/// bar, within the bar's range.
+fn gapped() -> Vec<Bar> {
+    series().into_iter().map(|bar| Bar { open: bar.open + 0.1, ..bar }).collect()
+}
+
 #[test]
 fn every_field_follows_the_spec() {
-    let bars = series();
+    let bars = gapped();
     let config =
         GeneratorConfig { threshold: 0.15, tp_atr: 2.5, sl_atr: 1.5, hold_bars: 10, cooldown_bars: 0 };
     let signals = generate(&symbol(), &bars, &config);
@@ -75,7 +81,9 @@ fn every_field_follows_the_spec() {
         let at = snapshots[t].unwrap();
         assert_eq!(signal.entry_ts, bars[t + 1].ts);
         assert_eq!(signal.id.as_str(), format!("TEST-USD@{}", format_timestamp(bars[t + 1].ts)));
-        assert_eq!(signal.entry_price, bars[t].close);
+        // Filled at the open of the entry bar, not at the close decided on.
+        assert_eq!(signal.entry_price, bars[t + 1].open);
+        assert_ne!(signal.entry_price, bars[t].close);
         let sign = signal.side.sign();
         assert!((signal.take_profit.unwrap() - signal.entry_price - sign * 2.5 * at.atr).abs() < 1e-9);
         assert!((signal.entry_price - signal.stop_loss.unwrap() - sign * 1.5 * at.atr).abs() < 1e-9);

@@ -1,10 +1,15 @@
 //! Replay: drives the engine from files in event time.
 //!
 //! Prices of all symbols and the signals are merged into one stream ordered
-//! by timestamp. At equal timestamps signals come first (a signal entering at
-//! a bar's open time is watched from that bar), then prices in the order the
-//! series were given. The same inputs always give the same stream, so a
-//! replay is reproducible to the byte.
+//! by the time each becomes known: a signal at its entry time, a bar at its
+//! *close* (open time plus the series' interval), a tick at its time. So a
+//! strategy deciding at time t has learned only outcomes of bars closed by
+//! t, whatever the timeframes mixed in one replay. At equal times signals
+//! come first, then prices in the order the series were given. A signal
+//! entering at a bar's open time is still watched from that bar: the
+//! monitor compares the signal's entry with the bar's open time. The same
+//! inputs always give the same stream, so a replay is reproducible to the
+//! byte.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -78,6 +83,12 @@ pub enum ReplayError {
     Engine(#[from] EngineError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(
+        "cannot tell the bar interval of {symbol} in {}: it has a single bar; \
+         pass --bar-interval {symbol}=1h (or the bar's length)",
+        file.display()
+    )]
+    UnknownInterval { symbol: Symbol, file: std::path::PathBuf },
 }
 
 /// Checks that every signal's symbol has prices. Signals without are bad rows
@@ -134,14 +145,14 @@ pub fn replay(
     mut progress: impl FnMut(u64),
 ) -> Result<ReplayResult, ReplayError> {
     signals.sort_by_key(|signal| signal.entry_ts);
-    let prices = price_order(series);
+    let prices = price_order(series)?;
     let mut effects = Vec::new();
     let mut result = ReplayResult::default();
     let mut signals = signals.into_iter().peekable();
     let mut next_price = prices.iter().peekable();
     loop {
         let signal_first = match (signals.peek(), next_price.peek()) {
-            (Some(signal), Some(&&(ts, ..))) => signal.entry_ts <= ts,
+            (Some(signal), Some(&&(known, ..))) => signal.entry_ts <= known,
             (Some(_), None) => true,
             (None, Some(_)) => false,
             (None, None) => break,
@@ -151,10 +162,11 @@ pub fn replay(
             engine.handle(Event::Clock(signal.entry_ts), &mut effects)?;
             engine.handle(Event::Signal(signal), &mut effects)?;
         } else {
-            let Some(&(_, s, i)) = next_price.next() else { break };
+            let Some(&(at, s, i)) = next_price.next() else { break };
             let one = &series[s as usize];
             let Some(price) = one.prices.get(i as usize) else { break };
-            engine.handle(Event::Price(PriceUpdate { symbol: one.symbol.clone(), price }), &mut effects)?;
+            let update = PriceUpdate { symbol: one.symbol.clone(), price };
+            engine.handle(Event::Price { update, at }, &mut effects)?;
         }
         let now = engine.now().unwrap_or(Timestamp(0));
         for effect in effects.drain(..) {
@@ -173,20 +185,28 @@ pub fn replay(
     Ok(result)
 }
 
-/// Every price as (ts, series, index), in stream order.
-fn price_order(series: &[Series]) -> Vec<(siglearn_plugin_api::Timestamp, u32, u32)> {
+/// Every price as (the time it is known, series, index), in stream order.
+fn price_order(series: &[Series]) -> Result<Vec<(Timestamp, u32, u32)>, ReplayError> {
     let mut order = Vec::with_capacity(series.iter().map(|s| s.prices.len()).sum());
     for (s, one) in series.iter().enumerate() {
+        let Some(interval) = one.interval_ms else {
+            return Err(ReplayError::UnknownInterval {
+                symbol: one.symbol.clone(),
+                file: one.source.clone(),
+            });
+        };
         for i in 0..one.prices.len() {
             if let Some(price) = one.prices.get(i) {
-                order.push((price.ts(), s as u32, i as u32));
+                order.push((price.ts() + interval, s as u32, i as u32));
             }
         }
     }
     // Unique keys (series and index break every tie), so unstable is exact.
     order.sort_unstable();
-    order
+    Ok(order)
 }
 
+#[cfg(test)]
+mod lookahead_tests;
 #[cfg(test)]
 mod tests;

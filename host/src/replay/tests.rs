@@ -11,11 +11,12 @@ use crate::monitor::fixtures::signal;
 
 const MIN: i64 = 60_000;
 
+/// One-minute bars.
 fn series(symbol: &str, bars: &[(i64, f64, f64, f64)]) -> Series {
-    Series {
-        symbol: Symbol::new(symbol),
-        source: PathBuf::from(format!("{symbol}.csv")),
-        prices: Prices::Bars(
+    let mut series = Series::new(
+        Symbol::new(symbol),
+        PathBuf::from(format!("{symbol}.csv")),
+        Prices::Bars(
             bars.iter()
                 .map(|&(ts, open, high, low)| Bar {
                     ts: Timestamp(ts),
@@ -27,7 +28,9 @@ fn series(symbol: &str, bars: &[(i64, f64, f64, f64)]) -> Series {
                 })
                 .collect(),
         ),
-    }
+    );
+    series.interval_ms = Some(MIN);
+    series
 }
 
 fn on(symbol: &str, id: &str, entry_ts: i64) -> Signal {

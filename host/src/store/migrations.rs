@@ -186,6 +186,16 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     );
     ",
     ),
+    (
+        5,
+        "when each outcome became known",
+        "
+    -- The time the strategies learned the outcome: the close of the bar
+    -- that decided it (exit_ts is that bar's open). NULL in rows written
+    -- before it was recorded; readers then take exit_ts.
+    ALTER TABLE outcomes ADD COLUMN known_ts INTEGER;
+    ",
+    ),
 ];
 
 /// The newest schema version this build knows.

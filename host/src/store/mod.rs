@@ -38,7 +38,11 @@ const CHANNEL_CAPACITY: usize = 8192;
 #[derive(Debug)]
 pub enum Command {
     InsertSignal(Arc<Signal>),
-    InsertOutcome(Outcome),
+    /// An outcome, and when it became known to the strategies.
+    InsertOutcome {
+        outcome: Outcome,
+        known_at: Timestamp,
+    },
     InsertDecision(Decision),
     /// A strategy that failed to decide on a signal.
     InsertNoDecision {
@@ -205,7 +209,9 @@ impl Store {
                 })?;
                 self.send(Command::InsertStrategyError { error: error.clone(), at: now })
             }
-            Effect::Closed(trade) => self.send(Command::InsertOutcome(trade.outcome.clone())),
+            Effect::Closed(trade) => {
+                self.send(Command::InsertOutcome { outcome: trade.outcome.clone(), known_at: now })
+            }
             Effect::StrategyFailed(error) => {
                 self.send(Command::InsertStrategyError { error: error.clone(), at: now })
             }

@@ -77,6 +77,30 @@ impl StoreReader {
         Ok(trades)
     }
 
+    /// Every closed signal with its outcome and the time the strategies
+    /// learned it, in the order the engine closed them (commit order): how a
+    /// continued run puts its ledgers and retraining history back. Rows from
+    /// before that time was recorded give their `exit_ts`.
+    pub fn trades_as_closed(&self) -> Result<Vec<(Trade, Timestamp)>, StoreError> {
+        let mut statement = self.conn.prepare(&format!(
+            "SELECT {SIGNAL_COLUMNS},
+                    o.kind, o.exit_ts, o.exit_price, o.pnl_pct, o.holding_ms, o.ambiguous, o.mfe_pct, o.mae_pct,
+                    COALESCE(o.known_ts, o.exit_ts) AS known
+             FROM outcomes o JOIN signals s ON s.id = o.signal_id
+             ORDER BY o.rowid"
+        ))?;
+        let mut names = Names::default();
+        let rows = statement.query_map([], |row| {
+            Ok((signal_from(row, &mut names), outcome_from(row), row.get::<_, i64>("known")?))
+        })?;
+        let mut trades = Vec::new();
+        for row in rows {
+            let (signal, outcome, known) = row?;
+            trades.push((Trade { signal: Arc::new(signal?), outcome: outcome? }, Timestamp(known)));
+        }
+        Ok(trades)
+    }
+
     /// The newest `limit` closed signals (by exit time), optionally of one
     /// symbol, newest first.
     pub fn recent_trades(&self, limit: u32, symbol: Option<&str>) -> Result<Vec<Trade>, StoreError> {

@@ -42,7 +42,7 @@ fn signals_and_outcomes_read_back_exactly() {
     for id in ["a", "b", "c"] {
         store.send(Command::InsertSignal(Arc::new(rich_signal(id)))).unwrap();
     }
-    store.send(Command::InsertOutcome(outcome("b"))).unwrap();
+    store.send(Command::InsertOutcome { outcome: outcome("b"), known_at: Timestamp(0) }).unwrap();
     store.flush().unwrap();
     // Committed data is visible to a reader while the writer still runs.
     let reader = StoreReader::open(&path).unwrap();

@@ -3,7 +3,7 @@
 use std::sync::mpsc::{Receiver, SyncSender};
 
 use rusqlite::{Connection, params};
-use siglearn_plugin_api::{Outcome, Signal};
+use siglearn_plugin_api::{Outcome, Signal, Timestamp};
 
 use crate::strategy::Code;
 use crate::versions::{AliasMove, VersionRecord};
@@ -17,7 +17,7 @@ const INSERT_SIGNAL: &str = "INSERT INTO signals (id, symbol, side, entry_ts, en
      max_hold_ms, confidence, pattern, regime, heads, indicators) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
 const INSERT_OUTCOME: &str = "INSERT INTO outcomes (signal_id, kind, exit_ts, exit_price, pnl_pct, holding_ms, \
-     ambiguous, mfe_pct, mae_pct) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+     ambiguous, mfe_pct, mae_pct, known_ts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
 const INSERT_DECISION: &str =
     "INSERT INTO decisions (strategy, signal_id, version, take, score, size) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 const INSERT_VERSION: &str = "INSERT INTO versions (strategy, n, parent, code_hash, params, state, reason, metrics, \
@@ -71,8 +71,8 @@ impl Writer {
                         write_signal(&mut insert_signal, &signal)?;
                         counts.0 += 1;
                     }
-                    Command::InsertOutcome(outcome) => {
-                        write_outcome(&mut insert_outcome, &outcome)?;
+                    Command::InsertOutcome { outcome, known_at } => {
+                        write_outcome(&mut insert_outcome, &outcome, known_at)?;
                         counts.1 += 1;
                     }
                     Command::InsertDecision(d) => {
@@ -255,7 +255,11 @@ fn write_signal(statement: &mut rusqlite::CachedStatement<'_>, signal: &Signal) 
     Ok(())
 }
 
-fn write_outcome(statement: &mut rusqlite::CachedStatement<'_>, outcome: &Outcome) -> Result<(), StoreError> {
+fn write_outcome(
+    statement: &mut rusqlite::CachedStatement<'_>,
+    outcome: &Outcome,
+    known_at: Timestamp,
+) -> Result<(), StoreError> {
     statement.execute(params![
         outcome.signal_id.as_str(),
         outcome.kind.as_str(),
@@ -266,6 +270,7 @@ fn write_outcome(statement: &mut rusqlite::CachedStatement<'_>, outcome: &Outcom
         outcome.ambiguous,
         outcome.mfe_pct,
         outcome.mae_pct,
+        known_at.as_millis(),
     ])?;
     Ok(())
 }

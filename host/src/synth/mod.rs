@@ -93,7 +93,7 @@ pub fn synthesize(config: &SynthConfig) -> Synth {
         let symbol = Symbol::new(format!("SYN{}", index + 1));
         let mut rng = Rng::new(config.seed, index as u64 + 1);
         let bars = plant_symbol(&mut rng, &symbol, config, &heads, &indicators, &mut planted);
-        series.push(Series { symbol, source: PathBuf::from("(synthetic)"), prices: Prices::Bars(bars) });
+        series.push(Series::new(symbol, PathBuf::from("(synthetic)"), Prices::Bars(bars)));
     }
     planted.sort_by(|(a, _), (b, _)| (a.entry_ts, &a.symbol).cmp(&(b.entry_ts, &b.symbol)));
     let (signals, planted_win) = planted.into_iter().unzip();
