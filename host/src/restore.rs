@@ -103,6 +103,10 @@ pub fn restore(engine: &mut Engine, reader: &StoreReader, limits: Limits) -> any
             engine.restore_anchor(name, anchor);
         }
     }
+    let live: Vec<_> = reader.latest_versions()?;
+    for record in live.into_iter().filter(|record| names.contains(&record.strategy.to_string())) {
+        engine.restore_versioned(record.strategy.as_str(), record.state);
+    }
     if let Some((champion, tests)) = reader.tests()? {
         engine.restore_tests(&champion, tests);
     }

@@ -88,15 +88,20 @@ pub(crate) struct Jobs {
     versioned: Vec<Option<serde_json::Value>>,
     /// A signal arrived or closed since the last hourly record.
     active_hour: bool,
-    /// When the daily job last ran (a resumed store).
+    /// When the daily and hourly jobs last ran (a resumed store).
     last_daily: Option<Timestamp>,
+    last_hourly: Option<Timestamp>,
+    /// Live use (the daemon): after downtime each missed job runs once. In
+    /// event time (a replay, continued or not) every due run runs, so that a
+    /// continued replay equals one run.
+    live: bool,
     /// The jobs continue a stored schedule: anchors come from the store.
     resumed: bool,
     started: bool,
 }
 
 impl Jobs {
-    pub(crate) fn new(schedule: Option<Schedule>, retrain: RetrainConfig, seats: usize) -> Self {
+    pub(crate) fn new(schedule: Option<Schedule>, retrain: RetrainConfig, seats: usize, live: bool) -> Self {
         Jobs {
             schedule,
             retrain,
@@ -107,6 +112,8 @@ impl Jobs {
             versioned: vec![None; seats],
             active_hour: false,
             last_daily: None,
+            last_hourly: None,
+            live,
             resumed: false,
             started: false,
         }
@@ -121,15 +128,25 @@ impl Jobs {
         match kind {
             JobKind::Weekly => self.last_weekly = Some(at),
             JobKind::Daily => self.last_daily = Some(at),
-            JobKind::Hourly => {}
+            JobKind::Hourly => self.last_hourly = Some(at),
         }
     }
 
-    /// A signal of an earlier run: counted for the day when it came after
-    /// the last daily run.
+    /// A signal of an earlier run: counted for the day when it came at or
+    /// after the last daily run (a job due at an instant runs before the
+    /// events of that instant).
     pub(crate) fn restore_signal(&mut self, signal: &Signal, verdicts: &[Option<Verdict>]) {
-        if self.last_daily.is_some_and(|daily| signal.entry_ts > daily) {
-            self.on_signal(Some(verdicts));
+        self.restore_activity(signal.entry_ts);
+        if self.last_daily.is_some_and(|daily| signal.entry_ts >= daily) {
+            self.count_signal(Some(verdicts));
+        }
+    }
+
+    /// Something of an earlier run happened at `at`: the next hourly record
+    /// is due if it came at or after the last one.
+    fn restore_activity(&mut self, at: Timestamp) {
+        if self.last_hourly.is_none_or(|hourly| at >= hourly) {
+            self.active_hour = true;
         }
     }
 
@@ -144,9 +161,12 @@ impl Jobs {
     ) {
         self.restore_signal(&trade.signal, verdicts);
         let verdicts: Arc<[Option<Verdict>]> = verdicts.into();
-        if self.last_daily.is_some_and(|daily| known_at > daily) {
-            self.on_closed(trade, Some(verdicts), known_at);
+        if self.last_daily.is_some_and(|daily| known_at >= daily) {
+            self.restore_activity(known_at);
+            self.count_closed(trade, Some(&verdicts));
+            self.history.push_back(Closed { trade: trade.clone(), verdicts: Some(verdicts), known_at });
         } else if self.schedule.is_some() {
+            self.restore_activity(known_at);
             self.history.push_back(Closed { trade: trade.clone(), verdicts: Some(verdicts), known_at });
         }
     }
@@ -180,10 +200,10 @@ impl Jobs {
         let Some(schedule) = &mut self.schedule else { return };
         let mut due = Vec::new();
         if first {
-            if schedule.is_started() {
-                // A resumed store: what was missed while stopped runs once.
+            if schedule.is_started() && self.live {
+                // A daemon resumed after downtime: what was missed runs once.
                 schedule.catch_up(now, &mut due);
-            } else {
+            } else if !schedule.is_started() {
                 schedule.start(now);
             }
         }
@@ -203,6 +223,10 @@ impl Jobs {
     /// Counts a signal every strategy decided on.
     pub(crate) fn on_signal(&mut self, verdicts: Option<&[Option<Verdict>]>) {
         self.active_hour = true;
+        self.count_signal(verdicts);
+    }
+
+    fn count_signal(&mut self, verdicts: Option<&[Option<Verdict>]>) {
         for (i, day) in self.days.iter_mut().enumerate() {
             day.signals += 1;
             if verdicts.and_then(|v| v.get(i).copied().flatten()).is_some_and(|v| v.take) {
@@ -219,16 +243,20 @@ impl Jobs {
         known_at: Timestamp,
     ) {
         self.active_hour = true;
+        self.count_closed(trade, verdicts.as_ref());
+        if self.schedule.is_some() {
+            self.history.push_back(Closed { trade: trade.clone(), verdicts, known_at });
+        }
+    }
+
+    fn count_closed(&mut self, trade: &Trade, verdicts: Option<&Arc<[Option<Verdict>]>>) {
         let pnl = trade.outcome.pnl_pct;
         for (i, day) in self.days.iter_mut().enumerate() {
-            if verdicts.as_ref().and_then(|v| v.get(i).copied().flatten()).is_some_and(|v| v.take) {
+            if verdicts.and_then(|v| v.get(i).copied().flatten()).is_some_and(|v| v.take) {
                 day.trades += 1;
                 day.wins += u64::from(pnl > 0.0);
                 day.pnl_pct += pnl;
             }
-        }
-        if self.schedule.is_some() {
-            self.history.push_back(Closed { trade: trade.clone(), verdicts, known_at });
         }
     }
 

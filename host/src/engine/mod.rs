@@ -143,7 +143,7 @@ impl Engine {
     pub fn with_lineup(config: EngineConfig, spec: LineupSpec) -> Self {
         let seats = spec.members.len();
         let lineup = Lineup::new(spec.members, spec.champion, config.promotion, config.probation_ms);
-        let mut jobs = Jobs::new(spec.schedule, config.retrain, seats);
+        let mut jobs = Jobs::new(spec.schedule, config.retrain, seats, config.clock_exits);
         for (i, seat) in lineup.seats.iter().enumerate() {
             if let Ok(state) = seat.member.strategy.state() {
                 jobs.versioned(i, state);
@@ -186,6 +186,15 @@ impl Engine {
     pub fn restore_closed(&mut self, trade: &Trade, verdicts: &[Option<Verdict>], known_at: Timestamp) {
         self.lineup.restore_closed(trade, verdicts);
         self.jobs.restore_closed(trade, verdicts, known_at);
+    }
+
+    /// The state of `strategy`'s live version as stored: a daily version is
+    /// made when the state has moved from it (a resumed store's strategy
+    /// runs its checkpoint, which may have learned since).
+    pub fn restore_versioned(&mut self, strategy: &str, state: serde_json::Value) {
+        if let Some(i) = self.lineup.position(strategy) {
+            self.jobs.versioned(i, state);
+        }
     }
 
     /// The state the last weekly run left for `strategy`: where the next
