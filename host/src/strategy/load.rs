@@ -276,3 +276,62 @@ fn restore_live(
     }
     Ok(strategy)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::monitor::MonitorConfig;
+    use crate::store::{Command, Store};
+
+    /// A config of the scripts `(name, source)` in `dir`, the first champion.
+    fn config(dir: &std::path::Path, scripts: &[(&str, &str)]) -> Config {
+        let mut config = Config::default();
+        for (name, source) in scripts {
+            let path = dir.join(format!("{name}.rhai"));
+            std::fs::write(&path, source).unwrap();
+            config.strategies.push(StrategyConfig {
+                name: (*name).to_owned(),
+                path,
+                params: serde_json::json!({}),
+                enabled: true,
+            });
+        }
+        config
+    }
+
+    #[test]
+    fn a_strategy_that_cannot_be_restored_is_left_out_and_the_champion_alias_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let take = "fn decide(signal) { true }";
+        let config = config(dir.path(), &[("a", take), ("b", take)]);
+        let db = dir.path().join("s.db");
+        let lineup = load_lineup(&config, Timestamp(0)).unwrap();
+        let store = Store::open(&db, &MonitorConfig::default()).unwrap();
+        for version in lineup.versions {
+            store.send(Command::InsertVersion(version)).unwrap();
+        }
+        store.send(Command::MoveAlias(lineup.alias.unwrap())).unwrap();
+        store.close().unwrap();
+        // The champion's newest checkpoint is deeper than the store reads back.
+        let deep = (0..200).fold(String::from("{}"), |inner, _| format!("{{\"a\":{inner}}}"));
+        rusqlite::Connection::open(&db)
+            .unwrap()
+            .execute(
+                "INSERT INTO snapshots (kind, strategy, version, state, outcomes_through, at) \
+                 VALUES ('state', 'a', 1, ?1, 0, 0)",
+                [&deep],
+            )
+            .unwrap();
+
+        let reader = StoreReader::open(&db).unwrap();
+        let lineup = resume_lineup(&config, &reader, Timestamp(1)).unwrap();
+        let names: Vec<&str> = lineup.members.iter().map(|m| m.strategy.name().as_str()).collect();
+        assert_eq!(names, ["b"]);
+        assert_eq!(lineup.failed.len(), 1);
+        assert_eq!(lineup.failed[0].strategy.as_str(), "a");
+        assert!(lineup.failed[0].message.contains("recursion limit"), "{}", lineup.failed[0]);
+        assert_eq!(lineup.champion, None, "no champion while it cannot run");
+        assert!(lineup.alias.is_none(), "the stored alias is not moved to another strategy");
+        assert!(lineup.versions.is_empty());
+    }
+}
