@@ -84,7 +84,9 @@ fn a_script_removed_and_put_back_resumes_from_its_live_version() {
     let daemon = Daemon::start(dir.path(), &[]);
     assert!(strategy(&daemon.get("/api/strategies").json(), "picky").is_null());
     std::fs::write(&picky, "fn decide(signal) { signal.heads.len() > 1 }").unwrap();
-    daemon.wait_for("/api/strategies", WAIT, running(true, 3));
+    let status = daemon.wait_for("/api/strategies", WAIT, running(true, 3));
+    let hash = strategy(&status, "picky")["code_hash"].as_str().unwrap().to_owned();
+    assert_eq!(hash.len(), 64, "{status}");
     assert_eq!(daemon.post("/api/signals", &signal("c", "BTC", T0, "")).status, 200);
     assert_eq!(daemon.stop().code(), Some(0));
     let reader = StoreReader::open(&dir.path().join("siglearn.db")).unwrap();

@@ -437,11 +437,13 @@ impl Core {
                 .or_default()
                 .reload_error = Some(problem);
         }
+        let code_hash = self.engine.code_hash(&name).unwrap_or_default().to_owned();
         let mut view = self.view.write().unwrap_or_else(|p| p.into_inner());
         let status = view.strategies.entry(name).or_default();
         status.script = script;
         status.running = true;
         status.version = version.0;
+        status.code_hash = code_hash;
         Ok(())
     }
 
