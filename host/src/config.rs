@@ -2,8 +2,11 @@
 //!
 //! Every key has a default, so no file is needed; unknown keys are errors;
 //! every problem in a file (unknown keys, bad values, missing scripts, an
-//! unknown champion) is reported at once. Script paths are relative to the
-//! file. `siglearn.example.toml` at the top of the repository shows every key.
+//! unknown champion, a folder it names that does not exist) is reported at
+//! once. Every relative path of a file (scripts, plugins, and the `db`,
+//! `scripts` and `plugins` of `[daemon]`, set or left at their defaults) is
+//! relative to the file's folder, wherever siglearn is started from.
+//! `siglearn.example.toml` at the top of the repository shows every key.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -55,6 +58,9 @@ pub struct DaemonConfig {
     pub reload_debounce_ms: u64,
     /// Requests that may wait for the engine before senders wait too.
     pub queue: usize,
+    /// Start even when there is no strategy at all (outcomes only); without
+    /// it, an empty lineup is an error, as it usually means a wrong folder.
+    pub allow_no_strategies: bool,
 }
 
 impl Default for DaemonConfig {
@@ -69,6 +75,7 @@ impl Default for DaemonConfig {
             max_body_bytes: 16 * 1024 * 1024,
             reload_debounce_ms: 50,
             queue: 256,
+            allow_no_strategies: false,
         }
     }
 }
@@ -85,6 +92,7 @@ impl std::fmt::Debug for DaemonConfig {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("reload_debounce_ms", &self.reload_debounce_ms)
             .field("queue", &self.queue)
+            .field("allow_no_strategies", &self.allow_no_strategies)
             .finish()
     }
 }
@@ -159,6 +167,34 @@ fn enabled() -> bool {
     true
 }
 
+/// The keys set in the `[daemon]` table of `text` (already parsed once, so
+/// it parses).
+fn explicit_daemon_keys(text: &str) -> Vec<String> {
+    let table: toml::Table = toml::from_str(text).unwrap_or_default();
+    match table.get("daemon") {
+        Some(toml::Value::Table(daemon)) => daemon.keys().cloned().collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The problem with a folder the user named (`what`: the key or flag), if
+/// it is not an existing folder.
+pub fn missing_folder(what: &str, folder: &Path) -> Option<String> {
+    if folder.is_dir() {
+        return None;
+    }
+    let absolute = std::path::absolute(folder).unwrap_or_else(|_| folder.to_path_buf());
+    Some(if folder.exists() {
+        format!("{what} {} is not a folder", absolute.display())
+    } else {
+        format!(
+            "{what} {} does not exist; create it or fix the path (relative paths in a config file are \
+             relative to the file's folder)",
+            absolute.display()
+        )
+    })
+}
+
 /// A configuration that cannot be used, with every problem found.
 #[derive(Debug, thiserror::Error)]
 #[error("{}: {} problem(s):\n{}", path.display(), problems.len(), problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
@@ -174,7 +210,10 @@ impl Config {
         let text = std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read it: {e}")))?;
         let mut config =
             Config::parse(&text).map_err(|problems| ConfigError { path: path.to_path_buf(), problems })?;
-        let base = path.parent().unwrap_or(Path::new("."));
+        let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        // The folders the file names itself must exist; left at their
+        // defaults, a missing scripts or plugins folder only means none.
+        let named = explicit_daemon_keys(&text);
         for strategy in &mut config.strategies {
             if strategy.path.is_relative() {
                 strategy.path = base.join(&strategy.path);
@@ -185,7 +224,16 @@ impl Config {
                 *folder = base.join(&*folder);
             }
         }
-        let problems = config.validate();
+        let mut problems = config.validate();
+        let daemon = &config.daemon;
+        for (key, folder) in [("scripts", &daemon.scripts), ("plugins", &daemon.plugins)] {
+            if named.iter().any(|k| k == key) {
+                problems.extend(missing_folder(&format!("daemon.{key}"), folder));
+            }
+        }
+        if let Some(folder) = daemon.db.parent().filter(|p| !p.as_os_str().is_empty()) {
+            problems.extend(missing_folder("daemon.db's folder", folder));
+        }
         if problems.is_empty() { Ok(config) } else { Err(ConfigError { path: path.to_path_buf(), problems }) }
     }
 
@@ -302,6 +350,42 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_folder_the_file_names_must_exist_but_a_default_one_need_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("siglearn.toml");
+        std::fs::write(&path, "").unwrap();
+        Config::load(&path).unwrap();
+        std::fs::write(&path, "[daemon]\nscripts = \"scirpts\"\nplugins = \"plugins\"\ndb = \"data/s.db\"\n")
+            .unwrap();
+        let error = Config::load(&path).unwrap_err();
+        assert_eq!(error.problems.len(), 3, "{error}");
+        for needle in ["daemon.scripts", "scirpts does not exist", "daemon.plugins", "daemon.db's folder"] {
+            assert!(error.to_string().contains(needle), "{needle} missing from {error}");
+        }
+        std::fs::create_dir(dir.path().join("scirpts")).unwrap();
+        std::fs::create_dir(dir.path().join("plugins")).unwrap();
+        std::fs::create_dir(dir.path().join("data")).unwrap();
+        Config::load(&path).unwrap();
+    }
+
+    #[test]
+    fn paths_set_or_defaulted_resolve_from_the_file_s_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let etc = dir.path().join("etc");
+        std::fs::create_dir_all(etc.join("lib")).unwrap();
+        let path = etc.join("siglearn.toml");
+        std::fs::write(&path, "[daemon]\nplugins = \"lib\"\n").unwrap();
+        let config = Config::load(&path).unwrap();
+        assert_eq!(config.daemon.plugins, etc.join("lib"));
+        assert_eq!(config.daemon.scripts, etc.join("scripts"));
+        assert_eq!(config.daemon.db, etc.join("siglearn.db"));
+        let absolute = dir.path().join("var");
+        std::fs::create_dir(&absolute).unwrap();
+        std::fs::write(&path, format!("[daemon]\ndb = {:?}\n", absolute.join("s.db"))).unwrap();
+        assert_eq!(Config::load(&path).unwrap().daemon.db, absolute.join("s.db"));
+    }
 
     #[test]
     fn no_file_means_every_default() {

@@ -40,8 +40,10 @@ pub struct Restored {
     pub cut_probations: Vec<(String, VersionId)>,
 }
 
-/// The store of an earlier run to continue, if `path` holds one. None of
-/// `new_signals` may be in it already.
+/// The store of an earlier run to continue, if `path` holds one (any
+/// signal, version or job run: a run stopped before its first signal, or
+/// after prices only, is continued too). None of `new_signals` may be in it
+/// already.
 pub fn earlier_run<'a>(
     path: &Path,
     new_signals: impl Iterator<Item = &'a str>,
@@ -51,7 +53,7 @@ pub fn earlier_run<'a>(
     }
     let reader = StoreReader::open(path)
         .with_context(|| format!("{} exists but is not a siglearn store", path.display()))?;
-    if reader.signal_count()? == 0 {
+    if !reader.holds_run()? {
         return Ok(None);
     }
     let known = reader.known_signals(new_signals)?;
@@ -99,8 +101,12 @@ pub fn restore(engine: &mut Engine, reader: &StoreReader, limits: Limits) -> any
         engine.restore_open(signal, verdicts)?;
     }
     for name in &names {
-        if let Some(anchor) = reader.anchor(name)? {
-            engine.restore_anchor(name, anchor);
+        // One strategy's unreadable anchor costs it its next retraining
+        // start, not the restart of all.
+        match reader.anchor(name) {
+            Ok(Some(anchor)) => engine.restore_anchor(name, anchor),
+            Ok(None) => {}
+            Err(error) => tracing::error!(strategy = %name, %error, "its retraining anchor does not restore"),
         }
     }
     let live: Vec<_> = reader.latest_versions()?;
@@ -161,4 +167,45 @@ fn resume_probation(
         saved.taken.retain(|(id, _)| *id != trade.signal.id);
     }
     engine.resume_probation(saved, shadow).map_err(anyhow::Error::msg)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use siglearn_plugin_api::StrategyId;
+
+    use super::*;
+    use crate::monitor::MonitorConfig;
+    use crate::store::{Command, Store};
+    use crate::strategy::Code;
+    use crate::versions::VersionRecord;
+
+    #[test]
+    fn a_store_that_holds_versions_but_no_signal_is_continued() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        assert!(earlier_run(&path, std::iter::empty()).unwrap().is_none(), "no file: a new store");
+        let store = Store::open(&path, &MonitorConfig::default()).unwrap();
+        store.flush().unwrap();
+        assert!(earlier_run(&path, std::iter::empty()).unwrap().is_none(), "an empty store starts afresh");
+        store
+            .send(Command::InsertVersion(VersionRecord {
+                strategy: StrategyId::new("a"),
+                version: VersionId(1),
+                parent: None,
+                code_hash: "h".into(),
+                code: Some(Code::Script(Arc::from("fn decide(signal) { true }"))),
+                params: serde_json::json!({}),
+                state: serde_json::json!({}),
+                reason: VersionReason::Load,
+                metrics: serde_json::Value::Null,
+                created_at: Timestamp(0),
+            }))
+            .unwrap();
+        store.close().unwrap();
+        // A run stopped before its first signal wrote its versions: starting
+        // afresh would write version 1 again.
+        assert!(earlier_run(&path, std::iter::empty()).unwrap().is_some());
+    }
 }

@@ -104,10 +104,19 @@ pub(super) fn run(args: CheckArgs) -> anyhow::Result<()> {
         Ok(state) => state,
         Err(error) => return fail("state", &error),
     };
-    if let Err(error) = strategy.set_state(&state) {
+    // Through text and back, as the store saves and a restart reads it.
+    let text = state.to_string();
+    let read_back = serde_json::from_str(&text).map_err(|e| {
+        StrategyError::new(
+            strategy.name().clone(),
+            &args.script,
+            format!("the state does not read back: {e}"),
+        )
+    });
+    if let Err(error) = read_back.and_then(|state| strategy.set_state(&state)) {
         return fail("state", &error);
     }
-    println!("  state        round-trips through JSON ({} bytes)", state.to_string().len());
+    println!("  state        round-trips through JSON ({} bytes)", text.len());
     println!("ok: {} is ready", args.script.display());
     Ok(())
 }

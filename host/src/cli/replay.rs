@@ -196,6 +196,11 @@ pub(super) fn run_replay(
         let listing: Vec<String> = errors.iter().map(|e| format!("  - {e}")).collect();
         anyhow::anyhow!("cannot load the strategies:\n{}", listing.join("\n"))
     })?;
+    // A continued replay must be the run it continues: every strategy or none.
+    if !lineup.failed.is_empty() {
+        let listing: Vec<String> = lineup.failed.iter().map(|e| format!("  - {e}")).collect();
+        anyhow::bail!("cannot restore the strategies of the store:\n{}", listing.join("\n"));
+    }
     for problem in &lineup.problems {
         eprintln!("warning: {problem}\n  (the strategy runs its live version from the store instead)");
     }
@@ -256,8 +261,18 @@ pub(super) fn run_replay(
             store.send(Command::SaveTests { champion, tests, at })?;
         }
         store.send(Command::SaveProbations { probations: engine.probations(), at })?;
-        for (strategy, version, state) in engine.checkpoints() {
-            store.send(Command::SaveSnapshot { strategy, version, state, at, anchor: false })?;
+        for checkpoint in engine.checkpoints() {
+            match checkpoint {
+                Ok((strategy, version, state)) => {
+                    store.send(Command::SaveSnapshot { strategy, version, state, at, anchor: false })?
+                }
+                Err(error) => {
+                    eprintln!(
+                        "warning: {error}\n  (its state is not saved; a continued replay resumes from its last good one)"
+                    );
+                    store.send(Command::InsertStrategyError { error, at })?;
+                }
+            }
         }
         let path = store.path().to_path_buf();
         store.close().with_context(|| format!("writing store {}", path.display()))?;

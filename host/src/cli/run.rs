@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::config::Config;
+use crate::config::{Config, missing_folder};
 
 #[derive(Debug, Args)]
 pub(super) struct RunArgs {
@@ -33,14 +33,25 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<()> {
     if let Some(listen) = args.listen {
         config.daemon.listen = listen;
     }
+    // A folder named on the command line must exist, as one named in the
+    // file must (flags are relative to the working directory).
+    let mut problems = Vec::new();
     if let Some(db) = args.db {
+        if let Some(folder) = db.parent().filter(|p| !p.as_os_str().is_empty()) {
+            problems.extend(missing_folder("--db's folder", folder));
+        }
         config.daemon.db = db;
     }
     if let Some(scripts) = args.scripts {
+        problems.extend(missing_folder("--scripts", &scripts));
         config.daemon.scripts = scripts;
     }
     if let Some(plugins) = args.plugins {
+        problems.extend(missing_folder("--plugins", &plugins));
         config.daemon.plugins = plugins;
+    }
+    if !problems.is_empty() {
+        anyhow::bail!("{}", problems.join("\n"));
     }
     crate::daemon::run(config)
 }

@@ -12,17 +12,18 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use siglearn_plugin_api::{PriceUpdate, Signal, Symbol, Timestamp, VersionId};
+use siglearn_plugin_api::{PriceUpdate, Signal, StrategyId, Symbol, Timestamp, VersionId};
 use tokio::sync::{mpsc, oneshot};
 
 use super::known::KnownIds;
 use super::view::View;
 use super::{Published, Refusal};
+use crate::config::StrategyConfig;
 use crate::engine::{Effect, Engine, Event, Member};
 use crate::experiment::ab::AbTable;
 use crate::store::{Command, Store, StoreReader};
 use crate::strategy::script::Limits;
-use crate::strategy::{Strategy, StrategyError};
+use crate::strategy::{Resumed, Strategy, StrategyError, resume_strategy};
 use crate::versions::{self, AliasMove, VersionReason, VersionRecord};
 
 /// What the engine thread is asked to do.
@@ -61,6 +62,38 @@ pub(crate) struct Core {
     pub(crate) checkpoint_every: Duration,
     /// Whether a script added to the folder joins the lineup.
     pub(crate) adopt_new_scripts: bool,
+    pub(crate) failure_log: FailureLog,
+}
+
+/// Logs failed hooks other than `decide` (a `learn` refused, a state that
+/// cannot be saved): the first of each strategy at once, then at most one a
+/// minute with the count since, so a hook failing on every outcome cannot
+/// flood the log. Each failure is stored and shown in full regardless.
+#[derive(Debug, Default)]
+pub(crate) struct FailureLog {
+    last: std::collections::HashMap<String, (Instant, u64)>,
+}
+
+impl FailureLog {
+    const EVERY: Duration = Duration::from_secs(60);
+
+    fn note(&mut self, error: &StrategyError) {
+        let entry = self.last.entry(error.strategy.to_string());
+        let (logged, skipped) = match entry {
+            std::collections::hash_map::Entry::Vacant(slot) => slot.insert((Instant::now(), 0)),
+            std::collections::hash_map::Entry::Occupied(slot) => {
+                let slot = slot.into_mut();
+                if slot.0.elapsed() < Self::EVERY {
+                    slot.1 += 1;
+                    return;
+                }
+                slot
+            }
+        };
+        tracing::warn!(%error, more_since_last = *skipped, "a strategy hook failed");
+        *logged = Instant::now();
+        *skipped = 0;
+    }
 }
 
 /// Wall time, read at the edge only.
@@ -121,6 +154,9 @@ impl Core {
         let mut view = self.view.write().unwrap_or_else(|poisoned| poisoned.into_inner());
         for effect in &effects {
             view.note(effect);
+            if let Effect::StrategyFailed(error) = effect {
+                self.failure_log.note(error);
+            }
             if let Effect::VersionCreated(record) = effect {
                 if let Some(status) = view.strategies.get_mut(record.strategy.as_str()) {
                     status.plugin = self.engine.plugin_build(record.strategy.as_str()).cloned();
@@ -225,20 +261,30 @@ impl Core {
         }
     }
 
-    /// Saves every strategy's state and the promotion tests.
+    /// Saves every strategy's state and the promotion tests. A state that
+    /// cannot be saved is a strategy error (stored, logged, shown); the last
+    /// good checkpoint stays the one a restart resumes from.
     fn checkpoint(&mut self, at: Timestamp) {
-        let mut commands: Vec<Command> = self
-            .engine
-            .checkpoints()
-            .into_iter()
-            .map(|(strategy, version, state)| Command::SaveSnapshot {
-                strategy,
-                version,
-                state,
-                at,
-                anchor: false,
-            })
-            .collect();
+        let mut commands = Vec::new();
+        let mut failures = Vec::new();
+        for checkpoint in self.engine.checkpoints() {
+            match checkpoint {
+                Ok((strategy, version, state)) => {
+                    commands.push(Command::SaveSnapshot { strategy, version, state, at, anchor: false })
+                }
+                Err(error) => {
+                    tracing::error!(%error, "the strategy's state cannot be checkpointed; a restart resumes from its last good checkpoint");
+                    commands.push(Command::InsertStrategyError { error: error.clone(), at });
+                    failures.push(Effect::StrategyFailed(error));
+                }
+            }
+        }
+        if !failures.is_empty() {
+            let mut view = self.view.write().unwrap_or_else(|p| p.into_inner());
+            for failure in &failures {
+                view.note(failure);
+            }
+        }
         if let Some((champion, tests)) = self.engine.tests() {
             commands.push(Command::SaveTests { champion, tests, at });
         }
@@ -255,13 +301,25 @@ impl Core {
         let outcome = match reload {
             Reload::Changed { name, compiled: Err(error), .. } => Err((name, error)),
             Reload::Changed { name, compiled: Ok(strategy), .. }
-                if self.engine.code_hash(&name).is_some_and(|live| live == strategy.code_hash()) =>
+                if self.engine.runs(&name)
+                    && self.engine.code_hash(&name).is_some_and(|live| live == strategy.code_hash()) =>
             {
                 tracing::debug!(strategy = %name, "script written with the code already live; nothing to reload");
                 return;
             }
-            Reload::Changed { name, compiled: Ok(strategy), .. } if self.engine.runs(&name) => {
-                self.engine.replace_strategy(strategy, &mut effects).map(drop).map_err(|e| (name, e))
+            // Running, or retired (its script was removed and is back): the
+            // lineup numbers the next version from the seat's live one.
+            Reload::Changed { name, compiled: Ok(strategy), .. } if self.engine.seated(&name) => {
+                let back = !self.engine.runs(&name);
+                self.engine.replace_strategy(strategy, &mut effects).map_err(|e| (name.clone(), e)).map(
+                    |_| {
+                        if back {
+                            let mut view = self.view.write().unwrap_or_else(|p| p.into_inner());
+                            view.strategies.entry(name.clone()).or_default().running = true;
+                            tracing::info!(strategy = %name, "script back: the strategy runs again");
+                        }
+                    },
+                )
             }
             Reload::Changed { name, path, compiled: Ok(strategy) } if self.adopt_new_scripts => {
                 self.adopt(name, &path, strategy, &mut effects)
@@ -318,36 +376,76 @@ impl Core {
         }
     }
 
-    /// A script or library that appeared in its folder joins the lineup.
+    /// A script or library that appeared in its folder joins the lineup: a
+    /// strategy the store already knows (it ran before a restart, its
+    /// script since removed and put back) resumes from its live version as
+    /// a restart would ([`resume_strategy`]); a new one starts at version 1.
     fn adopt(
         &mut self,
         name: String,
         path: &std::path::Path,
-        mut strategy: Box<dyn Strategy>,
+        strategy: Box<dyn Strategy>,
         effects: &mut Vec<Effect>,
     ) -> Result<(), (String, StrategyError)> {
-        let params = serde_json::json!({});
-        strategy.init(&params).map_err(|e| (name.clone(), e))?;
-        let state = strategy.state().map_err(|e| (name.clone(), e))?;
-        let record = VersionRecord {
-            strategy: strategy.name().clone(),
-            version: VersionId(1),
-            parent: None,
-            code_hash: strategy.code_hash().to_owned(),
-            code: Some(strategy.code()),
-            params: params.clone(),
-            state,
-            reason: VersionReason::Load,
-            metrics: serde_json::Value::Null,
-            created_at: self.engine.now().unwrap_or_else(wall_now),
+        let fail = |message: String| {
+            (name.clone(), StrategyError::new(StrategyId::new(name.as_str()), path, message))
+        };
+        let now = self.engine.now().unwrap_or_else(wall_now);
+        // Everything this run wrote is committed before the store is read.
+        self.store.flush().map_err(|e| fail(format!("cannot read the store: {e}")))?;
+        let reader = StoreReader::open(&self.db).map_err(|e| fail(format!("cannot read the store: {e}")))?;
+        let known = reader.versions(&name).map_err(|e| fail(format!("cannot read the store: {e}")))?;
+        let spec = StrategyConfig {
+            name: name.clone(),
+            path: path.to_path_buf(),
+            params: serde_json::json!({}),
+            enabled: true,
+        };
+        let Resumed { member, record, problem } = if known.is_empty() {
+            // New: the code the watcher compiled, initialised.
+            let mut strategy = strategy;
+            strategy.init(&spec.params).map_err(|e| (name.clone(), e))?;
+            let state = strategy.state().map_err(|e| (name.clone(), e))?;
+            let record = VersionRecord {
+                strategy: strategy.name().clone(),
+                version: VersionId(1),
+                parent: None,
+                code_hash: strategy.code_hash().to_owned(),
+                code: Some(strategy.code()),
+                params: spec.params.clone(),
+                state,
+                reason: VersionReason::Load,
+                metrics: serde_json::Value::Null,
+                created_at: now,
+            };
+            Resumed {
+                member: Member { strategy, version: VersionId(1), params: spec.params.clone() },
+                record: Some(record),
+                problem: None,
+            }
+        } else {
+            resume_strategy(&spec, self.limits, &reader, now).map_err(|e| (name.clone(), e))?
         };
         let script = path.display().to_string();
-        let member = Member { strategy, version: VersionId(1), params };
+        let version = member.version;
         self.engine.add_strategy(member, record, effects);
+        if let Some(problem) = problem {
+            tracing::error!(error = %problem, "the script does not load; its live version from the store runs instead");
+            self.view
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .strategies
+                .entry(name.clone())
+                .or_default()
+                .reload_error = Some(problem);
+        }
+        let code_hash = self.engine.code_hash(&name).unwrap_or_default().to_owned();
         let mut view = self.view.write().unwrap_or_else(|p| p.into_inner());
         let status = view.strategies.entry(name).or_default();
         status.script = script;
         status.running = true;
+        status.version = version.0;
+        status.code_hash = code_hash;
         Ok(())
     }
 

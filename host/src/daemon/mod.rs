@@ -114,14 +114,39 @@ fn token(config: &Config) -> Option<String> {
         .or_else(|| config.daemon.token.clone())
 }
 
-/// The files of `folder` that `keep` accepts, sorted.
+/// The files of `folder` that `keep` accepts, sorted. Hidden entries (an
+/// editor's `.#x.rhai` lock, `.x.rhai.swp`) and entries that are not
+/// readable files (a broken symlink, a folder, no permission) are skipped
+/// with a warning: they are never strategies.
 fn files_in(folder: &Path, keep: impl Fn(&Path) -> bool) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = match std::fs::read_dir(folder) {
-        Ok(entries) => entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| keep(p)).collect(),
+        Ok(entries) => entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| keep(p))
+            .filter(|path| match unusable(path) {
+                Some(why) => {
+                    tracing::warn!(file = %path.display(), "skipped: {why}");
+                    false
+                }
+                None => true,
+            })
+            .collect(),
         Err(_) => Vec::new(),
     };
     files.sort();
     files
+}
+
+/// Why a strategy-looking entry of a folder is not a strategy, if it is not.
+fn unusable(path: &Path) -> Option<String> {
+    if path.file_name().and_then(|n| n.to_str()).is_none_or(|n| n.starts_with('.')) {
+        return Some("a hidden file (an editor's lock or swap file) is not a strategy".to_owned());
+    }
+    match std::fs::metadata(path) {
+        Err(error) => Some(format!("cannot be read ({error}); a broken symlink?")),
+        Ok(meta) if !meta.is_file() => Some("not a regular file".to_owned()),
+        Ok(_) => std::fs::File::open(path).err().map(|error| format!("cannot be read ({error})")),
+    }
 }
 
 /// The strategies: the configured ones, or every `*.rhai` of the scripts
@@ -174,6 +199,15 @@ pub fn run(mut config: Config) -> anyhow::Result<()> {
     if !problems.is_empty() {
         bail!("the configuration has {} problem(s):\n  - {}", problems.len(), problems.join("\n  - "));
     }
+    if config.enabled_strategies().next().is_none() && !config.daemon.allow_no_strategies {
+        bail!(
+            "no strategy to run: no [[strategies]] are configured, {} holds no *.rhai script and {} no plugin \
+             library; add one (or fix daemon.scripts / --scripts), or set daemon.allow_no_strategies = true \
+             to run for outcomes only",
+            config.daemon.scripts.display(),
+            config.daemon.plugins.display()
+        );
+    }
     let db = config.daemon.db.clone();
     let (core, view) = start_engine(&config, &db, adopt_new_scripts)?;
     let (requests, receiver) = mpsc::channel(config.daemon.queue);
@@ -197,6 +231,9 @@ pub fn run(mut config: Config) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         let bound = listener.local_addr()?;
+        // Handlers first: a SIGTERM right after the address is announced
+        // (systemd stopping a unit that just started) must stop cleanly.
+        let stop = stop_signal()?;
         // Watching starts before the address is announced, so a file written
         // as soon as the daemon answers is seen.
         let _watcher = watch::start(
@@ -209,7 +246,7 @@ pub fn run(mut config: Config) -> anyhow::Result<()> {
         tracing::info!(%bound, db = %db.display(), "siglearn daemon started");
         let ticker = tokio::spawn(tick(requests.clone()));
         axum::serve(listener, api::router(state, config.daemon.max_body_bytes))
-            .with_graceful_shutdown(stop_signal())
+            .with_graceful_shutdown(stop)
             .await
             .context("the HTTP server failed")?;
         ticker.abort();
@@ -260,6 +297,11 @@ fn start_engine(
     let problems = lineup.problems.clone();
     for problem in &problems {
         tracing::error!(error = %problem, "the script does not load; its live version from the store runs instead");
+    }
+    let failed = lineup.failed.clone();
+    for error in &failed {
+        tracing::error!(%error, "the strategy cannot be restored from the store and does not run; the others do");
+        store.send(Command::InsertStrategyError { error: error.clone(), at: now })?;
     }
     let champion = lineup.champion;
     let mut engine = Engine::with_lineup(
@@ -318,6 +360,19 @@ fn start_engine(
             status.reload_error = Some(problem);
         }
     }
+    for error in failed {
+        let script = config
+            .strategies
+            .iter()
+            .find(|s| s.name == error.strategy.as_str())
+            .map(|s| s.path.display().to_string());
+        let status = view.strategies.entry(error.strategy.to_string()).or_default();
+        status.running = false;
+        status.script = script.unwrap_or_default();
+        status.errors += 1;
+        status.last_error = Some(error.clone());
+        status.reload_error = Some(error);
+    }
     let view = Arc::new(RwLock::new(view));
     let core = Core {
         engine,
@@ -328,6 +383,7 @@ fn start_engine(
         view: Arc::clone(&view),
         checkpoint_every: Duration::from_secs(config.daemon.snapshot_minutes * 60),
         adopt_new_scripts,
+        failure_log: core::FailureLog::default(),
     };
     Ok((core, view))
 }
@@ -344,29 +400,63 @@ async fn tick(requests: mpsc::Sender<Request>) {
     }
 }
 
-/// Resolves on SIGINT or SIGTERM.
-async fn stop_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// A future that resolves on SIGINT or SIGTERM; the handlers are installed
+/// when this returns, not when the future is first polled.
+#[cfg(unix)]
+fn stop_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {},
+            _ = terminate.recv() => {},
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {},
-        () = terminate => {},
-    }
+    })
+}
+
+/// A future that resolves on Ctrl-C.
+#[cfg(not(unix))]
+fn stop_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }
 
 /// A read-only store connection for a handler.
 pub(crate) fn reader(db: &Path) -> Result<StoreReader, Refusal> {
     StoreReader::open(db).map_err(|e| Refusal::internal(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hidden_and_unreadable_entries_of_a_folder_are_not_strategies() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path();
+        std::fs::write(folder.join("a.rhai"), "fn decide(signal) { true }").unwrap();
+        std::fs::write(folder.join(".hidden.rhai"), "fn decide(signal) { true }").unwrap();
+        std::fs::create_dir(folder.join("dir.rhai")).unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink("user@host.1234:1700000000", folder.join(".#a.rhai")).unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink("gone.rhai", folder.join("dangling.rhai")).unwrap();
+        let found = files_in(folder, |p| p.extension().is_some_and(|e| e == "rhai"));
+        assert_eq!(found, [folder.join("a.rhai")]);
+    }
+
+    #[test]
+    fn without_strategies_the_daemon_refuses_to_start_unless_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::default();
+        config.daemon.listen = "127.0.0.1:0".into();
+        config.daemon.db = dir.path().join("s.db");
+        config.daemon.scripts = dir.path().join("scripts");
+        config.daemon.plugins = dir.path().join("plugins");
+        let error = run(config).unwrap_err().to_string();
+        assert!(error.contains("no strategy to run") && error.contains("allow_no_strategies"), "{error}");
+        assert!(!dir.path().join("s.db").exists(), "refused before anything was written");
+    }
 }

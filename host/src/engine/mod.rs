@@ -221,9 +221,11 @@ impl Engine {
         Some((self.lineup.seats[champion].name().clone(), tests))
     }
 
-    /// New code for a running strategy: the new code takes over the state
-    /// (through `migrate`) as a new version, reason `reload`. On failure the
-    /// old code stays live.
+    /// New code for a strategy in the lineup (running, or retired because its
+    /// script was removed): the new code takes over the state (through
+    /// `migrate`) as a new version, reason `reload`; the live code again
+    /// only makes a retired strategy run again. On failure the old code
+    /// stays live.
     pub fn replace_strategy(
         &mut self,
         mut new: Box<dyn Strategy>,
@@ -233,6 +235,12 @@ impl Engine {
             return Err(missing(new.name()));
         };
         let seat = &mut self.lineup.seats[i];
+        if new.code_hash() == seat.member.strategy.code_hash() {
+            // The live code again (a removed script put back as it was):
+            // the strategy resumes its live version; nothing is new.
+            seat.retired = false;
+            return Ok(seat.member.version);
+        }
         let old_state = seat.member.strategy.state()?;
         new.migrate(&old_state)?;
         let state = new.state()?;
@@ -323,12 +331,18 @@ impl Engine {
         self.monitor.watches(signal)
     }
 
-    /// A strategy added while running, with the record of its first version.
-    pub fn add_strategy(&mut self, member: Member, first: VersionRecord, effects: &mut Vec<Effect>) {
+    /// A strategy added while running, with the record of the version its
+    /// joining made (none when it resumed its live version from the store).
+    pub fn add_strategy(&mut self, member: Member, made: Option<VersionRecord>, effects: &mut Vec<Effect>) {
         let state = member.strategy.state().ok();
         self.lineup.add(member);
         self.jobs.add_seat(state);
-        effects.push(Effect::VersionCreated(first));
+        effects.extend(made.map(Effect::VersionCreated));
+    }
+
+    /// Whether `strategy` has a seat in the lineup, running or retired.
+    pub fn seated(&self, strategy: &str) -> bool {
+        self.lineup.position(strategy).is_some()
     }
 
     /// A strategy whose script was removed stops deciding and learning. The
@@ -352,14 +366,15 @@ impl Engine {
     }
 
     /// Every strategy's current state, to checkpoint: (strategy, live
-    /// version, state). A state that is not JSON is left out.
-    pub fn checkpoints(&self) -> Vec<(StrategyId, VersionId, serde_json::Value)> {
+    /// version, state), or why the state cannot be saved (the caller reports
+    /// it; the last good checkpoint stays the one a restart resumes from).
+    pub fn checkpoints(&self) -> Vec<Result<(StrategyId, VersionId, serde_json::Value), StrategyError>> {
         self.lineup
             .seats
             .iter()
-            .filter_map(|seat| {
-                let state = seat.member.strategy.state().ok()?;
-                Some((seat.name().clone(), seat.member.version, state))
+            .map(|seat| {
+                let state = seat.member.strategy.state()?;
+                Ok((seat.name().clone(), seat.member.version, state))
             })
             .collect()
     }
@@ -578,6 +593,50 @@ mod tests {
         assert!(err.to_string().contains("open"), "{err}");
         assert!(effects.is_empty());
         assert_eq!((engine.open_count(), engine.now()), (0, None));
+    }
+
+    #[test]
+    fn a_retired_strategy_comes_back_at_its_live_version_or_as_the_next_one() {
+        let script = |name: &str, source: &str| -> Box<dyn Strategy> {
+            let path = std::path::Path::new("s.rhai");
+            let limits = crate::strategy::script::Limits::default();
+            let mut strategy =
+                crate::strategy::script::ScriptStrategy::compile(name.into(), path, source, limits).unwrap();
+            strategy.init(&serde_json::json!({})).unwrap();
+            Box::new(strategy)
+        };
+        let member = |name: &str, source: &str| Member {
+            strategy: script(name, source),
+            version: VersionId(1),
+            params: serde_json::json!({}),
+        };
+        let live = "fn decide(signal) { true }";
+        let spec = LineupSpec {
+            members: vec![member("champion", live), member("s", live)],
+            champion: Some(0),
+            schedule: None,
+        };
+        let mut engine = Engine::with_lineup(EngineConfig::default(), spec);
+        engine.retire_strategy("s").unwrap();
+        assert!(engine.seated("s") && !engine.runs("s"));
+        // Put back as it was: it runs its live version again, nothing new.
+        let mut effects = Vec::new();
+        assert_eq!(engine.replace_strategy(script("s", live), &mut effects).unwrap(), VersionId(1));
+        assert!(engine.runs("s") && effects.is_empty(), "{effects:?}");
+        // Removed and written anew: the next version after the live one.
+        engine.retire_strategy("s").unwrap();
+        let version =
+            engine.replace_strategy(script("s", "fn decide(signal) { false }"), &mut effects).unwrap();
+        assert_eq!(version, VersionId(2));
+        let created: Vec<(u32, Option<VersionId>, VersionReason)> = effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::VersionCreated(r) => Some((r.version.0, r.parent, r.reason)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(created, [(2, Some(VersionId(1)), VersionReason::Reload)]);
+        assert!(engine.runs("s"));
     }
 
     #[test]

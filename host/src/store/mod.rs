@@ -111,6 +111,8 @@ pub enum StoreError {
     WriterStopped(String),
     #[error("bad data in the store: {0}")]
     Corrupt(String),
+    #[error("store {} cannot be used here: {fix}", path.display())]
+    ReadOnly { path: PathBuf, fix: String },
 }
 
 /// The settings that decide outcomes, as stored with them.
@@ -118,8 +120,25 @@ fn settings_text(config: &MonitorConfig) -> String {
     format!("ambiguity={} fee_pct={}", config.ambiguity, config.fee_pct)
 }
 
-/// Opens (creating if needed) and migrates the store at `path`.
+/// Opens (creating if needed) and migrates the store at `path`; a store in
+/// a folder this process cannot write is refused with an error that says so.
 pub(crate) fn connect(path: &Path) -> Result<Connection, StoreError> {
+    let read_only = || StoreError::ReadOnly {
+        path: path.to_path_buf(),
+        fix: "it (or its folder) is read-only, and writing needs a writable folder (SQLite keeps \
+              its -wal and -shm files beside the store); the read commands (report, strategies, \
+              versions) read it where it is, or copy it to a writable folder"
+            .to_owned(),
+    };
+    // Checked first: SQLite may open such a store and fail only at the
+    // first write, long after start.
+    if read_only_folder(path) || read_only_file(path) {
+        return Err(read_only());
+    }
+    open_for_writing(path)
+}
+
+fn open_for_writing(path: &Path) -> Result<Connection, StoreError> {
     let mut conn =
         Connection::open(path).map_err(|source| StoreError::Open { path: path.to_path_buf(), source })?;
     // WAL lets readers work while the writer commits; NORMAL sync keeps
@@ -128,6 +147,33 @@ pub(crate) fn connect(path: &Path) -> Result<Connection, StoreError> {
     conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;")?;
     migrations::migrate(&mut conn)?;
     Ok(conn)
+}
+
+/// Whether the folder of `path` exists but this process cannot create a file
+/// in it (read-only media, permissions, an immutable folder). Tried by
+/// creating and removing a probe file: permission bits alone do not tell
+/// (root, read-only mounts).
+pub(crate) fn read_only_folder(path: &Path) -> bool {
+    let folder = match path.parent() {
+        Some(folder) if !folder.as_os_str().is_empty() => folder,
+        _ => Path::new("."),
+    };
+    if !folder.is_dir() {
+        return false;
+    }
+    let probe = folder.join(format!(".siglearn-write-probe-{}", std::process::id()));
+    match std::fs::OpenOptions::new().write(true).create_new(true).open(&probe) {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            false
+        }
+        Err(error) => error.kind() != std::io::ErrorKind::AlreadyExists,
+    }
+}
+
+/// Whether `path` exists and cannot be opened for writing.
+fn read_only_file(path: &Path) -> bool {
+    path.is_file() && std::fs::OpenOptions::new().write(true).open(path).is_err()
 }
 
 /// The write side of the store.

@@ -43,12 +43,29 @@ impl StoreReader {
                 source: rusqlite::Error::InvalidPath(path.to_path_buf()),
             });
         }
-        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(path, flags)
-            .map_err(|source| StoreError::Open { path: path.to_path_buf(), source })?;
-        let version: i64 = conn
-            .query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |row| row.get(0))
-            .map_err(|source| StoreError::Open { path: path.to_path_buf(), source })?;
+        // A store in a read-only folder (read-only media, a mounted
+        // backup) cannot get the `-shm` file WAL readers need: it is read
+        // as immutable instead, unless a write-ahead log holds commits the
+        // store file lacks (then reading it as immutable would miss them).
+        let (conn, version) = match connect_read_only(path, false) {
+            Ok(opened) => opened,
+            Err(source) if cannot_open(&source) && super::read_only_folder(path) => {
+                let wal = wal_file(path);
+                if wal.metadata().is_ok_and(|m| m.len() > 0) {
+                    return Err(StoreError::ReadOnly {
+                        path: path.to_path_buf(),
+                        fix: format!(
+                            "its write-ahead log {} holds commits not yet merged into it (the writer did not \
+                             stop cleanly); copy the store and that file to a writable folder to read them",
+                            wal.display()
+                        ),
+                    });
+                }
+                connect_read_only(path, true)
+                    .map_err(|source| StoreError::Open { path: path.to_path_buf(), source })?
+            }
+            Err(source) => return Err(StoreError::Open { path: path.to_path_buf(), source }),
+        };
         if version > super::migrations::LATEST {
             return Err(StoreError::TooNew { found: version, known: super::migrations::LATEST });
         }
@@ -57,6 +74,19 @@ impl StoreReader {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Whether the store holds anything an earlier run wrote (signals,
+    /// versions or job runs): a store that does is continued, never started
+    /// afresh, even when no signal came before it stopped.
+    pub fn holds_run(&self) -> Result<bool, StoreError> {
+        let held: bool = self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM signals) OR EXISTS (SELECT 1 FROM versions) \
+             OR EXISTS (SELECT 1 FROM job_runs)",
+            [],
+            |row| row.get(0),
+        )?;
+        Ok(held)
     }
 
     /// Every closed signal with its outcome, in exit order (ties by id).
@@ -423,6 +453,54 @@ impl StoreReader {
             self.conn.query_row("SELECT value FROM settings WHERE key = 'outcomes'", [], |row| row.get(0)),
         )
     }
+}
+
+/// Opens `path` read-only (as immutable: no locks, no `-shm`) and reads its
+/// schema version, the first read, where a WAL store that cannot be opened
+/// fails.
+fn connect_read_only(path: &Path, immutable: bool) -> rusqlite::Result<(Connection, i64)> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = if immutable {
+        Connection::open_with_flags(
+            format!("file:{}?immutable=1", uri_path(path)),
+            flags | OpenFlags::SQLITE_OPEN_URI,
+        )?
+    } else {
+        Connection::open_with_flags(path, flags)?
+    };
+    let version =
+        conn.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |row| row.get(0))?;
+    Ok((conn, version))
+}
+
+/// `path` for a `file:` URI: the characters a URI gives a meaning escaped.
+fn uri_path(path: &Path) -> String {
+    let mut escaped = String::new();
+    for c in path.to_string_lossy().chars() {
+        match c {
+            '%' => escaped.push_str("%25"),
+            '?' => escaped.push_str("%3F"),
+            '#' => escaped.push_str("%23"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+/// The write-ahead log beside a store.
+fn wal_file(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push("-wal");
+    PathBuf::from(name)
+}
+
+/// Whether SQLite could not open or lock the file (rather than found it bad).
+fn cannot_open(error: &rusqlite::Error) -> bool {
+    matches!(
+        error,
+        rusqlite::Error::SqliteFailure(e, _)
+            if matches!(e.code, rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::ReadOnly)
+    )
 }
 
 fn optional<T>(result: rusqlite::Result<T>) -> Result<Option<T>, StoreError> {

@@ -13,6 +13,14 @@
 //! The live state is the newest checkpoint of the live version with every
 //! outcome committed after it learned again, in the order the engine closed
 //! them (DESIGN section 9: snapshot plus the outcomes after it).
+//!
+//! Version numbers come from the store alone: a strategy the store knows
+//! always continues from its live version `n` (a new version is `n + 1`),
+//! whether it is resumed at start or adopted while running (a script that
+//! comes back after it was removed); only a strategy the store has never
+//! seen starts at version 1. A strategy that cannot be resumed (its stored
+//! state or code no longer loads) is left out and reported in
+//! [`Lineup::failed`]; the others run.
 
 use siglearn_plugin_api::{StrategyId, Timestamp, VersionId};
 
@@ -20,6 +28,7 @@ use super::{Code, Strategy, StrategyError};
 use crate::config::{Config, StrategyConfig};
 use crate::engine::Member;
 use crate::store::{StoreError, StoreReader};
+use crate::strategy::script::Limits;
 use crate::versions::{AliasMove, CHAMPION, VersionReason, VersionRecord};
 
 /// A lineup ready for the engine, with the rows that record its start.
@@ -35,6 +44,34 @@ pub struct Lineup {
     /// run instead: the strategy runs its live version, and this says why
     /// the file was not taken (as a failed hot reload does).
     pub problems: Vec<StrategyError>,
+    /// Strategies of a resumed store that could not be restored: they are
+    /// not in `members`, and this says why.
+    pub failed: Vec<StrategyError>,
+}
+
+/// A strategy that has never run: compiled (or opened), `init(params)`,
+/// and its version 1 (reason `load`).
+fn fresh(
+    spec: &StrategyConfig,
+    limits: Limits,
+    now: Timestamp,
+) -> Result<(Member, VersionRecord), StrategyError> {
+    let mut strategy = super::open(StrategyId::new(spec.name.as_str()), &spec.path, limits)?;
+    strategy.init(&spec.params)?;
+    let state = strategy.state()?;
+    let record = VersionRecord {
+        strategy: strategy.name().clone(),
+        version: VersionId(1),
+        parent: None,
+        code_hash: strategy.code_hash().to_owned(),
+        code: Some(strategy.code()),
+        params: spec.params.clone(),
+        state,
+        reason: VersionReason::Load,
+        metrics: serde_json::Value::Null,
+        created_at: now,
+    };
+    Ok((Member { strategy, version: VersionId(1), params: spec.params.clone() }, record))
 }
 
 /// Loads every enabled strategy of `config`; every failure is reported.
@@ -43,24 +80,10 @@ pub fn load_lineup(config: &Config, now: Timestamp) -> Result<Lineup, Vec<Strate
     let mut versions = Vec::new();
     let mut errors = Vec::new();
     for spec in config.enabled_strategies() {
-        let loaded = super::open(StrategyId::new(spec.name.as_str()), &spec.path, config.limits)
-            .and_then(|mut strategy| strategy.init(&spec.params).map(|()| strategy))
-            .and_then(|strategy| strategy.state().map(|state| (strategy, state)));
-        match loaded {
-            Ok((strategy, state)) => {
-                versions.push(VersionRecord {
-                    strategy: strategy.name().clone(),
-                    version: VersionId(1),
-                    parent: None,
-                    code_hash: strategy.code_hash().to_owned(),
-                    code: Some(strategy.code()),
-                    params: spec.params.clone(),
-                    state,
-                    reason: VersionReason::Load,
-                    metrics: serde_json::Value::Null,
-                    created_at: now,
-                });
-                members.push(Member { strategy, version: VersionId(1), params: spec.params.clone() });
+        match fresh(spec, config.limits, now) {
+            Ok((member, record)) => {
+                versions.push(record);
+                members.push(member);
             }
             Err(error) => errors.push(error),
         }
@@ -77,10 +100,12 @@ pub fn load_lineup(config: &Config, now: Timestamp) -> Result<Lineup, Vec<Strate
         evidence: serde_json::Value::Null,
         moved_at: now,
     });
-    Ok(Lineup { members, champion, versions, alias, problems: Vec::new() })
+    Ok(Lineup { members, champion, versions, alias, problems: Vec::new(), failed: Vec::new() })
 }
 
 /// Restores the configured strategies from a store, as the module docs say.
+/// A strategy that cannot be restored is reported in [`Lineup::failed`]
+/// and left out; only an unreadable store fails the whole lineup.
 pub fn resume_lineup(
     config: &Config,
     store: &StoreReader,
@@ -88,29 +113,33 @@ pub fn resume_lineup(
 ) -> Result<Lineup, Vec<StrategyError>> {
     let mut members = Vec::new();
     let mut versions = Vec::new();
-    let mut errors = Vec::new();
+    let mut failed = Vec::new();
     let mut problems = Vec::new();
     for spec in config.enabled_strategies() {
-        match resume_one(spec, config, store, now) {
+        match resume_strategy(spec, config.limits, store, now) {
             Ok(Resumed { member, record, problem }) => {
                 members.push(member);
                 versions.extend(record);
                 problems.extend(problem);
             }
-            Err(error) => errors.push(error),
+            Err(error) => failed.push(error),
         }
     }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
     let stored = store.alias(CHAMPION).map_err(|e| vec![store_failure(&config_name(config), e)])?;
-    let stored_index = stored
-        .as_ref()
-        .and_then(|(name, _)| members.iter().position(|m| m.strategy.name().as_str() == name.as_str()));
-    let (champion, alias) = match stored_index {
-        Some(index) => (Some(index), None),
-        None => {
-            let index = config.champion_index();
+    let position = |name: &str| members.iter().position(|m| m.strategy.name().as_str() == name);
+    let is_failed = |name: &str| failed.iter().any(|f: &StrategyError| f.strategy.as_str() == name);
+    let (champion, alias) = match stored {
+        Some((name, _)) if position(&name).is_some() => (position(&name), None),
+        // The champion could not be restored: no champion until it is (the
+        // alias stays where it is rather than moving behind the user's back).
+        Some((name, _)) if is_failed(&name) => (None, None),
+        _ => {
+            let name = config
+                .experiment
+                .champion
+                .clone()
+                .or_else(|| config.enabled_strategies().next().map(|s| s.name.clone()));
+            let index = name.as_deref().and_then(position);
             let alias = index.map(|c| AliasMove {
                 alias: CHAMPION.to_owned(),
                 strategy: members[c].strategy.name().clone(),
@@ -122,16 +151,17 @@ pub fn resume_lineup(
             (index, alias)
         }
     };
-    Ok(Lineup { members, champion, versions, alias, problems })
+    Ok(Lineup { members, champion, versions, alias, problems, failed })
 }
 
 /// One strategy resumed from the store.
-struct Resumed {
-    member: Member,
+#[derive(Debug)]
+pub struct Resumed {
+    pub member: Member,
     /// A version the resume created (load or reload).
-    record: Option<VersionRecord>,
+    pub record: Option<VersionRecord>,
     /// Why the script file was not taken, when the live version runs instead.
-    problem: Option<StrategyError>,
+    pub problem: Option<StrategyError>,
 }
 
 fn config_name(config: &Config) -> String {
@@ -146,19 +176,21 @@ fn store_failure(name: &str, error: StoreError) -> StrategyError {
     )
 }
 
-fn resume_one(
+/// Resumes the strategy `spec` from `store`: from its live version when the
+/// store knows it (see the module docs), as version 1 when it does not.
+/// Used at start and for a strategy adopted while running, so both number
+/// versions the same way.
+pub fn resume_strategy(
     spec: &StrategyConfig,
-    config: &Config,
+    limits: Limits,
     store: &StoreReader,
     now: Timestamp,
 ) -> Result<Resumed, StrategyError> {
     let name = StrategyId::new(spec.name.as_str());
     let history = store.versions(&spec.name).map_err(|e| store_failure(&spec.name, e))?;
     let Some(live) = history.last() else {
-        let mut fresh = load_lineup(&Config { strategies: vec![spec.clone()], ..config.clone() }, now)
-            .map_err(|mut errors| errors.remove(0))?;
-        let member = fresh.members.remove(0);
-        return Ok(Resumed { member, record: fresh.versions.pop(), problem: None });
+        let (member, record) = fresh(spec, limits, now)?;
+        return Ok(Resumed { member, record: Some(record), problem: None });
     };
     let file = Code::read(&name, &spec.path)?;
     let file_hash = file.hash();
@@ -172,7 +204,7 @@ fn resume_one(
         store.code(&live.code_hash).map_err(|e| store_failure(&spec.name, e))?
     };
     let restored = match &live_source {
-        Some(code) => Some(restore_live(name.clone(), spec, code, live, config, store)?),
+        Some(code) => Some(restore_live(name.clone(), spec, code, live, limits, store)?),
         None => None,
     };
     let member =
@@ -189,7 +221,7 @@ fn resume_one(
         None => live.state.clone(),
     };
     let migrated = file
-        .build(name, &spec.path, config.limits)
+        .build(name, &spec.path, limits)
         .and_then(|mut strategy| strategy.migrate(&old_state).map(|()| strategy));
     let strategy = match (migrated, restored) {
         (Ok(strategy), _) => strategy,
@@ -226,10 +258,10 @@ fn restore_live(
     spec: &StrategyConfig,
     code: &Code,
     live: &VersionRecord,
-    config: &Config,
+    limits: Limits,
     store: &StoreReader,
 ) -> Result<Box<dyn Strategy>, StrategyError> {
-    let mut strategy = code.build(name, &spec.path, config.limits)?;
+    let mut strategy = code.build(name, &spec.path, limits)?;
     let checkpoint = store.snapshot(&spec.name, live.version).map_err(|e| store_failure(&spec.name, e))?;
     let Some((state, through)) = checkpoint else {
         strategy.set_state(&live.state)?;
@@ -243,4 +275,63 @@ fn restore_live(
         }
     }
     Ok(strategy)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::monitor::MonitorConfig;
+    use crate::store::{Command, Store};
+
+    /// A config of the scripts `(name, source)` in `dir`, the first champion.
+    fn config(dir: &std::path::Path, scripts: &[(&str, &str)]) -> Config {
+        let mut config = Config::default();
+        for (name, source) in scripts {
+            let path = dir.join(format!("{name}.rhai"));
+            std::fs::write(&path, source).unwrap();
+            config.strategies.push(StrategyConfig {
+                name: (*name).to_owned(),
+                path,
+                params: serde_json::json!({}),
+                enabled: true,
+            });
+        }
+        config
+    }
+
+    #[test]
+    fn a_strategy_that_cannot_be_restored_is_left_out_and_the_champion_alias_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let take = "fn decide(signal) { true }";
+        let config = config(dir.path(), &[("a", take), ("b", take)]);
+        let db = dir.path().join("s.db");
+        let lineup = load_lineup(&config, Timestamp(0)).unwrap();
+        let store = Store::open(&db, &MonitorConfig::default()).unwrap();
+        for version in lineup.versions {
+            store.send(Command::InsertVersion(version)).unwrap();
+        }
+        store.send(Command::MoveAlias(lineup.alias.unwrap())).unwrap();
+        store.close().unwrap();
+        // The champion's newest checkpoint is deeper than the store reads back.
+        let deep = (0..200).fold(String::from("{}"), |inner, _| format!("{{\"a\":{inner}}}"));
+        rusqlite::Connection::open(&db)
+            .unwrap()
+            .execute(
+                "INSERT INTO snapshots (kind, strategy, version, state, outcomes_through, at) \
+                 VALUES ('state', 'a', 1, ?1, 0, 0)",
+                [&deep],
+            )
+            .unwrap();
+
+        let reader = StoreReader::open(&db).unwrap();
+        let lineup = resume_lineup(&config, &reader, Timestamp(1)).unwrap();
+        let names: Vec<&str> = lineup.members.iter().map(|m| m.strategy.name().as_str()).collect();
+        assert_eq!(names, ["b"]);
+        assert_eq!(lineup.failed.len(), 1);
+        assert_eq!(lineup.failed[0].strategy.as_str(), "a");
+        assert!(lineup.failed[0].message.contains("recursion limit"), "{}", lineup.failed[0]);
+        assert_eq!(lineup.champion, None, "no champion while it cannot run");
+        assert!(lineup.alias.is_none(), "the stored alias is not moved to another strategy");
+        assert!(lineup.versions.is_empty());
+    }
 }

@@ -5,12 +5,24 @@ use rhai::{Dynamic, Map};
 
 use crate::strategy::Verdict;
 
+/// How deep maps and arrays may nest in a state (`this` itself is level 1).
+/// The store's JSON reader stops at 128 levels; a state this check lets
+/// through always reads back, so `siglearn check` and a restart agree.
+pub(crate) const MAX_STATE_DEPTH: usize = 64;
+
 /// The state as JSON; refuses what JSON cannot hold exactly (non-finite
-/// numbers, functions, signals kept in the state).
+/// numbers, functions, signals or timestamps kept in the state) and states
+/// nested deeper than [`MAX_STATE_DEPTH`].
 pub(crate) fn state_to_json(state: &Dynamic) -> Result<serde_json::Value, String> {
     let mut path = vec!["this".to_owned()];
-    check_json_safe(state, &mut path)?;
+    check_json_safe(state, &mut path, 1)?;
     rhai::serde::from_dynamic::<serde_json::Value>(state).map_err(|e| format!("the state is not JSON: {e}"))
+}
+
+/// Whether the state is one [`state_to_json`] takes, without building the
+/// JSON (the check after every `decide` and `learn`).
+pub(crate) fn check_state(state: &Dynamic) -> Result<(), String> {
+    check_json_safe(state, &mut vec!["this".to_owned()], 1)
 }
 
 /// A JSON state as a Rhai value.
@@ -21,8 +33,14 @@ pub(crate) fn json_to_state(state: &serde_json::Value) -> Result<Dynamic, String
 
 /// Walks the state; `path` holds the keys down to `value` and is only
 /// formatted when something is wrong (the check runs on every snapshot).
-fn check_json_safe(value: &Dynamic, path: &mut Vec<String>) -> Result<(), String> {
+fn check_json_safe(value: &Dynamic, path: &mut Vec<String>, depth: usize) -> Result<(), String> {
     let here = |path: &[String]| path.join(".");
+    if depth > MAX_STATE_DEPTH && (value.is_map() || value.is_array()) {
+        return Err(format!(
+            "{} is nested {depth} levels deep; a state may nest maps and arrays at most {MAX_STATE_DEPTH} levels",
+            abbreviated(&here(path))
+        ));
+    }
     if let Ok(number) = value.as_float() {
         if !number.is_finite() {
             return Err(format!(
@@ -41,7 +59,7 @@ fn check_json_safe(value: &Dynamic, path: &mut Vec<String>) -> Result<(), String
                     || !simple(item)
                 {
                     path.push(key.to_string());
-                    check_json_safe(item, path)?;
+                    check_json_safe(item, path, depth + 1)?;
                     path.pop();
                 }
             }
@@ -59,7 +77,7 @@ fn check_json_safe(value: &Dynamic, path: &mut Vec<String>) -> Result<(), String
                     if let Some(last) = path.last_mut() {
                         last.push_str(&format!("[{i}]"));
                     }
-                    check_json_safe(item, path)?;
+                    check_json_safe(item, path, depth + 1)?;
                     if let Some(last) = path.last_mut() {
                         last.truncate(last.rfind('[').unwrap_or(last.len()));
                     }
@@ -76,6 +94,16 @@ fn check_json_safe(value: &Dynamic, path: &mut Vec<String>) -> Result<(), String
         here(path),
         value.type_name()
     ))
+}
+
+/// A key path cut to its start and end when it is long (a deep state's).
+fn abbreviated(path: &str) -> String {
+    if path.len() <= 80 {
+        return path.to_owned();
+    }
+    let start: String = path.chars().take(40).collect();
+    let end: String = path.chars().rev().take(30).collect::<Vec<_>>().into_iter().rev().collect();
+    format!("{start}...{end}")
 }
 
 /// A value JSON holds as it is: unit, bool, int, finite float, string, char.

@@ -178,6 +178,34 @@ impl ScriptStrategy {
         self.check_state(Hook::Migrate)
     }
 
+    /// Runs a per-signal hook (`decide`, `learn`) that may change `this`,
+    /// all or nothing: when it fails, or leaves a state that is not JSON
+    /// (NaN from 0.0/0.0, a timestamp kept in `this`, nesting past
+    /// [`convert::MAX_STATE_DEPTH`]), the state goes back to what it was
+    /// before the call and the failure says so. A state can therefore
+    /// always be checkpointed, and learning is never lost silently at a
+    /// checkpoint or a restart.
+    fn guarded(
+        &mut self,
+        hook: Hook,
+        signal: Option<&SignalId>,
+        run: impl FnOnce(&mut Self) -> Result<Dynamic, StrategyError>,
+    ) -> Result<Dynamic, StrategyError> {
+        let before = self.state.clone();
+        let result = run(self).and_then(|result| match convert::check_state(&self.state) {
+            Ok(()) => Ok(result),
+            Err(message) => Err(self.error(
+                Some(hook),
+                signal,
+                format!("{message}; the change was refused: the state is as it was before this call"),
+            )),
+        });
+        if result.is_err() {
+            self.state = before;
+        }
+        result
+    }
+
     fn check_state(&self, hook: Hook) -> Result<(), StrategyError> {
         convert::state_to_json(&self.state).map(drop).map_err(|m| self.error(Some(hook), None, m))
     }
@@ -251,8 +279,9 @@ impl Strategy for ScriptStrategy {
     }
 
     fn decide(&mut self, signal: &Arc<Signal>) -> Result<Verdict, StrategyError> {
-        let result =
-            self.call(Hook::Decide, Budget::Hot, Some(&signal.id), (ScriptSignal(Arc::clone(signal)),))?;
+        let result = self.guarded(Hook::Decide, Some(&signal.id), |me| {
+            me.call(Hook::Decide, Budget::Hot, Some(&signal.id), (ScriptSignal(Arc::clone(signal)),))
+        })?;
         convert::verdict(&result).map_err(|m| self.error(Some(Hook::Decide), Some(&signal.id), m))
     }
 
@@ -261,7 +290,10 @@ impl Strategy for ScriptStrategy {
             return Ok(());
         }
         let args = (ScriptSignal(Arc::clone(signal)), ScriptOutcome(Arc::new(outcome.clone())));
-        self.call(Hook::Learn, Budget::Hot, Some(&signal.id), args).map(drop)
+        self.guarded(Hook::Learn, Some(&signal.id), |me| {
+            me.call(Hook::Learn, Budget::Hot, Some(&signal.id), args)
+        })
+        .map(drop)
     }
 
     fn daily(&mut self, summary: &DailySummary) -> Result<(), StrategyError> {

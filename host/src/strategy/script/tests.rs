@@ -201,3 +201,81 @@ fn undefined_variables_are_caught_at_compile_time() {
     let err = compile("fn decide(signal) { thresold > 0.5 }").unwrap_err();
     assert!(err.message.contains("thresold"), "{err}");
 }
+
+#[test]
+fn a_learn_that_leaves_a_state_json_cannot_hold_is_refused_and_the_state_kept() {
+    let mut s = strategy(
+        r#"
+        fn init(params) { this.n = 0; this.w = 1.0; }
+        fn decide(signal) { true }
+        fn learn(signal, outcome) {
+            this.n += 1;
+            if this.n == 2 { this.w = 0.0 / 0.0; }
+            if this.n == 3 { this.at = timestamp(); }
+        }
+        "#,
+    );
+    s.learn(&fixture::signal(), &fixture::outcome()).unwrap();
+    // The second call would leave NaN: refused, and the state is the first call's.
+    let err = s.learn(&fixture::signal(), &fixture::outcome()).unwrap_err();
+    assert_eq!(err.hook, Some(Hook::Learn), "{err}");
+    assert!(err.message.contains("this.w is NaN") && err.message.contains("refused"), "{err}");
+    assert_eq!(s.state().unwrap(), json!({"n": 1, "w": 1.0}));
+    // Refused again (n is 1 again, so this call is the second once more).
+    s.learn(&fixture::signal(), &fixture::outcome()).unwrap_err();
+    s.set_state(&json!({"n": 2, "w": 1.0})).unwrap();
+    let err = s.learn(&fixture::signal(), &fixture::outcome()).unwrap_err();
+    assert!(err.message.contains("this.at holds a"), "{err}");
+    assert_eq!(s.state().unwrap(), json!({"n": 2, "w": 1.0}), "a timestamp in this is refused too");
+}
+
+#[test]
+fn a_decide_that_breaks_the_state_is_no_decision_and_changes_nothing() {
+    let mut s = strategy("fn init(params) { this.x = 1.0; } fn decide(signal) { this.x = 1.0 / 0.0; true }");
+    let err = s.decide(&fixture::signal()).unwrap_err();
+    assert!(err.message.contains("this.x is inf"), "{err}");
+    assert_eq!(s.state().unwrap(), json!({"x": 1.0}));
+}
+
+#[test]
+fn a_failing_learn_leaves_the_state_as_it_was() {
+    let mut s = strategy(
+        r#"fn init(params) { this.n = 0; } fn decide(signal) { true }
+           fn learn(signal, outcome) { this.n += 1; throw "no"; }"#,
+    );
+    s.learn(&fixture::signal(), &fixture::outcome()).unwrap_err();
+    assert_eq!(s.state().unwrap(), json!({"n": 0}));
+}
+
+/// A script whose `learn` nests `this.deep` `levels` maps deep under `this`.
+fn nesting(levels: usize) -> ScriptStrategy {
+    strategy(&format!(
+        r#"fn decide(signal) {{ true }}
+           fn learn(signal, outcome) {{
+               let x = #{{}};
+               for i in 0..{inner} {{ x = #{{ a: x }}; }}
+               this.deep = x;
+           }}"#,
+        inner = levels - 2
+    ))
+}
+
+#[test]
+fn a_state_nests_at_most_max_state_depth_levels_and_such_a_state_reads_back_as_json() {
+    // `this` is level 1, `this.deep` level 2, and each loop round one more.
+    let mut s = nesting(convert::MAX_STATE_DEPTH);
+    s.learn(&fixture::signal(), &fixture::outcome()).unwrap();
+    let text = serde_json::to_string(&s.state().unwrap()).unwrap();
+    assert_eq!(text.matches('{').count(), convert::MAX_STATE_DEPTH);
+    // The store's reader: serde_json with its default recursion limit.
+    let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+    s.set_state(&back).unwrap();
+
+    let mut s = nesting(200);
+    let err = s.learn(&fixture::signal(), &fixture::outcome()).unwrap_err();
+    assert!(err.message.contains(&format!("at most {}", convert::MAX_STATE_DEPTH)), "{err}");
+    assert_eq!(s.state().unwrap(), json!({}));
+    // Without the limit, such a state would not read back from the store.
+    let deep = (0..200).fold(String::from("{}"), |inner, _| format!("{{\"a\":{inner}}}"));
+    assert!(serde_json::from_str::<serde_json::Value>(&deep).is_err(), "serde_json stops at 128 levels");
+}
