@@ -433,4 +433,15 @@ mod tests {
         let path = file(&dir, "c.csv", HEADER);
         assert!(matches!(read_prices(&[path], &[], ReadOptions::default()), Err(FormatError::Empty { .. })));
     }
+
+    #[test]
+    fn microsecond_and_nanosecond_stamps_are_refused_with_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let micros = file(&dir, "us.csv", &format!("{HEADER}A,1577836800000000,1,2,0.5,1.5,10\n"));
+        let text = read_prices(&[micros], &[], ReadOptions::default()).unwrap_err().to_string();
+        assert!(text.contains("us.csv:2: ts:") && text.contains("(divide by 1000)"), "{text}");
+        let nanos = file(&dir, "ns.csv", &format!("{HEADER}A,1577836800000000000,1,2,0.5,1.5,10\n"));
+        let text = read_prices(&[nanos], &[], ReadOptions::default()).unwrap_err().to_string();
+        assert!(text.contains("(divide by 1,000,000)"), "{text}");
+    }
 }
