@@ -177,3 +177,30 @@ fn report_on_a_missing_store_names_it() {
     let error = siglearn_error(&["report", "--db", "/no/such/store.db"]);
     assert!(error.contains("/no/such/store.db"), "{error}");
 }
+
+#[test]
+fn a_store_holding_out_of_range_stamps_still_reports_and_continues() {
+    let dir = tempfile::tempdir().unwrap();
+    let candles = write(dir.path(), "c.csv", CANDLES);
+    let signals = write(
+        dir.path(),
+        "s.csv",
+        &format!(
+            "{HEADER}\na,A,long,2024-01-01T00:00:00Z,100,110,95,\nb,A,long,2024-01-01T00:00:00Z,100,105,95,\n"
+        ),
+    );
+    let db = out(dir.path(), "s.db");
+    siglearn(&["replay", "--candles", &candles, "--signals", &signals, "--db", &db]).unwrap();
+    // What an older version wrote for stamps in nanoseconds and i64::MIN.
+    let store = rusqlite::Connection::open(&db).unwrap();
+    let nanos = 1_714_557_600_000_000_000_i64;
+    store.execute("UPDATE outcomes SET exit_ts = ?1 WHERE signal_id = 'a'", [nanos]).unwrap();
+    store.execute("UPDATE signals SET entry_ts = ?1 WHERE id = 'b'", [i64::MIN]).unwrap();
+    drop(store);
+    let report = out(dir.path(), "r.json");
+    siglearn(&["report", "--db", &db, "--report-out", &report]).unwrap();
+    assert_eq!(json(&report)["overall"]["total_trades"], 2);
+    let later =
+        write(dir.path(), "later.csv", &format!("{HEADER}\nc,A,long,2024-01-01T00:01:00Z,110,120,100,\n"));
+    siglearn(&["replay", "--candles", &candles, "--signals", &later, "--db", &db]).unwrap();
+}
