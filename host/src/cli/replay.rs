@@ -114,6 +114,9 @@ pub(super) fn run_replay(
     config: &Config,
     outputs: &Outputs<'_>,
 ) -> anyhow::Result<Report> {
+    // A replay's results must not depend on the machine's speed: operation
+    // budgets decide, and the time budgets (the daemon's safety net) are off.
+    let config = &Config { limits: config.limits.without_time_budgets(), ..config.clone() };
     let engine_config = config.engine();
     let start = first_time(&inputs).unwrap_or(Timestamp(0));
     let earlier = match db {
