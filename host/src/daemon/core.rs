@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use siglearn_plugin_api::{PriceUpdate, Signal, Symbol, Timestamp, VersionId};
 use tokio::sync::{mpsc, oneshot};
 
+use super::failures::{Admit, FailureLog};
 use super::known::KnownIds;
 use super::view::View;
 use super::{Published, Refusal};
@@ -61,6 +62,8 @@ pub(crate) struct Core {
     pub(crate) checkpoint_every: Duration,
     /// Whether a script added to the folder joins the lineup.
     pub(crate) adopt_new_scripts: bool,
+    /// Strategy failures logged so far, to keep the log readable.
+    pub(crate) failure_log: FailureLog,
 }
 
 /// Wall time, read at the edge only.
@@ -121,6 +124,12 @@ impl Core {
         let mut view = self.view.write().unwrap_or_else(|poisoned| poisoned.into_inner());
         for effect in &effects {
             view.note(effect);
+            if let Effect::NoDecision { error, .. } | Effect::StrategyFailed(error) = effect {
+                let minute = view.started.elapsed().as_secs() / 60;
+                if let Admit::Log { left_out } = self.failure_log.admit(error.strategy.as_str(), minute) {
+                    tracing::warn!(strategy = %error.strategy, left_out, "strategy failed: {error}");
+                }
+            }
             if let Effect::VersionCreated(record) = effect {
                 if let Some(status) = view.strategies.get_mut(record.strategy.as_str()) {
                     status.plugin = self.engine.plugin_build(record.strategy.as_str()).cloned();
