@@ -231,4 +231,50 @@ mod tests {
         }
         assert_eq!(parse_timestamp("2099-12-31T23:59:59.999Z"), Ok(Timestamp(END.as_millis() - 1)));
     }
+
+    mod fuzz {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// A text or JSON instant that was read: inside the range, and
+        /// written back it reads the same; a refusal is a clear message.
+        fn judged(result: Result<Timestamp, TimestampError>) -> Result<(), TestCaseError> {
+            match result {
+                Ok(ts) => {
+                    prop_assert!((EARLIEST..END).contains(&ts), "{ts:?} is outside the range");
+                    prop_assert_eq!(parse_timestamp(&format_timestamp(ts)), Ok(ts));
+                }
+                Err(error) => prop_assert!(error.to_string().len() > 20, "{error}"),
+            }
+            Ok(())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+            #[test]
+            fn any_text_is_an_instant_in_range_or_a_clear_refusal(text in "\\PC{0,40}") {
+                judged(parse_timestamp(&text))?;
+            }
+
+            #[test]
+            fn date_like_text_is_an_instant_in_range_or_a_clear_refusal(
+                text in "[+-]?[0-9]{1,6}-[0-9]{1,2}-[0-9]{1,2}([T ][0-9]{1,2}:[0-9]{1,2}(:[0-9]{1,2}(\\.[0-9]{1,12})?)?)?(Z|[+-][0-9]{2}:[0-9]{2})?",
+            ) {
+                judged(parse_timestamp(&text))?;
+            }
+
+            #[test]
+            fn any_number_is_an_instant_in_range_or_a_clear_refusal(millis in any::<i64>(), big in any::<u64>(), float in any::<f64>()) {
+                judged(parse_timestamp(&millis.to_string()))?;
+                judged(timestamp_from_json(&serde_json::json!(millis)))?;
+                judged(timestamp_from_json(&serde_json::json!(big)))?;
+                judged(timestamp_from_json(&serde_json::json!(float)))?;
+                let in_range = (EARLIEST.as_millis()..END.as_millis()).contains(&millis);
+                let seconds_window = (100_000_000..10_000_000_000).contains(&millis);
+                prop_assert_eq!(parse_timestamp(&millis.to_string()).is_ok(), in_range && !seconds_window);
+            }
+        }
+    }
 }

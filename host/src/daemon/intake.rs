@@ -240,4 +240,112 @@ mod tests {
         assert_eq!((refusal.details.len(), refusal.details[0]["index"].as_u64()), (1, Some(1)));
         assert_eq!(refusal.details[0]["field"], "ts");
     }
+
+    mod fuzz {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// A JSON value of the kinds a client may send in any field.
+        fn any_value() -> impl Strategy<Value = serde_json::Value> {
+            prop_oneof![
+                Just(serde_json::Value::Null),
+                any::<bool>().prop_map(serde_json::Value::from),
+                any::<i64>().prop_map(serde_json::Value::from),
+                any::<u64>().prop_map(serde_json::Value::from),
+                any::<f64>().prop_map(serde_json::Value::from),
+                (-10.0f64..200.0).prop_map(serde_json::Value::from),
+                "\\PC{0,24}".prop_map(serde_json::Value::from),
+                "20[0-9]{2}-0[1-9]-[0-2][0-9]T[0-2][0-9]:00:00Z".prop_map(serde_json::Value::from),
+            ]
+        }
+
+        /// An object with some of the keys of a signal or a price (and a
+        /// stray one now and then), each with any value.
+        fn any_object() -> impl Strategy<Value = serde_json::Value> {
+            let keys = prop::sample::subsequence(
+                vec![
+                    "signal_id",
+                    "symbol",
+                    "side",
+                    "entry_ts",
+                    "entry_price",
+                    "take_profit",
+                    "stop_loss",
+                    "max_hold_minutes",
+                    "confidence",
+                    "heads",
+                    "ts",
+                    "price",
+                    "open",
+                    "high",
+                    "low",
+                    "close",
+                    "volume",
+                    "colour",
+                ],
+                0..=18,
+            );
+            (keys, prop::collection::vec(any_value(), 18)).prop_map(|(keys, values)| {
+                serde_json::Value::Object(
+                    keys.into_iter().zip(values).map(|(key, value)| (key.to_owned(), value)).collect(),
+                )
+            })
+        }
+
+        /// A refusal says what is wrong, and for a batch which item and field.
+        fn clear(refusal: &Refusal) -> Result<(), TestCaseError> {
+            prop_assert!(matches!(refusal.status, 400 | 422), "{refusal:?}");
+            prop_assert!(!refusal.error.is_empty());
+            for detail in &refusal.details {
+                prop_assert!(detail["index"].is_u64() && detail["field"].is_string(), "{detail}");
+                prop_assert!(!detail["reason"].as_str().unwrap_or_default().is_empty(), "{detail}");
+            }
+            Ok(())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+            #[test]
+            fn any_body_gives_valid_items_or_a_clear_refusal(
+                objects in prop::collection::vec(any_object(), 0..4),
+                lines in any::<bool>(),
+                latest in 0i64..crate::timestamp::END.as_millis(),
+            ) {
+                let body = if lines {
+                    objects.iter().map(|o| o.to_string()).collect::<Vec<_>>().join("\n")
+                } else {
+                    serde_json::Value::Array(objects).to_string()
+                };
+                let latest = Timestamp(latest);
+                match signals(body.as_bytes(), latest) {
+                    Ok(signals) => for signal in signals {
+                        prop_assert!(signal.validate().is_ok());
+                        prop_assert!((crate::timestamp::EARLIEST..=latest).contains(&signal.entry_ts));
+                        prop_assert!(signal.max_hold_ms.is_none_or(|hold| hold <= crate::timestamp::MAX_HOLD_MS));
+                    },
+                    Err(refusal) => clear(&refusal)?,
+                }
+                match prices(body.as_bytes(), latest) {
+                    Ok(updates) => for update in updates {
+                        prop_assert!(update.price.validate().is_ok());
+                        prop_assert!((crate::timestamp::EARLIEST..=latest).contains(&update.price.ts()));
+                    },
+                    Err(refusal) => clear(&refusal)?,
+                }
+            }
+
+            #[test]
+            fn any_bytes_give_a_clear_refusal_or_items(body in prop::collection::vec(any::<u8>(), 0..200)) {
+                let latest = crate::timestamp::END;
+                if let Err(refusal) = signals(&body, latest) {
+                    clear(&refusal)?;
+                }
+                if let Err(refusal) = prices(&body, latest) {
+                    clear(&refusal)?;
+                }
+            }
+        }
+    }
 }

@@ -524,4 +524,50 @@ mod tests {
             "{text}"
         );
     }
+
+    mod fuzz {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// A CSV cell of the kinds a file may hold in any column.
+        fn any_cell() -> impl Strategy<Value = String> {
+            prop_oneof![
+                Just(String::new()),
+                any::<i64>().prop_map(|n| n.to_string()),
+                any::<u64>().prop_map(|n| n.to_string()),
+                any::<f64>().prop_map(|x| x.to_string()),
+                (0.01f64..500.0).prop_map(|x| x.to_string()),
+                "20[0-9]{2}-0[1-9]-[0-2][0-9]T[0-2][0-9]:[0-5][0-9]:00Z",
+                "(long|short|buy|sell|up)",
+                "[A-Za-z0-9 ,\"\\-]{0,12}",
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+            #[test]
+            fn any_signal_rows_give_valid_signals_or_errors_naming_file_and_line(
+                rows in prop::collection::vec(prop::collection::vec(any_cell(), 8..=10), 1..6),
+            ) {
+                let dir = tempfile::tempdir().unwrap();
+                let mut text = format!("{HEADER},confidence,head.rsi\n");
+                for row in &rows {
+                    let quoted: Vec<String> = row.iter().map(|cell| format!("\"{}\"", cell.replace('"', "\"\""))).collect();
+                    text.push_str(&quoted.join(","));
+                    text.push('\n');
+                }
+                let path = file(&dir, "s.csv", &text);
+                match read_signals(&path, ReadOptions::default()) {
+                    Ok(read) => for signal in &read.signals {
+                        prop_assert!(signal.validate().is_ok());
+                        prop_assert!((crate::timestamp::EARLIEST..crate::timestamp::END).contains(&signal.entry_ts));
+                        prop_assert!(signal.max_hold_ms.is_none_or(|hold| hold <= crate::timestamp::MAX_HOLD_MS));
+                    },
+                    Err(error) => prop_assert!(error.to_string().contains("s.csv"), "{error}"),
+                }
+            }
+        }
+    }
 }
