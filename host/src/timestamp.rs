@@ -25,6 +25,14 @@ pub const END: Timestamp = Timestamp(4_102_444_800_000);
 /// The longest hold a signal may ask for: ten years of 365 days.
 pub const MAX_HOLD_MS: i64 = 3650 * MILLIS_PER_DAY;
 
+/// The UTC days (since 1970-01-01) of the accepted range. Series with one
+/// entry per day or week (the daily P&L, the weekly win rates) cover only
+/// these, so a stamp written by an older version (microseconds read as
+/// milliseconds) cannot make them millions of entries long.
+pub fn accepted_days() -> std::ops::Range<i64> {
+    EARLIEST.utc_day()..END.utc_day()
+}
+
 /// Text or a number that is not a timestamp siglearn understands.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TimestampError {

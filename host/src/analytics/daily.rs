@@ -8,7 +8,7 @@
 //! signal streams trade every calendar day.
 //!
 //! The series never leaves the accepted range of instants (1970 to 2100,
-//! [`crate::timestamp::END`]), so its length is bounded whatever a store
+//! [`crate::timestamp::accepted_days`]), so its length is bounded whatever a store
 //! holds: a trade stamped outside it (written by an older version that read
 //! microseconds as milliseconds) is left out of the daily series instead of
 //! making it millions of days long.
@@ -25,7 +25,7 @@ pub(super) fn daily_pnl(trades: &[&Trade]) -> Vec<f64> {
     let exit_day = |trade: &&Trade| trade.outcome.exit_ts.utc_day();
     // Exit days are included in the start so that a trade recorded as exiting
     // before its entry (bad input) is still counted rather than dropped.
-    let sane = 0..crate::timestamp::END.utc_day();
+    let sane = crate::timestamp::accepted_days();
     let first =
         trades.iter().map(|trade| trade.signal.entry_ts.utc_day()).chain(trades.iter().map(exit_day)).min();
     let last = trades.iter().map(exit_day).filter(|day| sane.contains(day)).max();
