@@ -69,6 +69,16 @@ impl Limits {
         Limits { time_budgets: false, ..self }
     }
 
+    /// The wall-time budgets in ms, hot and job: as configured, or never
+    /// (`u64::MAX`) when time budgets are off. Script and plugin calls both
+    /// read their budgets here.
+    pub fn time_budget_millis(&self) -> (u64, u64) {
+        match self.time_budgets {
+            true => (self.hot_millis, self.job_millis),
+            false => (u64::MAX, u64::MAX),
+        }
+    }
+
     /// Every problem with the limits, or none.
     pub fn validate(&self) -> Vec<String> {
         let mut problems = Vec::new();
@@ -115,14 +125,15 @@ impl CallBudget {
 
     /// Arms the budget for the next call.
     pub(crate) fn arm(&self, limits: &Limits, budget: Budget) {
+        let (hot_millis, job_millis) = limits.time_budget_millis();
         let (operations, millis) = match budget {
-            Budget::Hot => (limits.hot_operations, limits.hot_millis),
-            Budget::Job => (limits.job_operations, limits.job_millis),
+            Budget::Hot => (limits.hot_operations, hot_millis),
+            Budget::Job => (limits.job_operations, job_millis),
         };
-        let deadline = match limits.time_budgets {
-            true => u64::try_from((self.started.elapsed() + Duration::from_millis(millis)).as_nanos())
+        let deadline = match millis {
+            u64::MAX => u64::MAX,
+            millis => u64::try_from((self.started.elapsed() + Duration::from_millis(millis)).as_nanos())
                 .unwrap_or(u64::MAX),
-            false => u64::MAX,
         };
         self.operations.store(operations, Ordering::Relaxed);
         self.deadline_nanos.store(deadline, Ordering::Relaxed);
