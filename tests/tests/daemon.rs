@@ -302,3 +302,20 @@ fn a_store_holding_out_of_range_stamps_still_starts_and_serves() {
     assert_eq!(daemon.get("/api/outcomes").json()["count"], 2);
     assert_eq!(daemon.stop().code(), Some(0));
 }
+
+#[test]
+fn decide_failures_are_logged_a_few_per_strategy_per_minute() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = scripts(dir.path(), &["baseline"]);
+    std::fs::write(folder.join("broken.rhai"), "fn decide(signal) { throw \"boom\"; }").unwrap();
+    let daemon = Daemon::start(dir.path(), &[]);
+    let batch: Vec<String> = (0..20).map(|i| signal(&format!("s{i}"), "BTC", T0, "")).collect();
+    let answer = daemon.post("/api/signals", &format!("[{}]", batch.join(",")));
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(daemon.stop().code(), Some(0));
+    let log = std::fs::read_to_string(dir.path().join("daemon.log")).unwrap();
+    let logged = log.lines().filter(|line| line.contains("strategy failed") && line.contains("boom")).count();
+    // 5 per minute: 20 failures give 5 lines, or 10 if a minute turned meanwhile.
+    assert!((5..=10).contains(&logged), "{logged} lines:\n{log}");
+    assert!(!log.contains('\u{1b}'), "no colour codes in a log file");
+}
