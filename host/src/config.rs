@@ -61,6 +61,9 @@ pub struct DaemonConfig {
     /// Start even when there is no strategy at all (outcomes only); without
     /// it, an empty lineup is an error, as it usually means a wrong folder.
     pub allow_no_strategies: bool,
+    /// How far ahead of the wall clock a posted price or signal may be
+    /// stamped, in minutes; later ones are refused (422).
+    pub future_tolerance_minutes: u64,
 }
 
 impl Default for DaemonConfig {
@@ -76,6 +79,7 @@ impl Default for DaemonConfig {
             reload_debounce_ms: 50,
             queue: 256,
             allow_no_strategies: false,
+            future_tolerance_minutes: 5,
         }
     }
 }
@@ -93,7 +97,17 @@ impl std::fmt::Debug for DaemonConfig {
             .field("reload_debounce_ms", &self.reload_debounce_ms)
             .field("queue", &self.queue)
             .field("allow_no_strategies", &self.allow_no_strategies)
+            .field("future_tolerance_minutes", &self.future_tolerance_minutes)
             .finish()
+    }
+}
+
+impl DaemonConfig {
+    /// [`DaemonConfig::future_tolerance_minutes`] in milliseconds.
+    pub fn future_tolerance_ms(&self) -> i64 {
+        i64::try_from(self.future_tolerance_minutes)
+            .unwrap_or(i64::MAX)
+            .saturating_mul(siglearn_plugin_api::MILLIS_PER_MINUTE)
     }
 }
 
@@ -283,6 +297,25 @@ impl Config {
         {
             if value == 0 {
                 problems.push(format!("daemon.{name} must be at least 1"));
+            }
+        }
+        // Durations are bounded so that no sum or product of them overflows.
+        const TEN_YEARS_DAYS: u64 = 3650;
+        let durations = [
+            ("daemon.snapshot_minutes", self.daemon.snapshot_minutes, TEN_YEARS_DAYS * 24 * 60, "minutes"),
+            (
+                "daemon.future_tolerance_minutes",
+                self.daemon.future_tolerance_minutes,
+                TEN_YEARS_DAYS * 24 * 60,
+                "minutes",
+            ),
+            ("daemon.reload_debounce_ms", self.daemon.reload_debounce_ms, TEN_YEARS_DAYS * 86_400_000, "ms"),
+            ("experiment.probation_days", u64::from(self.experiment.probation_days), TEN_YEARS_DAYS, "days"),
+            ("retrain.train_days", u64::from(self.retrain.train_days), TEN_YEARS_DAYS, "days"),
+        ];
+        for (name, value, most, unit) in durations {
+            if value > most {
+                problems.push(format!("{name} is {value} {unit}, longer than ten years; use at most {most}"));
             }
         }
         let mut names = BTreeSet::new();
@@ -488,5 +521,25 @@ mod tests {
         let config = Config::load(&path).unwrap();
         assert_eq!(config.strategies[0].path, dir.path().join("scripts/a.rhai"));
         assert_eq!(config.strategies[0].params, serde_json::json!({"threshold": 0.4}));
+    }
+
+    #[test]
+    fn durations_longer_than_ten_years_are_refused_by_name() {
+        let config = Config::parse(
+            "[daemon]\nsnapshot_minutes = 18446744073709551615\nfuture_tolerance_minutes = 6000000\n\
+             [experiment]\nprobation_days = 4000\n[retrain]\ntrain_days = 3651\n",
+        )
+        .unwrap();
+        let problems = config.validate().join("\n");
+        for name in [
+            "daemon.snapshot_minutes",
+            "daemon.future_tolerance_minutes",
+            "experiment.probation_days",
+            "retrain.train_days",
+        ] {
+            assert!(problems.contains(&format!("{name} is ")), "{name}: {problems}");
+        }
+        assert!(problems.contains("longer than ten years"), "{problems}");
+        assert_eq!(Config::default().daemon.future_tolerance_ms(), 5 * 60_000);
     }
 }

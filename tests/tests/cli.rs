@@ -177,3 +177,81 @@ fn report_on_a_missing_store_names_it() {
     let error = siglearn_error(&["report", "--db", "/no/such/store.db"]);
     assert!(error.contains("/no/such/store.db"), "{error}");
 }
+
+#[test]
+fn a_store_holding_out_of_range_stamps_still_reports_and_continues() {
+    let dir = tempfile::tempdir().unwrap();
+    let candles = write(dir.path(), "c.csv", CANDLES);
+    let signals = write(
+        dir.path(),
+        "s.csv",
+        &format!(
+            "{HEADER}\na,A,long,2024-01-01T00:00:00Z,100,110,95,\nb,A,long,2024-01-01T00:00:00Z,100,105,95,\n"
+        ),
+    );
+    let db = out(dir.path(), "s.db");
+    siglearn(&["replay", "--candles", &candles, "--signals", &signals, "--db", &db]).unwrap();
+    // What an older version wrote for stamps in nanoseconds and i64::MIN.
+    let store = rusqlite::Connection::open(&db).unwrap();
+    let nanos = 1_714_557_600_000_000_000_i64;
+    store.execute("UPDATE outcomes SET exit_ts = ?1 WHERE signal_id = 'a'", [nanos]).unwrap();
+    store.execute("UPDATE signals SET entry_ts = ?1 WHERE id = 'b'", [i64::MIN]).unwrap();
+    drop(store);
+    let report = out(dir.path(), "r.json");
+    siglearn(&["report", "--db", &db, "--report-out", &report]).unwrap();
+    assert_eq!(json(&report)["overall"]["total_trades"], 2);
+    let later =
+        write(dir.path(), "later.csv", &format!("{HEADER}\nc,A,long,2024-01-01T00:01:00Z,110,120,100,\n"));
+    siglearn(&["replay", "--candles", &candles, "--signals", &later, "--db", &db]).unwrap();
+}
+
+/// Runs the built binary with `args`, stdout's reader closed at once and
+/// stderr captured.
+fn run_into_closed_pipe(args: &[&str]) -> std::process::Output {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_siglearn-under-test"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let candles = write(dir.path(), "c.csv", CANDLES);
+    let signals =
+        write(dir.path(), "s.csv", &format!("{HEADER}\na,A,long,2024-01-01T00:00:00Z,100,110,95,\n"));
+    let db = out(dir.path(), "s.db");
+    siglearn(&["replay", "--candles", &candles, "--signals", &signals, "--db", &db]).unwrap();
+    for args in [
+        vec!["report", "--db", &db, "--json"],
+        vec!["report", "--db", &db],
+        vec!["replay", "--candles", &candles, "--signals", &signals],
+    ] {
+        let output = run_into_closed_pipe(&args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(matches!(output.status.code(), Some(0 | 141)), "{args:?}: {:?} {stderr}", output.status);
+        assert!(!stderr.contains("panicked") && !stderr.contains("Broken pipe"), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn logs_have_no_colour_codes_when_stderr_is_not_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = write(
+        dir.path(),
+        "s.rhai",
+        "fn init(params) { #{} }\nfn decide(signal) { print(\"deciding\"); true }\nfn learn(signal, outcome) { }\n",
+    );
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_siglearn-under-test"))
+        .args(["check", &script])
+        .env("SIGLEARN_LOG", "info")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("deciding"), "the log line is written: {stderr}");
+    assert!(!stderr.contains('\u{1b}'), "no ANSI escape codes: {stderr:?}");
+}

@@ -231,3 +231,91 @@ fn a_probation_continues_across_a_restart() {
     assert_eq!((again.status, again.json()["details"][0]["field"].as_str()), (422, Some("signal_id")));
     assert_eq!(daemon.stop().code(), Some(0));
 }
+
+/// Milliseconds since the epoch now, plus `ahead_ms`.
+fn wall_ms(ahead_ms: i64) -> i64 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    i64::try_from(now.as_millis()).unwrap() + ahead_ms
+}
+
+#[test]
+fn items_stamped_ahead_of_the_wall_clock_or_in_other_units_are_refused_by_item_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    scripts(dir.path(), &["baseline"]);
+    let daemon = Daemon::start(dir.path(), &[]);
+    let minute = 60_000;
+    let year_ahead = wall_ms(365 * 24 * 60 * minute);
+    let prices = format!(
+        r#"[{{"symbol":"BTC","ts":{},"price":100}}, {{"symbol":"BTC","ts":{year_ahead},"price":101}}]"#,
+        wall_ms(-minute)
+    );
+    let refused = daemon.post("/api/prices", &prices);
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    let details = refused.json()["details"].clone();
+    assert_eq!(details.as_array().unwrap().len(), 1, "{details}");
+    assert_eq!((details[0]["index"].as_u64(), details[0]["field"].as_str()), (Some(1), Some("ts")));
+    assert!(details[0]["reason"].as_str().unwrap().contains("future_tolerance_minutes"), "{details}");
+    let ahead = signal("ahead", "BTC", T0, "").replace(&format!("\"{T0}\""), &year_ahead.to_string());
+    let refused = daemon.post("/api/signals", &ahead);
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert_eq!(refused.json()["details"][0]["field"], "entry_ts");
+    // Epoch seconds, microseconds and i64::MIN as JSON numbers: 422 with the fix.
+    for (number, fix) in [
+        ("1714557600", "multiply by 1000"),
+        ("1714557600000000", "divide by 1000)"),
+        ("-9223372036854775808", "outside the accepted range"),
+    ] {
+        let body = signal("units", "BTC", T0, "").replace(&format!("\"{T0}\""), number);
+        let refused = daemon.post("/api/signals", &body);
+        assert_eq!(refused.status, 422, "{number}: {}", refused.body);
+        assert!(refused.json()["details"][0]["reason"].as_str().unwrap().contains(fix), "{}", refused.body);
+    }
+    // Within the tolerance (default 5 minutes) is accepted.
+    let soon = format!(r#"{{"symbol":"BTC","ts":{},"price":100}}"#, wall_ms(minute));
+    assert_eq!(daemon.post("/api/prices", &soon).status, 200);
+    assert_eq!(daemon.get("/api/signals").json()["count"], 0);
+    assert_eq!(daemon.stop().code(), Some(0));
+}
+
+#[test]
+fn a_store_holding_out_of_range_stamps_still_starts_and_serves() {
+    let dir = tempfile::tempdir().unwrap();
+    scripts(dir.path(), &["baseline"]);
+    let daemon = Daemon::start(dir.path(), &[]);
+    let batch = format!("[{}, {}]", signal("a", "BTC", T0, ""), signal("b", "BTC", T0, ""));
+    assert_eq!(daemon.post("/api/signals", &batch).status, 200);
+    assert_eq!(daemon.post("/api/prices", &bar("BTC", T1, 100.0, 111.0, 99.0)).status, 200);
+    assert_eq!(daemon.stop().code(), Some(0));
+    // What an older version wrote for stamps in nanoseconds and i64::MIN.
+    let store = rusqlite::Connection::open(dir.path().join("siglearn.db")).unwrap();
+    store
+        .execute("UPDATE outcomes SET exit_ts = ?1 WHERE signal_id = 'a'", [1_714_557_600_000_000_000_i64])
+        .unwrap();
+    store.execute("UPDATE signals SET entry_ts = ?1 WHERE id = 'b'", [i64::MIN]).unwrap();
+    drop(store);
+    let daemon = Daemon::start(dir.path(), &[]);
+    assert_eq!(daemon.get("/healthz").status, 200);
+    let performance = daemon.wait_for("/api/learning/performance?period=all", Duration::from_secs(30), |p| {
+        p["overall"]["total_trades"] == 2
+    });
+    assert_eq!(performance["overall"]["wins"], 2);
+    assert_eq!(daemon.get("/api/outcomes").json()["count"], 2);
+    assert_eq!(daemon.stop().code(), Some(0));
+}
+
+#[test]
+fn decide_failures_are_logged_a_few_per_strategy_per_minute() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = scripts(dir.path(), &["baseline"]);
+    std::fs::write(folder.join("broken.rhai"), "fn decide(signal) { throw \"boom\"; }").unwrap();
+    let daemon = Daemon::start(dir.path(), &[]);
+    let batch: Vec<String> = (0..20).map(|i| signal(&format!("s{i}"), "BTC", T0, "")).collect();
+    let answer = daemon.post("/api/signals", &format!("[{}]", batch.join(",")));
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(daemon.stop().code(), Some(0));
+    let log = std::fs::read_to_string(dir.path().join("daemon.log")).unwrap();
+    let logged = log.lines().filter(|line| line.contains("strategy failed") && line.contains("boom")).count();
+    // 5 per minute: 20 failures give 5 lines, or 10 if a minute turned meanwhile.
+    assert!((5..=10).contains(&logged), "{logged} lines:\n{log}");
+    assert!(!log.contains('\u{1b}'), "no colour codes in a log file");
+}

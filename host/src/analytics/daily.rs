@@ -6,8 +6,14 @@
 //! sits in one long trade for a week has six flat days and one P&L day, not a
 //! single-day history. Ratios are annualised with sqrt(365) because crypto and
 //! signal streams trade every calendar day.
+//!
+//! The series never leaves the accepted range of instants (1970 to 2100,
+//! [`crate::timestamp::accepted_days`]), so its length is bounded whatever a store
+//! holds: a trade stamped outside it (written by an older version that read
+//! microseconds as milliseconds) is left out of the daily series instead of
+//! making it millions of days long.
 
-use super::moments::{mean, sample_std};
+use super::moments::{is_noise, mean, sample_std};
 use crate::trade::Trade;
 
 /// Calendar days in a year, for annualising daily ratios.
@@ -19,9 +25,11 @@ pub(super) fn daily_pnl(trades: &[&Trade]) -> Vec<f64> {
     let exit_day = |trade: &&Trade| trade.outcome.exit_ts.utc_day();
     // Exit days are included in the start so that a trade recorded as exiting
     // before its entry (bad input) is still counted rather than dropped.
+    let sane = crate::timestamp::accepted_days();
     let first =
         trades.iter().map(|trade| trade.signal.entry_ts.utc_day()).chain(trades.iter().map(exit_day)).min();
-    let (Some(first), Some(last)) = (first, trades.iter().map(exit_day).max()) else {
+    let last = trades.iter().map(exit_day).filter(|day| sane.contains(day)).max();
+    let (Some(first), Some(last)) = (first.map(|day| day.max(sane.start)), last) else {
         return Vec::new();
     };
     let Ok(len) = usize::try_from(last - first + 1) else {
@@ -44,7 +52,7 @@ pub(super) fn sharpe_daily(days: &[f64]) -> Option<f64> {
 }
 
 /// mean(d) / sqrt(mean(min(d, 0)^2)) * sqrt(365); `None` under two days or
-/// when no day lost money.
+/// when no day lost money (beyond rounding noise).
 ///
 /// The downside mean is over all days, losing or not, as in Sortino's target
 /// semi-deviation with a target of 0.
@@ -53,11 +61,11 @@ pub(super) fn sortino_daily(days: &[f64]) -> Option<f64> {
         return None;
     }
     let downside: Vec<f64> = days.iter().map(|day| day.min(0.0).powi(2)).collect();
-    let downside = mean(&downside)?;
-    if downside == 0.0 {
+    let downside = mean(&downside)?.sqrt();
+    if is_noise(downside, days) {
         return None;
     }
-    Some(mean(days)? / downside.sqrt() * DAYS_PER_YEAR.sqrt())
+    Some(mean(days)? / downside * DAYS_PER_YEAR.sqrt())
 }
 
 #[cfg(test)]
@@ -120,5 +128,33 @@ mod tests {
     fn no_losing_day_has_no_sortino() {
         assert_eq!(sortino_daily(&[1.0, 0.0, 2.0]), None);
         assert!(sharpe_daily(&[1.0, 0.0, 2.0]).is_some());
+    }
+
+    #[test]
+    fn trades_stamped_outside_1970_to_2100_stay_out_of_the_series() {
+        // Exits read from microseconds and nanoseconds by an older version:
+        // as days they are ~20 million and ~20 billion days after 1970.
+        let micros = 1_714_557_600_000_000;
+        let nanos = 1_714_557_600_000_000_000;
+        let trades = vec![
+            trade("a", Side::Long, 10 * DAY, 11 * DAY, 1.0),
+            trade("b", Side::Long, 10 * DAY, micros, 2.0),
+            trade("c", Side::Long, nanos, nanos, 3.0),
+            trade("d", Side::Long, -nanos, 12 * DAY, -1.0),
+        ];
+        let days = daily_pnl(&refs(&trades));
+        // From day 0 (the clamped entry of d) to day 12, the last sane exit.
+        assert_eq!(days.len(), 13);
+        assert_eq!((days[11], days[12]), (1.0, -1.0));
+        assert_eq!(daily_pnl(&refs(&trades[1..3])), Vec::<f64>::new());
+    }
+
+    #[test]
+    fn two_equal_percent_take_profits_have_no_daily_sharpe() {
+        let days = [(101.0 - 100.0) / 100.0 * 100.0, (0.707 - 0.7) / 0.7 * 100.0];
+        assert_ne!(days[0], days[1]);
+        assert_eq!(sharpe_daily(&days), None);
+        assert_eq!(sortino_daily(&[1.0, -1e-17]), None);
+        assert!(sortino_daily(&[1.0, -0.5]).is_some());
     }
 }

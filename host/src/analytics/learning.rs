@@ -182,7 +182,10 @@ fn monday_of(day: i64) -> i64 {
 /// The weekly series of trades given in exit order, empty weeks included.
 fn weekly(ordered: &[&Trade]) -> Vec<Value> {
     let mut weeks: BTreeMap<i64, Vec<f64>> = BTreeMap::new();
-    for trade in ordered {
+    // Only exits inside the accepted range: the series has an entry for
+    // every week between the first and the last, so its length stays bounded.
+    let accepted = crate::timestamp::accepted_days();
+    for trade in ordered.iter().filter(|trade| accepted.contains(&trade.outcome.exit_ts.utc_day())) {
         weeks.entry(monday_of(trade.outcome.exit_ts.utc_day())).or_default().push(trade.outcome.pnl_pct);
     }
     let (Some(&first), Some(&last)) = (weeks.keys().next(), weeks.keys().next_back()) else {
@@ -701,6 +704,19 @@ mod tests {
         assert_eq!(column("trades"), [json!(1), json!(1), json!(0), json!(1)]);
         assert_eq!(column("win_rate"), [json!(1.0), json!(0.0), Value::Null, json!(1.0)]);
         assert_eq!(column("cumulative_pnl_pct"), [json!(1.0), json!(0.0), json!(0.0), json!(2.0)]);
+    }
+
+    #[test]
+    fn weeks_outside_1970_to_2100_stay_out_of_the_weekly_series() {
+        // An exit an older version read from nanoseconds: ~20 billion days on.
+        let trades = [
+            exiting_at("in-range", JAN_1_2024 * DAY, 1.0),
+            exiting_at("nanoseconds", 1_714_557_600_000_000_000, 2.0),
+        ];
+        let json = performance(&trades, &HashMap::new(), None, Period::All, Timestamp(i64::MAX));
+        let weeks = json["learning_progress"].as_array().unwrap();
+        assert_eq!(weeks.len(), 1, "{weeks:?}");
+        assert_eq!(weeks[0]["week_start"], "2024-01-01");
     }
 
     #[test]

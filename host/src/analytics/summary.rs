@@ -212,6 +212,10 @@ mod tests {
         assert!((sharpe - 1.936_491_673_103_708_5).abs() < 1e-12, "{sharpe}");
         assert_eq!(summary_of(&[1.0]).sharpe_per_trade, None);
         assert_eq!(summary_of(&[0.3, 0.3, 0.3]).sharpe_per_trade, None);
+        // Two +1 % take-profits at different prices: equal up to rounding.
+        let one_percent = [(101.0 - 100.0) / 100.0 * 100.0, (0.707 - 0.7) / 0.7 * 100.0];
+        assert_ne!(one_percent[0], one_percent[1]);
+        assert_eq!(summary_of(&one_percent).sharpe_per_trade, None);
     }
 
     #[test]

@@ -30,18 +30,18 @@ pub(super) fn run(args: CheckArgs) -> anyhow::Result<()> {
         Err(error) => bail!("--params is not JSON: {error}"),
     };
     let name = crate::strategy::native::strategy_name(&args.script).unwrap_or_else(|| "strategy".to_owned());
-    println!("check {}", args.script.display());
+    outln!("check {}", args.script.display());
     let mut strategy = match crate::strategy::open(StrategyId::new(name), &args.script, Limits::default()) {
         Ok(strategy) => strategy,
         Err(error) => return fail("load", &error),
     };
     match strategy.code() {
-        Code::Script(source) => println!(
+        Code::Script(source) => outln!(
             "  compiled     ok (sha256 {}, {} lines)",
             &strategy.code_hash()[..12],
             source.lines().count()
         ),
-        Code::Library { bytes, .. } => println!(
+        Code::Library { bytes, .. } => outln!(
             "  loaded       ok (sha256 {}, {} bytes){}",
             &strategy.code_hash()[..12],
             bytes.len(),
@@ -52,18 +52,20 @@ pub(super) fn run(args: CheckArgs) -> anyhow::Result<()> {
         .iter()
         .map(|hook| format!("{} {}", hook.signature(), if strategy.has(*hook) { "yes" } else { "-" }))
         .collect();
-    println!("  hooks        {}", hooks.join(", "));
+    outln!("  hooks        {}", hooks.join(", "));
     if let Err(error) = strategy.init(&params) {
         return fail("init", &error);
     }
-    println!("  init         state {}", brief(&strategy.state()));
+    outln!("  init         state {}", brief(&strategy.state()));
     let signal = fixture::signal();
     let outcome = fixture::outcome();
     match strategy.decide(&signal) {
         Ok(verdict) => {
-            println!(
+            outln!(
                 "  decide       take={} score={} size={} (fixture: long, 9 heads, 10 indicators)",
-                verdict.take, verdict.score, verdict.size
+                verdict.take,
+                verdict.score,
+                verdict.size
             )
         }
         Err(error) => return fail("decide", &error),
@@ -73,7 +75,7 @@ pub(super) fn run(args: CheckArgs) -> anyhow::Result<()> {
         return fail("learn", &error);
     }
     let changed = if strategy.state().ok() == before { "unchanged" } else { "changed" };
-    println!("  learn        state {changed} after a {} of {:+.3}%", outcome.kind, outcome.pnl_pct);
+    outln!("  learn        state {changed} after a {} of {:+.3}%", outcome.kind, outcome.pnl_pct);
     let summary = DailySummary {
         date: "2018-01-01".into(),
         signals: 1,
@@ -87,16 +89,16 @@ pub(super) fn run(args: CheckArgs) -> anyhow::Result<()> {
         return fail("daily", &error);
     }
     if strategy.has(Hook::Daily) {
-        println!("  daily        ok");
+        outln!("  daily        ok");
     }
     let history = [HistoryItem { trade: Trade { signal: Arc::clone(&signal), outcome }, taken: true }];
     match strategy.retrain(&history) {
-        Ok(Some(candidate)) => println!("  retrain      candidate {}", brief(&Ok(candidate))),
+        Ok(Some(candidate)) => outln!("  retrain      candidate {}", brief(&Ok(candidate))),
         Ok(None) => {}
         Err(error) => return fail("retrain", &error),
     }
     match strategy.params_space() {
-        Ok(Some(space)) => println!("  params       {space}"),
+        Ok(Some(space)) => outln!("  params       {space}"),
         Ok(None) => {}
         Err(error) => return fail("params", &error),
     }
@@ -116,8 +118,8 @@ pub(super) fn run(args: CheckArgs) -> anyhow::Result<()> {
     if let Err(error) = read_back.and_then(|state| strategy.set_state(&state)) {
         return fail("state", &error);
     }
-    println!("  state        round-trips through JSON ({} bytes)", text.len());
-    println!("ok: {} is ready", args.script.display());
+    outln!("  state        round-trips through JSON ({} bytes)", text.len());
+    outln!("ok: {} is ready", args.script.display());
     Ok(())
 }
 
@@ -129,6 +131,6 @@ fn brief(state: &Result<serde_json::Value, StrategyError>) -> String {
 }
 
 fn fail(step: &str, error: &StrategyError) -> anyhow::Result<()> {
-    println!("  {step:<12} FAILED");
+    outln!("  {step:<12} FAILED");
     bail!("{error}")
 }

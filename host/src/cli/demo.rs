@@ -83,7 +83,7 @@ pub(super) fn run(args: DemoArgs) -> anyhow::Result<()> {
     args.outcome.apply(&mut config);
     run_replay(inputs, Some(&db), &config, &outputs)?;
 
-    println!("\nDemo files in {}:", out.display());
+    outln!("\nDemo files in {}:", out.display());
     for (path, what) in [
         (&candles_dir, "bundled real candles, with their sources and licences"),
         (&scripts_dir, "the five shipped learning strategies (Rhai)"),
@@ -94,15 +94,11 @@ pub(super) fn run(args: DemoArgs) -> anyhow::Result<()> {
         (&report, "the report above, as JSON"),
         (&ab, "the A/B table above, as JSON"),
     ] {
-        println!("  {:<28} {what}", path.display().to_string());
+        outln!("  {:<28} {what}", path.display().to_string());
     }
-    println!("\nReproduce by hand:");
-    println!(
-        "  siglearn generate --candles {}/*.csv --out {}",
-        candles_dir.display(),
-        signals_path.display()
-    );
-    println!(
+    outln!("\nReproduce by hand:");
+    outln!("  siglearn generate --candles {}/*.csv --out {}", candles_dir.display(), signals_path.display());
+    outln!(
         "  siglearn replay --config {} --candles {}/*.csv --signals {} --trades-out {} --report-out {} --ab-out {}",
         config_path.display(),
         candles_dir.display(),
@@ -111,8 +107,8 @@ pub(super) fn run(args: DemoArgs) -> anyhow::Result<()> {
         report.display(),
         ab.display()
     );
-    println!("  siglearn report --db {}", db.display());
-    println!("  siglearn strategies --db {}", db.display());
+    outln!("  siglearn report --db {}", db.display());
+    outln!("  siglearn strategies --db {}", db.display());
     Ok(())
 }
 

@@ -65,7 +65,7 @@ pub(super) fn run(args: GenerateArgs) -> anyhow::Result<()> {
     warn_skipped(&skipped);
     let signals = generate_all(&series, &config)?;
     format::write_signals(&args.out, &signals)?;
-    println!("Wrote {} signals for {} symbols to {}", signals.len(), series.len(), args.out.display());
+    outln!("Wrote {} signals for {} symbols to {}", signals.len(), series.len(), args.out.display());
     if signals.is_empty() {
         eprintln!("warning: no mean vote reached --threshold {}; try a lower one", config.threshold);
     }

@@ -1,6 +1,22 @@
 //! The `siglearn` command line: one file per command, all of them thin
 //! layers over the library. Errors leave as `anyhow` chains that name the
 //! file and the fix; long work shows a progress bar on stderr.
+//!
+//! Everything for the user goes to stdout through [`outln!`] and [`out!`]:
+//! when the reader has gone (`siglearn report --json | head -1`), the
+//! program ends quietly with status 141, as a tool killed by SIGPIPE does,
+//! instead of panicking. Logs go to stderr, coloured only on a terminal.
+
+/// `println!` for the user's output: a closed pipe ends the program quietly.
+macro_rules! outln {
+    () => { $crate::cli::write_stdout(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::cli::write_stdout(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+/// `print!` for the user's output: a closed pipe ends the program quietly.
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::cli::write_stdout(format_args!($($arg)*)) };
+}
 
 mod check;
 mod demo;
@@ -44,7 +60,10 @@ pub fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_env("SIGLEARN_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let logs = tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter);
+    let logs = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(filter);
     match cli.log_format {
         LogFormat::Text => logs.init(),
         LogFormat::Json => logs.json().init(),
@@ -52,9 +71,40 @@ pub fn main() -> std::process::ExitCode {
     match run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", error_text(&error));
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// The error and its causes joined by `: `, each cause once: a message that
+/// already quotes its cause (`cannot read x.csv: No such file or directory`)
+/// is not followed by the same cause again.
+fn error_text(error: &anyhow::Error) -> String {
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
+}
+
+/// Exit status of a program whose output pipe was closed (128 + SIGPIPE).
+const CLOSED_PIPE: u8 = 141;
+
+/// Writes to stdout. A closed pipe exits with [`CLOSED_PIPE`] and no
+/// message (the reader chose to stop); another write error is reported.
+fn write_stdout(text: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    if let Err(error) = std::io::stdout().lock().write_fmt(text) {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(i32::from(CLOSED_PIPE));
+        }
+        eprintln!("error: cannot write to stdout: {error}");
+        std::process::exit(1);
     }
 }
 
@@ -181,6 +231,18 @@ mod tests {
     fn long_text_is_abbreviated_on_a_character_boundary() {
         assert_eq!(super::abbreviate("short", 10), "short");
         assert_eq!(super::abbreviate("ééééééééééé", 6), "ééé... (22 bytes)");
+    }
+
+    #[test]
+    fn a_cause_already_in_the_message_is_printed_once() {
+        let missing =
+            std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory (os error 2)");
+        let error = crate::format::FormatError::Io { path: "x.csv".into(), source: missing };
+        let error = anyhow::Error::from(error).context("reading prices");
+        let text = super::error_text(&error);
+        assert_eq!(text, "reading prices: cannot read x.csv: No such file or directory (os error 2)");
+        let chained = anyhow::anyhow!("root cause").context("outer");
+        assert_eq!(super::error_text(&chained), "outer: root cause");
     }
 
     #[test]

@@ -182,6 +182,9 @@ pub(super) fn run_replay(
     config: &Config,
     outputs: &Outputs<'_>,
 ) -> anyhow::Result<Report> {
+    // A replay's results must not depend on the machine's speed: operation
+    // budgets decide, and the time budgets (the daemon's safety net) are off.
+    let config = &Config { limits: config.limits.without_time_budgets(), ..config.clone() };
     let engine_config = config.engine();
     let start = first_time(&inputs).unwrap_or(Timestamp(0));
     let earlier = match db {
@@ -282,15 +285,15 @@ pub(super) fn run_replay(
     let ab = with_strategies.then(|| AbTable::of(&engine));
     write_outputs(&result.trades, &report, ab.as_ref(), outputs)?;
     if outputs.json {
-        println!("{}", report.to_json_pretty());
+        outln!("{}", report.to_json_pretty());
     } else {
         print_header(&inputs.series, signal_count, &result, elapsed.as_secs_f64(), db);
         print_rules(&inputs.series, &config.outcomes);
-        print!("{}", report.render_text());
+        out!("{}", report.render_text());
         if let Some(ab) = &ab {
             print_strategy_news(&result);
-            println!();
-            print!("{}", ab.render_text());
+            outln!();
+            out!("{}", ab.render_text());
         }
     }
     Ok(report)
@@ -305,16 +308,16 @@ fn first_time(inputs: &Inputs) -> Option<Timestamp> {
 
 /// Strategy failures, versions and jobs of a replay, briefly.
 fn print_strategy_news(result: &ReplayResult) {
-    println!();
+    outln!();
     if result.failures > 0 {
-        println!("Strategy errors: {} (first {} below)", result.failures, result.first_failures.len());
+        outln!("Strategy errors: {} (first {} below)", result.failures, result.first_failures.len());
         for error in &result.first_failures {
-            println!("  {error}");
+            outln!("  {error}");
         }
     }
     let jobs: Vec<String> = result.job_counts.iter().map(|(job, n)| format!("{n} {job}")).collect();
     if !jobs.is_empty() {
-        println!("Jobs run: {}", jobs.join(", "));
+        outln!("Jobs run: {}", jobs.join(", "));
     }
     let deployed = result
         .weekly_runs
@@ -323,7 +326,7 @@ fn print_strategy_news(result: &ReplayResult) {
         .count();
     let judged = result.weekly_runs.iter().filter(|run| run.figures.get("deployed").is_some()).count();
     if judged > 0 {
-        println!(
+        outln!(
             "Weekly retraining: {deployed} of {judged} candidates beat the live strategy on their validation week and were deployed"
         );
     }
@@ -331,7 +334,7 @@ fn print_strategy_news(result: &ReplayResult) {
         let listed: Vec<String> =
             result.probations.iter().map(|(verdict, n)| format!("{n} {verdict}")).collect();
         let rolled_back = result.probations.get("worse").copied().unwrap_or(0);
-        println!("Probations of deploys: {}; {rolled_back} rolled back", listed.join(", "));
+        outln!("Probations of deploys: {}; {rolled_back} rolled back", listed.join(", "));
     }
     let mut by_reason: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
     for version in &result.versions {
@@ -339,7 +342,7 @@ fn print_strategy_news(result: &ReplayResult) {
     }
     if !by_reason.is_empty() {
         let listed: Vec<String> = by_reason.iter().map(|(reason, n)| format!("{n} {reason}")).collect();
-        println!("Versions created: {}", listed.join(", "));
+        outln!("Versions created: {}", listed.join(", "));
     }
 }
 
@@ -383,18 +386,18 @@ fn print_rules(series: &[Series], outcomes: &crate::config::OutcomesConfig) {
     } else {
         lengths.join(", ")
     };
-    println!(
+    outln!(
         "Rules: fee {}% per side ({}% a trade), ambiguous bars {}; bars known at their close ({shown})",
         outcomes.fee_pct,
         outcomes.fee_pct * 2.0,
         outcomes.ambiguity
     );
-    println!();
+    outln!();
 }
 
 fn print_header(series: &[Series], signals: usize, result: &ReplayResult, seconds: f64, db: Option<&Path>) {
     let prices: usize = series.iter().map(|s| s.prices.len()).sum();
-    println!(
+    outln!(
         "Replayed {} events ({} prices of {} symbols, {} signals) in {:.2} s ({:.0} events/s)",
         result.events,
         prices,
@@ -403,11 +406,11 @@ fn print_header(series: &[Series], signals: usize, result: &ReplayResult, second
         seconds,
         result.events as f64 / seconds.max(1e-9)
     );
-    println!("Closed {} signals; {} still open when the data ended.", result.trades.len(), result.open.len());
+    outln!("Closed {} signals; {} still open when the data ended.", result.trades.len(), result.open.len());
     if let Some(db) = db {
-        println!("Store: {}", db.display());
+        outln!("Store: {}", db.display());
     }
-    println!();
+    outln!();
 }
 
 #[cfg(test)]

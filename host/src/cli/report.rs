@@ -32,12 +32,12 @@ pub(super) fn run(args: ReportArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     if args.json {
-        println!("{}", report.to_json_pretty());
+        outln!("{}", report.to_json_pretty());
     } else {
         if let Some(settings) = reader.settings()? {
-            println!("Store {} (outcomes decided with {settings})\n", args.db.display());
+            outln!("Store {} (outcomes decided with {settings})\n", args.db.display());
         }
-        print!("{}", report.render_text());
+        out!("{}", report.render_text());
     }
     Ok(())
 }

@@ -83,7 +83,7 @@ pub(super) fn run(args: SynthArgs) -> anyhow::Result<()> {
     format::write_signals(&args.signals_out, &synth.signals).context("writing signals")?;
     let candles: usize = synth.series.iter().map(|s| s.prices.len()).sum();
     let wins = synth.planted_win.iter().filter(|&&win| win).count();
-    println!(
+    outln!(
         "Wrote {} candles of {} symbols to {} and {} signals to {}",
         candles,
         synth.series.len(),
@@ -91,17 +91,17 @@ pub(super) fn run(args: SynthArgs) -> anyhow::Result<()> {
         synth.signals.len(),
         args.signals_out.display()
     );
-    println!("Informative heads:      {}", list(&synth.informative_heads));
-    println!("Noise heads:            {}", list(&synth.noise_heads));
-    println!("Informative indicators: {}", list(&synth.informative_indicators));
-    println!("Noise indicators:       {}", list(&synth.noise_indicators));
-    println!(
+    outln!("Informative heads:      {}", list(&synth.informative_heads));
+    outln!("Noise heads:            {}", list(&synth.noise_heads));
+    outln!("Informative indicators: {}", list(&synth.informative_indicators));
+    outln!("Noise indicators:       {}", list(&synth.noise_indicators));
+    outln!(
         "Planted: {wins} take-profits, {} stop-losses ({:.1}% wins, seed {})",
         synth.signals.len() - wins,
         100.0 * wins as f64 / synth.signals.len().max(1) as f64,
         config.seed
     );
-    println!(
+    outln!(
         "Check it: siglearn replay --candles {} --signals {}",
         args.candles_out.display(),
         args.signals_out.display()

@@ -79,19 +79,19 @@ pub(super) fn strategies(args: StrategiesArgs) -> anyhow::Result<()> {
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        outln!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(());
     }
     if latest.is_empty() {
-        println!("{} holds no strategies (replay with --config to add some)", args.store.db.display());
+        outln!("{} holds no strategies (replay with --config to add some)", args.store.db.display());
         return Ok(());
     }
-    println!("  {:<22} {:>5} {:>9}  {:<9} {:<14} created", "strategy", "live", "versions", "reason", "code");
+    outln!("  {:<22} {:>5} {:>9}  {:<9} {:<14} created", "strategy", "live", "versions", "reason", "code");
     for v in &latest {
         let count = counts.iter().find(|(name, _)| name == v.strategy.as_str()).map_or(0, |c| c.1);
         let star =
             if champion.as_ref().is_some_and(|(name, _)| name == v.strategy.as_str()) { " *" } else { "" };
-        println!(
+        outln!(
             "  {:<22} {:>5} {:>9}  {:<9} {:<14} {}",
             format!("{}{star}", v.strategy),
             format!("v{}", v.version.0),
@@ -102,7 +102,7 @@ pub(super) fn strategies(args: StrategiesArgs) -> anyhow::Result<()> {
         );
     }
     if let Some((name, version)) = champion {
-        println!("  * champion: {name} v{version}");
+        outln!("  * champion: {name} v{version}");
     }
     Ok(())
 }
@@ -121,7 +121,7 @@ pub(super) fn versions(args: VersionsArgs) -> anyhow::Result<()> {
     let moves: Vec<AliasMove> =
         reader.alias_history(CHAMPION)?.into_iter().filter(|m| m.strategy.as_str() == args.name).collect();
     if args.store.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(
                 &serde_json::json!({ "versions": history, "champion_moves": moves })
@@ -129,10 +129,10 @@ pub(super) fn versions(args: VersionsArgs) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    println!("  {:>5} {:>7}  {:<9} {:<14} {:<22} state", "ver", "parent", "reason", "code", "created");
+    outln!("  {:>5} {:>7}  {:<9} {:<14} {:<22} state", "ver", "parent", "reason", "code", "created");
     for v in &history {
         let state = abbreviate(&v.state.to_string(), 60);
-        println!(
+        outln!(
             "  {:>5} {:>7}  {:<9} {:<14} {:<22} {}",
             format!("v{}", v.version.0),
             v.parent.map_or("-".to_owned(), |p| format!("v{}", p.0)),
@@ -143,7 +143,7 @@ pub(super) fn versions(args: VersionsArgs) -> anyhow::Result<()> {
         );
     }
     for m in &moves {
-        println!("  champion -> v{} ({}) at {}", m.version.0, m.reason, format_timestamp(m.moved_at));
+        outln!("  champion -> v{} ({}) at {}", m.version.0, m.reason, format_timestamp(m.moved_at));
     }
     Ok(())
 }
@@ -181,9 +181,11 @@ pub(super) fn rollback(args: ChangeArgs) -> anyhow::Result<()> {
         }))?;
     }
     store.close()?;
-    println!(
+    outln!(
         "{} v{} is live: a copy of v{} (state and code); the next replay or daemon start runs it",
-        args.name, record.version.0, args.target.0
+        args.name,
+        record.version.0,
+        args.target.0
     );
     Ok(())
 }
@@ -199,9 +201,9 @@ pub(super) fn promote(args: ChangeArgs) -> anyhow::Result<()> {
     store.close()?;
     match copy {
         Some(copy) => {
-            println!("{} v{} (a copy of v{}) is the champion", args.name, copy.version.0, args.target.0)
+            outln!("{} v{} (a copy of v{}) is the champion", args.name, copy.version.0, args.target.0)
         }
-        None => println!("{} v{} is the champion", args.name, alias.version.0),
+        None => outln!("{} v{} is the champion", args.name, alias.version.0),
     }
     Ok(())
 }

@@ -42,6 +42,8 @@ pub struct AppState {
     token: Option<Arc<str>>,
     db: PathBuf,
     learning: Arc<LearningCache>,
+    /// How far ahead of the wall clock a posted item may be stamped, in ms.
+    future_tolerance_ms: i64,
 }
 
 impl std::fmt::Debug for AppState {
@@ -59,10 +61,11 @@ impl AppState {
         view: Arc<RwLock<View>>,
         token: Option<String>,
         db: PathBuf,
-        _config: &Config,
+        config: &Config,
     ) -> Self {
         let learning = Arc::new(LearningCache::default());
-        AppState { requests, view, token: token.map(Arc::from), db, learning }
+        let future_tolerance_ms = config.daemon.future_tolerance_ms();
+        AppState { requests, view, token: token.map(Arc::from), db, learning, future_tolerance_ms }
     }
 }
 
@@ -158,7 +161,7 @@ async fn post_signals(
     raw: Result<Bytes, BytesRejection>,
 ) -> Reply {
     authorize(&state, &headers)?;
-    let signals = intake::signals(&body(raw)?)?;
+    let signals = intake::signals(&body(raw)?, wall_now() + state.future_tolerance_ms)?;
     let published = ask(&state, |reply| Request::Signals { signals, reply }).await??;
     Ok(axum::Json(serde_json::json!({ "accepted": published.len(), "decisions": published })))
 }
@@ -169,7 +172,7 @@ async fn post_prices(
     raw: Result<Bytes, BytesRejection>,
 ) -> Reply {
     authorize(&state, &headers)?;
-    let updates = intake::prices(&body(raw)?)?;
+    let updates = intake::prices(&body(raw)?, wall_now() + state.future_tolerance_ms)?;
     let applied = ask(&state, |reply| Request::Prices { updates, reply }).await??;
     let open = state.view.read().map(|v| v.open_signals).unwrap_or_default();
     Ok(axum::Json(serde_json::json!({ "accepted": applied, "open_signals": open })))

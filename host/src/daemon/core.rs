@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use siglearn_plugin_api::{PriceUpdate, Signal, StrategyId, Symbol, Timestamp, VersionId};
 use tokio::sync::{mpsc, oneshot};
 
+use super::failures::{Admit, FailureLog};
 use super::known::KnownIds;
 use super::view::View;
 use super::{Published, Refusal};
@@ -62,38 +63,8 @@ pub(crate) struct Core {
     pub(crate) checkpoint_every: Duration,
     /// Whether a script added to the folder joins the lineup.
     pub(crate) adopt_new_scripts: bool,
+    /// Strategy failures logged so far, to keep the log readable.
     pub(crate) failure_log: FailureLog,
-}
-
-/// Logs failed hooks other than `decide` (a `learn` refused, a state that
-/// cannot be saved): the first of each strategy at once, then at most one a
-/// minute with the count since, so a hook failing on every outcome cannot
-/// flood the log. Each failure is stored and shown in full regardless.
-#[derive(Debug, Default)]
-pub(crate) struct FailureLog {
-    last: std::collections::HashMap<String, (Instant, u64)>,
-}
-
-impl FailureLog {
-    const EVERY: Duration = Duration::from_secs(60);
-
-    fn note(&mut self, error: &StrategyError) {
-        let entry = self.last.entry(error.strategy.to_string());
-        let (logged, skipped) = match entry {
-            std::collections::hash_map::Entry::Vacant(slot) => slot.insert((Instant::now(), 0)),
-            std::collections::hash_map::Entry::Occupied(slot) => {
-                let slot = slot.into_mut();
-                if slot.0.elapsed() < Self::EVERY {
-                    slot.1 += 1;
-                    return;
-                }
-                slot
-            }
-        };
-        tracing::warn!(%error, more_since_last = *skipped, "a strategy hook failed");
-        *logged = Instant::now();
-        *skipped = 0;
-    }
 }
 
 /// Wall time, read at the edge only.
@@ -154,8 +125,11 @@ impl Core {
         let mut view = self.view.write().unwrap_or_else(|poisoned| poisoned.into_inner());
         for effect in &effects {
             view.note(effect);
-            if let Effect::StrategyFailed(error) = effect {
-                self.failure_log.note(error);
+            if let Effect::NoDecision { error, .. } | Effect::StrategyFailed(error) = effect {
+                let minute = view.started.elapsed().as_secs() / 60;
+                if let Admit::Log { left_out } = self.failure_log.admit(error.strategy.as_str(), minute) {
+                    tracing::warn!(strategy = %error.strategy, left_out, "strategy failed: {error}");
+                }
             }
             if let Effect::VersionCreated(record) = effect {
                 if let Some(status) = view.strategies.get_mut(record.strategy.as_str()) {

@@ -1,13 +1,18 @@
 //! Request bodies of `POST /api/signals` and `POST /api/prices`: a JSON
 //! array, or JSON Lines (one object per line). A batch is all-or-nothing:
 //! every bad item is listed (index, field, reason) and none is taken.
+//!
+//! Instants are read by [`crate::timestamp`] (one parser, one range); an
+//! item stamped later than `latest` (the wall clock plus
+//! `daemon.future_tolerance_minutes`) is refused, since the daemon's jobs run
+//! on the wall clock and a stamp from the future would run them early.
 
 use serde::Deserialize;
 use siglearn_plugin_api::{Bar, Names, Price, PriceUpdate, Signal, Symbol, Tick, Timestamp};
 
 use super::Refusal;
 use crate::format::{signal_from_json, signals_from_json_array};
-use crate::timestamp::parse_timestamp;
+use crate::timestamp::{format_timestamp, timestamp_from_json};
 
 /// The objects of a body: a JSON array, or one object per non-empty line.
 fn objects(body: &[u8]) -> Result<Vec<serde_json::Value>, Refusal> {
@@ -29,8 +34,22 @@ fn objects(body: &[u8]) -> Result<Vec<serde_json::Value>, Refusal> {
     Ok(items)
 }
 
-/// The signals of a body, or every problem with them.
-pub(crate) fn signals(body: &[u8]) -> Result<Vec<Signal>, Refusal> {
+/// The problem with an item stamped `ts`, when that is later than `latest`.
+fn ahead(index: usize, field: &str, ts: Timestamp, latest: Timestamp) -> Option<serde_json::Value> {
+    (ts > latest).then(|| {
+        let reason = format!(
+            "{} is ahead of the daemon's clock by more than daemon.future_tolerance_minutes (latest \
+             accepted: {}); check the sender's clock and time zone",
+            format_timestamp(ts),
+            format_timestamp(latest)
+        );
+        serde_json::json!({ "index": index, "field": field, "reason": reason })
+    })
+}
+
+/// The signals of a body, or every problem with them; none may be stamped
+/// after `latest`.
+pub(crate) fn signals(body: &[u8], latest: Timestamp) -> Result<Vec<Signal>, Refusal> {
     let mut names = Names::default();
     // A valid array reads in one pass; otherwise each item is read on its
     // own so that every problem can be named.
@@ -39,13 +58,25 @@ pub(crate) fn signals(body: &[u8]) -> Result<Vec<Signal>, Refusal> {
         .filter(|text| text.trim_start().starts_with('['))
         .and_then(|text| signals_from_json_array(text, &mut names))
     {
-        return Ok(signals);
+        let problems: Vec<_> = signals
+            .iter()
+            .enumerate()
+            .filter_map(|(index, signal)| ahead(index, "entry_ts", signal.entry_ts, latest))
+            .collect();
+        return if problems.is_empty() {
+            Ok(signals)
+        } else {
+            Err(Refusal::invalid("invalid signals", problems))
+        };
     }
     let mut signals = Vec::new();
     let mut problems = Vec::new();
     for (index, value) in objects(body)?.into_iter().enumerate() {
         match signal_from_json(value, &mut names) {
-            Ok(signal) => signals.push(signal),
+            Ok(signal) => {
+                problems.extend(ahead(index, "entry_ts", signal.entry_ts, latest));
+                signals.push(signal);
+            }
             Err((field, reason)) => {
                 problems.push(serde_json::json!({ "index": index, "field": field, "reason": reason }))
             }
@@ -73,13 +104,7 @@ impl PostedPrice {
         if self.symbol.trim().is_empty() {
             return Err(("symbol", "missing value".to_owned()));
         }
-        let ts = match &self.ts {
-            serde_json::Value::Number(n) => {
-                Timestamp(n.as_i64().ok_or(("ts", format!("{n} is not whole milliseconds")))?)
-            }
-            serde_json::Value::String(text) => parse_timestamp(text).map_err(|e| ("ts", e.to_string()))?,
-            other => return Err(("ts", format!("{other} is not a time"))),
-        };
+        let ts = timestamp_from_json(&self.ts).map_err(|e| ("ts", e.to_string()))?;
         let price = match (self.price, self.open, self.high, self.low, self.close) {
             (Some(price), None, None, None, None) => Price::Tick(Tick { ts, price }),
             (None, Some(open), Some(high), Some(low), Some(close)) => {
@@ -98,8 +123,9 @@ impl PostedPrice {
     }
 }
 
-/// The price updates of a body, or every problem with them.
-pub(crate) fn prices(body: &[u8]) -> Result<Vec<PriceUpdate>, Refusal> {
+/// The price updates of a body, or every problem with them; none may be
+/// stamped after `latest`.
+pub(crate) fn prices(body: &[u8], latest: Timestamp) -> Result<Vec<PriceUpdate>, Refusal> {
     let mut updates = Vec::new();
     let mut problems = Vec::new();
     for (index, value) in objects(body)?.into_iter().enumerate() {
@@ -107,7 +133,10 @@ pub(crate) fn prices(body: &[u8]) -> Result<Vec<PriceUpdate>, Refusal> {
             .map_err(|e| ("-", e.to_string()))
             .and_then(PostedPrice::into_update);
         match parsed {
-            Ok(update) => updates.push(update),
+            Ok(update) => {
+                problems.extend(ahead(index, "ts", update.price.ts(), latest));
+                updates.push(update);
+            }
             Err((field, reason)) => {
                 problems.push(serde_json::json!({ "index": index, "field": field, "reason": reason }))
             }
@@ -120,21 +149,24 @@ pub(crate) fn prices(body: &[u8]) -> Result<Vec<PriceUpdate>, Refusal> {
 mod tests {
     use super::*;
 
+    /// Far ahead of every instant these tests post.
+    const LATEST: Timestamp = crate::timestamp::END;
+
     const SIGNAL: &str = r#"{"signal_id":"a","symbol":"BTC","side":"long","entry_ts":"2024-01-01T00:00:00Z","entry_price":100,"take_profit":110,"stop_loss":95}"#;
 
     #[test]
     fn signals_come_as_an_array_or_as_json_lines() {
         let array = format!("[{SIGNAL}, {}]", SIGNAL.replace("\"a\"", "\"b\""));
-        assert_eq!(signals(array.as_bytes()).unwrap().len(), 2);
+        assert_eq!(signals(array.as_bytes(), LATEST).unwrap().len(), 2);
         let lines = format!("{SIGNAL}\n\n{}\n", SIGNAL.replace("\"a\"", "\"b\""));
-        assert_eq!(signals(lines.as_bytes()).unwrap().len(), 2);
+        assert_eq!(signals(lines.as_bytes(), LATEST).unwrap().len(), 2);
     }
 
     #[test]
     fn every_bad_signal_is_listed_with_its_index_and_field() {
         let body =
             format!("[{SIGNAL}, {}, {}]", SIGNAL.replace("110", "90"), SIGNAL.replace("\"long\"", "\"up\""));
-        let refusal = signals(body.as_bytes()).unwrap_err();
+        let refusal = signals(body.as_bytes(), LATEST).unwrap_err();
         assert_eq!(refusal.status, 422);
         assert_eq!(refusal.details.len(), 2);
         assert_eq!(
@@ -147,17 +179,173 @@ mod tests {
     #[test]
     fn bars_and_ticks_are_told_apart_and_validated() {
         let body = r#"[{"symbol":"BTC","ts":0,"open":1,"high":2,"low":0.5,"close":1.5},{"symbol":"BTC","ts":"2024-01-01T00:00:01Z","price":1.6}]"#;
-        let updates = prices(body.as_bytes()).unwrap();
+        let updates = prices(body.as_bytes(), LATEST).unwrap();
         assert!(matches!(updates[0].price, Price::Bar(_)) && matches!(updates[1].price, Price::Tick(_)));
         let bad = r#"[{"symbol":"BTC","ts":0,"open":1,"high":0.9,"low":0.5,"close":1},{"symbol":"BTC","ts":0,"price":1,"open":1}]"#;
-        let refusal = prices(bad.as_bytes()).unwrap_err();
+        let refusal = prices(bad.as_bytes(), LATEST).unwrap_err();
         assert_eq!(refusal.details[0]["field"], "high");
         assert_eq!(refusal.details[1]["field"], "price");
     }
 
     #[test]
     fn a_body_that_is_not_json_is_a_bad_request() {
-        assert_eq!(signals(b"hello").unwrap_err().status, 400);
-        assert_eq!(signals(b"  ").unwrap_err().status, 400);
+        assert_eq!(signals(b"hello", LATEST).unwrap_err().status, 400);
+        assert_eq!(signals(b"  ", LATEST).unwrap_err().status, 400);
+    }
+
+    /// 2024-05-01T10:00:00Z in seconds, and the same instant in ms, µs and ns.
+    const SECONDS: i64 = 1_714_557_600;
+
+    #[test]
+    fn json_numbers_in_other_units_or_out_of_range_are_refused_naming_the_fix() {
+        let cases = [
+            (SECONDS.to_string(), "multiply by 1000"),
+            ((SECONDS * 1_000_000).to_string(), "divide by 1000)"),
+            ((SECONDS * 1_000_000_000).to_string(), "divide by 1,000,000"),
+            (i64::MIN.to_string(), "1970-01-01T00:00:00Z to 2100-01-01"),
+        ];
+        for (number, fix) in cases {
+            let signal = SIGNAL.replace("\"2024-01-01T00:00:00Z\"", &number);
+            let refusal = signals(format!("[{signal}]").as_bytes(), LATEST).unwrap_err();
+            assert_eq!((refusal.status, refusal.details[0]["field"].as_str()), (422, Some("entry_ts")));
+            assert!(refusal.details[0]["reason"].as_str().unwrap().contains(fix), "{refusal:?}");
+            let price = format!(r#"{{"symbol":"BTC","ts":{number},"price":1}}"#);
+            let refusal = prices(price.as_bytes(), LATEST).unwrap_err();
+            assert_eq!(refusal.details[0]["field"], "ts");
+            assert!(refusal.details[0]["reason"].as_str().unwrap().contains(fix), "{refusal:?}");
+        }
+        let millis = SIGNAL.replace("\"2024-01-01T00:00:00Z\"", &(SECONDS * 1000).to_string());
+        assert_eq!(signals(millis.as_bytes(), LATEST).unwrap()[0].entry_ts, Timestamp(SECONDS * 1000));
+    }
+
+    #[test]
+    fn items_stamped_after_the_latest_accepted_instant_are_refused_by_index_and_field() {
+        // SIGNAL enters at 2024-01-01T00:00:00Z = 1704067200000 ms.
+        let entry = Timestamp(1_704_067_200_000);
+        let later = SIGNAL.replace("\"a\"", "\"b\"").replace("2024-01-01T00:00:00Z", "2024-01-01T00:00:01Z");
+        for body in [format!("[{SIGNAL}, {later}]"), format!("{SIGNAL}\n{later}\n")] {
+            assert_eq!(signals(body.as_bytes(), entry + 1000).unwrap().len(), 2);
+            let refusal = signals(body.as_bytes(), entry).unwrap_err();
+            assert_eq!(refusal.status, 422);
+            assert_eq!(refusal.details.len(), 1, "{refusal:?}");
+            assert_eq!(
+                (refusal.details[0]["index"].as_u64(), refusal.details[0]["field"].as_str()),
+                (Some(1), Some("entry_ts"))
+            );
+            assert!(refusal.details[0]["reason"].as_str().unwrap().contains("future_tolerance_minutes"));
+        }
+        let body = r#"[{"symbol":"BTC","ts":"2024-01-01T00:00:00Z","price":1},{"symbol":"BTC","ts":"2024-01-01T00:00:00.001Z","price":1}]"#;
+        assert_eq!(prices(body.as_bytes(), entry + 1).unwrap().len(), 2);
+        let refusal = prices(body.as_bytes(), entry).unwrap_err();
+        assert_eq!((refusal.details.len(), refusal.details[0]["index"].as_u64()), (1, Some(1)));
+        assert_eq!(refusal.details[0]["field"], "ts");
+    }
+
+    mod fuzz {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// A JSON value of the kinds a client may send in any field.
+        fn any_value() -> impl Strategy<Value = serde_json::Value> {
+            prop_oneof![
+                Just(serde_json::Value::Null),
+                any::<bool>().prop_map(serde_json::Value::from),
+                any::<i64>().prop_map(serde_json::Value::from),
+                any::<u64>().prop_map(serde_json::Value::from),
+                any::<f64>().prop_map(serde_json::Value::from),
+                (-10.0f64..200.0).prop_map(serde_json::Value::from),
+                "\\PC{0,24}".prop_map(serde_json::Value::from),
+                "20[0-9]{2}-0[1-9]-[0-2][0-9]T[0-2][0-9]:00:00Z".prop_map(serde_json::Value::from),
+            ]
+        }
+
+        /// An object with some of the keys of a signal or a price (and a
+        /// stray one now and then), each with any value.
+        fn any_object() -> impl Strategy<Value = serde_json::Value> {
+            let keys = prop::sample::subsequence(
+                vec![
+                    "signal_id",
+                    "symbol",
+                    "side",
+                    "entry_ts",
+                    "entry_price",
+                    "take_profit",
+                    "stop_loss",
+                    "max_hold_minutes",
+                    "confidence",
+                    "heads",
+                    "ts",
+                    "price",
+                    "open",
+                    "high",
+                    "low",
+                    "close",
+                    "volume",
+                    "colour",
+                ],
+                0..=18,
+            );
+            (keys, prop::collection::vec(any_value(), 18)).prop_map(|(keys, values)| {
+                serde_json::Value::Object(
+                    keys.into_iter().zip(values).map(|(key, value)| (key.to_owned(), value)).collect(),
+                )
+            })
+        }
+
+        /// A refusal says what is wrong, and for a batch which item and field.
+        fn clear(refusal: &Refusal) -> Result<(), TestCaseError> {
+            prop_assert!(matches!(refusal.status, 400 | 422), "{refusal:?}");
+            prop_assert!(!refusal.error.is_empty());
+            for detail in &refusal.details {
+                prop_assert!(detail["index"].is_u64() && detail["field"].is_string(), "{detail}");
+                prop_assert!(!detail["reason"].as_str().unwrap_or_default().is_empty(), "{detail}");
+            }
+            Ok(())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+            #[test]
+            fn any_body_gives_valid_items_or_a_clear_refusal(
+                objects in prop::collection::vec(any_object(), 0..4),
+                lines in any::<bool>(),
+                latest in 0i64..crate::timestamp::END.as_millis(),
+            ) {
+                let body = if lines {
+                    objects.iter().map(|o| o.to_string()).collect::<Vec<_>>().join("\n")
+                } else {
+                    serde_json::Value::Array(objects).to_string()
+                };
+                let latest = Timestamp(latest);
+                match signals(body.as_bytes(), latest) {
+                    Ok(signals) => for signal in signals {
+                        prop_assert!(signal.validate().is_ok());
+                        prop_assert!((crate::timestamp::EARLIEST..=latest).contains(&signal.entry_ts));
+                        prop_assert!(signal.max_hold_ms.is_none_or(|hold| hold <= crate::timestamp::MAX_HOLD_MS));
+                    },
+                    Err(refusal) => clear(&refusal)?,
+                }
+                match prices(body.as_bytes(), latest) {
+                    Ok(updates) => for update in updates {
+                        prop_assert!(update.price.validate().is_ok());
+                        prop_assert!((crate::timestamp::EARLIEST..=latest).contains(&update.price.ts()));
+                    },
+                    Err(refusal) => clear(&refusal)?,
+                }
+            }
+
+            #[test]
+            fn any_bytes_give_a_clear_refusal_or_items(body in prop::collection::vec(any::<u8>(), 0..200)) {
+                let latest = crate::timestamp::END;
+                if let Err(refusal) = signals(&body, latest) {
+                    clear(&refusal)?;
+                }
+                if let Err(refusal) = prices(&body, latest) {
+                    clear(&refusal)?;
+                }
+            }
+        }
     }
 }

@@ -17,6 +17,7 @@
 
 pub mod api;
 mod core;
+mod failures;
 mod intake;
 mod known;
 mod view;
@@ -383,7 +384,7 @@ fn start_engine(
         view: Arc::clone(&view),
         checkpoint_every: Duration::from_secs(config.daemon.snapshot_minutes * 60),
         adopt_new_scripts,
-        failure_log: core::FailureLog::default(),
+        failure_log: Default::default(),
     };
     Ok((core, view))
 }

@@ -506,4 +506,63 @@ mod tests {
         let path = file(&dir, "c.csv", HEADER);
         assert!(matches!(read_prices(&[path], &[], ReadOptions::default()), Err(FormatError::Empty { .. })));
     }
+
+    #[test]
+    fn microsecond_and_nanosecond_stamps_are_refused_with_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let micros = file(&dir, "us.csv", &format!("{HEADER}A,1577836800000000,1,2,0.5,1.5,10\n"));
+        let text = read_prices(&[micros], &[], ReadOptions::default()).unwrap_err().to_string();
+        assert!(text.contains("us.csv:2: ts:") && text.contains("(divide by 1000)"), "{text}");
+        let nanos = file(&dir, "ns.csv", &format!("{HEADER}A,1577836800000000000,1,2,0.5,1.5,10\n"));
+        let text = read_prices(&[nanos], &[], ReadOptions::default()).unwrap_err().to_string();
+        assert!(text.contains("(divide by 1,000,000)"), "{text}");
+    }
+
+    mod fuzz {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// A CSV cell of the kinds a file may hold in any column.
+        fn any_cell() -> impl Strategy<Value = String> {
+            prop_oneof![
+                Just(String::new()),
+                any::<i64>().prop_map(|n| n.to_string()),
+                any::<u64>().prop_map(|n| n.to_string()),
+                any::<f64>().prop_map(|x| x.to_string()),
+                (0.01f64..500.0).prop_map(|x| x.to_string()),
+                "20[0-9]{2}-0[1-9]-[0-2][0-9]T[0-2][0-9]:[0-5][0-9]:00Z",
+                "(long|short|buy|sell|up)",
+                "[A-Za-z0-9 ,\"\\-]{0,12}",
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+            #[test]
+            fn any_candle_rows_give_valid_bars_or_errors_naming_file_and_line(
+                rows in prop::collection::vec(prop::collection::vec(any_cell(), 6..=7), 1..6),
+            ) {
+                let dir = tempfile::tempdir().unwrap();
+                let mut text = HEADER.to_owned();
+                for row in &rows {
+                    let quoted: Vec<String> = row.iter().map(|cell| format!("\"{}\"", cell.replace('"', "\"\""))).collect();
+                    text.push_str(&quoted.join(","));
+                    text.push('\n');
+                }
+                let path = file(&dir, "c.csv", &text);
+                match read_prices(&[path], &[], ReadOptions::default()) {
+                    Ok((series, _)) => for one in &series {
+                        for i in 0..one.prices.len() {
+                            let price = one.prices.get(i).unwrap();
+                            prop_assert!(price.validate().is_ok());
+                            prop_assert!((crate::timestamp::EARLIEST..crate::timestamp::END).contains(&price.ts()));
+                        }
+                    },
+                    Err(error) => prop_assert!(error.to_string().contains("c.csv"), "{error}"),
+                }
+            }
+        }
+    }
 }

@@ -15,11 +15,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::Deserialize;
-use siglearn_plugin_api::{MILLIS_PER_MINUTE, Names, Side, Signal, SignalId, Symbol, Timestamp, Values};
+use siglearn_plugin_api::{MILLIS_PER_MINUTE, Names, Side, Signal, SignalId, Symbol, Values};
 
 use super::columns::{self, Columns};
 use super::{FormatError, ReadOptions, Rejects, RowErrors, parse_f64};
-use crate::timestamp::{format_timestamp, parse_timestamp};
+use crate::timestamp::{MAX_HOLD_MS, format_timestamp, timestamp_from_json};
 
 const REQUIRED: [&str; 8] = [
     "signal_id",
@@ -81,7 +81,9 @@ struct Record {
     signal_id: String,
     symbol: String,
     side: String,
-    entry_ts: TimeCell,
+    /// Text or epoch milliseconds, read by [`timestamp_from_json`].
+    #[serde(default)]
+    entry_ts: serde_json::Value,
     entry_price: f64,
     take_profit: Option<f64>,
     stop_loss: Option<f64>,
@@ -95,33 +97,27 @@ struct Record {
     indicators: Values,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum TimeCell {
-    Millis(i64),
-    Text(String),
-}
-
-impl Default for TimeCell {
-    fn default() -> Self {
-        TimeCell::Text(String::new())
-    }
-}
-
 type FieldError = (String, String);
 
 impl Record {
     fn into_signal(self) -> Result<Signal, FieldError> {
         let side: Side =
             self.side.parse().map_err(|e: siglearn_plugin_api::ParseSideError| field("side", e))?;
-        let entry_ts = match self.entry_ts {
-            TimeCell::Millis(millis) => Timestamp(millis),
-            TimeCell::Text(text) => parse_timestamp(&text).map_err(|e| field("entry_ts", e))?,
-        };
+        let entry_ts = timestamp_from_json(&self.entry_ts).map_err(|e| field("entry_ts", e))?;
         let max_hold_ms = match self.max_hold_minutes {
             None => None,
-            Some(minutes) if minutes.is_finite() && minutes > 0.0 && minutes < 1e12 => {
-                Some((minutes * MILLIS_PER_MINUTE as f64).round() as i64)
+            Some(minutes) if minutes.is_finite() && minutes > 0.0 => {
+                let millis = (minutes * MILLIS_PER_MINUTE as f64).round();
+                if millis > MAX_HOLD_MS as f64 {
+                    return Err(field(
+                        "max_hold_minutes",
+                        format!(
+                            "{minutes} minutes is longer than ten years ({} minutes); use a shorter hold",
+                            MAX_HOLD_MS / MILLIS_PER_MINUTE
+                        ),
+                    ));
+                }
+                Some(millis as i64)
             }
             Some(minutes) => {
                 return Err(field(
@@ -293,7 +289,7 @@ impl CsvLayout {
             signal_id: required_text("signal_id")?,
             symbol: required_text("symbol")?,
             side: required_text("side")?,
-            entry_ts: TimeCell::Text(required_text("entry_ts")?),
+            entry_ts: serde_json::Value::String(required_text("entry_ts")?),
             entry_price: optional("entry_price")?.ok_or_else(|| field("entry_price", "missing value"))?,
             take_profit: optional("take_profit")?,
             stop_loss: optional("stop_loss")?,
@@ -493,5 +489,85 @@ mod tests {
         let copy = dir.path().join("copy.csv");
         write_signals(&copy, &first.signals).unwrap();
         assert_eq!(read_signals(&copy, ReadOptions::default()).unwrap().signals, first.signals);
+    }
+
+    #[test]
+    fn csv_and_json_lines_refuse_other_units_far_dates_and_decade_long_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        // 2024-05-01T10:00:00Z in µs and ns; a hold of 10 years + 1 day in minutes.
+        let path = file(
+            &dir,
+            "s.csv",
+            &format!(
+                "{HEADER}\na,BTC,long,1714557600000000,100,110,95,\nb,BTC,long,1714557600000000000,100,110,95,\n\
+                 c,BTC,long,2150-01-01,100,110,95,\nd,BTC,long,2024-05-01,100,110,95,{}\ne,BTC,long,2024-05-01,100,110,95,5256000\n",
+                3651 * 24 * 60
+            ),
+        );
+        let text = read_signals(&path, ReadOptions::default()).unwrap_err().to_string();
+        assert!(text.contains("s.csv:2: entry_ts:") && text.contains("(divide by 1000)"), "{text}");
+        assert!(text.contains("s.csv:3: entry_ts:") && text.contains("(divide by 1,000,000)"), "{text}");
+        assert!(text.contains("s.csv:4: entry_ts:") && text.contains("outside the accepted range"), "{text}");
+        assert!(
+            text.contains("s.csv:5: max_hold_minutes:") && text.contains("longer than ten years"),
+            "{text}"
+        );
+        assert!(!text.contains("s.csv:6:"), "a hold of exactly ten years is accepted: {text}");
+        let jsonl = file(
+            &dir,
+            "s.jsonl",
+            "{\"signal_id\":\"a\",\"symbol\":\"BTC\",\"side\":\"long\",\"entry_ts\":-9223372036854775808,\"entry_price\":100,\"stop_loss\":95}\n",
+        );
+        let text = read_signals(&jsonl, ReadOptions::default()).unwrap_err().to_string();
+        assert!(
+            text.contains("s.jsonl:1: entry_ts:") && text.contains("outside the accepted range"),
+            "{text}"
+        );
+    }
+
+    mod fuzz {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// A CSV cell of the kinds a file may hold in any column.
+        fn any_cell() -> impl Strategy<Value = String> {
+            prop_oneof![
+                Just(String::new()),
+                any::<i64>().prop_map(|n| n.to_string()),
+                any::<u64>().prop_map(|n| n.to_string()),
+                any::<f64>().prop_map(|x| x.to_string()),
+                (0.01f64..500.0).prop_map(|x| x.to_string()),
+                "20[0-9]{2}-0[1-9]-[0-2][0-9]T[0-2][0-9]:[0-5][0-9]:00Z",
+                "(long|short|buy|sell|up)",
+                "[A-Za-z0-9 ,\"\\-]{0,12}",
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+            #[test]
+            fn any_signal_rows_give_valid_signals_or_errors_naming_file_and_line(
+                rows in prop::collection::vec(prop::collection::vec(any_cell(), 8..=10), 1..6),
+            ) {
+                let dir = tempfile::tempdir().unwrap();
+                let mut text = format!("{HEADER},confidence,head.rsi\n");
+                for row in &rows {
+                    let quoted: Vec<String> = row.iter().map(|cell| format!("\"{}\"", cell.replace('"', "\"\""))).collect();
+                    text.push_str(&quoted.join(","));
+                    text.push('\n');
+                }
+                let path = file(&dir, "s.csv", &text);
+                match read_signals(&path, ReadOptions::default()) {
+                    Ok(read) => for signal in &read.signals {
+                        prop_assert!(signal.validate().is_ok());
+                        prop_assert!((crate::timestamp::EARLIEST..crate::timestamp::END).contains(&signal.entry_ts));
+                        prop_assert!(signal.max_hold_ms.is_none_or(|hold| hold <= crate::timestamp::MAX_HOLD_MS));
+                    },
+                    Err(error) => prop_assert!(error.to_string().contains("s.csv"), "{error}"),
+                }
+            }
+        }
     }
 }

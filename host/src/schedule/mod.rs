@@ -6,6 +6,11 @@
 //! hands out every run at or before the current time, oldest first, so a
 //! replay that jumps over a weekend still runs Saturday's and Sunday's daily
 //! jobs, each at its own instant.
+//!
+//! No run is ever later than the end of the accepted range of instants
+//! ([`crate::timestamp::END`], 2100-01-01): inputs cannot reach past it, and a
+//! clock that somehow did (a store written by an older version) would
+//! otherwise enumerate every day until the year 262,000.
 
 use std::fmt;
 use std::str::FromStr;
@@ -151,6 +156,7 @@ impl Schedule {
     /// After downtime: every job whose run was missed by `now` runs once, at
     /// its latest missed instant, and continues after `now`.
     pub fn catch_up(&mut self, now: Timestamp, out: &mut Vec<(Timestamp, JobKind)>) {
+        let now = now.min(crate::timestamp::END);
         for job in &mut self.jobs {
             if job.next.is_some_and(|next| next <= now) {
                 if let Some(latest) = latest_at_or_before(job.cron.as_ref(), now) {
@@ -174,6 +180,7 @@ impl Schedule {
     /// would record the same figures, and enumerating the hours of a long
     /// quiet stretch (a replay of daily bars) costs more than the replay.
     pub fn due(&mut self, now: Timestamp, out: &mut Vec<(Timestamp, JobKind)>) {
+        let now = now.min(crate::timestamp::END);
         loop {
             let earliest = self
                 .jobs
@@ -277,5 +284,19 @@ mod tests {
         let problems = Schedule::new(&config).unwrap_err();
         assert_eq!(problems.len(), 2, "{problems:?}");
         assert!(problems[0].starts_with("schedule.daily:"), "{problems:?}");
+    }
+
+    #[test]
+    fn no_run_is_later_than_the_end_of_the_accepted_range() {
+        let mut schedule = Schedule::new(&ScheduleConfig::default()).unwrap();
+        schedule.start(at("2099-12-25T00:00:00Z"));
+        let mut out = Vec::new();
+        schedule.due(Timestamp(i64::MAX), &mut out);
+        // Daily runs 12-26 .. 2100-01-01 (7), Sundays 12-27 (1), the first hourly (1).
+        assert_eq!(out.len(), 9, "{out:?}");
+        assert_eq!(out.last().map(|&(ts, _)| ts), Some(crate::timestamp::END));
+        out.clear();
+        schedule.due(Timestamp(i64::MAX), &mut out);
+        assert!(out.is_empty(), "{out:?}");
     }
 }

@@ -84,7 +84,8 @@ impl NativeStrategy {
         }
         let library = Library::open(&file_name, &bytes).map_err(|m| fail(format!("plugin refused: {m}")))?;
         let code_hash = super::script::code_hash(&bytes);
-        let slot = clock::CallSlot::new(name.as_str(), limits.hot_millis, limits.job_millis);
+        let (hot_millis, job_millis) = limits.time_budget_millis();
+        let slot = clock::CallSlot::new(name.as_str(), hot_millis, job_millis);
         Ok(NativeStrategy {
             name,
             path: path.to_path_buf(),
@@ -283,7 +284,10 @@ impl Strategy for NativeStrategy {
             library: Arc::clone(&self.library),
             instance: None,
             limits: self.limits,
-            slot: clock::CallSlot::new(self.name.as_str(), self.limits.hot_millis, self.limits.job_millis),
+            slot: {
+                let (hot_millis, job_millis) = self.limits.time_budget_millis();
+                clock::CallSlot::new(self.name.as_str(), hot_millis, job_millis)
+            },
         };
         if self.instance.is_some() {
             copy.set_state(&self.state()?)?;

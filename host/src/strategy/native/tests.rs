@@ -135,6 +135,14 @@ fn a_call_past_its_budget_is_discarded_and_reported() {
 }
 
 #[test]
+fn without_time_budgets_a_slow_call_counts_as_a_replay_needs() {
+    // A replay: the same decision on a slow machine as on a fast one.
+    let limits = Limits { hot_millis: 1, ..Limits::default() }.without_time_budgets();
+    let mut strategy = started("test_slow", serde_json::json!({ "sleep_ms": 50 }), limits);
+    assert!(strategy.decide(&fixture::signal()).unwrap().take);
+}
+
+#[test]
 fn a_plugin_of_another_abi_is_refused_naming_both_versions() {
     let error = open("test_wrong_abi", Limits::default()).unwrap_err();
     let expected = format!(

@@ -5,7 +5,10 @@
 //! operations and wall time, checked from Rhai's progress callback: tight for
 //! the per-signal hooks (`decide`, `learn`), generous for jobs. Operation
 //! budgets are deterministic; the time budget is the one guard that depends
-//! on the machine, a safety net set far above what a normal call takes.
+//! on the machine, a safety net set far above what a normal call takes. A
+//! replay turns time budgets off ([`Limits::without_time_budgets`]) so that
+//! its output never depends on how fast or loaded the machine is; a hit of
+//! either budget names which one it was.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -37,6 +40,10 @@ pub struct Limits {
     pub array_size: usize,
     /// Most entries of one object map.
     pub map_size: usize,
+    /// Whether the wall-time budgets apply (the daemon); a replay runs on
+    /// operation budgets alone. Not a configuration key.
+    #[serde(skip)]
+    pub time_budgets: bool,
 }
 
 impl Default for Limits {
@@ -50,11 +57,28 @@ impl Default for Limits {
             string_size: 64 * 1024,
             array_size: 100_000,
             map_size: 100_000,
+            time_budgets: true,
         }
     }
 }
 
 impl Limits {
+    /// These limits with the wall-time budgets off: operation budgets alone
+    /// decide, so results are the same on any machine.
+    pub fn without_time_budgets(self) -> Self {
+        Limits { time_budgets: false, ..self }
+    }
+
+    /// The wall-time budgets in ms, hot and job: as configured, or never
+    /// (`u64::MAX`) when time budgets are off. Script and plugin calls both
+    /// read their budgets here.
+    pub fn time_budget_millis(&self) -> (u64, u64) {
+        match self.time_budgets {
+            true => (self.hot_millis, self.job_millis),
+            false => (u64::MAX, u64::MAX),
+        }
+    }
+
     /// Every problem with the limits, or none.
     pub fn validate(&self) -> Vec<String> {
         let mut problems = Vec::new();
@@ -101,13 +125,18 @@ impl CallBudget {
 
     /// Arms the budget for the next call.
     pub(crate) fn arm(&self, limits: &Limits, budget: Budget) {
+        let (hot_millis, job_millis) = limits.time_budget_millis();
         let (operations, millis) = match budget {
-            Budget::Hot => (limits.hot_operations, limits.hot_millis),
-            Budget::Job => (limits.job_operations, limits.job_millis),
+            Budget::Hot => (limits.hot_operations, hot_millis),
+            Budget::Job => (limits.job_operations, job_millis),
         };
-        let deadline = self.started.elapsed() + Duration::from_millis(millis);
+        let deadline = match millis {
+            u64::MAX => u64::MAX,
+            millis => u64::try_from((self.started.elapsed() + Duration::from_millis(millis)).as_nanos())
+                .unwrap_or(u64::MAX),
+        };
         self.operations.store(operations, Ordering::Relaxed);
-        self.deadline_nanos.store(u64::try_from(deadline.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
+        self.deadline_nanos.store(deadline, Ordering::Relaxed);
     }
 
     /// `Some(reason)` once the call has used up its budget.
@@ -119,10 +148,15 @@ impl CallBudget {
             ));
         }
         // Reading the clock costs more than an operation: look every 1024.
-        if operations % 1024 == 0 {
+        let deadline = self.deadline_nanos.load(Ordering::Relaxed);
+        if operations % 1024 == 0 && deadline != u64::MAX {
             let now = u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-            if now > self.deadline_nanos.load(Ordering::Relaxed) {
-                return Some("time budget exceeded; simplify the hook or raise limits".to_owned());
+            if now > deadline {
+                return Some(
+                    "time budget exceeded (limits.hot_millis / limits.job_millis, wall time); simplify \
+                     the hook or raise limits"
+                        .to_owned(),
+                );
             }
         }
         None
@@ -157,4 +191,26 @@ pub(crate) fn build(limits: &Limits, strategy: &str) -> (Engine, Arc<CallBudget>
     helpers::register(&mut engine);
     learning::register(&mut engine);
     (engine, budget)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_budget_names_itself_and_untimed_calls_never_read_the_clock() {
+        let budget = CallBudget::new();
+        let limits = Limits::default();
+        budget.arm(&limits, Budget::Hot);
+        let operations = budget.exceeded(limits.hot_operations + 1).unwrap();
+        assert!(operations.starts_with("operation budget exceeded"), "{operations}");
+        // A deadline already passed: the time budget, named as such.
+        budget.deadline_nanos.store(0, Ordering::Relaxed);
+        let time = budget.exceeded(1024).unwrap();
+        assert!(time.starts_with("time budget exceeded"), "{time}");
+        // Without time budgets the deadline is never, however late it is.
+        budget.arm(&limits.without_time_budgets(), Budget::Hot);
+        assert_eq!(budget.deadline_nanos.load(Ordering::Relaxed), u64::MAX);
+        assert_eq!(budget.exceeded(1024), None);
+    }
 }

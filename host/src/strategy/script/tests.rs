@@ -109,9 +109,19 @@ fn a_runtime_error_names_hook_line_and_signal() {
 
 #[test]
 fn an_endless_loop_hits_the_operation_budget() {
-    let mut s = strategy("fn decide(signal) { let n = 0; loop { n += 1; } }");
+    // As in a replay: operation budgets alone, so a slow or loaded machine
+    // cannot make the time budget fire first.
+    let limits = Limits::default().without_time_budgets();
+    let mut s = ScriptStrategy::compile(
+        StrategyId::new("test"),
+        Path::new("test.rhai"),
+        "fn decide(signal) { let n = 0; loop { n += 1; } }",
+        limits,
+    )
+    .unwrap();
+    s.init(&json!({})).unwrap();
     let err = s.decide(&fixture::signal()).unwrap_err();
-    assert!(err.message.contains("operation budget exceeded"), "{err}");
+    assert!(err.message.contains("operation budget exceeded (100000 operations)"), "{err}");
 }
 
 #[test]
