@@ -256,6 +256,12 @@ impl Core {
                 if self.engine.code_hash(&name).is_some_and(|live| live == strategy.code_hash()) =>
             {
                 tracing::debug!(strategy = %name, "script written with the code already live; nothing to reload");
+                // The file is the live code again: a refused reload in between is over.
+                if let Some(status) =
+                    self.view.write().unwrap_or_else(|p| p.into_inner()).strategies.get_mut(&name)
+                {
+                    status.reload_error = None;
+                }
                 return;
             }
             Reload::Changed { name, compiled: Ok(strategy), .. } if self.engine.runs(&name) => {

@@ -1,7 +1,7 @@
 //! The one place a Rhai engine for strategies is built and hardened.
 //!
 //! Limits: operations, call depth, expression depth, string, array and map
-//! sizes, variables, no modules, no `eval`. Each call also gets a budget of
+//! sizes, variables, printed lines, no modules, no `eval`. Each call also gets a budget of
 //! operations and wall time, checked from Rhai's progress callback: tight for
 //! the per-signal hooks (`decide`, `learn`), generous for jobs. Operation
 //! budgets are deterministic; the time budget is the one guard that depends
@@ -37,6 +37,9 @@ pub struct Limits {
     pub array_size: usize,
     /// Most entries of one object map.
     pub map_size: usize,
+    /// Lines one hook call may `print` (or `debug`) to the log; the rest are
+    /// counted and said in one line when the call returns.
+    pub print_lines: u64,
 }
 
 impl Default for Limits {
@@ -50,6 +53,7 @@ impl Default for Limits {
             string_size: 64 * 1024,
             array_size: 100_000,
             map_size: 100_000,
+            print_lines: 20,
         }
     }
 }
@@ -82,12 +86,20 @@ pub(crate) enum Budget {
     Job,
 }
 
-/// The budget of the call in progress, shared with the progress callback.
+/// The longest printed line logged whole, in bytes; a longer one is cut.
+pub const PRINT_LINE_BYTES: usize = 1024;
+
+/// The budget of the call in progress, shared with the progress, print and
+/// debug callbacks.
 #[derive(Debug)]
 pub(crate) struct CallBudget {
     started: Instant,
     operations: AtomicU64,
     deadline_nanos: AtomicU64,
+    /// Lines this call may still print.
+    prints_left: AtomicU64,
+    /// Lines this call printed past its allowance.
+    prints_dropped: AtomicU64,
 }
 
 impl CallBudget {
@@ -96,6 +108,8 @@ impl CallBudget {
             started: Instant::now(),
             operations: AtomicU64::new(0),
             deadline_nanos: AtomicU64::new(0),
+            prints_left: AtomicU64::new(0),
+            prints_dropped: AtomicU64::new(0),
         }
     }
 
@@ -108,6 +122,32 @@ impl CallBudget {
         let deadline = self.started.elapsed() + Duration::from_millis(millis);
         self.operations.store(operations, Ordering::Relaxed);
         self.deadline_nanos.store(u64::try_from(deadline.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
+        self.prints_left.store(limits.print_lines, Ordering::Relaxed);
+        self.prints_dropped.store(0, Ordering::Relaxed);
+    }
+
+    /// `text` as it may be logged, or `None` when the call has printed
+    /// all it may (counted).
+    fn print<'t>(&self, text: &'t str) -> Option<std::borrow::Cow<'t, str>> {
+        let allowed =
+            self.prints_left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1)).is_ok();
+        if !allowed {
+            self.prints_dropped.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        if text.len() <= PRINT_LINE_BYTES {
+            return Some(text.into());
+        }
+        let mut cut = PRINT_LINE_BYTES;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        Some(format!("{}... ({} more bytes cut)", &text[..cut], text.len() - cut).into())
+    }
+
+    /// How many lines the last call printed past its allowance.
+    pub(crate) fn prints_dropped(&self) -> u64 {
+        self.prints_dropped.load(Ordering::Relaxed)
     }
 
     /// `Some(reason)` once the call has used up its budget.
@@ -149,10 +189,18 @@ pub(crate) fn build(limits: &Limits, strategy: &str) -> (Engine, Arc<CallBudget>
     let budget = Arc::new(CallBudget::new());
     let watched = Arc::clone(&budget);
     engine.on_progress(move |operations| watched.exceeded(operations).map(Dynamic::from));
-    let name = strategy.to_owned();
-    engine.on_print(move |text| tracing::info!(strategy = %name, "{text}"));
-    let name = strategy.to_owned();
-    engine.on_debug(move |text, _, position| tracing::debug!(strategy = %name, %position, "{text}"));
+    let (name, printing) = (strategy.to_owned(), Arc::clone(&budget));
+    engine.on_print(move |text| {
+        if let Some(text) = printing.print(text) {
+            tracing::info!(strategy = %name, "{text}");
+        }
+    });
+    let (name, printing) = (strategy.to_owned(), Arc::clone(&budget));
+    engine.on_debug(move |text, _, position| {
+        if let Some(text) = printing.print(text) {
+            tracing::debug!(strategy = %name, %position, "{text}");
+        }
+    });
     types::register(&mut engine);
     helpers::register(&mut engine);
     learning::register(&mut engine);

@@ -199,6 +199,15 @@ impl ScriptStrategy {
             hook.name(),
             args,
         );
+        let dropped = self.budget.prints_dropped();
+        if dropped > 0 {
+            tracing::info!(
+                strategy = %self.name,
+                %hook,
+                "{dropped} more printed line(s) of this call dropped (limits.print_lines = {})",
+                self.limits.print_lines
+            );
+        }
         result.map_err(|error| self.script_error(hook, signal, &error))
     }
 
