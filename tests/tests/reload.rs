@@ -306,3 +306,19 @@ fn a_plugins_folder_made_after_start_is_watched() {
     assert_eq!(status(&answer, "fresh")["plugin"]["strategy"], "HeadWeights");
     assert_eq!(daemon.stop().code(), Some(0));
 }
+#[test]
+fn a_stack_overflow_names_the_line_and_column_of_the_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = scripts(dir.path(), &["baseline"]);
+    std::fs::write(
+        folder.join("deep.rhai"),
+        "fn down(n) {\n    down(n + 1)\n}\nfn decide(signal) {\n  down(0)\n}\n",
+    )
+    .unwrap();
+    let daemon = Daemon::start(dir.path(), &[]);
+    assert_eq!(daemon.post("/api/signals", &signal("a", "BTC", T0, "")).status, 200);
+    let error = status(&daemon.get("/api/strategies").json(), "deep")["last_error"].clone();
+    assert!(error["message"].as_str().unwrap().contains("Stack overflow"), "{error}");
+    assert_eq!((error["line"].as_u64(), error["position"].as_u64()), (Some(2), Some(5)), "{error}");
+    assert_eq!(daemon.stop().code(), Some(0));
+}

@@ -10,6 +10,7 @@ mod convert;
 pub mod engine;
 mod helpers;
 mod learning;
+mod recursion;
 mod types;
 
 use std::collections::BTreeSet;
@@ -213,7 +214,10 @@ impl ScriptStrategy {
 
     fn script_error(&self, hook: Hook, signal: Option<&SignalId>, error: &EvalAltResult) -> StrategyError {
         let inner = error.unwrap_inner();
-        let position = if inner.position().is_none() { error.position() } else { inner.position() };
+        let mut position = if inner.position().is_none() { error.position() } else { inner.position() };
+        if position.is_none() && matches!(inner, EvalAltResult::ErrorStackOverflow(_)) {
+            position = recursion::recursive_call(&self.ast, hook.name()).unwrap_or(position);
+        }
         let message = match inner {
             EvalAltResult::ErrorTerminated(reason, _) => reason.to_string(),
             other => {
