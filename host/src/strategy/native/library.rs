@@ -99,6 +99,11 @@ pub(crate) fn check_whole(bytes: &[u8]) -> Result<(), String> {
             bytes.len()
         )
     };
+    if object::FileKind::parse(bytes).is_err() {
+        // Not an object file at all: the loader refuses it with its reason,
+        // without mapping anything.
+        return Ok(());
+    }
     let file = object::File::parse(bytes).map_err(|e| incomplete(e.to_string()))?;
     let length = bytes.len() as u64;
     let within = |(offset, size): (u64, u64)| offset.checked_add(size).is_some_and(|end| end <= length);
