@@ -206,3 +206,26 @@ pub(crate) fn build(limits: &Limits, strategy: &str) -> (Engine, Arc<CallBudget>
     learning::register(&mut engine);
     (engine, budget)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_call_prints_its_allowance_then_counts_and_long_lines_are_cut() {
+        let budget = CallBudget::new();
+        let limits = Limits { print_lines: 2, ..Limits::default() };
+        budget.arm(&limits, Budget::Hot);
+        assert_eq!(budget.print("one").as_deref(), Some("one"));
+        // 1,023 ASCII bytes, then a 2-byte character across the 1,024 mark.
+        let long = format!("{}é{}", "a".repeat(1023), "b".repeat(10));
+        let cut = budget.print(&long).unwrap();
+        assert_eq!(cut, format!("{}... (12 more bytes cut)", "a".repeat(1023)));
+        assert_eq!(budget.print("three"), None);
+        assert_eq!(budget.print("four"), None);
+        assert_eq!(budget.prints_dropped(), 2);
+        // The next call starts afresh.
+        budget.arm(&limits, Budget::Job);
+        assert_eq!((budget.print("again").as_deref(), budget.prints_dropped()), (Some("again"), 0));
+    }
+}
