@@ -405,6 +405,10 @@ struct Settling {
 impl Settling {
     fn run(&mut self, changes: &std_mpsc::Receiver<Seen>) {
         loop {
+            // What is due goes first, however fast other events come in.
+            if !self.settle() {
+                return;
+            }
             let next = self.due.values().min().copied();
             let seen = match next {
                 None => changes.recv().map_err(|_| std_mpsc::RecvTimeoutError::Disconnected),
@@ -421,11 +425,7 @@ impl Settling {
                     }
                 }
                 Ok(Seen::Stop) | Err(std_mpsc::RecvTimeoutError::Disconnected) => return,
-                Err(std_mpsc::RecvTimeoutError::Timeout) => {
-                    if !self.settle() {
-                        return;
-                    }
-                }
+                Err(std_mpsc::RecvTimeoutError::Timeout) => {}
             }
         }
     }
