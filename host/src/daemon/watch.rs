@@ -359,18 +359,20 @@ impl Watcher {
         for folder in std::mem::take(&mut self.watching) {
             let _ = self.watcher.unwatch(&folder);
         }
+        let mut problems = watched.problems();
         for folder in &watched.layout.folders {
             match self.watcher.watch(folder, RecursiveMode::NonRecursive) {
                 Ok(()) => {
                     tracing::debug!(folder = %folder.display(), "watching for strategy changes");
                     self.watching.insert(folder.clone());
                 }
-                Err(error) => {
-                    tracing::warn!(folder = %folder.display(), %error, "cannot watch; its strategies do not hot-reload");
-                }
+                Err(error) => problems.push(format!(
+                    "{} cannot be watched ({error}); changes in it do not hot-reload (on Linux, a full \
+                     fs.inotify.max_user_watches is a common cause)",
+                    folder.display()
+                )),
             }
         }
-        let problems = watched.problems();
         if problems != self.reported {
             for problem in problems.iter().filter(|p| !self.reported.contains(p)) {
                 tracing::warn!("hot reload: {problem}");
