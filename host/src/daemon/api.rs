@@ -339,6 +339,7 @@ async fn healthz(State(state): State<AppState>) -> Response {
         "uptime_s": view.started.elapsed().as_secs(),
         "open_signals": view.open_signals,
         "strategies": view.strategies.len(),
+        "unwatched_folders": view.unwatched,
     }));
     (status, body).into_response()
 }

@@ -279,6 +279,12 @@ impl Core {
                     && self.engine.code_hash(&name).is_some_and(|live| live == strategy.code_hash()) =>
             {
                 tracing::debug!(strategy = %name, "script written with the code already live; nothing to reload");
+                // The file is the live code again: a refused reload in between is over.
+                if let Some(status) =
+                    self.view.write().unwrap_or_else(|p| p.into_inner()).strategies.get_mut(&name)
+                {
+                    status.reload_error = None;
+                }
                 return;
             }
             // Running, or retired (its script was removed and is back): the

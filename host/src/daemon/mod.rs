@@ -242,6 +242,7 @@ pub fn run(mut config: Config) -> anyhow::Result<()> {
             Duration::from_millis(config.daemon.reload_debounce_ms),
             config.limits,
             requests.clone(),
+            Arc::clone(&view),
         )?;
         println!("siglearn listening on http://{bound}");
         tracing::info!(%bound, db = %db.display(), "siglearn daemon started");

@@ -64,6 +64,8 @@ pub(crate) struct View {
     pub(crate) counters: Counters,
     pub(crate) open_signals: usize,
     pub(crate) strategies: BTreeMap<String, StrategyStatus>,
+    /// Strategy folders hot reload cannot watch now, and why.
+    pub(crate) unwatched: Vec<String>,
 }
 
 impl View {
@@ -73,6 +75,7 @@ impl View {
             counters: Counters::default(),
             open_signals: 0,
             strategies: BTreeMap::new(),
+            unwatched: Vec::new(),
         }
     }
 

@@ -1,27 +1,54 @@
 //! Hot reload: the folders holding strategy code are watched (the scripts
 //! folder, the plugins folder, and the folder of every configured script or
-//! library, such as a plugin's `target/release`). A file that is written,
-//! added or removed is compiled or opened (off the engine thread) once its
-//! folder has been quiet for the debounce time, and handed to the engine,
-//! which swaps it in between two requests.
+//! library, such as a plugin's `target/release`). A strategy file that is
+//! written, added or removed is compiled or opened (off the engine thread)
+//! once that file has been quiet for the debounce time, and handed to the
+//! engine, which swaps it in between two requests.
+//!
+//! Each file has its own quiet period, and paths that are no strategy file
+//! (the store's `-wal`, an editor's swap file) are dropped as they arrive,
+//! so writes elsewhere never hold a reload back. A file is loaded only when
+//! it did not change while it was read. The way files really get replaced
+//! is followed: a strategy file that is a symlink is watched at its target;
+//! a folder that is removed and made again, moved away and replaced, or a
+//! symlink to a folder that is pointed elsewhere, is watched again (its
+//! parent folder is watched for that) and its files are read again; a
+//! folder that cannot be watched is logged as a warning and shown by
+//! `/healthz`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc as std_mpsc;
-use std::time::Duration;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant, SystemTime};
 
 use notify::{RecommendedWatcher, RecursiveMode, Watcher as _};
 use siglearn_plugin_api::StrategyId;
 use tokio::sync::mpsc;
 
 use super::core::{Reload, Request};
-use crate::strategy::native;
+use super::view::View;
 use crate::strategy::script::Limits;
+use crate::strategy::{StrategyError, native};
 
 /// Keeps the watch alive; dropping it stops watching.
 #[derive(Debug)]
 pub(crate) struct Watching {
-    _watcher: RecommendedWatcher,
+    seen: std_mpsc::Sender<Seen>,
+}
+
+impl Drop for Watching {
+    fn drop(&mut self) {
+        let _ = self.seen.send(Seen::Stop);
+    }
+}
+
+/// What the watcher thread is told.
+#[derive(Debug)]
+enum Seen {
+    /// Something was written, made or removed at this path.
+    Path(PathBuf),
+    Stop,
 }
 
 /// What to watch.
@@ -45,50 +72,242 @@ fn canonical(path: &Path) -> PathBuf {
     }
 }
 
-/// The files to react to, and the folders they are in.
+/// Which strategy files a folder adopts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Adopt {
+    Scripts,
+    Plugins,
+}
+
+impl Adopt {
+    /// The strategy `file` in this folder would be; hidden files (an
+    /// editor's `.#x.rhai` lock, a `.x.rhai.swp`) are none.
+    fn name(self, file: &Path) -> Option<String> {
+        let stem = file.file_name()?.to_str()?;
+        if stem.starts_with('.') {
+            return None;
+        }
+        match self {
+            Adopt::Scripts => file
+                .extension()
+                .is_some_and(|e| e == "rhai")
+                .then(|| file.file_stem()?.to_str().map(str::to_owned))
+                .flatten(),
+            Adopt::Plugins => native::is_library(file).then(|| native::strategy_name(file)).flatten(),
+        }
+    }
+}
+
+/// Where things are now: resolved from the plan again whenever a folder or
+/// link of it changes.
+#[derive(Debug, Default, PartialEq)]
+struct Layout {
+    /// A canonical file path the watcher reports -> the path the strategy
+    /// is loaded from (a link's target -> the link).
+    routes: BTreeMap<PathBuf, PathBuf>,
+    /// A canonical folder -> the folder as planned, and what it adopts.
+    adopting: BTreeMap<PathBuf, (PathBuf, Adopt)>,
+    /// Paths whose change means the layout must be resolved again: the
+    /// planned folders as their parents see them, and links.
+    moves: BTreeSet<PathBuf>,
+    /// The folders to watch.
+    folders: BTreeSet<PathBuf>,
+    /// Planned folders that are not there.
+    missing: BTreeSet<PathBuf>,
+}
+
+/// The plan, with absolute paths, and what it resolves to.
 #[derive(Debug)]
 struct Watched {
-    files: BTreeMap<PathBuf, String>,
-    adopt_scripts: Option<PathBuf>,
-    adopt_plugins: Option<PathBuf>,
+    files: Vec<(String, PathBuf)>,
+    adopt: Vec<(PathBuf, Adopt)>,
+    layout: Layout,
+    /// Strategy files known to exist, so that only a removal of one of
+    /// them stops a strategy.
+    known: BTreeSet<PathBuf>,
+    /// Planned folders that existed at some time: one of them missing is
+    /// a problem (one that never existed, such as an unused plugins
+    /// folder, is only awaited).
+    existed: BTreeSet<PathBuf>,
+}
+
+/// `path` made absolute against the working folder, not resolved.
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+fn is_link(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
 }
 
 impl Watched {
     fn new(plan: Plan) -> Self {
-        let folder =
-            |f: Option<PathBuf>| f.filter(|f| f.is_dir()).and_then(|f| std::fs::canonicalize(f).ok());
-        Watched {
-            files: plan.files.into_iter().map(|(name, path)| (canonical(&path), name)).collect(),
-            adopt_scripts: folder(plan.adopt_scripts),
-            adopt_plugins: folder(plan.adopt_plugins),
-        }
+        let mut adopt = Vec::new();
+        adopt.extend(plan.adopt_scripts.map(|f| (absolute(&f), Adopt::Scripts)));
+        adopt.extend(plan.adopt_plugins.map(|f| (absolute(&f), Adopt::Plugins)));
+        let mut watched = Watched {
+            files: plan.files.into_iter().map(|(name, path)| (name, absolute(&path))).collect(),
+            adopt,
+            layout: Layout::default(),
+            known: BTreeSet::new(),
+            existed: BTreeSet::new(),
+        };
+        watched.settle_layout();
+        watched.known = watched.present();
+        watched
     }
 
-    fn folders(&self) -> BTreeSet<PathBuf> {
-        let mut folders: BTreeSet<PathBuf> = self
+    /// Resolves the layout again.
+    fn settle_layout(&mut self) {
+        self.layout = self.resolve();
+        let planned = self
             .files
-            .keys()
-            .filter_map(|f| f.parent().map(Path::to_path_buf))
-            .filter(|f| f.is_dir())
-            .collect();
-        folders.extend(self.adopt_scripts.iter().chain(&self.adopt_plugins).cloned());
-        folders
+            .iter()
+            .filter_map(|(_, f)| f.parent())
+            .chain(self.adopt.iter().map(|(f, _)| f.as_path()));
+        let there: Vec<PathBuf> = planned.filter(|f| f.is_dir()).map(Path::to_path_buf).collect();
+        self.existed.extend(there);
     }
 
-    /// The strategy a changed file belongs to, if any.
-    fn name_of(&self, path: &Path) -> Option<String> {
-        if let Some(name) = self.files.get(path) {
+    /// Where the plan's folders, files and links are now.
+    fn resolve(&self) -> Layout {
+        let mut layout = Layout::default();
+        let folder_of = |folder: &Path, layout: &mut Layout| -> Option<PathBuf> {
+            // Its parent is watched too, to see it replaced, or appear.
+            layout.moves.insert(canonical(folder));
+            if let Some(parent) = folder.parent().and_then(|p| std::fs::canonicalize(p).ok()) {
+                layout.folders.insert(parent);
+            }
+            let resolved = std::fs::canonicalize(folder).ok().filter(|f| f.is_dir());
+            match &resolved {
+                Some(resolved) => {
+                    layout.moves.insert(resolved.clone());
+                    layout.folders.insert(resolved.clone());
+                }
+                None => {
+                    layout.missing.insert(folder.to_path_buf());
+                }
+            }
+            resolved
+        };
+        let link = |load: &Path, layout: &mut Layout| {
+            if is_link(load) {
+                layout.moves.insert(canonical(load));
+                if let Ok(target) = std::fs::canonicalize(load) {
+                    if let Some(parent) = target.parent() {
+                        layout.folders.insert(parent.to_path_buf());
+                    }
+                    layout.routes.insert(target, load.to_path_buf());
+                }
+            }
+        };
+        for (_, file) in &self.files {
+            let Some(folder) = file.parent() else { continue };
+            if let (Some(resolved), Some(name)) = (folder_of(folder, &mut layout), file.file_name()) {
+                layout.routes.insert(resolved.join(name), file.clone());
+            }
+            link(file, &mut layout);
+        }
+        for (folder, adopt) in &self.adopt {
+            let Some(resolved) = folder_of(folder, &mut layout) else { continue };
+            layout.adopting.insert(resolved, (folder.clone(), *adopt));
+            for file in files_of(folder, *adopt) {
+                link(&file, &mut layout);
+            }
+        }
+        layout
+    }
+
+    /// Every strategy file there is now, by the path it is loaded from.
+    fn present(&self) -> BTreeSet<PathBuf> {
+        let configured = self.files.iter().map(|(_, f)| f.clone()).filter(|f| f.exists());
+        let adopted = self.adopt.iter().flat_map(|(folder, adopt)| files_of(folder, *adopt));
+        configured.chain(adopted).collect()
+    }
+
+    /// What a reported path means.
+    fn role(&self, path: &Path) -> Option<Role> {
+        if self.layout.moves.contains(path) {
+            return Some(Role::Moved);
+        }
+        if let Some(load) = self.layout.routes.get(path) {
+            return Some(Role::File(load.clone()));
+        }
+        let (planned, adopt) = self.layout.adopting.get(path.parent()?)?;
+        adopt.name(path)?;
+        Some(Role::File(planned.join(path.file_name()?)))
+    }
+
+    /// The strategy a file (as loaded) belongs to.
+    fn name_of(&self, load: &Path) -> Option<String> {
+        if let Some((name, _)) = self.files.iter().find(|(_, f)| f == load) {
             return Some(name.clone());
         }
-        let folder = path.parent()?;
-        if self.adopt_scripts.as_deref() == Some(folder) && path.extension().is_some_and(|e| e == "rhai") {
-            return path.file_stem()?.to_str().map(str::to_owned);
-        }
-        if self.adopt_plugins.as_deref() == Some(folder) && native::is_library(path) {
-            return native::strategy_name(path);
-        }
-        None
+        let (_, adopt) = self.adopt.iter().find(|(folder, _)| Some(folder.as_path()) == load.parent())?;
+        adopt.name(load)
     }
+
+    /// The other files of the adopted folders that would be strategy
+    /// `name` too (a `hw.rhai` beside a `libhw.so`).
+    fn namesakes(&self, name: &str, load: &Path) -> Vec<PathBuf> {
+        self.adopt
+            .iter()
+            .flat_map(|(folder, adopt)| {
+                files_of(folder, *adopt).into_iter().filter(|f| adopt.name(f).as_deref() == Some(name))
+            })
+            .filter(|f| f != load)
+            .collect()
+    }
+
+    /// The folders that should be there but are not, said for `/healthz`
+    /// (one that never was, with its parent there, is only awaited).
+    fn problems(&self) -> Vec<String> {
+        self.layout
+            .missing
+            .iter()
+            .filter_map(|folder| {
+                let awaited = folder.parent().is_some_and(Path::is_dir);
+                if !awaited {
+                    Some(format!(
+                        "{} and its parent folder do not exist, so it cannot be watched; its strategies \
+                         do not hot-reload until the folder is back and the daemon restarts",
+                        folder.display()
+                    ))
+                } else if self.existed.contains(folder) {
+                    Some(format!(
+                        "{} was removed; its strategies do not hot-reload until it is back (it is \
+                         watched again when it appears)",
+                        folder.display()
+                    ))
+                } else {
+                    None
+                }
+            })
+            .collect()
+    }
+}
+
+/// The strategy files of `folder` that `adopt` takes, sorted.
+fn files_of(folder: &Path, adopt: Adopt) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = match std::fs::read_dir(folder) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok())
+            .map(|e| folder.join(e.file_name()))
+            .filter(|p| adopt.name(p).is_some())
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    files.sort();
+    files
+}
+
+/// What a changed path is to the watcher.
+#[derive(Debug, PartialEq)]
+enum Role {
+    /// A strategy file, by the path it is loaded from.
+    File(PathBuf),
+    /// A planned folder or a link moved: resolve the layout again.
+    Moved,
 }
 
 /// Starts watching as `plan` says.
@@ -97,64 +316,197 @@ pub(crate) fn start(
     debounce: Duration,
     limits: Limits,
     requests: mpsc::Sender<Request>,
+    view: Arc<RwLock<View>>,
 ) -> anyhow::Result<Option<Watching>> {
     let watched = Watched::new(plan);
-    let folders = watched.folders();
-    if folders.is_empty() {
-        tracing::warn!("no folder of strategy code exists; hot reload is off");
+    if watched.files.is_empty() && watched.adopt.is_empty() {
+        tracing::warn!("no strategy code to watch; hot reload is off");
         return Ok(None);
     }
-    let (events, changes) = std_mpsc::channel();
-    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+    let (seen, changes) = std_mpsc::channel();
+    let events = seen.clone();
+    let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         // Only writes count: reading a file to load it is an access event
         // too, and would reload it again and again.
         let written = |e: &notify::Event| e.kind.is_create() || e.kind.is_modify() || e.kind.is_remove();
         if let Some(event) = event.ok().filter(written) {
             for path in event.paths {
-                let _ = events.send(path);
+                let _ = events.send(Seen::Path(path));
             }
         }
     })?;
-    for folder in &folders {
-        watcher.watch(folder, RecursiveMode::NonRecursive)?;
-        tracing::info!(folder = %folder.display(), "watching for strategy changes");
-    }
+    let mut watcher = Watcher { watcher, watching: BTreeSet::new(), view, reported: Vec::new() };
+    watcher.follow(&watched);
     std::thread::Builder::new().name("siglearn-watch".into()).spawn(move || {
-        debounce_loop(&watched, &changes, debounce, limits, &requests);
+        let mut settling = Settling { watched, watcher, debounce, limits, requests, due: BTreeMap::new() };
+        settling.run(&changes);
     })?;
-    Ok(Some(Watching { _watcher: watcher }))
+    Ok(Some(Watching { seen }))
 }
 
-/// Collects changed files until their folders are quiet, then reloads them.
-fn debounce_loop(
-    watched: &Watched,
-    changes: &std_mpsc::Receiver<PathBuf>,
+/// The notify watcher and the folders it watches now.
+struct Watcher {
+    watcher: RecommendedWatcher,
+    watching: BTreeSet<PathBuf>,
+    view: Arc<RwLock<View>>,
+    reported: Vec<String>,
+}
+
+impl Watcher {
+    /// Watches the folders of `watched`'s layout (again: a folder made anew
+    /// is another folder to the system), and reports the missing ones.
+    fn follow(&mut self, watched: &Watched) {
+        for folder in std::mem::take(&mut self.watching) {
+            let _ = self.watcher.unwatch(&folder);
+        }
+        let mut problems = watched.problems();
+        for folder in &watched.layout.folders {
+            match self.watcher.watch(folder, RecursiveMode::NonRecursive) {
+                Ok(()) => {
+                    tracing::debug!(folder = %folder.display(), "watching for strategy changes");
+                    self.watching.insert(folder.clone());
+                }
+                Err(error) => problems.push(format!(
+                    "{} cannot be watched ({error}); changes in it do not hot-reload (on Linux, a full \
+                     fs.inotify.max_user_watches is a common cause)",
+                    folder.display()
+                )),
+            }
+        }
+        if problems != self.reported {
+            for problem in problems.iter().filter(|p| !self.reported.contains(p)) {
+                tracing::warn!("hot reload: {problem}");
+            }
+            if problems.is_empty() {
+                tracing::info!("hot reload: every strategy folder is watched again");
+            }
+            self.view.write().unwrap_or_else(|p| p.into_inner()).unwatched = problems.clone();
+            self.reported = problems;
+        }
+    }
+}
+
+/// The size and time of a file, to tell whether it changed while read.
+fn stamp(path: &Path) -> Option<(u64, SystemTime)> {
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.len(), meta.modified().ok()?))
+}
+
+/// The watcher thread: changed paths wait out their own quiet period, then
+/// are loaded and sent to the engine.
+struct Settling {
+    watched: Watched,
+    watcher: Watcher,
     debounce: Duration,
     limits: Limits,
-    requests: &mpsc::Sender<Request>,
-) {
-    while let Ok(first) = changes.recv() {
-        let mut changed: BTreeMap<PathBuf, String> = BTreeMap::new();
-        let mut add = |path: PathBuf| {
-            if let Some(name) = watched.name_of(&path) {
-                changed.insert(path, name);
-            }
-        };
-        add(first);
-        while let Ok(path) = changes.recv_timeout(debounce) {
-            add(path);
-        }
-        for (path, name) in changed {
-            let reload = if path.exists() {
-                let compiled = crate::strategy::open(StrategyId::new(name.as_str()), &path, limits);
-                Reload::Changed { name, path, compiled }
-            } else {
-                Reload::Removed { name }
-            };
-            if requests.blocking_send(Request::Reload(reload)).is_err() {
+    requests: mpsc::Sender<Request>,
+    /// When each changed file (or a move, as `None`) is due.
+    due: BTreeMap<Option<PathBuf>, Instant>,
+}
+
+impl Settling {
+    fn run(&mut self, changes: &std_mpsc::Receiver<Seen>) {
+        loop {
+            // What is due goes first, however fast other events come in.
+            if !self.settle() {
                 return;
             }
+            let next = self.due.values().min().copied();
+            let seen = match next {
+                None => changes.recv().map_err(|_| std_mpsc::RecvTimeoutError::Disconnected),
+                Some(at) => changes.recv_timeout(at.saturating_duration_since(Instant::now())),
+            };
+            match seen {
+                Ok(Seen::Path(path)) => {
+                    if let Some(role) = self.watched.role(&path) {
+                        let key = match role {
+                            Role::File(load) => Some(load),
+                            Role::Moved => None,
+                        };
+                        self.due.insert(key, Instant::now() + self.debounce);
+                    }
+                }
+                Ok(Seen::Stop) | Err(std_mpsc::RecvTimeoutError::Disconnected) => return,
+                Err(std_mpsc::RecvTimeoutError::Timeout) => {}
+            }
         }
+    }
+
+    /// Handles what is due; false once the engine is gone.
+    fn settle(&mut self) -> bool {
+        let now = Instant::now();
+        let due: Vec<Option<PathBuf>> =
+            self.due.iter().filter(|(_, at)| **at <= now).map(|(key, _)| key.clone()).collect();
+        for key in due {
+            self.due.remove(&key);
+            let sent = match key {
+                Some(load) => self.file(&load),
+                None => {
+                    self.moved();
+                    true
+                }
+            };
+            if !sent {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// A folder or link of the plan moved: watch where things are now and
+    /// read every strategy file there again (one written meanwhile sent no
+    /// event).
+    fn moved(&mut self) {
+        tracing::info!("a strategy folder or link changed; watching it again and reading its files");
+        self.watched.settle_layout();
+        self.watcher.follow(&self.watched);
+        let files: BTreeSet<PathBuf> = self.watched.present().union(&self.watched.known).cloned().collect();
+        for file in files {
+            self.due.insert(Some(file), Instant::now() + self.debounce);
+        }
+    }
+
+    /// Loads a changed file and sends it to the engine; false once the
+    /// engine is gone.
+    fn file(&mut self, load: &Path) -> bool {
+        let Some(name) = self.watched.name_of(load) else { return true };
+        let namesakes = self.watched.namesakes(&name, load);
+        let reload = if load.exists() {
+            self.watched.known.insert(load.to_path_buf());
+            if let Some(other) = namesakes.first() {
+                // As at start: two files cannot be one strategy. The one
+                // running stays live.
+                let message = format!(
+                    "{} and {} would both be the strategy {name:?}; rename one (strategies are named \
+                     after their files); the running version stays live",
+                    load.display(),
+                    other.display()
+                );
+                let error = StrategyError::new(StrategyId::new(name.as_str()), load, message);
+                Reload::Changed { name, path: load.to_path_buf(), compiled: Err(error) }
+            } else {
+                let before = stamp(load);
+                let compiled = crate::strategy::open(StrategyId::new(name.as_str()), load, self.limits);
+                if stamp(load) != before {
+                    // Written while it was read: wait for it to be quiet again.
+                    self.due.insert(Some(load.to_path_buf()), Instant::now() + self.debounce);
+                    return true;
+                }
+                Reload::Changed { name, path: load.to_path_buf(), compiled }
+            }
+        } else if self.watched.known.remove(load) {
+            match namesakes.as_slice() {
+                // The namesake left alone is the strategy's file now.
+                [other] => {
+                    self.due.insert(Some(other.clone()), Instant::now());
+                    return true;
+                }
+                _ => Reload::Removed { name },
+            }
+        } else {
+            return true;
+        };
+        self.requests.blocking_send(Request::Reload(reload)).is_ok()
     }
 }
 
@@ -176,16 +528,45 @@ mod tests {
             adopt_plugins: Some(plugins.clone()),
         });
         let at = |folder: &Path, file: &str| std::fs::canonicalize(folder).unwrap().join(file);
-        assert_eq!(watched.name_of(&at(&target, "libmine.so")).as_deref(), Some("mine"));
-        assert_eq!(
-            watched.name_of(&at(&target, "libother.so")),
-            None,
-            "not adopted outside the plugins folder"
-        );
-        assert_eq!(watched.name_of(&at(&plugins, "libfast.so")).as_deref(), Some("fast"));
-        assert_eq!(watched.name_of(&at(&plugins, "notes.txt")), None);
-        assert_eq!(watched.name_of(&at(&scripts, "new.rhai")).as_deref(), Some("new"));
-        assert_eq!(watched.name_of(&at(&scripts, "libx.so")), None, "scripts folder adopts scripts only");
-        assert_eq!(watched.folders().len(), 3);
+        let file = |folder: &Path, file: &str| Some(Role::File(absolute(folder).join(file)));
+        assert_eq!(watched.role(&at(&target, "libmine.so")), file(&target, "libmine.so"));
+        assert_eq!(watched.name_of(&absolute(&target).join("libmine.so")).as_deref(), Some("mine"));
+        assert_eq!(watched.role(&at(&target, "libother.so")), None, "not adopted outside the plugins folder");
+        assert_eq!(watched.role(&at(&plugins, "libfast.so")), file(&plugins, "libfast.so"));
+        assert_eq!(watched.name_of(&absolute(&plugins).join("libfast.so")).as_deref(), Some("fast"));
+        assert_eq!(watched.role(&at(&plugins, "notes.txt")), None);
+        assert_eq!(watched.role(&at(&scripts, "new.rhai")), file(&scripts, "new.rhai"));
+        assert_eq!(watched.role(&at(&scripts, "libx.so")), None, "scripts folder adopts scripts only");
+        assert_eq!(watched.role(&at(&scripts, ".#new.rhai")), None, "an editor's lock file is no script");
+        assert_eq!(watched.role(&at(&scripts, "siglearn.db-wal")), None);
+        assert_eq!(watched.role(&scripts), Some(Role::Moved), "the folder itself, as its parent reports it");
+        assert_eq!(watched.layout.folders.len(), 4, "the three folders and their parent");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_linked_script_is_watched_at_its_target_and_a_missing_folder_from_its_parent() {
+        let dir = tempfile::tempdir().unwrap();
+        let (scripts, source) = (dir.path().join("scripts"), dir.path().join("src"));
+        std::fs::create_dir(&scripts).unwrap();
+        std::fs::create_dir(&source).unwrap();
+        std::fs::write(source.join("x.rhai"), "fn decide(s) { true }").unwrap();
+        std::os::unix::fs::symlink("../src/x.rhai", scripts.join("x.rhai")).unwrap();
+        let watched = Watched::new(Plan {
+            files: vec![],
+            adopt_scripts: Some(scripts.clone()),
+            adopt_plugins: Some(dir.path().join("plugins")),
+        });
+        let target = std::fs::canonicalize(source.join("x.rhai")).unwrap();
+        assert_eq!(watched.role(&target), Some(Role::File(absolute(&scripts).join("x.rhai"))));
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        assert!(watched.layout.folders.contains(&root.join("src")), "{:?}", watched.layout.folders);
+        assert!(watched.layout.folders.contains(&root), "the plugins folder is awaited in its parent");
+        assert_eq!(watched.role(&root.join("plugins")), Some(Role::Moved));
+        assert_eq!(watched.problems(), Vec::<String>::new(), "a plugins folder never made is only awaited");
+        std::fs::rename(&scripts, dir.path().join("old")).unwrap();
+        let mut watched = watched;
+        watched.settle_layout();
+        assert_eq!(watched.problems().len(), 1, "a scripts folder gone is a problem");
     }
 }

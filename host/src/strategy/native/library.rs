@@ -7,6 +7,9 @@
 //! and checked before anything else. A [`Library`] lives in an `Arc`; every
 //! [`Instance`] made from it holds a clone, so the code stays mapped until
 //! the last instance from it is dropped, whatever was reloaded meanwhile.
+//! Before that, the bytes are checked to be a whole library (headers,
+//! segments and sections within the file): a file still being written is
+//! refused with an error, never mapped half.
 
 #![allow(unsafe_code)]
 
@@ -82,9 +85,51 @@ fn private_copy(file_name: &str, bytes: &[u8]) -> std::io::Result<(tempfile::Tem
     Ok((folder, path))
 }
 
+/// Checks that `bytes` hold a whole library: its headers parse, and every
+/// segment and section they name lies within the bytes. The loader maps
+/// segments from the file, so a library cut short (still being copied,
+/// a truncated download) would fault the process (SIGBUS) when touched
+/// instead of failing to open.
+pub(crate) fn check_whole(bytes: &[u8]) -> Result<(), String> {
+    use object::{Object as _, ObjectSection as _, ObjectSegment as _};
+    let incomplete = |what: String| {
+        format!(
+            "the file is not a whole library ({what}; it has {} bytes): it may still be being \
+             written; copy a library to a temporary name beside it and rename it into place",
+            bytes.len()
+        )
+    };
+    if object::FileKind::parse(bytes).is_err() {
+        // Not an object file at all: the loader refuses it with its reason,
+        // without mapping anything.
+        return Ok(());
+    }
+    let file = object::File::parse(bytes).map_err(|e| incomplete(e.to_string()))?;
+    let length = bytes.len() as u64;
+    let within = |(offset, size): (u64, u64)| offset.checked_add(size).is_some_and(|end| end <= length);
+    for segment in file.segments() {
+        let range = segment.file_range();
+        if !within(range) {
+            return Err(incomplete(format!("a segment ends at byte {}", range.0.saturating_add(range.1))));
+        }
+    }
+    for section in file.sections() {
+        if let Some(range) = section.file_range().filter(|r| !within(*r)) {
+            let name = section.name().unwrap_or("?");
+            return Err(incomplete(format!(
+                "section {name} ends at byte {}",
+                range.0.saturating_add(range.1)
+            )));
+        }
+    }
+    Ok(())
+}
+
 impl Library {
-    /// Opens the library whose file `file_name` held `bytes`.
+    /// Opens the library whose file `file_name` held `bytes`, once
+    /// [`check_whole`] has found them whole.
     pub fn open(file_name: &str, bytes: &[u8]) -> Result<Arc<Library>, String> {
+        check_whole(bytes)?;
         let (folder, copy) =
             private_copy(file_name, bytes).map_err(|e| format!("cannot copy the library to load it: {e}"))?;
         let opened = Self::open_copy(&copy);

@@ -187,3 +187,23 @@ fn a_library_stays_loaded_while_any_instance_from_it_lives() {
     drop(fork);
     assert!(library.upgrade().is_none(), "unloaded with the last instance");
 }
+
+#[test]
+fn a_library_cut_short_anywhere_is_refused_with_advice_and_never_mapped() {
+    let path = plugin("head_weights_native");
+    let whole = std::fs::read(&path).unwrap();
+    assert_eq!(library::check_whole(&whole), Ok(()));
+    // The cuts a slow copy leaves: early, in the middle, and only the last
+    // byte missing (the loaded code is all there, the section table is not).
+    let mut cuts: Vec<usize> = (1..20).map(|k| whole.len() * k / 20).collect();
+    cuts.extend([64, 200_000.min(whole.len() - 1), whole.len() - 1]);
+    for cut in cuts {
+        let bytes: Arc<[u8]> = Arc::from(&whole[..cut]);
+        let error = NativeStrategy::open(StrategyId::new("cut"), &path, bytes, Limits::default())
+            .expect_err(&format!("a library cut at byte {cut} of {} opened", whole.len()));
+        assert!(
+            error.message.contains("not a whole library") && error.message.contains("rename it into place"),
+            "cut at {cut}: {error}"
+        );
+    }
+}

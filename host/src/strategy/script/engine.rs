@@ -1,7 +1,7 @@
 //! The one place a Rhai engine for strategies is built and hardened.
 //!
 //! Limits: operations, call depth, expression depth, string, array and map
-//! sizes, variables, no modules, no `eval`. Each call also gets a budget of
+//! sizes, variables, printed lines, no modules, no `eval`. Each call also gets a budget of
 //! operations and wall time, checked from Rhai's progress callback: tight for
 //! the per-signal hooks (`decide`, `learn`), generous for jobs. Operation
 //! budgets are deterministic; the time budget is the one guard that depends
@@ -44,6 +44,9 @@ pub struct Limits {
     /// operation budgets alone. Not a configuration key.
     #[serde(skip)]
     pub time_budgets: bool,
+    /// Lines one hook call may `print` (or `debug`) to the log; the rest are
+    /// counted and said in one line when the call returns.
+    pub print_lines: u64,
 }
 
 impl Default for Limits {
@@ -58,6 +61,7 @@ impl Default for Limits {
             array_size: 100_000,
             map_size: 100_000,
             time_budgets: true,
+            print_lines: 20,
         }
     }
 }
@@ -106,12 +110,20 @@ pub(crate) enum Budget {
     Job,
 }
 
-/// The budget of the call in progress, shared with the progress callback.
+/// The longest printed line logged whole, in bytes; a longer one is cut.
+pub const PRINT_LINE_BYTES: usize = 1024;
+
+/// The budget of the call in progress, shared with the progress, print and
+/// debug callbacks.
 #[derive(Debug)]
 pub(crate) struct CallBudget {
     started: Instant,
     operations: AtomicU64,
     deadline_nanos: AtomicU64,
+    /// Lines this call may still print.
+    prints_left: AtomicU64,
+    /// Lines this call printed past its allowance.
+    prints_dropped: AtomicU64,
 }
 
 impl CallBudget {
@@ -120,6 +132,8 @@ impl CallBudget {
             started: Instant::now(),
             operations: AtomicU64::new(0),
             deadline_nanos: AtomicU64::new(0),
+            prints_left: AtomicU64::new(0),
+            prints_dropped: AtomicU64::new(0),
         }
     }
 
@@ -137,6 +151,32 @@ impl CallBudget {
         };
         self.operations.store(operations, Ordering::Relaxed);
         self.deadline_nanos.store(deadline, Ordering::Relaxed);
+        self.prints_left.store(limits.print_lines, Ordering::Relaxed);
+        self.prints_dropped.store(0, Ordering::Relaxed);
+    }
+
+    /// `text` as it may be logged, or `None` when the call has printed
+    /// all it may (counted).
+    fn print<'t>(&self, text: &'t str) -> Option<std::borrow::Cow<'t, str>> {
+        let allowed =
+            self.prints_left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1)).is_ok();
+        if !allowed {
+            self.prints_dropped.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        if text.len() <= PRINT_LINE_BYTES {
+            return Some(text.into());
+        }
+        let mut cut = PRINT_LINE_BYTES;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        Some(format!("{}... ({} more bytes cut)", &text[..cut], text.len() - cut).into())
+    }
+
+    /// How many lines the last call printed past its allowance.
+    pub(crate) fn prints_dropped(&self) -> u64 {
+        self.prints_dropped.load(Ordering::Relaxed)
     }
 
     /// `Some(reason)` once the call has used up its budget.
@@ -183,10 +223,18 @@ pub(crate) fn build(limits: &Limits, strategy: &str) -> (Engine, Arc<CallBudget>
     let budget = Arc::new(CallBudget::new());
     let watched = Arc::clone(&budget);
     engine.on_progress(move |operations| watched.exceeded(operations).map(Dynamic::from));
-    let name = strategy.to_owned();
-    engine.on_print(move |text| tracing::info!(strategy = %name, "{text}"));
-    let name = strategy.to_owned();
-    engine.on_debug(move |text, _, position| tracing::debug!(strategy = %name, %position, "{text}"));
+    let (name, printing) = (strategy.to_owned(), Arc::clone(&budget));
+    engine.on_print(move |text| {
+        if let Some(text) = printing.print(text) {
+            tracing::info!(strategy = %name, "{text}");
+        }
+    });
+    let (name, printing) = (strategy.to_owned(), Arc::clone(&budget));
+    engine.on_debug(move |text, _, position| {
+        if let Some(text) = printing.print(text) {
+            tracing::debug!(strategy = %name, %position, "{text}");
+        }
+    });
     types::register(&mut engine);
     helpers::register(&mut engine);
     learning::register(&mut engine);
@@ -212,5 +260,23 @@ mod tests {
         budget.arm(&limits.without_time_budgets(), Budget::Hot);
         assert_eq!(budget.deadline_nanos.load(Ordering::Relaxed), u64::MAX);
         assert_eq!(budget.exceeded(1024), None);
+    }
+
+    #[test]
+    fn a_call_prints_its_allowance_then_counts_and_long_lines_are_cut() {
+        let budget = CallBudget::new();
+        let limits = Limits { print_lines: 2, ..Limits::default() };
+        budget.arm(&limits, Budget::Hot);
+        assert_eq!(budget.print("one").as_deref(), Some("one"));
+        // 1,023 ASCII bytes, then a 2-byte character across the 1,024 mark.
+        let long = format!("{}é{}", "a".repeat(1023), "b".repeat(10));
+        let cut = budget.print(&long).unwrap();
+        assert_eq!(cut, format!("{}... (12 more bytes cut)", "a".repeat(1023)));
+        assert_eq!(budget.print("three"), None);
+        assert_eq!(budget.print("four"), None);
+        assert_eq!(budget.prints_dropped(), 2);
+        // The next call starts afresh.
+        budget.arm(&limits, Budget::Job);
+        assert_eq!((budget.print("again").as_deref(), budget.prints_dropped()), (Some("again"), 0));
     }
 }

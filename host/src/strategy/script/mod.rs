@@ -10,6 +10,7 @@ mod convert;
 pub mod engine;
 mod helpers;
 mod learning;
+mod recursion;
 mod types;
 
 use std::collections::BTreeSet;
@@ -227,12 +228,24 @@ impl ScriptStrategy {
             hook.name(),
             args,
         );
+        let dropped = self.budget.prints_dropped();
+        if dropped > 0 {
+            tracing::info!(
+                strategy = %self.name,
+                %hook,
+                "{dropped} more printed line(s) of this call dropped (limits.print_lines = {})",
+                self.limits.print_lines
+            );
+        }
         result.map_err(|error| self.script_error(hook, signal, &error))
     }
 
     fn script_error(&self, hook: Hook, signal: Option<&SignalId>, error: &EvalAltResult) -> StrategyError {
         let inner = error.unwrap_inner();
-        let position = if inner.position().is_none() { error.position() } else { inner.position() };
+        let mut position = if inner.position().is_none() { error.position() } else { inner.position() };
+        if position.is_none() && matches!(inner, EvalAltResult::ErrorStackOverflow(_)) {
+            position = recursion::recursive_call(&self.ast, hook.name()).unwrap_or(position);
+        }
         let message = match inner {
             EvalAltResult::ErrorTerminated(reason, _) => reason.to_string(),
             other => {

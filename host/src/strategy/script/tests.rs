@@ -126,9 +126,10 @@ fn an_endless_loop_hits_the_operation_budget() {
 
 #[test]
 fn deep_recursion_hits_the_call_depth_limit() {
-    let mut s = strategy("fn down(n) { down(n + 1) } fn decide(signal) { down(0) }");
+    let mut s = strategy("fn down(n) {\n  down(n + 1)\n}\nfn decide(signal) {\n  down(0)\n}");
     let err = s.decide(&fixture::signal()).unwrap_err();
-    assert!(err.message.to_lowercase().contains("stack") || err.message.contains("depth"), "{err}");
+    assert!(err.message.contains("Stack overflow"), "{err}");
+    assert_eq!((err.line, err.position), (Some(2), Some(3)), "the call that recursed: {err}");
 }
 
 #[test]
