@@ -64,6 +64,8 @@ pub(crate) struct View {
     pub(crate) counters: Counters,
     pub(crate) open_signals: usize,
     pub(crate) strategies: BTreeMap<String, StrategyStatus>,
+    /// Why the store cannot be written, while it cannot.
+    pub(crate) store_error: Option<String>,
 }
 
 impl View {
@@ -73,6 +75,7 @@ impl View {
             counters: Counters::default(),
             open_signals: 0,
             strategies: BTreeMap::new(),
+            store_error: None,
         }
     }
 
