@@ -384,7 +384,8 @@ globalThis.fetch = async (url) => {{
 globalThis.setInterval = () => 0;
 {script}
 setTimeout(() => {{
-  console.log(JSON.stringify({{ error: elements.error.textContent, recommendations: elements.recommendations.innerHTML }}));
+  const shown = (id) => document.getElementById(id);
+  console.log(JSON.stringify({{ error: shown("error").textContent, recommendations: shown("recommendations").innerHTML }}));
 }}, 200);
 "#,
         answers = serde_json::Value::Object(answers)

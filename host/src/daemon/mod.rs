@@ -13,7 +13,9 @@
 //! does (strategies from their checkpoints plus the outcomes after them, open
 //! signals, tests, the schedule, each missed job once). SIGINT or SIGTERM
 //! stops intake, lets the engine finish what it was given, checkpoints,
-//! commits and exits 0.
+//! commits and exits 0. The daemon is its store's only writer: it holds the
+//! store's lock from start to stop and writes its address into the lock
+//! file, so a command-line write is refused with the endpoint to use.
 
 pub mod api;
 mod core;

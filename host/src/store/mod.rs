@@ -7,7 +7,9 @@
 //! [`Store::flush`] still gives a caller a point where everything it sent is
 //! committed (the daemon acknowledges a batch only after that). Schema
 //! changes are numbered migrations ([`migrations`]). [`StoreReader`] opens
-//! read-only connections for reports.
+//! read-only connections for reports. A [`Command::Group`] is committed in
+//! one transaction, whatever its size. One process writes a store at a
+//! time: [`Store`] holds the store's lock file while it is open ([`lock`]).
 
 mod lock;
 mod migrations;
