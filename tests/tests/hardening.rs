@@ -94,6 +94,55 @@ fn a_retry_of_a_stored_batch_answers_the_stored_decisions_and_a_changed_item_is_
 }
 
 #[test]
+fn a_batch_killed_while_committing_is_in_the_store_whole_or_not_at_all_and_its_retry_completes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    scripts(dir.path(), &["baseline", "head_weights"]);
+    let db = dir.path().join("siglearn.db");
+    let daemon = Daemon::start(dir.path(), &[]);
+    const N: u64 = 20_000;
+    let batch: Vec<String> =
+        (0..N).map(|i| signal(&format!("k{i}"), "BTC", T0, r#","heads":{"rsi":0.25}"#)).collect();
+    let batch = format!("[{}]", batch.join(","));
+    let address = daemon.base.strip_prefix("http://").unwrap().to_owned();
+    let body = batch.clone();
+    // The answer never comes: the daemon is killed while it commits.
+    let poster = std::thread::spawn(move || {
+        let request = format!(
+            "POST /api/signals HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+             Connection: close\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        if let Ok(mut stream) = std::net::TcpStream::connect(&address) {
+            let _ = stream.write_all(request.as_bytes());
+            let _ = stream.read_to_end(&mut Vec::new());
+        }
+    });
+    // Kill as soon as the store shows any of the batch: before transactions
+    // were per request, that was the middle of the batch.
+    let start = std::time::Instant::now();
+    while StoreReader::open(&db).and_then(|r| r.signal_count()).unwrap_or(0) == 0 {
+        assert!(start.elapsed() < Duration::from_secs(300), "the batch never reached the store");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    daemon.crash();
+    poster.join().unwrap();
+    assert_eq!(
+        StoreReader::open(&db).unwrap().signal_count().unwrap(),
+        N,
+        "all of the batch, not part of it"
+    );
+    // The client never got its answer and sends the batch again: safe.
+    let daemon = Daemon::start(dir.path(), &[]);
+    let retry = daemon.post("/api/signals", &batch);
+    assert_eq!(retry.status, 200, "{}", &retry.body[..retry.body.len().min(500)]);
+    assert_eq!(retry.json()["accepted"], N);
+    let reader = StoreReader::open(&db).unwrap();
+    assert_eq!(reader.signal_count().unwrap(), N);
+    assert!(reader.all_decisions().unwrap().values().all(|d| d.len() == 2));
+    assert_eq!(daemon.stop().code(), Some(0));
+}
+
+#[test]
 fn a_cli_write_on_a_store_a_daemon_holds_is_refused_naming_the_daemon_and_its_endpoint() {
     let dir = tempfile::tempdir().unwrap();
     scripts(dir.path(), &["baseline"]);
