@@ -295,6 +295,14 @@ fn writes_a_web_page_could_send_are_refused_and_every_refused_batch_is_counted()
         8,
         "every refused batch, whatever the reason"
     );
+    // Every 4xx, whoever answers it, is the same JSON with details.
+    for (path, status) in
+        [("/api/prices", 405), ("/nowhere", 404), ("/api/strategies/baseline/versions?limit=x", 400)]
+    {
+        let answer = daemon.get(path);
+        assert_eq!(answer.status, status, "{path}: {}", answer.body);
+        assert!(!answer.json()["details"].as_array().unwrap().is_empty(), "{path}: {}", answer.body);
+    }
     assert_eq!(daemon.stop().code(), Some(0));
 }
 

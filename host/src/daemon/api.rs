@@ -87,7 +87,12 @@ struct ApiError(Refusal);
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, axum::Json(self.0)).into_response()
+        let mut refusal = self.0;
+        // Every refusal lists what to fix, even when it is one thing.
+        if refusal.details.is_empty() {
+            refusal.details.push(serde_json::json!({ "reason": refusal.error }));
+        }
+        (status, axum::Json(refusal)).into_response()
     }
 }
 
@@ -129,18 +134,32 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
 /// counts every answer of theirs that is not a success, whatever the reason.
 const BATCHES: [&str; 2] = ["/api/signals", "/api/prices"];
 
-/// Every write passes [`guard`]; every refused batch is counted.
+/// Every write passes [`guard`]; every refused batch is counted; a 4xx
+/// the router answers itself (a method an endpoint does not take, a bad
+/// path) gets the JSON body of every other refusal.
 async fn writes(State(state): State<AppState>, request: HttpRequest, next: Next) -> Response {
-    if request.method() != Method::POST {
-        return next.run(request).await;
-    }
-    let batch = BATCHES.contains(&request.uri().path());
-    let response = match guard(&state, request.headers()) {
-        Ok(()) => next.run(request).await,
-        Err(refusal) => refusal.into_response(),
+    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    let response = if method == Method::POST {
+        match guard(&state, request.headers()) {
+            Ok(()) => next.run(request).await,
+            Err(refusal) => refusal.into_response(),
+        }
+    } else {
+        next.run(request).await
     };
-    if batch && !response.status().is_success() {
+    if method == Method::POST && BATCHES.contains(&path.as_str()) && !response.status().is_success() {
         state.view.write().unwrap_or_else(|p| p.into_inner()).counters.refused_batches += 1;
+    }
+    let json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if response.status().is_client_error() && !json {
+        let status = response.status();
+        let reason = status.canonical_reason().unwrap_or("refused").to_lowercase();
+        let error = format!("{method} {path}: {reason}; see the README for the endpoints and their methods");
+        return ApiError(Refusal::with(status.as_u16(), error)).into_response();
     }
     response
 }
