@@ -201,7 +201,9 @@ pub fn run(mut config: Config) -> anyhow::Result<()> {
             .with_context(|| format!("cannot listen on {listen}"))?;
         let bound = listener.local_addr()?;
         // The lock file names the daemon, so that a CLI write is told where to go.
-        crate::store::announce(&db, &format!("http://{bound}"))?;
+        if let Err(error) = crate::store::announce(&db, &format!("http://{bound}")) {
+            tracing::warn!(%error, "cannot write the address into the store's lock file; the lock still holds");
+        }
         // Watching starts before the address is announced, so a file written
         // as soon as the daemon answers is seen.
         let _watcher = watch::start(
