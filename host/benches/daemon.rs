@@ -92,7 +92,11 @@ fn ingest(strategies: &[&str], batches: usize, clients: usize) -> f64 {
                 let agent: ureq::Agent =
                     ureq::Agent::config_builder().http_status_as_error(false).build().into();
                 for body in bodies.iter().skip(client).step_by(clients) {
-                    let response = agent.post(format!("{base}/api/signals")).send(body.as_str()).unwrap();
+                    let response = agent
+                        .post(format!("{base}/api/signals"))
+                        .header("Content-Type", "application/json")
+                        .send(body.as_str())
+                        .unwrap();
                     assert_eq!(response.status().as_u16(), 200);
                 }
             });

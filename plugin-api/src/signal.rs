@@ -95,67 +95,97 @@ impl Signal {
     /// take_profit, stop_loss, max_hold set; confidence in [0, 1]; votes in
     /// [-1, 1]; indicator values finite.
     pub fn validate(&self) -> Result<(), SignalError> {
-        if self.id.as_str().chars().all(char::is_whitespace) {
-            return Err(SignalError::Empty { field: "signal_id" });
-        }
-        if self.symbol.as_str().chars().all(char::is_whitespace) {
-            return Err(SignalError::Empty { field: "symbol" });
-        }
-        check_price("entry_price", self.entry_price)?;
-        if let Some(tp) = self.take_profit {
-            check_price("take_profit", tp)?;
-            let right_side = match self.side {
-                Side::Long => tp > self.entry_price,
-                Side::Short => tp < self.entry_price,
-            };
-            if !right_side {
-                return Err(SignalError::WrongSide {
-                    field: "take_profit",
-                    side: self.side,
-                    level: tp,
-                    entry: self.entry_price,
-                });
+        self.problems().into_iter().next().map_or(Ok(()), Err)
+    }
+
+    /// Every reason the signal is invalid (see [`Signal::validate`]), so
+    /// that a user can fix them all at once; empty when it is valid. Ids
+    /// and names are bounded too (see [`MAX_ID_BYTES`], [`MAX_NAME_BYTES`],
+    /// [`MAX_VALUES`]), so no input can make the store or an answer grow
+    /// without end.
+    pub fn problems(&self) -> Vec<SignalError> {
+        let mut problems = Vec::new();
+        let mut text = |field: &'static str, value: &str, max: usize| {
+            if value.chars().all(char::is_whitespace) {
+                problems.push(SignalError::Empty { field });
+            } else if value.len() > max {
+                problems.push(SignalError::TooLong { field, bytes: value.len(), max });
+            }
+        };
+        text("signal_id", self.id.as_str(), MAX_ID_BYTES);
+        text("symbol", self.symbol.as_str(), MAX_NAME_BYTES);
+        for (field, value) in [("pattern", &self.pattern), ("regime", &self.regime)] {
+            if let Some(value) = value.as_deref().filter(|v| v.len() > MAX_NAME_BYTES) {
+                problems.push(SignalError::TooLong { field, bytes: value.len(), max: MAX_NAME_BYTES });
             }
         }
-        if let Some(sl) = self.stop_loss {
-            check_price("stop_loss", sl)?;
-            let right_side = match self.side {
-                Side::Long => sl < self.entry_price,
-                Side::Short => sl > self.entry_price,
+        let entry_ok = check_price("entry_price", self.entry_price).map_err(|e| problems.push(e)).is_ok();
+        for (field, level) in [("take_profit", self.take_profit), ("stop_loss", self.stop_loss)] {
+            let Some(level) = level else { continue };
+            if let Err(error) = check_price(field, level) {
+                problems.push(error);
+                continue;
+            }
+            let above = field == "take_profit";
+            let right_side = match (self.side, above) {
+                (Side::Long, true) | (Side::Short, false) => level > self.entry_price,
+                (Side::Long, false) | (Side::Short, true) => level < self.entry_price,
             };
-            if !right_side {
-                return Err(SignalError::WrongSide {
-                    field: "stop_loss",
+            if entry_ok && !right_side {
+                problems.push(SignalError::WrongSide {
+                    field,
                     side: self.side,
-                    level: sl,
+                    level,
                     entry: self.entry_price,
                 });
             }
         }
         match self.max_hold_ms {
-            Some(hold) if hold <= 0 => return Err(SignalError::MaxHoldNotPositive { millis: hold }),
+            Some(hold) if hold <= 0 => problems.push(SignalError::MaxHoldNotPositive { millis: hold }),
             None if self.take_profit.is_none() && self.stop_loss.is_none() => {
-                return Err(SignalError::NoExit);
+                problems.push(SignalError::NoExit)
             }
             _ => {}
         }
-        if let Some(confidence) = self.confidence {
-            if !(0.0..=1.0).contains(&confidence) {
-                return Err(SignalError::ConfidenceOutOfRange { value: confidence });
+        if let Some(confidence) = self.confidence.filter(|c| !(0.0..=1.0).contains(c)) {
+            problems.push(SignalError::ConfidenceOutOfRange { value: confidence });
+        }
+        for (field, values) in [("heads", &self.heads), ("indicators", &self.indicators)] {
+            if values.len() > MAX_VALUES {
+                problems.push(SignalError::TooMany { field, count: values.len(), max: MAX_VALUES });
+            }
+            if let Some((name, _)) = values.iter().find(|(name, _)| name.len() > MAX_NAME_BYTES) {
+                problems.push(SignalError::NameTooLong { field, name: name.to_owned(), max: MAX_NAME_BYTES });
             }
         }
         for (head, vote) in &self.heads {
             if !(-1.0..=1.0).contains(&vote) {
-                return Err(SignalError::VoteOutOfRange { head: head.to_owned(), value: vote });
+                problems.push(SignalError::VoteOutOfRange { head: short(head), value: vote });
             }
         }
         for (name, value) in &self.indicators {
             if !value.is_finite() {
-                return Err(SignalError::IndicatorNotFinite { name: name.to_owned(), value });
+                problems.push(SignalError::IndicatorNotFinite { name: short(name), value });
             }
         }
-        Ok(())
+        problems
     }
+}
+
+/// The longest signal id, in bytes (UTF-8).
+pub const MAX_ID_BYTES: usize = 128;
+/// The longest symbol, pattern, regime, head or indicator name, in bytes.
+pub const MAX_NAME_BYTES: usize = 64;
+/// The most heads, and the most indicators, of one signal.
+pub const MAX_VALUES: usize = 256;
+
+/// A name as an error message quotes it: cut to [`MAX_NAME_BYTES`].
+fn short(name: &str) -> String {
+    let mut end = name.len().min(MAX_NAME_BYTES);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    name[..end].to_owned()
 }
 
 fn check_price(field: &'static str, value: f64) -> Result<(), SignalError> {
@@ -192,6 +222,12 @@ pub enum SignalError {
     VoteOutOfRange { head: String, value: f64 },
     #[error("indicator {name:?} is {value}; indicator values must be finite")]
     IndicatorNotFinite { name: String, value: f64 },
+    #[error("{field} is {bytes} bytes long; the most is {max}")]
+    TooLong { field: &'static str, bytes: usize, max: usize },
+    #[error("{field} has {count} entries; the most is {max}")]
+    TooMany { field: &'static str, count: usize, max: usize },
+    #[error("{field} has a name of {} bytes ({:?}...); names are at most {max} bytes", name.len(), short(name))]
+    NameTooLong { field: &'static str, name: String, max: usize },
 }
 
 impl SignalError {
@@ -201,7 +237,10 @@ impl SignalError {
             SignalError::Empty { field }
             | SignalError::NotFinite { field, .. }
             | SignalError::NotPositive { field, .. }
-            | SignalError::WrongSide { field, .. } => (*field).to_owned(),
+            | SignalError::WrongSide { field, .. }
+            | SignalError::TooLong { field, .. }
+            | SignalError::TooMany { field, .. }
+            | SignalError::NameTooLong { field, .. } => (*field).to_owned(),
             SignalError::MaxHoldNotPositive { .. } | SignalError::NoExit => "max_hold_minutes".to_owned(),
             SignalError::ConfidenceOutOfRange { .. } => "confidence".to_owned(),
             SignalError::VoteOutOfRange { head, .. } => format!("head.{head}"),
@@ -235,6 +274,34 @@ mod tests {
     #[test]
     fn a_well_formed_long_is_valid() {
         assert_eq!(long().validate(), Ok(()));
+    }
+
+    #[test]
+    fn every_problem_of_a_signal_is_listed_at_once() {
+        let mut signal = long();
+        signal.take_profit = Some(90.0);
+        signal.confidence = Some(1.5);
+        signal.heads.insert("rsi", 2.0);
+        signal.pattern = Some("p".repeat(MAX_NAME_BYTES + 1));
+        let fields: Vec<String> = signal.problems().iter().map(SignalError::field).collect();
+        assert_eq!(fields, ["pattern", "take_profit", "confidence", "head.rsi"]);
+        assert_eq!(signal.validate().unwrap_err().field(), "pattern", "validate gives the first");
+    }
+
+    #[test]
+    fn ids_names_and_value_counts_are_bounded() {
+        let mut signal = long();
+        signal.id = SignalId::new("i".repeat(MAX_ID_BYTES));
+        signal.symbol = Symbol::new("S".repeat(MAX_NAME_BYTES).as_str());
+        assert_eq!(signal.validate(), Ok(()), "at the limits");
+        signal.id = SignalId::new("i".repeat(MAX_ID_BYTES + 1));
+        signal.symbol = Symbol::new("S".repeat(MAX_NAME_BYTES + 1).as_str());
+        signal.indicators = (0..=MAX_VALUES).map(|i| (format!("i{i}"), 1.0)).collect();
+        signal.heads.insert("h".repeat(1000), 0.5);
+        let problems = signal.problems();
+        let fields: Vec<String> = problems.iter().map(SignalError::field).collect();
+        assert_eq!(fields, ["signal_id", "symbol", "heads", "indicators"]);
+        assert!(problems.iter().all(|p| p.to_string().len() < 200), "no input is echoed whole: {problems:?}");
     }
 
     #[test]

@@ -88,9 +88,12 @@ fn bad_input_gets_a_json_4xx_naming_the_problem_and_changes_nothing() {
         "all or nothing: the good signal was not taken"
     );
     assert_eq!(daemon.post("/api/signals", &signal("a", "BTC", T0, "")).status, 200);
-    let duplicate = daemon.post("/api/signals", &signal("a", "BTC", T0, ""));
-    assert_eq!(duplicate.status, 422);
-    assert_eq!(duplicate.json()["details"][0]["field"], "signal_id");
+    let changed = daemon.post(
+        "/api/signals",
+        &signal("a", "BTC", T0, "").replace("\"entry_price\":100", "\"entry_price\":101"),
+    );
+    assert_eq!(changed.status, 409, "{}", changed.body);
+    assert_eq!(changed.json()["details"][0]["field"], "entry_price");
     assert_eq!(daemon.post("/api/prices", &bar("BTC", T1, 100.0, 101.0, 99.0)).status, 200);
     let late = daemon.post("/api/prices", &bar("BTC", T0, 100.0, 101.0, 99.0));
     assert_eq!(late.status, 422);
@@ -171,7 +174,7 @@ fn after_kill_9_every_acknowledged_signal_and_outcome_is_there_once() {
     assert_eq!(reader.signal_count().unwrap(), acknowledged.len() as u64);
     drop(reader);
     let daemon = Daemon::start(dir.path(), &[]);
-    let active = daemon.get("/api/signals?status=active&limit=10000").json();
+    let active = daemon.get("/api/signals?status=active&limit=1000").json();
     assert_eq!(active["count"], 1000, "every acknowledged signal is watched again");
     assert_eq!(daemon.post("/api/prices", &bar("ETH", T1, 100.0, 111.0, 99.0)).status, 200);
     let reader = StoreReader::open(&dir.path().join("siglearn.db")).unwrap();
@@ -179,7 +182,8 @@ fn after_kill_9_every_acknowledged_signal_and_outcome_is_there_once() {
     let decisions = reader.all_decisions().unwrap();
     assert!(decisions.values().all(|d| d.len() == 2), "one decision per strategy and signal");
     let again = daemon.post("/api/signals", &signal("s0-0", "ETH", T0, ""));
-    assert_eq!(again.status, 422, "ids survive the crash: {}", again.body);
+    assert_eq!(again.status, 409, "ids survive the crash: {}", again.body);
+    assert_eq!(again.json()["details"][0]["field"], "heads", "{}", again.body);
     assert_eq!(daemon.stop().code(), Some(0));
     let reader = StoreReader::open(&dir.path().join("siglearn.db")).unwrap();
     assert!(
@@ -226,9 +230,9 @@ fn a_probation_continues_across_a_restart() {
     assert_eq!(status["strategies"]["picky"]["probation"], probation, "the same probation, same window");
     let log = std::fs::read_to_string(dir.path().join("daemon.log")).unwrap();
     assert!(log.contains("continues its probation"), "{log}");
-    // A signal id accepted before the restart is still refused.
-    let again = daemon.post("/api/signals", &signal("a", "BTC", T0, r#","heads":{"rsi":0.5}"#));
-    assert_eq!((again.status, again.json()["details"][0]["field"].as_str()), (422, Some("signal_id")));
+    // A signal id accepted before the restart still names that signal only.
+    let again = daemon.post("/api/signals", &signal("a", "BTC", T0, r#","heads":{"rsi":0.6}"#));
+    assert_eq!((again.status, again.json()["details"][0]["field"].as_str()), (409, Some("heads")));
     assert_eq!(daemon.stop().code(), Some(0));
 }
 

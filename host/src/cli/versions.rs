@@ -11,7 +11,7 @@ use clap::Args;
 use siglearn_plugin_api::{Timestamp, VersionId};
 
 use super::abbreviate;
-use crate::store::{Command, Store, StoreReader};
+use crate::store::{Command, Holder, Store, StoreError, StoreReader};
 use crate::timestamp::format_timestamp;
 use crate::versions::{self, AliasMove, CHAMPION, VersionRecord};
 
@@ -164,11 +164,27 @@ fn history(args: &ChangeArgs) -> anyhow::Result<Vec<VersionRecord>> {
     Ok(history)
 }
 
+/// The store opened for a change, or why not: a daemon that holds it is
+/// named with the endpoint that makes the same change.
+fn open_for(args: &ChangeArgs, action: &str) -> anyhow::Result<Store> {
+    Store::open_existing(&args.store.db).map_err(|error| match &error {
+        StoreError::Held { holder: Some(Holder { pid, address: Some(address), .. }), .. } => anyhow::anyhow!(
+            "a daemon (pid {pid}, {address}) holds the store {}; it is the only writer while it runs: use \
+             curl -X POST {address}/api/strategies/{}/{action} -H 'Content-Type: application/json' -d '{{\"version\": {}}}'",
+            args.store.db.display(),
+            args.name,
+            args.target.0
+        ),
+        _ => anyhow::Error::new(error),
+    })
+}
+
 pub(super) fn rollback(args: ChangeArgs) -> anyhow::Result<()> {
+    // The lock first: nobody else writes the versions read below.
+    let store = open_for(&args, "rollback")?;
     let history = history(&args)?;
     let record = versions::rollback(&history, args.target, now()).map_err(anyhow::Error::msg)?;
     let champion = reader(&args.store)?.alias(CHAMPION)?;
-    let store = Store::open_existing(&args.store.db)?;
     store.send(Command::InsertVersion(record.clone()))?;
     if champion.as_ref().is_some_and(|(name, _)| *name == args.name) {
         store.send(Command::MoveAlias(AliasMove {
@@ -191,9 +207,9 @@ pub(super) fn rollback(args: ChangeArgs) -> anyhow::Result<()> {
 }
 
 pub(super) fn promote(args: ChangeArgs) -> anyhow::Result<()> {
+    let store = open_for(&args, "promote")?;
     let history = history(&args)?;
     let (copy, alias) = versions::promote(&history, args.target, now()).map_err(anyhow::Error::msg)?;
-    let store = Store::open_existing(&args.store.db)?;
     if let Some(copy) = &copy {
         store.send(Command::InsertVersion(copy.clone()))?;
     }

@@ -2,11 +2,16 @@
 //! strategies and experiments, metrics and health.
 //!
 //! Every 4xx has a JSON body `{ "error": ..., "details": [...] }` naming the
-//! problem and, for a batch, every bad item with its index and field. Writes
-//! need `Authorization: Bearer <token>` whenever a token is set (always when
-//! listening beyond loopback). Reads of the store open their own read-only
-//! connection; the learning endpoints serve a read model recomputed in the
-//! background when outcomes change, so a read never waits for a scan.
+//! problem and, for a batch, every bad item with its index and field. Every
+//! write (`POST`) passes one guard, [`guard`]: a JSON content type (so no
+//! plain HTML form can send one), no foreign `Origin`, a loopback `Host`
+//! when listening on loopback (against DNS rebinding), and
+//! `Authorization: Bearer <token>` whenever a token is set (always when
+//! listening beyond loopback), compared in constant time. Lists are paged
+//! (`limit`, and `after` = the `next` of the previous page). Reads of the
+//! store open their own read-only connection; the learning endpoints serve
+//! a read model recomputed in the background when outcomes change, so a
+//! read never waits for a scan.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -16,8 +21,9 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{DefaultBodyLimit, Path, Query, Request as HttpRequest, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -29,6 +35,7 @@ use super::view::View;
 use super::{Refusal, intake, reader};
 use crate::analytics::learning::{self, Period};
 use crate::config::Config;
+use crate::schedule::JobKind;
 use crate::store::StoreReader;
 use crate::timestamp::format_timestamp;
 use crate::trade::Trade;
@@ -44,6 +51,9 @@ pub struct AppState {
     learning: Arc<LearningCache>,
     /// How far ahead of the wall clock a posted item may be stamped, in ms.
     future_tolerance_ms: i64,
+    /// Whether the daemon listens on loopback only: then a write must name
+    /// a loopback host.
+    loopback: bool,
 }
 
 impl std::fmt::Debug for AppState {
@@ -65,7 +75,12 @@ impl AppState {
     ) -> Self {
         let learning = Arc::new(LearningCache::default());
         let future_tolerance_ms = config.daemon.future_tolerance_ms();
-        AppState { requests, view, token: token.map(Arc::from), db, learning, future_tolerance_ms }
+        let loopback = config
+            .daemon
+            .listen
+            .parse::<std::net::SocketAddr>()
+            .is_ok_and(|address| address.ip().is_loopback());
+        AppState { requests, view, token: token.map(Arc::from), db, learning, future_tolerance_ms, loopback }
     }
 }
 
@@ -75,7 +90,12 @@ struct ApiError(Refusal);
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, axum::Json(self.0)).into_response()
+        let mut refusal = self.0;
+        // Every refusal lists what to fix, even when it is one thing.
+        if refusal.details.is_empty() {
+            refusal.details.push(serde_json::json!({ "reason": refusal.error }));
+        }
+        (status, axum::Json(refusal)).into_response()
     }
 }
 
@@ -106,22 +126,132 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/strategies/{name}/rollback", post(rollback))
         .route("/api/strategies/{name}/promote", post(promote))
         .route("/api/experiments", get(experiments))
+        .route("/api/jobs", get(job_runs))
         .fallback(|| async { ApiError(Refusal::not_found("no such endpoint; see the README for the API")) })
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(middleware::from_fn_with_state(state.clone(), writes))
         .with_state(state)
 }
 
-/// Refuses a write without the right bearer token, when one is set.
-fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
-    let Some(token) = &state.token else { return Ok(()) };
-    let given = headers
-        .get(header::AUTHORIZATION)
+/// The endpoints that take a batch; `siglearn_refused_batches_total`
+/// counts every answer of theirs that is not a success, whatever the reason.
+const BATCHES: [&str; 2] = ["/api/signals", "/api/prices"];
+
+/// Every write passes [`guard`]; every refused batch is counted; a 4xx
+/// the router answers itself (a method an endpoint does not take, a bad
+/// path) gets the JSON body of every other refusal.
+async fn writes(State(state): State<AppState>, request: HttpRequest, next: Next) -> Response {
+    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    let response = if method == Method::POST {
+        match guard(&state, request.headers()) {
+            Ok(()) => next.run(request).await,
+            Err(refusal) => refusal.into_response(),
+        }
+    } else {
+        next.run(request).await
+    };
+    if method == Method::POST && BATCHES.contains(&path.as_str()) && !response.status().is_success() {
+        state.view.write().unwrap_or_else(|p| p.into_inner()).counters.refused_batches += 1;
+    }
+    let json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    if given == Some(&**token) {
+        .is_some_and(|v| v.starts_with("application/json"));
+    if response.status().is_client_error() && !json {
+        let status = response.status();
+        let reason = status.canonical_reason().unwrap_or("refused").to_lowercase();
+        let error = format!("{method} {path}: {reason}; see the README for the endpoints and their methods");
+        return ApiError(Refusal::with(status.as_u16(), error)).into_response();
+    }
+    response
+}
+
+/// Refuses a write that a web page could have sent on a user's behalf, or
+/// without the right bearer token when one is set.
+fn guard(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let text = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+    let media =
+        text(header::CONTENT_TYPE).and_then(|v| v.split(';').next()).map(|v| v.trim().to_ascii_lowercase());
+    if !matches!(media.as_deref(), Some("application/json" | "application/x-ndjson")) {
+        return Err(ApiError(Refusal {
+            details: vec![
+                serde_json::json!({ "field": "Content-Type", "reason": format!("{:?} is not accepted", media.unwrap_or_default()) }),
+            ],
+            ..Refusal::with(
+                415,
+                "writes need the header Content-Type: application/json (or application/x-ndjson for JSON Lines)",
+            )
+        }));
+    }
+    let host = text(header::HOST).unwrap_or_default();
+    if state.loopback && !is_loopback_host(host) {
+        return Err(forbidden(
+            "Host",
+            format!("{host:?} is not a loopback name"),
+            "the daemon listens on loopback: writes must be sent to localhost, 127.0.0.1 or [::1]",
+        ));
+    }
+    if let Some(origin) = text(header::ORIGIN) {
+        let authority = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://"));
+        if authority.is_none_or(|authority| !authority.eq_ignore_ascii_case(host)) {
+            return Err(forbidden(
+                "Origin",
+                format!("{origin:?} is not this daemon ({host})"),
+                "writes from another site's page are refused; send them from a program (no Origin header) \
+                 or from this daemon's own origin",
+            ));
+        }
+    }
+    let Some(token) = &state.token else { return Ok(()) };
+    let given = text(header::AUTHORIZATION).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or_default();
+    // Constant time: how long the comparison takes says nothing about how
+    // much of a guess was right.
+    if bool::from(subtle::ConstantTimeEq::ct_eq(given.as_bytes(), token.as_bytes())) {
         Ok(())
     } else {
-        Err(ApiError(Refusal::with(401, "writes need the header Authorization: Bearer <token>")))
+        Err(ApiError(Refusal {
+            details: vec![
+                serde_json::json!({ "field": "Authorization", "reason": "missing or wrong token" }),
+            ],
+            ..Refusal::with(401, "writes need the header Authorization: Bearer <token>")
+        }))
+    }
+}
+
+fn forbidden(field: &str, reason: String, error: &str) -> ApiError {
+    ApiError(Refusal {
+        details: vec![serde_json::json!({ "field": field, "reason": reason })],
+        ..Refusal::with(403, error)
+    })
+}
+
+/// Whether a `Host` header names this machine: localhost, 127.x.x.x or
+/// [::1], with any port.
+fn is_loopback_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The most items one page of a list holds, and how many when not asked.
+const MAX_PAGE: u32 = 1000;
+const DEFAULT_PAGE: u32 = 100;
+
+/// The page size asked for, checked.
+fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
+    match limit.unwrap_or(DEFAULT_PAGE) {
+        0 => Err(ApiError(Refusal::bad_request(format!("limit must be 1 to {MAX_PAGE}")))),
+        limit if limit > MAX_PAGE => Err(ApiError(Refusal {
+            details: vec![
+                serde_json::json!({ "field": "limit", "reason": format!("{limit} is above {MAX_PAGE}") }),
+            ],
+            ..Refusal::bad_request(format!("limit must be 1 to {MAX_PAGE}; page with after=<next>"))
+        })),
+        limit => Ok(limit),
     }
 }
 
@@ -155,23 +285,13 @@ async fn blocking<T: Send + 'static>(
         .map_err(ApiError)
 }
 
-async fn post_signals(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    raw: Result<Bytes, BytesRejection>,
-) -> Reply {
-    authorize(&state, &headers)?;
+async fn post_signals(State(state): State<AppState>, raw: Result<Bytes, BytesRejection>) -> Reply {
     let signals = intake::signals(&body(raw)?, wall_now() + state.future_tolerance_ms)?;
     let published = ask(&state, |reply| Request::Signals { signals, reply }).await??;
     Ok(axum::Json(serde_json::json!({ "accepted": published.len(), "decisions": published })))
 }
 
-async fn post_prices(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    raw: Result<Bytes, BytesRejection>,
-) -> Reply {
-    authorize(&state, &headers)?;
+async fn post_prices(State(state): State<AppState>, raw: Result<Bytes, BytesRejection>) -> Reply {
     let updates = intake::prices(&body(raw)?, wall_now() + state.future_tolerance_ms)?;
     let applied = ask(&state, |reply| Request::Prices { updates, reply }).await??;
     let open = state.view.read().map(|v| v.open_signals).unwrap_or_default();
@@ -184,6 +304,7 @@ struct SignalQuery {
     status: Option<String>,
     symbol: Option<String>,
     limit: Option<u32>,
+    after: Option<String>,
 }
 
 fn trade_json(trade: &Trade) -> serde_json::Value {
@@ -198,31 +319,75 @@ fn trade_json(trade: &Trade) -> serde_json::Value {
     })
 }
 
+/// A cursor of a list in recording order (a row number).
+fn row_cursor(after: Option<&str>) -> Result<Option<i64>, ApiError> {
+    after
+        .map(|text| {
+            text.parse::<i64>().map_err(|_| {
+                ApiError(Refusal {
+                    details: vec![serde_json::json!({ "field": "after", "reason": format!("{text:?} is not a cursor") })],
+                    ..Refusal::bad_request("after must be the `next` of the previous page")
+                })
+            })
+        })
+        .transpose()
+}
+
+/// The `next` cursor of a page of `limit` that came back with `shown` items.
+fn next_cursor<T: serde::Serialize>(shown: usize, limit: u32, last: Option<T>) -> serde_json::Value {
+    match last {
+        Some(last) if shown == limit as usize => serde_json::json!(last),
+        _ => serde_json::Value::Null,
+    }
+}
+
 async fn list_signals(
     State(state): State<AppState>,
     query: Result<Query<SignalQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Reply {
     let Query(query) = query.map_err(|e| {
-        ApiError(Refusal::bad_request(format!("{e}; the parameters are status=active|closed, symbol, limit")))
+        ApiError(Refusal::bad_request(format!(
+            "{e}; the parameters are status=active|closed, symbol, limit, after"
+        )))
     })?;
-    let limit = query.limit.unwrap_or(100).min(10_000);
+    let limit = page_limit(query.limit)?;
     match query.status.as_deref().unwrap_or("active") {
         "active" => {
             let symbol = query.symbol.map(|s| Symbol::new(s.as_str()));
             let open = ask(&state, |reply| Request::Active { symbol, reply }).await?;
-            let shown: Vec<_> = open.iter().take(limit as usize).map(|s| &**s).collect();
-            Ok(axum::Json(serde_json::json!({ "status": "active", "count": open.len(), "signals": shown })))
+            // Active signals are in arrival order; the cursor is a signal id.
+            let start = match &query.after {
+                Some(after) => match open.iter().position(|s| s.id.as_str() == after) {
+                    Some(at) => at + 1,
+                    None => {
+                        return Err(ApiError(Refusal::bad_request(format!(
+                            "after={after:?} is no active signal (closed since?); start again without after"
+                        ))));
+                    }
+                },
+                None => 0,
+            };
+            let shown: Vec<_> = open.iter().skip(start).take(limit as usize).map(|s| &**s).collect();
+            let more = start + shown.len() < open.len();
+            let next = if more { shown.last().map(|s| serde_json::json!(s.id)) } else { None };
+            Ok(axum::Json(serde_json::json!({
+                "status": "active", "count": open.len(), "signals": shown, "next": next,
+            })))
         }
         "closed" => {
             let db = state.db.clone();
+            let before = row_cursor(query.after.as_deref())?;
             let trades = blocking(move || {
                 reader(&db)?
-                    .recent_trades(limit, query.symbol.as_deref())
+                    .recent_trades(limit, query.symbol.as_deref(), before)
                     .map_err(|e| Refusal::internal(e.to_string()))
             })
             .await?;
-            let shown: Vec<_> = trades.iter().map(trade_json).collect();
-            Ok(axum::Json(serde_json::json!({ "status": "closed", "count": shown.len(), "signals": shown })))
+            let shown: Vec<_> = trades.iter().map(|(_, trade)| trade_json(trade)).collect();
+            let next = next_cursor(trades.len(), limit, trades.last().map(|(cursor, _)| cursor.to_string()));
+            Ok(axum::Json(serde_json::json!({
+                "status": "closed", "count": shown.len(), "signals": shown, "next": next,
+            })))
         }
         other => Err(ApiError(Refusal::bad_request(format!("status {other:?} is not active or closed")))),
     }
@@ -233,31 +398,68 @@ async fn list_signals(
 struct OutcomeQuery {
     symbol: Option<String>,
     limit: Option<u32>,
+    after: Option<String>,
 }
 
 async fn list_outcomes(
     State(state): State<AppState>,
     query: Result<Query<OutcomeQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Reply {
-    let Query(query) = query
-        .map_err(|e| ApiError(Refusal::bad_request(format!("{e}; the parameters are symbol, limit"))))?;
-    let limit = query.limit.unwrap_or(100).min(10_000);
+    let Query(query) = query.map_err(|e| {
+        ApiError(Refusal::bad_request(format!("{e}; the parameters are symbol, limit, after")))
+    })?;
+    let limit = page_limit(query.limit)?;
+    let before = row_cursor(query.after.as_deref())?;
     let db = state.db.clone();
     let trades = blocking(move || {
         reader(&db)?
-            .recent_trades(limit, query.symbol.as_deref())
+            .recent_trades(limit, query.symbol.as_deref(), before)
             .map_err(|e| Refusal::internal(e.to_string()))
     })
     .await?;
     let outcomes: Vec<_> = trades
         .iter()
-        .map(|t| serde_json::json!({
+        .map(|(_, t)| serde_json::json!({
             "signal_id": t.signal.id, "symbol": t.signal.symbol, "side": t.signal.side,
             "kind": t.outcome.kind, "exit_ts": format_timestamp(t.outcome.exit_ts), "exit_price": t.outcome.exit_price,
             "pnl_pct": t.outcome.pnl_pct, "ambiguous": t.outcome.ambiguous,
         }))
         .collect();
-    Ok(axum::Json(serde_json::json!({ "count": outcomes.len(), "outcomes": outcomes })))
+    let next = next_cursor(trades.len(), limit, trades.last().map(|(cursor, _)| cursor.to_string()));
+    Ok(axum::Json(serde_json::json!({ "count": outcomes.len(), "outcomes": outcomes, "next": next })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JobQuery {
+    job: Option<String>,
+    limit: Option<u32>,
+    after: Option<String>,
+}
+
+/// Job runs, newest first.
+async fn job_runs(
+    State(state): State<AppState>,
+    query: Result<Query<JobQuery>, axum::extract::rejection::QueryRejection>,
+) -> Reply {
+    let Query(query) = query.map_err(|e| {
+        ApiError(Refusal::bad_request(format!(
+            "{e}; the parameters are job=daily|weekly|hourly, limit, after"
+        )))
+    })?;
+    let limit = page_limit(query.limit)?;
+    let before = row_cursor(query.after.as_deref())?;
+    let job = query.job.as_deref().map(|job| job.parse::<JobKind>()).transpose().map_err(|e| {
+        ApiError(Refusal::bad_request(format!("job: {e}; the jobs are daily, weekly, hourly")))
+    })?;
+    let db = state.db.clone();
+    let runs = blocking(move || {
+        reader(&db)?.recent_job_runs(job, limit, before).map_err(|e| Refusal::internal(e.to_string()))
+    })
+    .await?;
+    let next = next_cursor(runs.len(), limit, runs.last().map(|(cursor, _)| cursor.to_string()));
+    let shown: Vec<_> = runs.into_iter().map(|(_, run)| run).collect();
+    Ok(axum::Json(serde_json::json!({ "count": shown.len(), "runs": shown, "next": next })))
 }
 
 async fn strategies(State(state): State<AppState>) -> Reply {
@@ -265,21 +467,45 @@ async fn strategies(State(state): State<AppState>) -> Reply {
     Ok(axum::Json(serde_json::json!({ "strategies": &view.strategies })))
 }
 
-async fn versions(State(state): State<AppState>, Path(name): Path<String>) -> Reply {
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VersionQuery {
+    limit: Option<u32>,
+    after: Option<u32>,
+}
+
+/// A strategy's versions, oldest first, a page at a time (`after` = a
+/// version number).
+async fn versions(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    query: Result<Query<VersionQuery>, axum::extract::rejection::QueryRejection>,
+) -> Reply {
+    let Query(query) = query.map_err(|e| {
+        ApiError(Refusal::bad_request(format!("{e}; the parameters are limit, after (a version number)")))
+    })?;
+    let limit = page_limit(query.limit)?;
     let db = state.db.clone();
     blocking(move || {
         let reader = reader(&db)?;
-        let history = reader.versions(&name).map_err(|e| Refusal::internal(e.to_string()))?;
-        if history.is_empty() {
+        let history = reader
+            .versions_page(&name, query.after.unwrap_or(0), limit)
+            .map_err(|e| Refusal::internal(e.to_string()))?;
+        if history.is_empty()
+            && reader.versions_page(&name, 0, 1).map_err(|e| Refusal::internal(e.to_string()))?.is_empty()
+        {
             return Err(Refusal::not_found(format!("no strategy {name:?}")));
         }
+        let next = next_cursor(history.len(), limit, history.last().map(|v| v.version.0));
         let moves: Vec<_> = reader
             .alias_history(CHAMPION)
             .map_err(|e| Refusal::internal(e.to_string()))?
             .into_iter()
             .filter(|m| m.strategy.as_str() == name)
             .collect();
-        Ok(axum::Json(serde_json::json!({ "strategy": name, "versions": history, "champion_moves": moves })))
+        Ok(axum::Json(serde_json::json!({
+            "strategy": name, "versions": history, "champion_moves": moves, "next": next,
+        })))
     })
     .await
 }
@@ -298,11 +524,9 @@ fn version_body(raw: &[u8]) -> Result<VersionId, ApiError> {
 
 async fn rollback(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(name): Path<String>,
     raw: Result<Bytes, BytesRejection>,
 ) -> Reply {
-    authorize(&state, &headers)?;
     let version = version_body(&body(raw)?)?;
     let record = ask(&state, |reply| Request::Rollback { strategy: name, version, reply }).await??;
     Ok(axum::Json(serde_json::json!({ "live": record })))
@@ -310,11 +534,9 @@ async fn rollback(
 
 async fn promote(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(name): Path<String>,
     raw: Result<Bytes, BytesRejection>,
 ) -> Reply {
-    authorize(&state, &headers)?;
     let version = version_body(&body(raw)?)?;
     let alias = ask(&state, |reply| Request::Promote { strategy: name, version, reply }).await??;
     Ok(axum::Json(serde_json::json!({ "champion": alias })))
@@ -326,15 +548,21 @@ async fn experiments(State(state): State<AppState>) -> Reply {
 }
 
 /// 200 when serving; 503 while a plugin call is stalled (the engine waits
-/// for it), so a supervisor can restart the daemon.
+/// for it), so a supervisor can restart the daemon, or while the store
+/// cannot be written (the daemon recovers by itself when it can).
 async fn healthz(State(state): State<AppState>) -> Response {
     let Ok(view) = state.view.read() else {
         return ApiError(Refusal::internal("the view is unavailable")).into_response();
     };
     let stalled = crate::strategy::native::stalled_calls();
-    let status = if stalled == 0 { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let (status, word) = match (&view.store_error, stalled) {
+        (Some(_), _) => (StatusCode::SERVICE_UNAVAILABLE, "store_unwritable"),
+        (None, 0) => (StatusCode::OK, "ok"),
+        (None, _) => (StatusCode::SERVICE_UNAVAILABLE, "stalled"),
+    };
     let body = axum::Json(serde_json::json!({
-        "status": if stalled == 0 { "ok" } else { "stalled" },
+        "status": word,
+        "store_error": view.store_error,
         "stalled_plugin_calls": stalled,
         "uptime_s": view.started.elapsed().as_secs(),
         "open_signals": view.open_signals,
@@ -468,4 +696,28 @@ async fn improvements(State(state): State<AppState>) -> Reply {
 
 async fn recommendations(State(state): State<AppState>) -> Reply {
     Ok(axum::Json(learned(&state).await?.recommendations))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_names_are_loopback_hosts() {
+        for host in ["localhost:7878", "LOCALHOST", "127.0.0.1:1", "127.1.2.3", "[::1]:7878", "[::1]"] {
+            assert!(is_loopback_host(host), "{host}");
+        }
+        for host in
+            ["evil.example", "evil.example:7878", "localhost.evil.example", "10.0.0.1:7878", "", "[::2]:1"]
+        {
+            assert!(!is_loopback_host(host), "{host}");
+        }
+    }
+
+    #[test]
+    fn a_page_is_1_to_1000_items() {
+        assert_eq!(page_limit(None).ok(), Some(DEFAULT_PAGE));
+        assert_eq!(page_limit(Some(MAX_PAGE)).ok(), Some(MAX_PAGE));
+        assert!(page_limit(Some(0)).is_err() && page_limit(Some(MAX_PAGE + 1)).is_err());
+    }
 }

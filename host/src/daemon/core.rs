@@ -4,15 +4,22 @@
 //! reload, a tick or a batch never interleaves with another. A batch of
 //! signals or prices is checked whole before any of it is applied, and its
 //! answer is sent only after the store has committed it: an acknowledged
-//! batch survives a crash. Ticks run the wall-clock jobs and time exits and
-//! checkpoint strategy states now and then.
+//! batch survives a crash. Every request's writes are one transaction, so
+//! a batch is in the store whole or not at all. Ticks run the wall-clock
+//! jobs and time exits and checkpoint strategy states now and then.
+//!
+//! When a commit fails (disk full, I/O error), the engine has applied what
+//! the store refused; it is rebuilt from the store at once, exactly as a
+//! restart would, so nothing of the refused request stays in memory. Until
+//! a write works again (tried on every tick), writes are refused with 503
+//! and `/healthz` says `store_unwritable`; then the daemon goes on by itself.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use siglearn_plugin_api::{PriceUpdate, Signal, StrategyId, Symbol, Timestamp, VersionId};
+use siglearn_plugin_api::{PriceUpdate, Signal, SignalId, StrategyId, Symbol, Timestamp, VersionId};
 use tokio::sync::{mpsc, oneshot};
 
 use super::failures::{Admit, FailureLog};
@@ -20,6 +27,7 @@ use super::known::KnownIds;
 use super::view::View;
 use super::{Published, Refusal};
 use crate::config::StrategyConfig;
+use crate::config::Config;
 use crate::engine::{Effect, Engine, Event, Member};
 use crate::experiment::ab::AbTable;
 use crate::store::{Command, Store, StoreReader};
@@ -65,6 +73,18 @@ pub(crate) struct Core {
     pub(crate) adopt_new_scripts: bool,
     /// Strategy failures logged so far, to keep the log readable.
     pub(crate) failure_log: FailureLog,
+    /// The configuration as given, to rebuild the engine from the store.
+    pub(crate) config: Config,
+    /// Set while the store cannot be written.
+    pub(crate) broken: Option<Broken>,
+}
+
+/// A store that failed to commit, and how far the daemon got back.
+#[derive(Debug)]
+pub(crate) struct Broken {
+    error: String,
+    /// Whether the engine was rebuilt from the store since the failure.
+    rebuilt: bool,
 }
 
 /// Wall time, read at the edge only.
@@ -87,6 +107,7 @@ impl Core {
                 Request::Prices { updates, reply } => {
                     let _ = reply.send(self.prices(updates));
                 }
+                Request::Tick { now } if self.broken.is_some() => self.recover(now),
                 Request::Tick { now } => {
                     self.tick(now);
                     if last_checkpoint.elapsed() >= self.checkpoint_every {
@@ -119,9 +140,28 @@ impl Core {
         }
     }
 
-    /// Sends effects to the store and the view.
-    fn apply(&mut self, effects: Vec<Effect>) -> Result<(), String> {
+    /// Commits the effects of one request in one transaction, then shows
+    /// them in the view. A failed commit rebuilds the engine from the store
+    /// (see the module docs) and is answered 503.
+    fn apply(&mut self, effects: Vec<Effect>) -> Result<(), Refusal> {
         let now = self.engine.now().unwrap_or_else(wall_now);
+        let mut commands = Vec::new();
+        for effect in &effects {
+            Command::of_effect(effect, now, &mut commands);
+        }
+        // A probation that starts or ends is saved at once, so a restart
+        // neither loses a new one nor revives an ended one.
+        if effects
+            .iter()
+            .any(|e| matches!(e, Effect::ProbationStarted { .. } | Effect::ProbationEnded { .. }))
+        {
+            commands.push(Command::SaveProbations { probations: self.engine.probations(), at: now });
+        }
+        if !commands.is_empty() {
+            if let Err(error) = self.store.commit(commands) {
+                return Err(self.fail(error.to_string()));
+            }
+        }
         let mut view = self.view.write().unwrap_or_else(|poisoned| poisoned.into_inner());
         for effect in &effects {
             view.note(effect);
@@ -136,63 +176,191 @@ impl Core {
                     status.plugin = self.engine.plugin_build(record.strategy.as_str()).cloned();
                 }
             }
-            self.store.record(effect, now).map_err(|e| e.to_string())?;
         }
         view.open_signals = self.engine.open_count();
-        drop(view);
-        // A probation that starts or ends is saved at once, so a restart
-        // neither loses a new one nor revives an ended one.
-        if effects
-            .iter()
-            .any(|e| matches!(e, Effect::ProbationStarted { .. } | Effect::ProbationEnded { .. }))
-        {
-            let probations = self.engine.probations();
-            self.store.send(Command::SaveProbations { probations, at: now }).map_err(|e| e.to_string())?;
-        }
         Ok(())
     }
 
-    fn commit(&mut self, effects: Vec<Effect>) -> Result<(), Refusal> {
-        self.apply(effects).map_err(Refusal::internal)?;
-        self.store.flush().map_err(|e| Refusal::internal(e.to_string()))
+    /// The answer to a write while the store cannot be written.
+    fn refusal(broken: &Broken) -> Refusal {
+        Refusal::with(
+            503,
+            format!(
+                "the store cannot be written ({}); nothing of this request was taken; \
+                 retry when GET /healthz answers 200",
+                broken.error
+            ),
+        )
     }
 
+    /// Refuses a write while the store cannot be written.
+    fn writable(&self) -> Result<(), Refusal> {
+        self.broken.as_ref().map_or(Ok(()), |broken| Err(Self::refusal(broken)))
+    }
+
+    /// A commit failed: the engine holds effects the store does not. It is
+    /// rebuilt from the store now (or on the next tick, if reading fails
+    /// too), and writes wait until the store takes one again.
+    fn fail(&mut self, error: String) -> Refusal {
+        tracing::error!(%error, "the store cannot be written; writes are refused until it can");
+        self.broken = Some(Broken { error: error.clone(), rebuilt: false });
+        self.view.write().unwrap_or_else(|p| p.into_inner()).store_error = Some(error);
+        self.rebuild();
+        self.broken.as_ref().map_or_else(|| Refusal::internal("the store failed"), Self::refusal)
+    }
+
+    /// Rebuilds the engine from the store, as a restart does.
+    fn rebuild(&mut self) {
+        let Some(broken) = &mut self.broken else { return };
+        if broken.rebuilt {
+            return;
+        }
+        if let Err(error) = self.store.resume() {
+            tracing::error!(%error, "the store writer cannot resume");
+            return;
+        }
+        match super::rebuild(&self.config, &self.db, &self.store) {
+            Ok((engine, strategies)) => {
+                self.engine = engine;
+                let mut view = self.view.write().unwrap_or_else(|p| p.into_inner());
+                view.open_signals = self.engine.open_count();
+                view.strategies = strategies;
+                drop(view);
+                broken.rebuilt = true;
+                tracing::info!(open = self.engine.open_count(), "the engine is rebuilt from the store");
+            }
+            Err(error) => {
+                tracing::error!(error = format!("{error:#}"), "cannot rebuild the engine from the store yet");
+            }
+        }
+    }
+
+    /// On a tick while the store cannot be written: rebuild if that is
+    /// still to do, then try a write (a checkpoint); when it commits, the
+    /// daemon is back.
+    fn recover(&mut self, now: Timestamp) {
+        self.rebuild();
+        if !self.broken.as_ref().is_some_and(|b| b.rebuilt) {
+            return;
+        }
+        if self.store.resume().is_err() {
+            return;
+        }
+        match self.store.commit(self.checkpoint_commands(now)) {
+            Ok(()) => {
+                self.broken = None;
+                self.view.write().unwrap_or_else(|p| p.into_inner()).store_error = None;
+                tracing::info!("the store takes writes again");
+            }
+            Err(error) => {
+                let error = error.to_string();
+                if let Some(broken) = &mut self.broken {
+                    if broken.error != error {
+                        tracing::error!(%error, "the store still cannot be written");
+                    }
+                    broken.error = error.clone();
+                }
+                self.view.write().unwrap_or_else(|p| p.into_inner()).store_error = Some(error);
+            }
+        }
+    }
+
+    /// Takes a batch of signals whole, or none of it (their ids are unique
+    /// within the batch: the intake checked). A signal the store
+    /// already holds, sent again unchanged, is not taken twice: it is
+    /// answered with the champion's stored decision, so a retry after a lost
+    /// answer is safe. The same id with other values is refused (409).
     fn signals(&mut self, signals: Vec<Signal>) -> Result<Vec<Published>, Refusal> {
+        self.writable()?;
+        let internal = |e: crate::store::StoreError| Refusal::internal(e.to_string());
         let mut problems = Vec::new();
-        let mut batch = HashSet::new();
+        let mut conflicts = 0;
+        let mut stored: HashSet<usize> = HashSet::new();
         for (index, signal) in signals.iter().enumerate() {
-            if let Err(error) = signal.validate() {
+            for error in signal.problems() {
                 problems.push(serde_json::json!({ "index": index, "field": error.field(), "reason": error.to_string() }));
-            } else if !batch.insert(&signal.id)
-                || self.known.contains(&signal.id).map_err(|e| Refusal::internal(e.to_string()))?
-            {
-                problems.push(serde_json::json!({
-                    "index": index, "field": "signal_id",
-                    "reason": format!("{} was already received; signal ids are unique", signal.id),
-                }));
+            }
+            if !self.known.contains(&signal.id).map_err(internal)? {
+                continue;
+            }
+            let Some(before) = self.known.store().signal(signal.id.as_str()).map_err(internal)? else {
+                continue;
+            };
+            match difference(&before, signal) {
+                None => {
+                    stored.insert(index);
+                }
+                Some(field) => {
+                    conflicts += 1;
+                    problems.push(serde_json::json!({
+                        "index": index, "field": field,
+                        "reason": format!(
+                            "signal {} was already received with another {field}; a signal id names one signal: \
+                             send it unchanged (a retry) or under a new id",
+                            signal.id
+                        ),
+                    }));
+                }
             }
         }
         if !problems.is_empty() {
-            self.view.write().unwrap_or_else(|p| p.into_inner()).counters.refused_batches += 1;
-            return Err(Refusal::invalid("invalid signals; none of the batch was taken", problems));
+            let refusal = if conflicts == problems.len() {
+                Refusal {
+                    status: 409,
+                    ..Refusal::invalid(
+                        "signal ids already taken by other signals; none of the batch was taken",
+                        problems,
+                    )
+                }
+            } else {
+                Refusal::invalid("invalid signals; none of the batch was taken", problems)
+            };
+            return Err(refusal);
         }
         let champion = self.engine.champion().map(|i| self.engine.strategy_names()[i].clone());
         let mut published = Vec::with_capacity(signals.len());
         let mut effects = Vec::new();
-        for signal in signals {
+        for (index, signal) in signals.into_iter().enumerate() {
             let id = signal.id.clone();
+            if stored.contains(&index) {
+                published.push(self.stored_decision(&id, champion.as_ref()).map_err(internal)?);
+                continue;
+            }
             let first = effects.len();
-            self.engine
-                .handle(Event::Signal(signal), &mut effects)
-                .map_err(|e| Refusal::internal(e.to_string()))?;
+            if let Err(error) = self.engine.handle(Event::Signal(signal), &mut effects) {
+                // The engine may hold part of the batch: start it again from the store.
+                return Err(self.fail(format!("the engine refused a signal: {error}")));
+            }
             published.push(Published::of(&id, champion.as_ref(), &effects[first..]));
             self.known.insert(&id);
         }
-        self.commit(effects)?;
+        self.apply(effects)?;
         Ok(published)
     }
 
+    /// The champion's decision on a stored signal, as it was published.
+    fn stored_decision(
+        &self,
+        id: &SignalId,
+        champion: Option<&StrategyId>,
+    ) -> Result<Published, crate::store::StoreError> {
+        let decision = match champion {
+            Some(champion) => self.known.store().decision(champion.as_str(), id.as_str())?,
+            None => None,
+        };
+        Ok(Published {
+            signal_id: id.clone(),
+            strategy: champion.cloned(),
+            // As for a new signal: a version only with a decision.
+            version: decision.as_ref().and_then(|(version, v)| v.map(|_| *version)),
+            take: decision.as_ref().and_then(|(_, v)| v.map(|v| v.take)),
+            score: decision.as_ref().and_then(|(_, v)| v.map(|v| v.score)),
+            size: decision.as_ref().and_then(|(_, v)| v.map(|v| v.size)),
+        })
+    }
+
     fn prices(&mut self, updates: Vec<PriceUpdate>) -> Result<usize, Refusal> {
+        self.writable()?;
         let mut problems = Vec::new();
         let mut last: std::collections::HashMap<&Symbol, Timestamp> = std::collections::HashMap::new();
         for (index, update) in updates.iter().enumerate() {
@@ -209,7 +377,6 @@ impl Core {
             last.insert(&update.symbol, ts);
         }
         if !problems.is_empty() {
-            self.view.write().unwrap_or_else(|p| p.into_inner()).counters.refused_batches += 1;
             return Err(Refusal::invalid("prices out of order; none of the batch was taken", problems));
         }
         let count = updates.len();
@@ -217,12 +384,12 @@ impl Core {
         // A posted bar is taken as closed on arrival: its effects happen now.
         let at = wall_now();
         for update in updates {
-            self.engine
-                .handle(Event::Price { update, at }, &mut effects)
-                .map_err(|e| Refusal::internal(e.to_string()))?;
+            if let Err(error) = self.engine.handle(Event::Price { update, at }, &mut effects) {
+                return Err(self.fail(format!("the engine refused a price: {error}")));
+            }
         }
+        self.apply(effects)?;
         self.view.write().unwrap_or_else(|p| p.into_inner()).counters.prices += count as u64;
-        self.commit(effects)?;
         Ok(count)
     }
 
@@ -230,15 +397,26 @@ impl Core {
         let mut effects = Vec::new();
         if self.engine.handle(Event::Clock(now), &mut effects).is_ok() {
             if let Err(error) = self.apply(effects) {
-                tracing::error!(%error, "cannot record the effects of a clock tick");
+                tracing::error!(error = %error.error, "cannot record the effects of a clock tick");
             }
         }
     }
 
-    /// Saves every strategy's state and the promotion tests. A state that
-    /// cannot be saved is a strategy error (stored, logged, shown); the last
-    /// good checkpoint stays the one a restart resumes from.
+    /// Saves every strategy's state and the promotion tests, in one
+    /// transaction. A state that cannot be saved is a strategy error (stored,
+    /// logged, shown); the last good checkpoint stays the one a restart
+    /// resumes from.
     fn checkpoint(&mut self, at: Timestamp) {
+        if self.broken.is_some() {
+            return;
+        }
+        if let Err(error) = self.store.commit(self.checkpoint_commands(at)) {
+            self.fail(error.to_string());
+        }
+    }
+
+    /// The writes of a checkpoint.
+    fn checkpoint_commands(&self, at: Timestamp) -> Vec<Command> {
         let mut commands = Vec::new();
         let mut failures = Vec::new();
         for checkpoint in self.engine.checkpoints() {
@@ -263,14 +441,18 @@ impl Core {
             commands.push(Command::SaveTests { champion, tests, at });
         }
         commands.push(Command::SaveProbations { probations: self.engine.probations(), at });
-        for command in commands {
-            if let Err(error) = self.store.send(command) {
-                tracing::error!(%error, "cannot checkpoint");
-            }
-        }
+        commands
     }
 
     fn reload(&mut self, reload: Reload) {
+        if let Some(broken) = &mut self.broken {
+            // The rebuild on recovery reads the scripts as they are then.
+            tracing::warn!(
+                "a script changed while the store cannot be written; it is loaded when the store can be"
+            );
+            broken.rebuilt = false;
+            return;
+        }
         let mut effects = Vec::new();
         let outcome = match reload {
             Reload::Changed { name, compiled: Err(error), .. } => Err((name, error)),
@@ -335,7 +517,8 @@ impl Core {
                     })
                     .collect();
                 if let Err(error) = self.apply(effects) {
-                    tracing::error!(%error, "cannot record a reload");
+                    tracing::error!(error = %error.error, "cannot record a reload");
+                    return;
                 }
                 let mut view = self.view.write().unwrap_or_else(|p| p.into_inner());
                 for name in names {
@@ -466,6 +649,7 @@ impl Core {
     }
 
     fn rollback(&mut self, strategy: &str, version: VersionId) -> Result<VersionRecord, Refusal> {
+        self.writable()?;
         let history = self.history(strategy)?;
         let now = self.engine.now().unwrap_or_else(wall_now);
         let record = versions::rollback(&history, version, now).map_err(Refusal::not_found)?;
@@ -484,11 +668,12 @@ impl Core {
                 moved_at: now,
             }));
         }
-        self.commit(effects)?;
+        self.apply(effects)?;
         Ok(record)
     }
 
     fn promote(&mut self, strategy: &str, version: VersionId) -> Result<AliasMove, Refusal> {
+        self.writable()?;
         let history = self.history(strategy)?;
         let now = self.engine.now().unwrap_or_else(wall_now);
         let (copy, alias) = versions::promote(&history, version, now).map_err(Refusal::not_found)?;
@@ -500,7 +685,7 @@ impl Core {
                 .map_err(|e| Refusal::conflict(e.to_string()))?;
         }
         self.engine.set_champion(alias.clone(), &mut effects).map_err(Refusal::conflict)?;
-        self.commit(effects)?;
+        self.apply(effects)?;
         Ok(alias)
     }
 
@@ -509,6 +694,29 @@ impl Core {
     fn shutdown(mut self) -> Result<(), String> {
         let now = self.engine.now().unwrap_or_else(wall_now);
         self.checkpoint(now);
+        if let Some(broken) = &self.broken {
+            return Err(format!("stopped while the store could not be written: {}", broken.error));
+        }
         self.store.close().map(drop).map_err(|e| e.to_string())
     }
+}
+
+/// The first field in which `after` differs from `before`, named as the API
+/// names it; `None` when they are the same signal.
+fn difference(before: &Signal, after: &Signal) -> Option<&'static str> {
+    let fields: [(&'static str, bool); 12] = [
+        ("symbol", before.symbol == after.symbol),
+        ("side", before.side == after.side),
+        ("entry_ts", before.entry_ts == after.entry_ts),
+        ("entry_price", before.entry_price == after.entry_price),
+        ("take_profit", before.take_profit == after.take_profit),
+        ("stop_loss", before.stop_loss == after.stop_loss),
+        ("max_hold_minutes", before.max_hold_ms == after.max_hold_ms),
+        ("confidence", before.confidence == after.confidence),
+        ("pattern", before.pattern == after.pattern),
+        ("regime", before.regime == after.regime),
+        ("heads", before.heads == after.heads),
+        ("indicators", before.indicators == after.indicators),
+    ];
+    fields.into_iter().find(|(_, same)| !same).map(|(field, _)| field)
 }

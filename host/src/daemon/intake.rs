@@ -51,35 +51,39 @@ fn ahead(index: usize, field: &str, ts: Timestamp, latest: Timestamp) -> Option<
 /// after `latest`.
 pub(crate) fn signals(body: &[u8], latest: Timestamp) -> Result<Vec<Signal>, Refusal> {
     let mut names = Names::default();
-    // A valid array reads in one pass; otherwise each item is read on its
-    // own so that every problem can be named.
+    // A valid array without a repeated id reads in one pass; otherwise each
+    // item is read on its own so that every problem can be named.
     if let Some(signals) = std::str::from_utf8(body)
         .ok()
         .filter(|text| text.trim_start().starts_with('['))
         .and_then(|text| signals_from_json_array(text, &mut names))
     {
-        let problems: Vec<_> = signals
-            .iter()
-            .enumerate()
-            .filter_map(|(index, signal)| ahead(index, "entry_ts", signal.entry_ts, latest))
-            .collect();
-        return if problems.is_empty() {
-            Ok(signals)
-        } else {
-            Err(Refusal::invalid("invalid signals", problems))
-        };
+        let mut ids = std::collections::HashSet::with_capacity(signals.len());
+        let unique = signals.iter().all(|signal| ids.insert(signal.id.as_str()));
+        if unique && signals.iter().all(|signal| signal.entry_ts <= latest) {
+            return Ok(signals);
+        }
     }
     let mut signals = Vec::new();
     let mut problems = Vec::new();
+    let mut first_index = std::collections::HashMap::new();
     for (index, value) in objects(body)?.into_iter().enumerate() {
+        if let Some(id) = value.get("signal_id").and_then(|id| id.as_str()) {
+            if let Some(first) = first_index.insert(id.to_owned(), index) {
+                problems.push(serde_json::json!({
+                    "index": index, "field": "signal_id",
+                    "reason": format!("the same id as item {first} of this batch; signal ids are unique"),
+                }));
+            }
+        }
         match signal_from_json(value, &mut names) {
             Ok(signal) => {
                 problems.extend(ahead(index, "entry_ts", signal.entry_ts, latest));
                 signals.push(signal);
             }
-            Err((field, reason)) => {
-                problems.push(serde_json::json!({ "index": index, "field": field, "reason": reason }))
-            }
+            Err(bad) => problems.extend(bad.into_iter().map(
+                |(field, reason)| serde_json::json!({ "index": index, "field": field, "reason": reason }),
+            )),
         }
     }
     if problems.is_empty() { Ok(signals) } else { Err(Refusal::invalid("invalid signals", problems)) }
@@ -103,6 +107,10 @@ impl PostedPrice {
     fn into_update(self) -> Result<PriceUpdate, (&'static str, String)> {
         if self.symbol.trim().is_empty() {
             return Err(("symbol", "missing value".to_owned()));
+        }
+        if self.symbol.len() > siglearn_plugin_api::MAX_NAME_BYTES {
+            let (bytes, max) = (self.symbol.len(), siglearn_plugin_api::MAX_NAME_BYTES);
+            return Err(("symbol", format!("symbol is {bytes} bytes long; the most is {max}")));
         }
         let ts = timestamp_from_json(&self.ts).map_err(|e| ("ts", e.to_string()))?;
         let price = match (self.price, self.open, self.high, self.low, self.close) {
@@ -164,8 +172,12 @@ mod tests {
 
     #[test]
     fn every_bad_signal_is_listed_with_its_index_and_field() {
-        let body =
-            format!("[{SIGNAL}, {}, {}]", SIGNAL.replace("110", "90"), SIGNAL.replace("\"long\"", "\"up\""));
+        let other = |id: &str| SIGNAL.replace("\"a\"", &format!("{id:?}"));
+        let body = format!(
+            "[{SIGNAL}, {}, {}]",
+            other("b").replace("110", "90"),
+            other("c").replace("\"long\"", "\"up\"")
+        );
         let refusal = signals(body.as_bytes(), LATEST).unwrap_err();
         assert_eq!(refusal.status, 422);
         assert_eq!(refusal.details.len(), 2);
@@ -174,6 +186,32 @@ mod tests {
             (Some(1), Some("take_profit"))
         );
         assert_eq!(refusal.details[1]["field"], "side");
+    }
+
+    #[test]
+    fn every_field_of_every_item_and_every_repeated_id_is_listed() {
+        let body = format!(
+            "[{SIGNAL}, {}, {SIGNAL}]",
+            SIGNAL
+                .replace("\"a\"", "\"b\"")
+                .replace("110", "90")
+                .replace("\"stop_loss\":95", "\"stop_loss\":95,\"confidence\":7,\"x\":1"),
+        );
+        let refusal = signals(body.as_bytes(), LATEST).unwrap_err();
+        let found: Vec<(u64, &str)> = refusal
+            .details
+            .iter()
+            .map(|d| (d["index"].as_u64().unwrap(), d["field"].as_str().unwrap()))
+            .collect();
+        // Item 1: an unknown key is named first (its values are checked once the keys are right).
+        assert_eq!(found, [(1, "x"), (2, "signal_id")]);
+        let second = SIGNAL
+            .replace("\"a\"", "\"b\"")
+            .replace("110", "90")
+            .replace("\"stop_loss\":95", "\"stop_loss\":95,\"confidence\":7");
+        let refusal = signals(format!("[{SIGNAL}, {second}]").as_bytes(), LATEST).unwrap_err();
+        let fields: Vec<&str> = refusal.details.iter().map(|d| d["field"].as_str().unwrap()).collect();
+        assert_eq!(fields, ["take_profit", "confidence"], "both problems of item 1 at once");
     }
 
     #[test]

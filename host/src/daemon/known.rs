@@ -124,6 +124,11 @@ impl KnownIds {
         Ok(!self.store.known_signals(std::iter::once(id.as_str()))?.is_empty())
     }
 
+    /// The store the ids are settled in.
+    pub(crate) fn store(&self) -> &StoreReader {
+        &self.store
+    }
+
     /// Bytes the filters take.
     pub(crate) fn memory(&self) -> usize {
         self.filters.0.iter().map(|filter| filter.bits.len() * 8).sum()

@@ -13,7 +13,9 @@
 //! does (strategies from their checkpoints plus the outcomes after them, open
 //! signals, tests, the schedule, each missed job once). SIGINT or SIGTERM
 //! stops intake, lets the engine finish what it was given, checkpoints,
-//! commits and exits 0.
+//! commits and exits 0. The daemon is its store's only writer: it holds the
+//! store's lock from start to stop and writes its address into the lock
+//! file, so a command-line write is refused with the endpoint to use.
 
 pub mod api;
 mod core;
@@ -37,7 +39,7 @@ use crate::config::{Config, StrategyConfig};
 use crate::engine::{Effect, Engine, LineupSpec};
 use crate::schedule::Schedule;
 use crate::store::{Command, Store, StoreReader};
-use crate::strategy::{load_lineup, native, resume_lineup};
+use crate::strategy::{StrategyError, load_lineup, native, resume_lineup};
 use core::{Core, Request, wall_now};
 use known::KnownIds;
 use view::{StrategyStatus, View};
@@ -195,6 +197,7 @@ pub fn run(mut config: Config) -> anyhow::Result<()> {
              set SIGLEARN_TOKEN or daemon.token (or listen on 127.0.0.1)"
         );
     }
+    let given = config.clone();
     let adopt_new_scripts = strategies(&mut config)?;
     let problems = config.validate();
     if !problems.is_empty() {
@@ -210,7 +213,7 @@ pub fn run(mut config: Config) -> anyhow::Result<()> {
         );
     }
     let db = config.daemon.db.clone();
-    let (core, view) = start_engine(&config, &db, adopt_new_scripts)?;
+    let (core, view) = start_engine(&config, given, &db, adopt_new_scripts)?;
     let (requests, receiver) = mpsc::channel(config.daemon.queue);
     let engine_thread = std::thread::Builder::new()
         .name("siglearn-engine".into())
@@ -235,6 +238,10 @@ pub fn run(mut config: Config) -> anyhow::Result<()> {
         // Handlers first: a SIGTERM right after the address is announced
         // (systemd stopping a unit that just started) must stop cleanly.
         let stop = stop_signal()?;
+        // The lock file names the daemon, so that a CLI write is told where to go.
+        if let Err(error) = crate::store::announce(&db, &format!("http://{bound}")) {
+            tracing::warn!(%error, "cannot write the address into the store's lock file; the lock still holds");
+        }
         // Watching starts before the address is announced, so a file written
         // as soon as the daemon answers is seen.
         let _watcher = watch::start(
@@ -269,11 +276,60 @@ pub fn run(mut config: Config) -> anyhow::Result<()> {
 }
 
 /// The engine, continued from the store when it holds an earlier run.
+/// The store is opened first: its write lock keeps every other writer out.
 fn start_engine(
     config: &Config,
+    given: Config,
     db: &Path,
     adopt_new_scripts: bool,
 ) -> anyhow::Result<(Core, Arc<RwLock<View>>)> {
+    let store = Store::open(db, &config.engine().monitor)
+        .with_context(|| format!("opening store {}", db.display()))?;
+    let (engine, problems, failed) = build_engine(config, db, &store)?;
+    let known = KnownIds::load(StoreReader::open(db)?)?;
+    tracing::debug!(bytes = known.memory(), "the ids of the stored signals are loaded");
+    let mut view = View::new();
+    view.open_signals = engine.open_count();
+    view.strategies = statuses(config, &engine, problems, failed);
+    let view = Arc::new(RwLock::new(view));
+    let core = Core {
+        engine,
+        store,
+        db: db.to_path_buf(),
+        limits: config.limits,
+        known,
+        view: Arc::clone(&view),
+        checkpoint_every: Duration::from_secs(config.daemon.snapshot_minutes * 60),
+        adopt_new_scripts,
+        config: given,
+        broken: None,
+        failure_log: Default::default(),
+    };
+    Ok((core, view))
+}
+
+/// The engine as a start would build it from the store now, and the status
+/// of its strategies: how the daemon forgets what a failed commit left in
+/// memory. `given` is the configuration before the folders were scanned.
+pub(crate) fn rebuild(
+    given: &Config,
+    db: &Path,
+    store: &Store,
+) -> anyhow::Result<(Engine, std::collections::BTreeMap<String, StrategyStatus>)> {
+    let mut config = given.clone();
+    strategies(&mut config)?;
+    let (engine, problems, failed) = build_engine(&config, db, store)?;
+    let statuses = statuses(&config, &engine, problems, failed);
+    Ok((engine, statuses))
+}
+
+/// The lineup continued from the store (or loaded fresh), its versions
+/// recorded, and the scripts that did not load or could not be restored.
+fn build_engine(
+    config: &Config,
+    db: &Path,
+    store: &Store,
+) -> anyhow::Result<(Engine, Vec<StrategyError>, Vec<StrategyError>)> {
     let mut engine_config = config.engine();
     engine_config.clock_exits = true;
     let now = wall_now();
@@ -286,14 +342,9 @@ fn start_engine(
         let listing: Vec<String> = errors.iter().map(|e| format!("  - {e}")).collect();
         anyhow::anyhow!("cannot load the strategies:\n{}", listing.join("\n"))
     })?;
-    let store =
-        Store::open(db, &engine_config.monitor).with_context(|| format!("opening store {}", db.display()))?;
-    for version in &lineup.versions {
-        store.send(Command::InsertVersion(version.clone()))?;
-    }
-    if let Some(alias) = &lineup.alias {
-        store.send(Command::MoveAlias(alias.clone()))?;
-    }
+    let mut commands: Vec<Command> = lineup.versions.iter().cloned().map(Command::InsertVersion).collect();
+    commands.extend(lineup.alias.clone().map(Command::MoveAlias));
+    store.commit(commands)?;
     let schedule =
         Schedule::new(&config.schedule).map_err(|problems| anyhow::anyhow!(problems.join("; ")))?;
     let problems = lineup.problems.clone();
@@ -324,19 +375,21 @@ fn start_engine(
             );
         }
     }
-    store.flush()?;
-    let reader = match earlier {
-        Some(reader) => reader,
-        None => StoreReader::open(db)?,
-    };
-    let known = KnownIds::load(reader)?;
-    tracing::debug!(bytes = known.memory(), "the ids of the stored signals are loaded");
-    let mut view = View::new();
-    view.open_signals = engine.open_count();
+    Ok((engine, problems, failed))
+}
+
+/// What `/api/strategies` shows of each strategy of `engine`.
+fn statuses(
+    config: &Config,
+    engine: &Engine,
+    problems: Vec<StrategyError>,
+    failed: Vec<StrategyError>,
+) -> std::collections::BTreeMap<String, StrategyStatus> {
+    let mut statuses = std::collections::BTreeMap::new();
     for (i, (name, version, retired)) in engine.versions().into_iter().enumerate() {
         let script =
             config.strategies.iter().find(|s| s.name == name.as_str()).map(|s| s.path.display().to_string());
-        view.strategies.insert(
+        statuses.insert(
             name.to_string(),
             StrategyStatus {
                 version: version.0,
@@ -350,7 +403,7 @@ fn start_engine(
         );
     }
     for probation in engine.probations() {
-        if let Some(status) = view.strategies.get_mut(probation.strategy.as_str()) {
+        if let Some(status) = statuses.get_mut(probation.strategy.as_str()) {
             status.probation = Some(view::ProbationStatus {
                 shadow_version: probation.shadow_version.0,
                 until: probation.until.0,
@@ -358,7 +411,7 @@ fn start_engine(
         }
     }
     for problem in problems {
-        if let Some(status) = view.strategies.get_mut(problem.strategy.as_str()) {
+        if let Some(status) = statuses.get_mut(problem.strategy.as_str()) {
             status.reload_error = Some(problem);
         }
     }
@@ -368,26 +421,14 @@ fn start_engine(
             .iter()
             .find(|s| s.name == error.strategy.as_str())
             .map(|s| s.path.display().to_string());
-        let status = view.strategies.entry(error.strategy.to_string()).or_default();
+        let status = statuses.entry(error.strategy.to_string()).or_default();
         status.running = false;
         status.script = script.unwrap_or_default();
         status.errors += 1;
         status.last_error = Some(error.clone());
         status.reload_error = Some(error);
     }
-    let view = Arc::new(RwLock::new(view));
-    let core = Core {
-        engine,
-        store,
-        db: db.to_path_buf(),
-        limits: config.limits,
-        known,
-        view: Arc::clone(&view),
-        checkpoint_every: Duration::from_secs(config.daemon.snapshot_minutes * 60),
-        adopt_new_scripts,
-        failure_log: Default::default(),
-    };
-    Ok((core, view))
+    statuses
 }
 
 /// Moves the engine clock once a second: jobs and time exits run on it.

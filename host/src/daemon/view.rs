@@ -66,6 +66,8 @@ pub(crate) struct View {
     pub(crate) strategies: BTreeMap<String, StrategyStatus>,
     /// Strategy folders hot reload cannot watch now, and why.
     pub(crate) unwatched: Vec<String>,
+    /// Why the store cannot be written, while it cannot.
+    pub(crate) store_error: Option<String>,
 }
 
 impl View {
@@ -76,6 +78,7 @@ impl View {
             open_signals: 0,
             strategies: BTreeMap::new(),
             unwatched: Vec::new(),
+            store_error: None,
         }
     }
 

@@ -100,7 +100,15 @@ struct Record {
 type FieldError = (String, String);
 
 impl Record {
+    /// The valid signal, or the first problem with it.
     fn into_signal(self) -> Result<Signal, FieldError> {
+        let signal = self.into_parsed()?;
+        signal.validate().map_err(|e| (e.field(), e.to_string()))?;
+        Ok(signal)
+    }
+
+    /// The signal, parsed but not validated.
+    fn into_parsed(self) -> Result<Signal, FieldError> {
         let side: Side =
             self.side.parse().map_err(|e: siglearn_plugin_api::ParseSideError| field("side", e))?;
         let entry_ts = timestamp_from_json(&self.entry_ts).map_err(|e| field("entry_ts", e))?;
@@ -141,7 +149,6 @@ impl Record {
             heads: self.heads,
             indicators: self.indicators,
         };
-        signal.validate().map_err(|e| (e.field(), e.to_string()))?;
         Ok(signal)
     }
 }
@@ -195,15 +202,88 @@ pub fn signals_from_json_array(text: &str, names: &mut Names) -> Option<Vec<Sign
 }
 
 /// Reads one signal from a JSON object with the JSON Lines keys (as the
-/// daemon receives them); the error is (field, reason).
-pub fn signal_from_json(value: serde_json::Value, names: &mut Names) -> Result<Signal, (String, String)> {
+/// daemon receives them); the error lists every problem as (field, reason):
+/// each key of the wrong type, unknown or missing, else every invalid value.
+pub fn signal_from_json(
+    value: serde_json::Value,
+    names: &mut Names,
+) -> Result<Signal, Vec<(String, String)>> {
+    let problems = key_problems(&value);
+    if !problems.is_empty() {
+        return Err(problems);
+    }
     let mut record: Record = serde_json::from_value(value).map_err(|e| {
         let message = e.to_string();
-        (json_field(&message), message)
+        vec![(json_field(&message), message)]
     })?;
     record.heads = names.share(std::mem::take(&mut record.heads));
     record.indicators = names.share(std::mem::take(&mut record.indicators));
-    record.into_signal()
+    let signal = record.into_parsed().map_err(|problem| vec![problem])?;
+    let problems: Vec<(String, String)> =
+        signal.problems().iter().map(|e| (e.field(), e.to_string())).collect();
+    if problems.is_empty() { Ok(signal) } else { Err(problems) }
+}
+
+/// A key of a JSON signal: its name, whether it is required, the test of
+/// its value, and what that test expects.
+type KeyCheck<'a> = (&'a str, bool, &'a dyn Fn(&serde_json::Value) -> bool, &'a str);
+
+/// Every key of a JSON signal that cannot be read: not an object, keys
+/// unknown or missing, values of the wrong type.
+fn key_problems(value: &serde_json::Value) -> Vec<(String, String)> {
+    use serde_json::Value;
+    let Some(object) = value.as_object() else {
+        return vec![("-".to_owned(), format!("{} is not a JSON object", shown(value)))];
+    };
+    let mut problems = Vec::new();
+    let number = |v: &Value| v.is_number();
+    let text = |v: &Value| v.is_string();
+    let optional_number = |v: &Value| v.is_number() || v.is_null();
+    let optional_text = |v: &Value| v.is_string() || v.is_null();
+    let time = |v: &Value| v.is_string() || v.as_i64().is_some();
+    let values = |v: &Value| v.is_null() || v.as_object().is_some_and(|o| o.values().all(Value::is_number));
+    let keys: [KeyCheck<'_>; 13] = [
+        ("signal_id", true, &text, "a string"),
+        ("symbol", true, &text, "a string"),
+        ("side", true, &text, "\"long\" or \"short\""),
+        ("entry_ts", true, &time, "an ISO-8601 string or epoch milliseconds"),
+        ("entry_price", true, &number, "a number"),
+        ("take_profit", false, &optional_number, "a number"),
+        ("stop_loss", false, &optional_number, "a number"),
+        ("max_hold_minutes", false, &optional_number, "a number"),
+        ("confidence", false, &optional_number, "a number"),
+        ("pattern", false, &optional_text, "a string"),
+        ("regime", false, &optional_text, "a string"),
+        ("heads", false, &values, "an object of numbers"),
+        ("indicators", false, &values, "an object of numbers"),
+    ];
+    for (key, required, valid, expected) in keys {
+        match object.get(key) {
+            None if required => problems.push((key.to_owned(), "missing value".to_owned())),
+            None => {}
+            Some(value) if !valid(value) => {
+                problems.push((key.to_owned(), format!("{} is not {expected}", shown(value))));
+            }
+            Some(_) => {}
+        }
+    }
+    for key in object.keys().filter(|key| !keys.iter().any(|(known, ..)| known == key)) {
+        let shown: String = key.chars().take(64).collect();
+        problems.push((
+            shown.clone(),
+            format!("unknown field {shown:?}; the fields are {}", keys.map(|k| k.0).join(", ")),
+        ));
+    }
+    problems
+}
+
+/// A JSON value as an error message quotes it: at most 60 characters.
+fn shown(value: &serde_json::Value) -> String {
+    let text = value.to_string();
+    match text.char_indices().nth(60) {
+        Some((end, _)) => format!("{}...", &text[..end]),
+        None => text,
+    }
 }
 
 /// The key a serde_json error is about, when its message names one.

@@ -7,20 +7,25 @@
 //! [`Store::flush`] still gives a caller a point where everything it sent is
 //! committed (the daemon acknowledges a batch only after that). Schema
 //! changes are numbered migrations ([`migrations`]). [`StoreReader`] opens
-//! read-only connections for reports.
+//! read-only connections for reports. A [`Command::Group`] is committed in
+//! one transaction, whatever its size. One process writes a store at a
+//! time: [`Store`] holds the store's lock file while it is open ([`lock`]).
 
+mod lock;
 mod migrations;
 mod reader;
 mod writer;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::mpsc::{self, SyncSender};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use rusqlite::Connection;
 use siglearn_plugin_api::{Decision, Outcome, Signal, SignalId, StrategyId, Timestamp, VersionId};
 
+use lock::WriteLock;
+pub use lock::{Holder, announce};
 pub use reader::{DecisionsBySignal, SavedTests, StoreReader};
 use writer::Writer;
 
@@ -78,8 +83,77 @@ pub enum Command {
         probations: Vec<crate::engine::SavedProbation>,
         at: Timestamp,
     },
+    /// Commands committed in one transaction, never split: one request of
+    /// the daemon is in the store whole or not at all.
+    Group(Vec<Command>),
     /// Answered once every command sent before it is committed.
     Flush(SyncSender<Result<(), String>>),
+    /// Lets a writer whose transaction failed write again (see
+    /// [`Store::resume`]).
+    Resume(SyncSender<Result<(), String>>),
+}
+
+impl Command {
+    /// The rows it stands for, roughly: what a batch is limited by.
+    fn size(&self) -> usize {
+        match self {
+            Command::Group(commands) => commands.iter().map(Command::size).sum(),
+            _ => 1,
+        }
+    }
+
+    /// The answers it waits for, when it will not be written.
+    fn take_acks(self, acks: &mut Vec<SyncSender<Result<(), String>>>) {
+        match self {
+            Command::Flush(ack) | Command::Resume(ack) => acks.push(ack),
+            Command::Group(commands) => commands.into_iter().for_each(|c| c.take_acks(acks)),
+            _ => {}
+        }
+    }
+
+    /// The rows an engine effect stands for, appended to `out`. `now` is
+    /// the engine time (for error records and when an outcome became known).
+    pub fn of_effect(effect: &Effect, now: Timestamp, out: &mut Vec<Command>) {
+        match effect {
+            Effect::SignalAccepted(signal) => out.push(Command::InsertSignal(Arc::clone(signal))),
+            Effect::Decided(decision) => out.push(Command::InsertDecision(decision.clone())),
+            Effect::NoDecision { strategy, version, signal_id, error } => {
+                out.push(Command::InsertNoDecision {
+                    strategy: strategy.clone(),
+                    version: *version,
+                    signal_id: signal_id.clone(),
+                });
+                out.push(Command::InsertStrategyError { error: error.clone(), at: now });
+            }
+            Effect::Closed(trade) => {
+                out.push(Command::InsertOutcome { outcome: trade.outcome.clone(), known_at: now })
+            }
+            Effect::StrategyFailed(error) => {
+                out.push(Command::InsertStrategyError { error: error.clone(), at: now })
+            }
+            Effect::VersionCreated(record) => {
+                out.push(Command::InsertVersion(record.clone()));
+                out.push(Command::SaveSnapshot {
+                    strategy: record.strategy.clone(),
+                    version: record.version,
+                    state: record.state.clone(),
+                    at: record.created_at,
+                    anchor: false,
+                });
+            }
+            Effect::Anchored { strategy, version, state, at } => out.push(Command::SaveSnapshot {
+                strategy: strategy.clone(),
+                version: *version,
+                state: state.clone(),
+                at: *at,
+                anchor: true,
+            }),
+            Effect::AliasMoved(alias) => out.push(Command::MoveAlias(alias.clone())),
+            Effect::JobRan(run) => out.push(Command::InsertJobRun(run.clone())),
+            // A rollback it ends in is its own VersionCreated.
+            Effect::ProbationStarted { .. } | Effect::ProbationEnded { .. } => {}
+        }
+    }
 }
 
 /// What the writer did, returned by [`Store::close`].
@@ -113,6 +187,10 @@ pub enum StoreError {
     Corrupt(String),
     #[error("store {} cannot be used here: {fix}", path.display())]
     ReadOnly { path: PathBuf, fix: String },
+    #[error("{}", lock::held_message(path, holder.as_ref()))]
+    Held { path: PathBuf, holder: Option<Holder> },
+    #[error("cannot take the write lock {}: {source} (a store is written by one process at a time; its folder must be writable)", path.display())]
+    Lock { path: PathBuf, source: std::io::Error },
 }
 
 /// The settings that decide outcomes, as stored with them.
@@ -182,12 +260,18 @@ pub struct Store {
     path: PathBuf,
     sender: Option<SyncSender<Command>>,
     thread: Option<JoinHandle<Result<WriterStats, StoreError>>>,
+    /// The writer's failed transaction, until [`Store::resume`].
+    failure: Arc<Mutex<Option<String>>>,
+    /// Held as long as the store is open: no other process writes it.
+    _lock: WriteLock,
 }
 
 impl Store {
     /// Opens the store at `path` for outcomes decided with `config`, and
     /// starts its writer thread.
+    /// Refused ([`StoreError::Held`]) while another process writes it.
     pub fn open(path: &Path, config: &MonitorConfig) -> Result<Self, StoreError> {
+        let lock = WriteLock::acquire(path)?;
         let conn = connect(path)?;
         let requested = settings_text(config);
         let stored: Option<String> = conn
@@ -206,7 +290,7 @@ impl Store {
                 conn.execute("INSERT INTO settings (key, value) VALUES ('outcomes', ?1)", [&requested])?;
             }
         }
-        Self::spawn(path, conn)
+        Self::spawn(path, conn, lock)
     }
 
     /// Opens an existing store to record versions and alias moves, whatever
@@ -218,71 +302,74 @@ impl Store {
                 source: rusqlite::Error::InvalidPath(path.to_path_buf()),
             });
         }
+        let lock = WriteLock::acquire(path)?;
         let conn = connect(path)?;
-        Self::spawn(path, conn)
+        Self::spawn(path, conn, lock)
     }
 
-    fn spawn(path: &Path, conn: Connection) -> Result<Self, StoreError> {
+    fn spawn(path: &Path, conn: Connection, lock: WriteLock) -> Result<Self, StoreError> {
         let (sender, receiver) = mpsc::sync_channel(CHANNEL_CAPACITY);
+        let failure = Arc::new(Mutex::new(None));
+        let writer = Writer::new(conn, Arc::clone(&failure));
         let thread = std::thread::Builder::new()
             .name("siglearn-store".into())
-            .spawn(move || Writer::new(conn).run(receiver))
+            .spawn(move || writer.run(receiver))
             .map_err(|e| StoreError::WriterStopped(format!("cannot start the writer thread: {e}")))?;
-        Ok(Store { path: path.to_path_buf(), sender: Some(sender), thread: Some(thread) })
+        Ok(Store {
+            path: path.to_path_buf(),
+            sender: Some(sender),
+            thread: Some(thread),
+            failure,
+            _lock: lock,
+        })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// Queues a write; blocks while the queue is full.
+    /// Queues a write; blocks while the queue is full. Refused after a
+    /// failed transaction, until [`Store::resume`].
     pub fn send(&self, command: Command) -> Result<(), StoreError> {
+        if let Some(failure) = self.failure.lock().ok().and_then(|f| f.clone()) {
+            return Err(StoreError::WriterStopped(failure));
+        }
+        self.queue(command)
+    }
+
+    fn queue(&self, command: Command) -> Result<(), StoreError> {
         let sender = self.sender.as_ref().ok_or_else(|| StoreError::WriterStopped("store closed".into()))?;
         sender.send(command).map_err(|_| StoreError::WriterStopped("see the error returned by close".into()))
+    }
+
+    /// Commits `commands` in one transaction and waits for it: all of them
+    /// are in the store, or (on an error) none.
+    pub fn commit(&self, commands: Vec<Command>) -> Result<(), StoreError> {
+        if !commands.is_empty() {
+            self.send(Command::Group(commands))?;
+        }
+        self.flush()
+    }
+
+    /// After a failed transaction, lets the writer write again. Whatever
+    /// was sent before is discarded; the caller rebuilds what it had built
+    /// on it (the daemon reloads its engine from the store).
+    pub fn resume(&self) -> Result<(), StoreError> {
+        let (reply, done) = mpsc::sync_channel(1);
+        self.queue(Command::Resume(reply))?;
+        match done.recv() {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(message)) => Err(StoreError::WriterStopped(message)),
+            Err(_) => Err(StoreError::WriterStopped("the writer exited".into())),
+        }
     }
 
     /// Queues the rows an engine effect stands for. `now` is the engine time
     /// (for error records).
     pub fn record(&self, effect: &Effect, now: Timestamp) -> Result<(), StoreError> {
-        match effect {
-            Effect::SignalAccepted(signal) => self.send(Command::InsertSignal(Arc::clone(signal))),
-            Effect::Decided(decision) => self.send(Command::InsertDecision(decision.clone())),
-            Effect::NoDecision { strategy, version, signal_id, error } => {
-                self.send(Command::InsertNoDecision {
-                    strategy: strategy.clone(),
-                    version: *version,
-                    signal_id: signal_id.clone(),
-                })?;
-                self.send(Command::InsertStrategyError { error: error.clone(), at: now })
-            }
-            Effect::Closed(trade) => {
-                self.send(Command::InsertOutcome { outcome: trade.outcome.clone(), known_at: now })
-            }
-            Effect::StrategyFailed(error) => {
-                self.send(Command::InsertStrategyError { error: error.clone(), at: now })
-            }
-            Effect::VersionCreated(record) => {
-                self.send(Command::InsertVersion(record.clone()))?;
-                self.send(Command::SaveSnapshot {
-                    strategy: record.strategy.clone(),
-                    version: record.version,
-                    state: record.state.clone(),
-                    at: record.created_at,
-                    anchor: false,
-                })
-            }
-            Effect::Anchored { strategy, version, state, at } => self.send(Command::SaveSnapshot {
-                strategy: strategy.clone(),
-                version: *version,
-                state: state.clone(),
-                at: *at,
-                anchor: true,
-            }),
-            Effect::AliasMoved(alias) => self.send(Command::MoveAlias(alias.clone())),
-            Effect::JobRan(run) => self.send(Command::InsertJobRun(run.clone())),
-            // A rollback it ends in is its own VersionCreated.
-            Effect::ProbationStarted { .. } | Effect::ProbationEnded { .. } => Ok(()),
-        }
+        let mut commands = Vec::new();
+        Command::of_effect(effect, now, &mut commands);
+        commands.into_iter().try_for_each(|command| self.send(command))
     }
 
     /// Waits until every write sent so far is committed.

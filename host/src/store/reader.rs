@@ -131,24 +131,32 @@ impl StoreReader {
         Ok(trades)
     }
 
-    /// The newest `limit` closed signals (by exit time), optionally of one
-    /// symbol, newest first.
-    pub fn recent_trades(&self, limit: u32, symbol: Option<&str>) -> Result<Vec<Trade>, StoreError> {
+    /// A page of closed signals, optionally of one symbol, newest first
+    /// (in the order their outcomes were recorded): at most `limit` of them
+    /// recorded before the outcome `before` (a cursor this returns), each
+    /// with its cursor.
+    pub fn recent_trades(
+        &self,
+        limit: u32,
+        symbol: Option<&str>,
+        before: Option<i64>,
+    ) -> Result<Vec<(i64, Trade)>, StoreError> {
         let mut statement = self.conn.prepare(&format!(
             "SELECT {SIGNAL_COLUMNS},
-                    o.kind, o.exit_ts, o.exit_price, o.pnl_pct, o.holding_ms, o.ambiguous, o.mfe_pct, o.mae_pct
+                    o.kind, o.exit_ts, o.exit_price, o.pnl_pct, o.holding_ms, o.ambiguous, o.mfe_pct, o.mae_pct,
+                    o.rowid
              FROM outcomes o JOIN signals s ON s.id = o.signal_id
-             WHERE (?1 IS NULL OR s.symbol = ?1)
-             ORDER BY o.exit_ts DESC, o.signal_id DESC LIMIT ?2"
+             WHERE (?1 IS NULL OR s.symbol = ?1) AND (?3 IS NULL OR o.rowid < ?3)
+             ORDER BY o.rowid DESC LIMIT ?2"
         ))?;
         let mut names = Names::default();
-        let rows = statement.query_map(rusqlite::params![symbol, limit], |row| {
-            Ok((signal_from(row, &mut names), outcome_from(row)))
+        let rows = statement.query_map(rusqlite::params![symbol, limit, before], |row| {
+            Ok((signal_from(row, &mut names), outcome_from(row), row.get::<_, i64>(21)?))
         })?;
         let mut trades = Vec::new();
         for row in rows {
-            let (signal, outcome) = row?;
-            trades.push(Trade { signal: Arc::new(signal?), outcome: outcome? });
+            let (signal, outcome, cursor) = row?;
+            trades.push((cursor, Trade { signal: Arc::new(signal?), outcome: outcome? }));
         }
         Ok(trades)
     }
@@ -199,6 +207,27 @@ impl StoreReader {
              FROM versions WHERE strategy = ?1 ORDER BY n",
         )?;
         let rows = statement.query_map([strategy], |row| Ok(version_from(row)))?;
+        let mut versions = Vec::new();
+        for row in rows {
+            versions.push(row??);
+        }
+        Ok(versions)
+    }
+
+    /// A page of the versions of `strategy`, oldest first: at most `limit`
+    /// of those after version `after`.
+    pub fn versions_page(
+        &self,
+        strategy: &str,
+        after: u32,
+        limit: u32,
+    ) -> Result<Vec<VersionRecord>, StoreError> {
+        let mut statement = self.conn.prepare(
+            "SELECT strategy, n, parent, code_hash, params, state, reason, metrics, created_at
+             FROM versions WHERE strategy = ?1 AND n > ?2 ORDER BY n LIMIT ?3",
+        )?;
+        let rows =
+            statement.query_map(rusqlite::params![strategy, after, limit], |row| Ok(version_from(row)))?;
         let mut versions = Vec::new();
         for row in rows {
             versions.push(row??);
@@ -288,6 +317,43 @@ impl StoreReader {
         Ok(runs)
     }
 
+    /// The stored signal `id`, if any.
+    pub fn signal(&self, id: &str) -> Result<Option<Signal>, StoreError> {
+        let mut statement =
+            self.conn.prepare_cached(&format!("SELECT {SIGNAL_COLUMNS} FROM signals s WHERE s.id = ?1"))?;
+        let mut names = Names::default();
+        let mut rows = statement.query([id])?;
+        match rows.next()? {
+            Some(row) => Ok(Some(signal_from(row, &mut names)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The decision of `strategy` on `signal_id`: the version that decided,
+    /// and its verdict (`None`: it failed to decide).
+    pub fn decision(
+        &self,
+        strategy: &str,
+        signal_id: &str,
+    ) -> Result<Option<(VersionId, Option<Verdict>)>, StoreError> {
+        optional(self.conn.query_row(
+            "SELECT version, take, score, size FROM decisions WHERE strategy = ?1 AND signal_id = ?2",
+            [strategy, signal_id],
+            |row| {
+                let take: Option<bool> = row.get(1)?;
+                let verdict = match take {
+                    Some(take) => Some(Verdict {
+                        take,
+                        score: row.get::<_, Option<f64>>(2)?.unwrap_or(0.0),
+                        size: row.get::<_, Option<f64>>(3)?.unwrap_or(1.0),
+                    }),
+                    None => None,
+                };
+                Ok((VersionId(row.get(0)?), verdict))
+            },
+        ))
+    }
+
     /// Every decision on `signal_id`, by strategy name (`None`: no decision).
     pub fn decisions_on(&self, signal_id: &str) -> Result<Vec<(String, Option<Verdict>)>, StoreError> {
         let mut statement = self.conn.prepare_cached(
@@ -354,6 +420,45 @@ impl StoreReader {
             trades.push(Trade { signal: Arc::new(signal?), outcome: outcome? });
         }
         Ok(trades)
+    }
+
+    /// A page of job runs (of `job`, or of every job), newest first: at most
+    /// `limit` of those recorded before the run `before` (a cursor this
+    /// returns), each with its cursor.
+    pub fn recent_job_runs(
+        &self,
+        job: Option<JobKind>,
+        limit: u32,
+        before: Option<i64>,
+    ) -> Result<Vec<(i64, JobRun)>, StoreError> {
+        let mut statement = self.conn.prepare(
+            "SELECT id, job, scheduled_at, strategy, figures FROM job_runs
+             WHERE (?1 IS NULL OR job = ?1) AND (?3 IS NULL OR id < ?3) ORDER BY id DESC LIMIT ?2",
+        )?;
+        let rows =
+            statement.query_map(rusqlite::params![job.map(JobKind::as_str), limit, before], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, i64>(2)?,
+                    row.get::<_, Option<String>>(3)?,
+                    row.get::<_, String>(4)?,
+                ))
+            })?;
+        let mut runs = Vec::new();
+        for row in rows {
+            let (id, job, at, strategy, figures) = row?;
+            runs.push((
+                id,
+                JobRun {
+                    job: job.parse().map_err(corrupt)?,
+                    scheduled_at: Timestamp(at),
+                    strategy: strategy.map(StrategyId::new),
+                    figures: serde_json::from_str(&figures).map_err(|e| corrupt(format!("job_runs: {e}")))?,
+                },
+            ));
+        }
+        Ok(runs)
     }
 
     /// Every run of `job`, oldest first.

@@ -103,3 +103,46 @@ fn reading_a_missing_store_names_it_and_creates_nothing() {
     assert!(err.to_string().contains("missing.db"), "{err}");
     assert!(!path.exists());
 }
+
+#[test]
+fn a_group_larger_than_a_batch_is_committed_whole_or_not_at_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    let store = Store::open(&path, &MonitorConfig::default()).unwrap();
+    // More rows than one transaction takes, the last of them a duplicate:
+    // before groups, the first transactions were kept.
+    let n = super::writer::MAX_BATCH * 2 + 10;
+    let mut group: Vec<Command> =
+        (0..n).map(|i| Command::InsertSignal(Arc::new(rich_signal(&format!("s{i}"))))).collect();
+    group.push(Command::InsertSignal(Arc::new(rich_signal("s0"))));
+    assert!(store.commit(group).is_err());
+    assert_eq!(StoreReader::open(&path).unwrap().signal_count().unwrap(), 0, "nothing of the group stays");
+    // Refused until resumed, then writing again.
+    assert!(store.send(Command::InsertSignal(Arc::new(rich_signal("x")))).is_err());
+    store.resume().unwrap();
+    let group = (0..n).map(|i| Command::InsertSignal(Arc::new(rich_signal(&format!("s{i}"))))).collect();
+    store.commit(group).unwrap();
+    assert_eq!(StoreReader::open(&path).unwrap().signal_count().unwrap(), n as u64);
+    store.close().unwrap();
+}
+
+#[test]
+fn a_failure_discards_what_was_queued_after_it_until_resumed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    let store = Store::open(&path, &MonitorConfig::default()).unwrap();
+    store.commit(vec![Command::InsertSignal(Arc::new(rich_signal("a")))]).unwrap();
+    let failed = store.commit(vec![
+        Command::InsertSignal(Arc::new(rich_signal("b"))),
+        Command::InsertSignal(Arc::new(rich_signal("a"))),
+    ]);
+    assert!(failed.unwrap_err().to_string().contains("UNIQUE"), "the cause is passed on");
+    assert!(store.flush().is_err(), "a flush says the store is failed");
+    store.resume().unwrap();
+    store.commit(vec![Command::InsertSignal(Arc::new(rich_signal("c")))]).unwrap();
+    let reader = StoreReader::open(&path).unwrap();
+    assert_eq!(reader.signal_count().unwrap(), 2, "a and c");
+    assert!(reader.signal("b").unwrap().is_none());
+    assert_eq!(reader.signal("c").unwrap(), Some(rich_signal("c")), "read back exactly");
+    assert_eq!(store.close().unwrap().signals, 2);
+}

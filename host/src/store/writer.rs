@@ -1,6 +1,13 @@
 //! The writer thread: the only owner of the write connection.
+//!
+//! Commands that queue up are committed together, up to [`MAX_BATCH`]
+//! rows a transaction; a [`Command::Group`] (one daemon request) is never
+//! split, so a request is in the store whole or not at all. A failed
+//! transaction leaves nothing behind and stops the writer from writing
+//! until its owner says to resume (see [`Writer::run`]).
 
 use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, params};
 use siglearn_plugin_api::{Outcome, Signal, Timestamp};
@@ -11,7 +18,7 @@ use crate::versions::{AliasMove, VersionRecord};
 use super::{Command, StoreError, WriterStats};
 
 /// The most commands committed in one transaction.
-const MAX_BATCH: usize = 4096;
+pub(super) const MAX_BATCH: usize = 4096;
 
 const INSERT_SIGNAL: &str = "INSERT INTO signals (id, symbol, side, entry_ts, entry_price, take_profit, stop_loss, \
      max_hold_ms, confidence, pattern, regime, heads, indicators) \
@@ -26,157 +33,106 @@ const INSERT_VERSION: &str = "INSERT INTO versions (strategy, n, parent, code_ha
 pub(super) struct Writer {
     conn: Connection,
     stats: WriterStats,
+    /// The failed transaction's error, until a resume.
+    failed: Option<StoreError>,
+    /// The same failure as text, for [`super::Store::send`] to refuse early.
+    failure: Arc<Mutex<Option<String>>>,
 }
 
 type Ack = SyncSender<Result<(), String>>;
 
+/// The statements every transaction uses, prepared once per transaction.
+struct Statements<'t> {
+    signal: rusqlite::CachedStatement<'t>,
+    outcome: rusqlite::CachedStatement<'t>,
+    decision: rusqlite::CachedStatement<'t>,
+}
+
+/// Rows written by one transaction: (signals, outcomes, other rows).
+type Counts = (u64, u64, u64);
+
 impl Writer {
-    pub(super) fn new(conn: Connection) -> Self {
-        Writer { conn, stats: WriterStats::default() }
+    pub(super) fn new(conn: Connection, failure: Arc<Mutex<Option<String>>>) -> Self {
+        Writer { conn, stats: WriterStats::default(), failed: None, failure }
     }
 
-    /// Commits batches until every sender is gone or a write fails.
+    /// Commits batches until every sender is gone. After a failed
+    /// transaction every command is discarded, and every flush answered with
+    /// the failure, until a [`Command::Resume`]; the failure is returned at
+    /// the end if no resume cleared it, so a replay cannot lose rows quietly.
     pub(super) fn run(mut self, commands: Receiver<Command>) -> Result<WriterStats, StoreError> {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         let mut acks: Vec<Ack> = Vec::new();
         while let Ok(first) = commands.recv() {
+            let mut size = first.size();
             batch.push(first);
-            while batch.len() < MAX_BATCH {
+            // A resume ends a batch: what comes after it is a new start.
+            while size < MAX_BATCH && !matches!(batch.last(), Some(Command::Resume(_))) {
                 match commands.try_recv() {
-                    Ok(command) => batch.push(command),
+                    Ok(command) => {
+                        size += command.size();
+                        batch.push(command);
+                    }
                     Err(_) => break,
                 }
             }
-            let committed = self.commit(&mut batch, &mut acks);
-            let answer = committed.as_ref().map(|_| ()).map_err(ToString::to_string);
+            let resume = match batch.last() {
+                Some(Command::Resume(_)) => batch.pop(),
+                _ => None,
+            };
+            if self.failed.is_none() {
+                if let Err(error) = self.commit(&mut batch, &mut acks) {
+                    tracing::error!(%error, "a store transaction failed; writes are refused until the owner resumes");
+                    if let Ok(mut shared) = self.failure.lock() {
+                        *shared = Some(error.to_string());
+                    }
+                    self.failed = Some(error);
+                }
+            } else {
+                for command in batch.drain(..) {
+                    command.take_acks(&mut acks);
+                }
+            }
+            let answer = self.failed.as_ref().map_or(Ok(()), |error| Err(error.to_string()));
             for ack in acks.drain(..) {
                 // A caller that stopped waiting is not an error.
                 let _ = ack.send(answer.clone());
             }
-            committed?;
+            if let Some(Command::Resume(ack)) = resume {
+                self.failed = None;
+                if let Ok(mut shared) = self.failure.lock() {
+                    *shared = None;
+                }
+                let _ = ack.send(Ok(()));
+            }
         }
-        Ok(self.stats)
+        match self.failed {
+            Some(error) => Err(error),
+            None => Ok(self.stats),
+        }
     }
 
+    /// Writes `batch` in one transaction. On failure nothing of it is kept,
+    /// and the flushes in it are still collected so that they are answered.
     fn commit(&mut self, batch: &mut Vec<Command>, acks: &mut Vec<Ack>) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         let mut counts = (0, 0, 0);
+        let mut result = Ok(());
         {
-            let mut insert_signal = tx.prepare_cached(INSERT_SIGNAL)?;
-            let mut insert_outcome = tx.prepare_cached(INSERT_OUTCOME)?;
-            let mut insert_decision = tx.prepare_cached(INSERT_DECISION)?;
+            let mut statements = Statements {
+                signal: tx.prepare_cached(INSERT_SIGNAL)?,
+                outcome: tx.prepare_cached(INSERT_OUTCOME)?,
+                decision: tx.prepare_cached(INSERT_DECISION)?,
+            };
             for command in batch.drain(..) {
-                match command {
-                    Command::InsertSignal(signal) => {
-                        write_signal(&mut insert_signal, &signal)?;
-                        counts.0 += 1;
-                    }
-                    Command::InsertOutcome { outcome, known_at } => {
-                        write_outcome(&mut insert_outcome, &outcome, known_at)?;
-                        counts.1 += 1;
-                    }
-                    Command::InsertDecision(d) => {
-                        insert_decision.execute(params![
-                            d.strategy.as_str(),
-                            d.signal_id.as_str(),
-                            d.version.0,
-                            d.take,
-                            d.score,
-                            d.size
-                        ])?;
-                        counts.2 += 1;
-                    }
-                    Command::InsertNoDecision { strategy, version, signal_id } => {
-                        insert_decision.execute(params![
-                            strategy.as_str(),
-                            signal_id.as_str(),
-                            version.0,
-                            None::<bool>,
-                            None::<f64>,
-                            None::<f64>
-                        ])?;
-                        counts.2 += 1;
-                    }
-                    Command::InsertVersion(record) => {
-                        write_version(&tx, &record)?;
-                        counts.2 += 1;
-                    }
-                    Command::MoveAlias(alias) => {
-                        write_alias(&tx, &alias)?;
-                        counts.2 += 1;
-                    }
-                    Command::InsertJobRun(run) => {
-                        tx.prepare_cached(
-                            "INSERT INTO job_runs (job, scheduled_at, strategy, figures) VALUES (?1, ?2, ?3, ?4)",
-                        )?
-                        .execute(params![
-                            run.job.as_str(),
-                            run.scheduled_at.as_millis(),
-                            run.strategy.as_ref().map(|s| s.as_str()),
-                            json(&run.figures)?
-                        ])?;
-                        counts.2 += 1;
-                    }
-                    Command::InsertStrategyError { error, at } => {
-                        tx.prepare_cached(
-                            "INSERT INTO strategy_errors (strategy, hook, path, line, position, signal_id, message, at) \
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                        )?
-                        .execute(params![
-                            error.strategy.as_str(),
-                            error.hook.map(|hook| hook.name()),
-                            error.source_path.display().to_string(),
-                            error.line.map(|line| line as i64),
-                            error.position.map(|position| position as i64),
-                            error.signal_id.as_ref().map(|id| id.as_str()),
-                            error.message,
-                            at.as_millis()
-                        ])?;
-                        counts.2 += 1;
-                    }
-                    Command::SaveSnapshot { strategy, version, state, at, anchor } => {
-                        tx.prepare_cached(
-                            "INSERT INTO snapshots (kind, strategy, version, state, outcomes_through, at) \
-                             VALUES (?1, ?2, ?3, ?4, (SELECT COALESCE(MAX(rowid), 0) FROM outcomes), ?5)",
-                        )?
-                        .execute(params![
-                            if anchor { "anchor" } else { "state" },
-                            strategy.as_str(),
-                            version.0,
-                            json(&state)?,
-                            at.as_millis()
-                        ])?;
-                        counts.2 += 1;
-                    }
-                    Command::SaveProbations { probations, at } => {
-                        tx.execute("DELETE FROM probations", [])?;
-                        for probation in &probations {
-                            tx.prepare_cached(
-                                "INSERT INTO probations (strategy, probation, outcomes_through, saved_at) \
-                                 VALUES (?1, ?2, (SELECT COALESCE(MAX(rowid), 0) FROM outcomes), ?3)",
-                            )?
-                            .execute(params![
-                                probation.strategy.as_str(),
-                                json(probation)?,
-                                at.as_millis()
-                            ])?;
-                        }
-                        counts.2 += 1;
-                    }
-                    Command::SaveTests { champion, tests, at } => {
-                        tx.execute("DELETE FROM experiment", [])?;
-                        for (strategy, test) in &tests {
-                            tx.prepare_cached(
-                                "INSERT INTO experiment (strategy, champion, test, updated_at) VALUES (?1, ?2, ?3, ?4)",
-                            )?
-                            .execute(params![strategy.as_str(), champion.as_str(), json(test)?, at.as_millis()])?;
-                        }
-                        counts.2 += 1;
-                    }
-                    Command::Flush(ack) => acks.push(ack),
+                if result.is_ok() {
+                    result = execute(&tx, &mut statements, command, &mut counts, acks);
+                } else {
+                    command.take_acks(acks);
                 }
             }
         }
+        result?;
         tx.commit()?;
         self.stats.signals += counts.0;
         self.stats.outcomes += counts.1;
@@ -184,6 +140,144 @@ impl Writer {
         self.stats.transactions += 1;
         Ok(())
     }
+}
+
+/// Writes one command inside `tx`; a group writes all of its commands.
+fn execute(
+    tx: &rusqlite::Transaction<'_>,
+    statements: &mut Statements<'_>,
+    command: Command,
+    counts: &mut Counts,
+    acks: &mut Vec<Ack>,
+) -> Result<(), StoreError> {
+    match command {
+        Command::Group(commands) => {
+            let mut result = Ok(());
+            for command in commands {
+                if result.is_ok() {
+                    result = execute(tx, statements, command, counts, acks);
+                } else {
+                    command.take_acks(acks);
+                }
+            }
+            return result;
+        }
+        Command::InsertSignal(signal) => {
+            write_signal(&mut statements.signal, &signal)?;
+            counts.0 += 1;
+        }
+        Command::InsertOutcome { outcome, known_at } => {
+            write_outcome(&mut statements.outcome, &outcome, known_at)?;
+            counts.1 += 1;
+        }
+        Command::InsertDecision(d) => {
+            statements.decision.execute(params![
+                d.strategy.as_str(),
+                d.signal_id.as_str(),
+                d.version.0,
+                d.take,
+                d.score,
+                d.size
+            ])?;
+            counts.2 += 1;
+        }
+        Command::InsertNoDecision { strategy, version, signal_id } => {
+            statements.decision.execute(params![
+                strategy.as_str(),
+                signal_id.as_str(),
+                version.0,
+                None::<bool>,
+                None::<f64>,
+                None::<f64>
+            ])?;
+            counts.2 += 1;
+        }
+        Command::InsertVersion(record) => {
+            write_version(tx, &record)?;
+            counts.2 += 1;
+        }
+        Command::MoveAlias(alias) => {
+            write_alias(tx, &alias)?;
+            counts.2 += 1;
+        }
+        Command::InsertJobRun(run) => {
+            tx.prepare_cached(
+                "INSERT INTO job_runs (job, scheduled_at, strategy, figures) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![
+                run.job.as_str(),
+                run.scheduled_at.as_millis(),
+                run.strategy.as_ref().map(|s| s.as_str()),
+                json(&run.figures)?
+            ])?;
+            counts.2 += 1;
+        }
+        Command::InsertStrategyError { error, at } => {
+            tx.prepare_cached(
+                "INSERT INTO strategy_errors (strategy, hook, path, line, position, signal_id, message, at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                error.strategy.as_str(),
+                error.hook.map(|hook| hook.name()),
+                error.source_path.display().to_string(),
+                error.line.map(|line| line as i64),
+                error.position.map(|position| position as i64),
+                error.signal_id.as_ref().map(|id| id.as_str()),
+                error.message,
+                at.as_millis()
+            ])?;
+            counts.2 += 1;
+        }
+        Command::SaveSnapshot { strategy, version, state, at, anchor } => {
+            tx.prepare_cached(
+                "INSERT INTO snapshots (kind, strategy, version, state, outcomes_through, at) \
+                 VALUES (?1, ?2, ?3, ?4, (SELECT COALESCE(MAX(rowid), 0) FROM outcomes), ?5)",
+            )?
+            .execute(params![
+                if anchor { "anchor" } else { "state" },
+                strategy.as_str(),
+                version.0,
+                json(&state)?,
+                at.as_millis()
+            ])?;
+            counts.2 += 1;
+        }
+        Command::SaveProbations { probations, at } => {
+            tx.execute("DELETE FROM probations", [])?;
+            for probation in &probations {
+                tx.prepare_cached(
+                    "INSERT INTO probations (strategy, probation, outcomes_through, saved_at) \
+                     VALUES (?1, ?2, (SELECT COALESCE(MAX(rowid), 0) FROM outcomes), ?3)",
+                )?
+                .execute(params![
+                    probation.strategy.as_str(),
+                    json(probation)?,
+                    at.as_millis()
+                ])?;
+            }
+            counts.2 += 1;
+        }
+        Command::SaveTests { champion, tests, at } => {
+            tx.execute("DELETE FROM experiment", [])?;
+            for (strategy, test) in &tests {
+                tx.prepare_cached(
+                    "INSERT INTO experiment (strategy, champion, test, updated_at) VALUES (?1, ?2, ?3, ?4)",
+                )?
+                .execute(params![
+                    strategy.as_str(),
+                    champion.as_str(),
+                    json(test)?,
+                    at.as_millis()
+                ])?;
+            }
+            counts.2 += 1;
+        }
+        Command::Flush(ack) => acks.push(ack),
+        // The run loop takes a resume out of the batch before committing.
+        Command::Resume(ack) => acks.push(ack),
+    }
+    Ok(())
 }
 
 fn json(value: &impl serde::Serialize) -> Result<String, StoreError> {

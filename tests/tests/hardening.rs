@@ -1,0 +1,457 @@
+//! The daemon's write path and API under misuse, as a process over HTTP:
+//! safe retries, one writer per store, a store that cannot be written,
+//! writes a web page cannot forge, bounded input with every problem named,
+//! paging, and the dashboard's script against the real endpoints.
+
+// Test helpers outside #[test] functions unwrap too: a failure is the test failing.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use common::daemon::{Daemon, bar, binary, scripts, signal};
+use siglearn::store::StoreReader;
+
+const T0: &str = "2024-01-01T00:00:00Z";
+const T1: &str = "2024-01-01T00:01:00Z";
+
+/// A request with exactly these headers (ureq would add its own): the
+/// status and the JSON body.
+fn raw(daemon: &Daemon, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, serde_json::Value) {
+    let address = daemon.base.strip_prefix("http://").unwrap();
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    let mut request =
+        format!("POST {path} HTTP/1.1\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    if !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("host")) {
+        request.push_str(&format!("Host: {address}\r\n"));
+    }
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response[9..12].parse().unwrap();
+    let (_, body) = response.split_once("\r\n\r\n").unwrap();
+    (status, serde_json::from_str(body).unwrap_or(serde_json::Value::Null))
+}
+
+fn metric(daemon: &Daemon, name: &str) -> u64 {
+    let text = daemon.get("/metrics").body;
+    text.lines()
+        .find_map(|line| line.strip_prefix(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+fn siglearn(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(binary()).current_dir(dir).args(args).env_remove("SIGLEARN_TOKEN").output().unwrap()
+}
+
+#[test]
+fn a_retry_of_a_stored_batch_answers_the_stored_decisions_and_a_changed_item_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    scripts(dir.path(), &["baseline", "head_weights"]);
+    let daemon = Daemon::start(dir.path(), &[]);
+    let batch =
+        format!("[{}, {}]", signal("a", "BTC", T0, ""), signal("b", "BTC", T0, r#","heads":{"rsi":0.5}"#));
+    let first = daemon.post("/api/signals", &batch);
+    assert_eq!(first.status, 200, "{}", first.body);
+    // The answer was lost, say: the client sends the batch again.
+    let retry = daemon.post("/api/signals", &batch);
+    assert_eq!(retry.status, 200, "a retry is safe: {}", retry.body);
+    assert_eq!(retry.json(), first.json(), "the retry is answered with the stored decisions");
+    let reader = StoreReader::open(&dir.path().join("siglearn.db")).unwrap();
+    assert_eq!(reader.signal_count().unwrap(), 2, "nothing is taken twice");
+    assert!(reader.all_decisions().unwrap().values().all(|d| d.len() == 2));
+    // The same id with another value is another signal: refused, naming it.
+    let changed = format!(
+        "[{}, {}]",
+        signal("c", "BTC", T0, ""),
+        signal("a", "BTC", T0, "").replace("\"take_profit\":110", "\"take_profit\":111")
+    );
+    let refused = daemon.post("/api/signals", &changed);
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    let details = &refused.json()["details"];
+    assert_eq!((details[0]["index"].as_u64(), details[0]["field"].as_str()), (Some(1), Some("take_profit")));
+    assert_eq!(reader.signal_count().unwrap(), 2, "all or nothing: c was not taken");
+    // A batch that repeats a stored signal and adds a new one takes the new one.
+    let mixed = format!("[{}, {}]", signal("a", "BTC", T0, ""), signal("c", "BTC", T0, ""));
+    let answer = daemon.post("/api/signals", &mixed);
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.json()["decisions"][0], first.json()["decisions"][0]);
+    assert_eq!(reader.signal_count().unwrap(), 3);
+    assert_eq!(daemon.get("/api/signals").json()["count"], 3);
+    assert_eq!(daemon.stop().code(), Some(0));
+}
+
+#[test]
+fn a_batch_killed_while_committing_is_in_the_store_whole_or_not_at_all_and_its_retry_completes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    scripts(dir.path(), &["baseline", "head_weights"]);
+    let db = dir.path().join("siglearn.db");
+    let daemon = Daemon::start(dir.path(), &[]);
+    const N: u64 = 20_000;
+    let batch: Vec<String> =
+        (0..N).map(|i| signal(&format!("k{i}"), "BTC", T0, r#","heads":{"rsi":0.25}"#)).collect();
+    let batch = format!("[{}]", batch.join(","));
+    let address = daemon.base.strip_prefix("http://").unwrap().to_owned();
+    let body = batch.clone();
+    // The answer never comes: the daemon is killed while it commits.
+    let poster = std::thread::spawn(move || {
+        let request = format!(
+            "POST /api/signals HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+             Connection: close\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        if let Ok(mut stream) = std::net::TcpStream::connect(&address) {
+            let _ = stream.write_all(request.as_bytes());
+            let _ = stream.read_to_end(&mut Vec::new());
+        }
+    });
+    // Kill as soon as the store shows any of the batch: before transactions
+    // were per request, that was the middle of the batch.
+    let start = std::time::Instant::now();
+    while StoreReader::open(&db).and_then(|r| r.signal_count()).unwrap_or(0) == 0 {
+        assert!(start.elapsed() < Duration::from_secs(300), "the batch never reached the store");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    daemon.crash();
+    poster.join().unwrap();
+    assert_eq!(
+        StoreReader::open(&db).unwrap().signal_count().unwrap(),
+        N,
+        "all of the batch, not part of it"
+    );
+    // The client never got its answer and sends the batch again: safe.
+    let daemon = Daemon::start(dir.path(), &[]);
+    let retry = daemon.post("/api/signals", &batch);
+    assert_eq!(retry.status, 200, "{}", &retry.body[..retry.body.len().min(500)]);
+    assert_eq!(retry.json()["accepted"], N);
+    let reader = StoreReader::open(&db).unwrap();
+    assert_eq!(reader.signal_count().unwrap(), N);
+    assert!(reader.all_decisions().unwrap().values().all(|d| d.len() == 2));
+    assert_eq!(daemon.stop().code(), Some(0));
+}
+
+#[test]
+fn a_cli_write_on_a_store_a_daemon_holds_is_refused_naming_the_daemon_and_its_endpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    scripts(dir.path(), &["baseline"]);
+    let daemon = Daemon::start(dir.path(), &[]);
+    assert_eq!(daemon.post("/api/signals", &signal("a", "BTC", T0, "")).status, 200);
+    for action in ["rollback", "promote"] {
+        let output = siglearn(dir.path(), &[action, "baseline", "1", "--db", "siglearn.db"]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{action} must be refused while the daemon runs");
+        assert!(stderr.contains("a daemon (pid"), "{stderr}");
+        assert!(stderr.contains(&format!("{}/api/strategies/baseline/{action}", daemon.base)), "{stderr}");
+    }
+    std::fs::write(
+        dir.path().join("c.csv"),
+        format!("symbol,ts,open,high,low,close\nBTC,{T0},100,101,99,100\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("s.csv"),
+        format!("signal_id,symbol,side,entry_ts,entry_price,take_profit,stop_loss,max_hold_minutes\nz,BTC,long,{T0},100,110,95,\n"),
+    )
+    .unwrap();
+    let output =
+        siglearn(dir.path(), &["replay", "--candles", "c.csv", "--signals", "s.csv", "--db", "siglearn.db"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success() && stderr.contains("holds the store"), "{stderr}");
+    // The daemon never noticed: it still takes writes, and its figures are its own.
+    assert_eq!(daemon.post("/api/signals", &signal("b", "BTC", T0, "")).status, 200);
+    let health = daemon.get("/healthz").json();
+    assert_eq!((health["status"].as_str(), health["open_signals"].as_u64()), (Some("ok"), Some(2)));
+    assert_eq!(daemon.stop().code(), Some(0));
+    // Stopped (or killed): the store is free for the command line.
+    let output = siglearn(dir.path(), &["rollback", "baseline", "1", "--db", "siglearn.db"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+}
+
+/// A small tmpfs, unmounted when dropped; `None` where mounting is not
+/// permitted (not root, or in a container without the capability).
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(at: &Path, size: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(at).unwrap();
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .ok()?;
+        status.success().then(|| Tmpfs(at.to_path_buf()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// Writes `file` until the file system has not a byte left (so no write
+/// of the store, however small, can grow a file).
+fn fill(file: &Path) {
+    let mut out = std::fs::File::create(file).unwrap();
+    for size in [64 * 1024, 1024, 1] {
+        let chunk = vec![7u8; size];
+        while out.write_all(&chunk).is_ok() {}
+    }
+}
+
+#[test]
+fn on_a_full_disk_writes_get_503_nothing_of_them_stays_and_the_daemon_recovers_by_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    scripts(dir.path(), &["baseline"]);
+    let Some(disk) = Tmpfs::mount(&dir.path().join("disk"), "4m") else {
+        eprintln!("skipped: mounting a tmpfs is not permitted here");
+        return;
+    };
+    let db = disk.0.join("siglearn.db");
+    let daemon = Daemon::start(dir.path(), &["--db", db.to_str().unwrap()]);
+    let early: Vec<String> = (0..10).map(|i| signal(&format!("e{i}"), "BTC", T0, "")).collect();
+    assert_eq!(daemon.post("/api/signals", &format!("[{}]", early.join(","))).status, 200);
+    fill(&disk.0.join("filler"));
+    let big: Vec<String> = (0..3000)
+        .map(|i| signal(&format!("big-{i}"), "BTC", T0, r#","heads":{"rsi":0.25,"macd":-0.5}"#))
+        .collect();
+    let big = format!("[{}]", big.join(","));
+    let refused = daemon.post("/api/signals", &big);
+    assert_eq!(refused.status, 503, "{}", refused.body);
+    assert!(refused.json()["error"].as_str().unwrap().contains("cannot be written"), "{}", refused.body);
+    let health = daemon.get("/healthz");
+    assert_eq!((health.status, health.json()["status"].as_str()), (503, Some("store_unwritable")));
+    // Nothing of the refused batch is kept, in the store or in memory.
+    assert_eq!(StoreReader::open(&db).unwrap().signal_count().unwrap(), 10);
+    assert_eq!(daemon.get("/api/signals?status=active&limit=1000").json()["count"], 10);
+    assert_eq!(health.json()["open_signals"], 10);
+    assert_eq!(daemon.post("/api/prices", &bar("BTC", T0, 100.0, 101.0, 99.0)).status, 503);
+    // Room again: the daemon goes on by itself.
+    std::fs::remove_file(disk.0.join("filler")).unwrap();
+    daemon.wait_for("/healthz", Duration::from_secs(60), |h| h["status"] == "ok");
+    let answer = daemon.post("/api/signals", &big);
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(daemon.get("/api/signals?status=active&limit=1").json()["count"], 3010);
+    assert_eq!(daemon.stop().code(), Some(0));
+    assert_eq!(StoreReader::open(&db).unwrap().signal_count().unwrap(), 3010);
+}
+
+#[test]
+fn writes_a_web_page_could_send_are_refused_and_every_refused_batch_is_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    scripts(dir.path(), &["baseline"]);
+    let daemon = Daemon::start(dir.path(), &[]);
+    let body = signal("a", "BTC", T0, "");
+    let json = ("Content-Type", "application/json");
+    let own_origin = daemon.base.clone();
+    let refusals: [(&[(&str, &str)], u16); 6] = [
+        (&[("Content-Type", "text/plain")], 415),
+        (&[("Content-Type", "application/x-www-form-urlencoded")], 415),
+        (&[], 415),
+        (&[json, ("Origin", "http://evil.example")], 403),
+        (&[json, ("Origin", "null")], 403),
+        (&[json, ("Host", "evil.example:7878")], 403),
+    ];
+    for (headers, status) in refusals {
+        let (got, answer) = raw(&daemon, "/api/signals", headers, &body);
+        assert_eq!(got, status, "{headers:?}: {answer}");
+        assert!(!answer["details"].as_array().unwrap().is_empty(), "a 4xx has details: {answer}");
+    }
+    let (got, answer) = raw(
+        &daemon,
+        "/api/strategies/baseline/promote",
+        &[("Content-Type", "text/plain")],
+        r#"{"version":1}"#,
+    );
+    assert_eq!(got, 415, "{answer}");
+    assert_eq!(daemon.get("/api/signals").json()["count"], 0, "none was taken");
+    // From the daemon's own page, or from a program: taken.
+    assert_eq!(raw(&daemon, "/api/signals", &[json, ("Origin", &own_origin)], &body).0, 200);
+    let (got, _) = raw(
+        &daemon,
+        "/api/prices",
+        &[("Content-Type", "application/x-ndjson")],
+        &bar("BTC", T0, 100.0, 101.0, 99.0),
+    );
+    assert_eq!(got, 200);
+    // Refused for other reasons: not JSON, invalid, a body too large.
+    assert_eq!(daemon.post("/api/signals", "hello").status, 400);
+    assert_eq!(daemon.post("/api/prices", &bar("BTC", "2023-01-01T00:00:00Z", 1.0, 2.0, 0.5)).status, 422);
+    assert_eq!(
+        metric(&daemon, "siglearn_refused_batches_total"),
+        8,
+        "every refused batch, whatever the reason"
+    );
+    // Every 4xx, whoever answers it, is the same JSON with details.
+    for (path, status) in
+        [("/api/prices", 405), ("/nowhere", 404), ("/api/strategies/baseline/versions?limit=x", 400)]
+    {
+        let answer = daemon.get(path);
+        assert_eq!(answer.status, status, "{path}: {}", answer.body);
+        assert!(!answer.json()["details"].as_array().unwrap().is_empty(), "{path}: {}", answer.body);
+    }
+    assert_eq!(daemon.stop().code(), Some(0));
+}
+
+#[test]
+fn every_bad_field_of_every_item_is_reported_at_once_and_ids_are_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    scripts(dir.path(), &["baseline"]);
+    let daemon = Daemon::start(dir.path(), &[]);
+    let long_id = "x".repeat(1 << 20);
+    let batch = format!(
+        "[{}, {}, {}, {}]",
+        signal("a", "BTC", T0, ""),
+        signal(&long_id, "BTC", T0, r#","confidence":2"#)
+            .replace("\"take_profit\":110", "\"take_profit\":90"),
+        signal("a", "BTC", T0, ""),
+        signal("d", "BTC", T0, r#","foo":1"#).replace("\"entry_price\":100", "\"entry_price\":\"x\""),
+    );
+    let answer = daemon.post("/api/signals", &batch);
+    assert_eq!(answer.status, 422, "{}", &answer.body[..answer.body.len().min(2000)]);
+    assert!(answer.body.len() < 10_000, "the long id is not echoed: {} bytes", answer.body.len());
+    let mut found: Vec<(u64, String)> = answer.json()["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["index"].as_u64().unwrap(), d["field"].as_str().unwrap().to_owned()))
+        .collect();
+    found.sort();
+    let expected: Vec<(u64, String)> = [
+        (1, "confidence"),
+        (1, "signal_id"),
+        (1, "take_profit"),
+        (2, "signal_id"),
+        (3, "entry_price"),
+        (3, "foo"),
+    ]
+    .into_iter()
+    .map(|(i, f)| (i, f.to_owned()))
+    .collect();
+    assert_eq!(found, expected);
+    assert!(answer.body.contains("128"), "the limit is named: {}", answer.body);
+    assert_eq!(daemon.get("/api/signals").json()["count"], 0);
+    let long_symbol = signal("s", &"S".repeat(65), T0, "");
+    assert_eq!(daemon.post("/api/signals", &long_symbol).json()["details"][0]["field"], "symbol");
+    assert_eq!(daemon.stop().code(), Some(0));
+}
+
+#[test]
+fn lists_come_in_pages_that_together_hold_each_item_once() {
+    let dir = tempfile::tempdir().unwrap();
+    scripts(dir.path(), &["baseline"]);
+    let daemon = Daemon::start(dir.path(), &[]);
+    let closing: Vec<String> = (0..5).map(|i| signal(&format!("c{i}"), "BTC", T0, "")).collect();
+    assert_eq!(daemon.post("/api/signals", &format!("[{}]", closing.join(","))).status, 200);
+    assert_eq!(daemon.post("/api/prices", &bar("BTC", T0, 100.0, 111.0, 99.0)).status, 200);
+    let open: Vec<String> = (0..3).map(|i| signal(&format!("o{i}"), "ETH", T0, "")).collect();
+    assert_eq!(daemon.post("/api/signals", &format!("[{}]", open.join(","))).status, 200);
+    let mut seen = Vec::new();
+    let mut path = "/api/outcomes?limit=2".to_owned();
+    let mut pages = 0;
+    loop {
+        let page = daemon.get(&path).json();
+        pages += 1;
+        seen.extend(
+            page["outcomes"].as_array().unwrap().iter().map(|o| o["signal_id"].as_str().unwrap().to_owned()),
+        );
+        match page["next"].as_str() {
+            Some(next) => path = format!("/api/outcomes?limit=2&after={next}"),
+            None => break,
+        }
+        assert!(pages < 10, "paging never ends");
+    }
+    seen.sort();
+    assert_eq!(seen, ["c0", "c1", "c2", "c3", "c4"]);
+    let closed = daemon.get("/api/signals?status=closed&limit=3").json();
+    assert_eq!(closed["signals"].as_array().unwrap().len(), 3);
+    let rest =
+        daemon.get(&format!("/api/signals?status=closed&limit=3&after={}", closed["next"].as_str().unwrap()));
+    assert_eq!(rest.json()["signals"].as_array().unwrap().len(), 2);
+    let active = daemon.get("/api/signals?status=active&limit=2").json();
+    assert_eq!((active["count"].as_u64(), active["next"].as_str()), (Some(3), Some("o1")));
+    let last = daemon.get("/api/signals?status=active&limit=2&after=o1").json();
+    assert_eq!((last["signals"][0]["id"].as_str(), last["next"].as_str()), (Some("o2"), None));
+    let versions = daemon.get("/api/strategies/baseline/versions?limit=1").json();
+    assert_eq!(versions["versions"].as_array().unwrap().len(), 1);
+    let jobs = daemon.get("/api/jobs?job=daily&limit=5");
+    assert_eq!(jobs.status, 200, "{}", jobs.body);
+    assert!(jobs.json()["runs"].is_array());
+    let too_many = daemon.get("/api/outcomes?limit=100000");
+    assert_eq!(too_many.status, 400);
+    assert!(too_many.json()["error"].as_str().unwrap().contains("1000"), "{}", too_many.body);
+    assert_eq!(daemon.stop().code(), Some(0));
+}
+
+/// The dashboard's script, run in node against the daemon's real answers:
+/// every panel renders without an error.
+#[test]
+fn the_dashboard_script_renders_the_real_endpoints_without_an_error() {
+    if Command::new("node").arg("--version").output().is_err() {
+        eprintln!("skipped: node is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    scripts(dir.path(), &["baseline", "head_weights"]);
+    let daemon = Daemon::start(dir.path(), &[]);
+    let signals: Vec<String> = (0..40)
+        .map(|i| {
+            let pattern = if i % 2 == 0 { "trend" } else { "range" };
+            signal(&format!("s{i}"), "BTC", T0, &format!(r#","pattern":"{pattern}","confidence":0.{i:02}"#))
+        })
+        .collect();
+    assert_eq!(daemon.post("/api/signals", &format!("[{}]", signals.join(","))).status, 200);
+    assert_eq!(daemon.post("/api/prices", &bar("BTC", T1, 100.0, 111.0, 99.0)).status, 200);
+    daemon.wait_for("/api/learning/performance?period=all", Duration::from_secs(30), |p| {
+        p["overall"]["total_trades"] == 40
+    });
+    let page = daemon.get("/").body;
+    let script = page.split("<script>").nth(1).unwrap().split("</script>").next().unwrap();
+    let urls = [
+        "/healthz",
+        "/api/learning/performance?period=all",
+        "/api/experiments",
+        "/api/learning/recommendations",
+        "/api/strategies",
+    ];
+    let answers: serde_json::Map<String, serde_json::Value> =
+        urls.iter().map(|url| ((*url).to_owned(), daemon.get(url).json())).collect();
+    let harness = format!(
+        r#"
+const answers = {answers};
+const elements = {{}};
+globalThis.document = {{ getElementById: (id) => (elements[id] ??= {{ id, innerHTML: "", textContent: "" }}) }};
+globalThis.fetch = async (url) => {{
+  if (!(url in answers)) throw new Error("the page fetched " + url + ", which the test does not know");
+  return {{ ok: true, status: 200, json: async () => answers[url] }};
+}};
+globalThis.setInterval = () => 0;
+{script}
+setTimeout(() => {{
+  const shown = (id) => document.getElementById(id);
+  console.log(JSON.stringify({{ error: shown("error").textContent, recommendations: shown("recommendations").innerHTML }}));
+}}, 200);
+"#,
+        answers = serde_json::Value::Object(answers)
+    );
+    std::fs::write(dir.path().join("page.js"), harness).unwrap();
+    let output = Command::new("node").arg(dir.path().join("page.js")).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let shown: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(shown["error"], "", "the page failed: {shown}");
+    assert!(!shown["recommendations"].as_str().unwrap().is_empty(), "{shown}");
+    assert_eq!(daemon.stop().code(), Some(0));
+}
