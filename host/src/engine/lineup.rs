@@ -6,12 +6,18 @@
 //! outcome of every signal is known whether or not anyone took it, so each
 //! challenger is compared with the champion on exactly the same signals: a
 //! paired test per challenger ([`PairedTest`]) sees both returns of every
-//! closed signal (`pnl` when taken, 0 otherwise) and promotes a challenger
-//! when the evidence says it is better. A promotion moves the `champion`
-//! alias, snapshots the new champion as a version, and restarts every test
-//! against the new champion.
+//! closed signal (`pnl` when taken, 0 otherwise), summed per block of entry
+//! time, and promotes a challenger when the evidence says it is better. A
+//! promotion moves the `champion` alias, snapshots the new champion as a
+//! version, and restarts every test against the new champion.
+//!
+//! The lineup keeps the two promises the test's guarantee rests on (see
+//! [`crate::experiment::sequential`]): a block is fed only once every signal
+//! that entered in it has closed and its time is over (`open_blocks` counts
+//! the open signals per block), and each set of tests is a fresh draw of the
+//! run's alpha-spending series, split over the challengers it tests.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use siglearn_plugin_api::{Decision, Signal, SignalId, StrategyId, Timestamp, VersionId};
@@ -73,9 +79,13 @@ pub(crate) struct Lineup {
     pub(crate) champion: Option<usize>,
     /// Each open signal's verdicts, one per seat (`None`: no decision).
     pending: HashMap<SignalId, Arc<[Option<Verdict>]>>,
-    config: SequentialConfig,
+    pub(crate) config: SequentialConfig,
     /// `tests[i]`: seat `i` against the champion (unused for the champion).
     pub(crate) tests: Vec<PairedTest>,
+    /// Open signals the strategies decided on, per block of entry time.
+    open_blocks: BTreeMap<i64, u32>,
+    /// Alpha-spending draws taken so far (the tests' epochs).
+    draws: u32,
     pub(crate) promotions: Vec<Promotion>,
     /// Versions replaced by a deploy, running in shadow.
     pub(crate) probation: Probation,
@@ -88,16 +98,48 @@ impl Lineup {
         config: SequentialConfig,
         probation_ms: i64,
     ) -> Self {
-        let tests = members.iter().map(|_| PairedTest::new(config)).collect();
-        Lineup {
+        let mut lineup = Lineup {
             seats: members.into_iter().map(Seat::new).collect(),
             champion,
             pending: HashMap::new(),
             config,
-            tests,
+            tests: Vec::new(),
+            open_blocks: BTreeMap::new(),
+            draws: 0,
             promotions: Vec::new(),
             probation: Probation::new(config, probation_ms),
+        };
+        lineup.restart_tests();
+        lineup
+    }
+
+    /// Fresh tests of every seat against the champion: the next draw of the
+    /// alpha-spending series, split over the challengers.
+    fn restart_tests(&mut self) {
+        self.draws += 1;
+        let challengers = self
+            .seats
+            .iter()
+            .enumerate()
+            .filter(|(i, seat)| Some(*i) != self.champion && !seat.retired)
+            .count();
+        let test = PairedTest::drawn(self.config, self.draws, challengers);
+        self.tests = self.seats.iter().map(|_| test.clone()).collect();
+    }
+
+    /// A saved test of seat `i` continues, unless it was saved before tests
+    /// ran on blocks (it cannot be continued; the seat's fresh test stays).
+    pub(crate) fn restore_test(&mut self, i: usize, test: PairedTest) {
+        if test.draw() == 0 {
+            return;
         }
+        self.draws = self.draws.max(test.draw());
+        self.tests[i] = test;
+    }
+
+    /// Counts an open signal in its block.
+    fn opened(&mut self, entry_ts: Timestamp) {
+        *self.open_blocks.entry(self.config.block_of(entry_ts)).or_default() += 1;
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -147,13 +189,15 @@ impl Lineup {
             }
         }
         let verdicts: Arc<[Option<Verdict>]> = verdicts.into();
-        self.pending.insert(signal.id.clone(), Arc::clone(&verdicts));
+        if self.pending.insert(signal.id.clone(), Arc::clone(&verdicts)).is_none() {
+            self.opened(signal.entry_ts);
+        }
         self.probation.decide(signal);
         Some(verdicts)
     }
 
     /// The verdicts an open signal got in an earlier run.
-    pub(crate) fn restore_pending(&mut self, signal: &SignalId, verdicts: Vec<Option<Verdict>>) {
+    pub(crate) fn restore_pending(&mut self, signal: &Signal, verdicts: Vec<Option<Verdict>>) {
         if self.seats.is_empty() {
             return;
         }
@@ -163,7 +207,9 @@ impl Lineup {
                 None => seat.no_decisions += 1,
             }
         }
-        self.pending.insert(signal.clone(), verdicts.into());
+        if self.pending.insert(signal.id.clone(), verdicts.into()).is_none() {
+            self.opened(signal.entry_ts);
+        }
     }
 
     /// A trade closed in an earlier run: back into the ledgers. Nothing
@@ -195,6 +241,15 @@ impl Lineup {
         // A signal watched before the strategies joined (a resumed store) has
         // no verdicts: it counts as not taken by anyone.
         let verdicts = self.pending.remove(&trade.signal.id);
+        let entry_block = self.config.block_of(trade.signal.entry_ts);
+        if verdicts.is_some() {
+            if let Some(count) = self.open_blocks.get_mut(&entry_block) {
+                *count -= 1;
+                if *count == 0 {
+                    self.open_blocks.remove(&entry_block);
+                }
+            }
+        }
         let took = |i: usize| {
             verdicts.as_ref().and_then(|v| v.get(i).copied().flatten()).is_some_and(|verdict| verdict.take)
         };
@@ -210,17 +265,21 @@ impl Lineup {
                 seat.taken.push(trade.clone());
             }
         }
-        let ended = self.probation.learn(trade, took);
-        self.finish_probations(ended, now, effects);
+        self.probation.learn(trade, took);
         let Some(champion) = self.champion else { return verdicts };
         let pnl = trade.outcome.pnl_pct;
         let champion_return = if took(champion) { pnl } else { 0.0 };
+        // Blocks before the first one with an open signal, and before the
+        // block of `now` (which may still receive signals), are complete.
+        let now_block = self.config.block_of(now);
+        let frontier = self.open_blocks.keys().next().map_or(now_block, |&open| open.min(now_block));
         let mut promoted = None;
         for (i, test) in self.tests.iter_mut().enumerate() {
             if i == champion || self.seats[i].retired {
                 continue;
             }
-            test.observe(champion_return, if took(i) { pnl } else { 0.0 });
+            test.add(trade.signal.entry_ts, champion_return, if took(i) { pnl } else { 0.0 });
+            test.feed_through(frontier);
             if promoted.is_none() && test.verdict() == TestVerdict::ChallengerBetter {
                 promoted = Some(i);
             }
@@ -310,13 +369,15 @@ impl Lineup {
     /// Makes seat `i` the champion and restarts every test against it.
     pub(crate) fn make_champion(&mut self, i: usize) {
         self.champion = Some(i);
-        self.tests = self.seats.iter().map(|_| PairedTest::new(self.config)).collect();
+        self.restart_tests();
     }
 
     /// Seats a new strategy (a script added while running).
     pub(crate) fn add(&mut self, member: Member) {
         self.seats.push(Seat::new(member));
-        self.tests.push(PairedTest::new(self.config));
+        // A challenger that joins mid-epoch takes a draw of its own.
+        self.draws += 1;
+        self.tests.push(PairedTest::drawn(self.config, self.draws, 1));
     }
 
     /// The seat of `strategy`.

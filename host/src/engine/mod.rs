@@ -171,7 +171,7 @@ impl Engine {
         let signal = Arc::new(signal);
         self.monitor.watch(Arc::clone(&signal))?;
         self.jobs.restore_signal(&signal, &verdicts);
-        self.lineup.restore_pending(&signal.id, verdicts);
+        self.lineup.restore_pending(&signal, verdicts);
         Ok(())
     }
 
@@ -394,7 +394,7 @@ impl Engine {
         }
         for (name, test) in tests {
             if let Some(i) = self.lineup.seats.iter().position(|seat| seat.name().as_str() == name) {
-                self.lineup.tests[i] = test;
+                self.lineup.restore_test(i, test);
             }
         }
     }

@@ -8,4 +8,5 @@
 
 pub mod ab;
 pub mod sequential;
+pub mod sign_flip;
 pub mod study;
