@@ -393,7 +393,8 @@ fn retrain_one(
         strategy.set_state(&anchor)?;
         let Some(candidate) = strategy.retrain(&history)? else { return Ok(None) };
         strategy.set_state(&candidate)?;
-        replay_window(strategy.as_mut(), validation).map(Some)
+        let trades: Vec<&Trade> = validation.iter().map(|c| &c.trade).collect();
+        replay_window(strategy.as_mut(), &trades).map(Some)
     };
     let candidate_took = match judge() {
         Ok(Some(result)) => result,
@@ -463,20 +464,21 @@ fn retrain_one(
 
 /// Replays a window through a strategy as it would have run live: decide at
 /// each signal's entry, learn at its exit (decisions first at equal times).
-/// Returns whether it took each signal of the window.
-fn replay_window(
+/// Returns whether it took each signal of the window. The promotion study
+/// runs strategies over replayed outcomes the same way.
+pub(crate) fn replay_window(
     strategy: &mut dyn crate::strategy::Strategy,
-    window: &[&Closed],
+    window: &[&Trade],
 ) -> Result<Vec<bool>, StrategyError> {
     let mut steps: Vec<(Timestamp, u8, usize)> = Vec::with_capacity(window.len() * 2);
-    for (n, closed) in window.iter().enumerate() {
-        steps.push((closed.trade.signal.entry_ts, 0, n));
-        steps.push((closed.trade.outcome.exit_ts, 1, n));
+    for (n, trade) in window.iter().enumerate() {
+        steps.push((trade.signal.entry_ts, 0, n));
+        steps.push((trade.outcome.exit_ts, 1, n));
     }
     steps.sort_unstable();
     let mut took = vec![false; window.len()];
     for (_, step, n) in steps {
-        let trade = &window[n].trade;
+        let trade = window[n];
         if step == 0 {
             took[n] = strategy.decide(&trade.signal)?.take;
         } else {

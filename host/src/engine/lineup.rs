@@ -17,14 +17,14 @@
 //! the open signals per block), and each set of tests is a fresh draw of the
 //! run's alpha-spending series, split over the challengers it tests.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use siglearn_plugin_api::{Decision, Signal, SignalId, StrategyId, Timestamp, VersionId};
 
 use super::Effect;
 use super::probation::{Ended, Probation};
-use crate::experiment::sequential::{PairedTest, SequentialConfig, Verdict as TestVerdict};
+use crate::experiment::sequential::{OpenBlocks, PairedTest, SequentialConfig, Verdict as TestVerdict};
 use crate::strategy::{Strategy, Verdict};
 use crate::trade::Trade;
 use crate::versions::{AliasMove, CHAMPION, VersionReason, VersionRecord};
@@ -69,6 +69,13 @@ pub struct Promotion {
     pub to: StrategyId,
     pub at: Timestamp,
     pub disagreements: u64,
+    /// Blocks (days by default) in which the two differed; the mean and
+    /// interval are per such block.
+    #[serde(default)]
+    pub blocks: u64,
+    /// The alpha the promoting test spent (its share of the run's).
+    #[serde(default)]
+    pub alpha: f64,
     pub mean_difference_pct: Option<f64>,
     pub interval_pct: Option<(f64, f64)>,
 }
@@ -83,7 +90,7 @@ pub(crate) struct Lineup {
     /// `tests[i]`: seat `i` against the champion (unused for the champion).
     pub(crate) tests: Vec<PairedTest>,
     /// Open signals the strategies decided on, per block of entry time.
-    open_blocks: BTreeMap<i64, u32>,
+    open_blocks: OpenBlocks,
     /// Alpha-spending draws taken so far (the tests' epochs).
     draws: u32,
     pub(crate) promotions: Vec<Promotion>,
@@ -104,7 +111,7 @@ impl Lineup {
             pending: HashMap::new(),
             config,
             tests: Vec::new(),
-            open_blocks: BTreeMap::new(),
+            open_blocks: OpenBlocks::default(),
             draws: 0,
             promotions: Vec::new(),
             probation: Probation::new(config, probation_ms),
@@ -135,11 +142,6 @@ impl Lineup {
         }
         self.draws = self.draws.max(test.draw());
         self.tests[i] = test;
-    }
-
-    /// Counts an open signal in its block.
-    fn opened(&mut self, entry_ts: Timestamp) {
-        *self.open_blocks.entry(self.config.block_of(entry_ts)).or_default() += 1;
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -190,7 +192,7 @@ impl Lineup {
         }
         let verdicts: Arc<[Option<Verdict>]> = verdicts.into();
         if self.pending.insert(signal.id.clone(), Arc::clone(&verdicts)).is_none() {
-            self.opened(signal.entry_ts);
+            self.open_blocks.opened(&self.config, signal.entry_ts);
         }
         self.probation.decide(signal);
         Some(verdicts)
@@ -208,7 +210,7 @@ impl Lineup {
             }
         }
         if self.pending.insert(signal.id.clone(), verdicts.into()).is_none() {
-            self.opened(signal.entry_ts);
+            self.open_blocks.opened(&self.config, signal.entry_ts);
         }
     }
 
@@ -241,14 +243,8 @@ impl Lineup {
         // A signal watched before the strategies joined (a resumed store) has
         // no verdicts: it counts as not taken by anyone.
         let verdicts = self.pending.remove(&trade.signal.id);
-        let entry_block = self.config.block_of(trade.signal.entry_ts);
         if verdicts.is_some() {
-            if let Some(count) = self.open_blocks.get_mut(&entry_block) {
-                *count -= 1;
-                if *count == 0 {
-                    self.open_blocks.remove(&entry_block);
-                }
-            }
+            self.open_blocks.closed(&self.config, trade.signal.entry_ts);
         }
         let took = |i: usize| {
             verdicts.as_ref().and_then(|v| v.get(i).copied().flatten()).is_some_and(|verdict| verdict.take)
@@ -269,10 +265,7 @@ impl Lineup {
         let Some(champion) = self.champion else { return verdicts };
         let pnl = trade.outcome.pnl_pct;
         let champion_return = if took(champion) { pnl } else { 0.0 };
-        // Blocks before the first one with an open signal, and before the
-        // block of `now` (which may still receive signals), are complete.
-        let now_block = self.config.block_of(now);
-        let frontier = self.open_blocks.keys().next().map_or(now_block, |&open| open.min(now_block));
+        let frontier = self.open_blocks.frontier(&self.config, now);
         let mut promoted = None;
         for (i, test) in self.tests.iter_mut().enumerate() {
             if i == champion || self.seats[i].retired {
@@ -300,6 +293,8 @@ impl Lineup {
             to: self.seats[seat].name().clone(),
             at: now,
             disagreements: test.disagreements(),
+            blocks: test.blocks(),
+            alpha: test.alpha(),
             mean_difference_pct: test.mean_difference(),
             interval_pct: test.interval(),
         };

@@ -34,6 +34,7 @@ fn missing(name: &StrategyId) -> StrategyError {
 }
 use jobs::Jobs;
 pub use jobs::RetrainConfig;
+pub(crate) use jobs::replay_window;
 use lineup::Lineup;
 pub use lineup::{Member, Promotion};
 pub use probation::{Evidence, SavedProbation};

@@ -187,6 +187,41 @@ pub fn spent_alpha(alpha: f64, draw: u32, tests: usize) -> f64 {
     alpha * 6.0 / (std::f64::consts::PI * std::f64::consts::PI * j * j) / tests.max(1) as f64
 }
 
+/// The signals still open, counted per block of entry time: which blocks are
+/// complete and may be fed (every signal entered in them has closed, and
+/// their time is over). A lineup keeps one for all its tests.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct OpenBlocks {
+    counts: BTreeMap<i64, u32>,
+}
+
+impl OpenBlocks {
+    /// A signal entered at `entry_ts` was decided on and is open.
+    pub fn opened(&mut self, config: &SequentialConfig, entry_ts: Timestamp) {
+        *self.counts.entry(config.block_of(entry_ts)).or_default() += 1;
+    }
+
+    /// A signal entered at `entry_ts`, counted by [`opened`](Self::opened),
+    /// closed.
+    pub fn closed(&mut self, config: &SequentialConfig, entry_ts: Timestamp) {
+        let block = config.block_of(entry_ts);
+        if let Some(count) = self.counts.get_mut(&block) {
+            *count -= 1;
+            if *count == 0 {
+                self.counts.remove(&block);
+            }
+        }
+    }
+
+    /// The first block that may still change at `now`: the first one with an
+    /// open signal, or the block of `now` (which may still receive signals).
+    /// Every block before it is complete.
+    pub fn frontier(&self, config: &SequentialConfig, now: Timestamp) -> i64 {
+        let now_block = config.block_of(now);
+        self.counts.keys().next().map_or(now_block, |&open| open.min(now_block))
+    }
+}
+
 /// What the test says about the challenger at the moment it is read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Verdict {
