@@ -353,18 +353,20 @@ mod tests {
 
     #[test]
     fn hourly_coins_on_real_signals_fool_the_old_test_and_not_the_new() {
-        // Issue 10, fault 3: a coin per hour of entry time, on the
-        // generator's signals from real 5-minute candles.
-        let Some(path) = shared("ETH-BTC_5m.csv") else {
+        // Issue 10, fault 3: two strategies drawing a coin per hour of entry
+        // time, on the generator's signals from real 1-minute candles
+        // (outcomes' lag-1 autocorrelation +0.6). `siglearn study promotion`
+        // measured 56% (old) and 0% (new) over 200 runs.
+        let Some(path) = shared("ETH-USD_1m.csv") else {
             eprintln!("skipped: the shared candles are not here (set SIGLEARN_DATA_DIR)");
             return;
         };
         let (series, _) = read_prices(&[path], &[], ReadOptions { skip_invalid: true }).unwrap();
-        let set = real_data_set("ETH-BTC_5m", &series).unwrap();
+        let set = real_data_set("ETH-USD_1m", &series).unwrap();
         let outcomes = outcomes(&set.trades);
-        assert!(lag1_autocorrelation(&outcomes).unwrap() > 0.2, "the outcomes cluster");
+        assert!(lag1_autocorrelation(&outcomes).unwrap() > 0.3, "the outcomes cluster");
         let (old, new) = coin_study(&outcomes, Coin::Minutes(60), 2, 40, 1, SequentialConfig::default());
-        assert!(old.rate > 0.1, "old {old:?}");
+        assert!(old.rate > 0.3, "old {old:?}");
         assert!(new.rate <= 0.05, "new {new:?}");
     }
 }
