@@ -19,7 +19,7 @@
 //! independent of every outcome, so no coin is better than another: every
 //! promotion among coins is false. A coin per hour repeats its decision on
 //! every signal of the hour, as real strategies repeat theirs, and that is
-//! what made the per-signal test promote coins in 20-50 % of runs on real
+//! what made the per-signal test promote coins in about half the runs on real
 //! signals. `siglearn study promotion` runs this on the generator's signals
 //! from real candles and on synthetic data; BENCHMARKS.md has the figures.
 

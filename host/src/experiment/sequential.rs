@@ -14,13 +14,13 @@
 //! # Why blocks
 //!
 //! Outcomes of one symbol are not independent: on generator signals from
-//! real candles the lag-1 autocorrelation of outcomes is +0.4 to +0.5, and
+//! real candles the lag-1 autocorrelation of outcomes is +0.4 to +0.75, and
 //! strategies repeat their last decision most of the time. Fed one signal
 //! at a time, a confidence sequence built for independent data sees a run
 //! of correlated disagreements as strong evidence: two coin-flip strategies
-//! drawing one coin per hour or day were promoted over each other in 20-50 %
-//! of replays at `alpha = 0.05` (the `siglearn study promotion` command
-//! measures it; BENCHMARKS.md has the figures).
+//! drawing one coin per hour or day were promoted over each other in about
+//! half the runs on real 1-minute signals at `alpha = 0.05` (the `siglearn
+//! study promotion` command measures it; BENCHMARKS.md has the figures).
 //!
 //! Summed per block of time, the differences are martingale differences
 //! under the null hypothesis, whatever the dependence *inside* a block:
@@ -29,11 +29,13 @@
 //! it has closed and its time is over (the engine tracks that, see
 //! [`crate::engine`]), and blocks are fed in order, so when `D_b` is fed,
 //! everything fed before it is known. For strategies whose decisions in
-//! block `b` do not depend on block `b`'s own outcomes (a strategy learns an
-//! outcome only after the signal closed), "the challenger is no better" is
-//! `E[D_b | D_1 .. D_{b-1}] <= 0`. A coin drawn per signal, per hour or per
-//! day makes it exactly 0. Only the dependence *across* blocks must fade for
-//! the central limit theorem below to hold, which a day of separation buys.
+//! block `b` do not depend on block `b`'s own outcomes, "the challenger is
+//! no better" is `E[D_b | D_1 .. D_{b-1}] <= 0`: exactly so for a coin drawn
+//! per signal, per hour or per day (it makes it 0) or a strategy that learns
+//! once a day; a strategy that learns from an outcome closed earlier in the
+//! same block bends this a little, in proportion to what it learns within a
+//! day. Only the dependence *across* blocks must fade for the central limit
+//! theorem below to hold, which a day of separation buys.
 //!
 //! # The formula
 //!
