@@ -570,6 +570,23 @@ mod tests {
     }
 
     #[test]
+    fn a_block_is_complete_only_when_its_signals_closed_and_its_time_is_over() {
+        let config = SequentialConfig::default();
+        let mut open = OpenBlocks::default();
+        let at = |day: i64, hour: i64| Timestamp(day * MILLIS_PER_DAY + hour * 3_600_000);
+        open.opened(&config, at(0, 1));
+        open.opened(&config, at(0, 5));
+        open.opened(&config, at(1, 2));
+        open.closed(&config, at(0, 5));
+        assert_eq!(open.frontier(&config, at(3, 0)), 0, "a signal of day 0 is still open");
+        open.closed(&config, at(0, 1));
+        assert_eq!(open.frontier(&config, at(3, 0)), 1, "day 1 still has one");
+        open.closed(&config, at(1, 2));
+        assert_eq!(open.frontier(&config, at(3, 0)), 3, "nothing open: every day before today");
+        assert_eq!(open.frontier(&config, at(0, 23)), 0, "day 0 is not over");
+    }
+
+    #[test]
     fn spent_alpha_splits_each_draw_and_sums_to_alpha() {
         // 0.05 · 6/π² / 4, by hand: 0.0075990888.
         assert!((spent_alpha(0.05, 1, 4) - 0.007_599_088_8).abs() < 1e-10);
