@@ -414,3 +414,49 @@ impl Lineup {
         Some(record)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::strategy::script::{Limits, ScriptStrategy};
+
+    fn member(name: &str) -> Member {
+        let mut strategy = ScriptStrategy::compile(
+            name.into(),
+            Path::new("s.rhai"),
+            "fn decide(signal) { true }",
+            Limits::default(),
+        )
+        .unwrap();
+        strategy.init(&serde_json::json!({})).unwrap();
+        Member { strategy: Box::new(strategy), version: VersionId(1), params: serde_json::json!({}) }
+    }
+
+    #[test]
+    fn tests_split_alpha_over_challengers_and_each_restart_takes_the_next_draw() {
+        let members = vec![member("a"), member("b"), member("c")];
+        let mut lineup = Lineup::new(members, Some(0), SequentialConfig::default(), 0);
+        // By hand: 0.05 · 6/π² / 2 challengers.
+        assert!((lineup.tests[1].alpha() - 0.015_198_177).abs() < 1e-9);
+        assert_eq!(lineup.tests[2].draw(), 1);
+        let saved = lineup.tests[2].clone();
+        lineup.make_champion(1);
+        // Second draw: 0.05 · 6/(4π²) / 2.
+        assert!((lineup.tests[0].alpha() - 0.003_799_544).abs() < 1e-9);
+        lineup.add(member("d"));
+        // A strategy joining mid-epoch: the third draw, alone: 0.05 · 6/(9π²).
+        assert!((lineup.tests[3].alpha() - 0.003_377_373).abs() < 1e-9);
+        // A test saved before blocks (draw 0) is not continued; a saved one is.
+        let old: PairedTest = serde_json::from_str(
+            r#"{"config":{"alpha":0.05,"min_disagreements":30,"planned_disagreements":500},
+            "signals":9,"disagreements":4,"mean":0.3,"m2":1.0,"first_difference":1.0,"constant":false}"#,
+        )
+        .unwrap();
+        lineup.restore_test(2, old);
+        assert_eq!(lineup.tests[2].draw(), 2);
+        lineup.restore_test(2, saved.clone());
+        assert_eq!(lineup.tests[2], saved);
+    }
+}
