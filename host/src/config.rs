@@ -126,8 +126,9 @@ pub struct ExperimentConfig {
     /// The strategy that starts as champion (default: the first enabled one).
     pub champion: Option<String>,
     pub alpha: f64,
-    pub min_disagreements: u64,
-    pub planned_disagreements: u64,
+    pub min_blocks: u64,
+    pub planned_blocks: u64,
+    pub block_minutes: u64,
     /// Days a deployed version (reload, retraining) runs beside the version
     /// it replaced, which takes over again if the new one proves worse; 0
     /// turns probation off.
@@ -140,8 +141,9 @@ impl Default for ExperimentConfig {
         ExperimentConfig {
             champion: None,
             alpha: test.alpha,
-            min_disagreements: test.min_disagreements,
-            planned_disagreements: test.planned_disagreements,
+            min_blocks: test.min_blocks,
+            planned_blocks: test.planned_blocks,
+            block_minutes: test.block_minutes,
             probation_days: 7,
         }
     }
@@ -151,8 +153,9 @@ impl ExperimentConfig {
     pub fn test(&self) -> SequentialConfig {
         SequentialConfig {
             alpha: self.alpha,
-            min_disagreements: self.min_disagreements,
-            planned_disagreements: self.planned_disagreements,
+            min_blocks: self.min_blocks,
+            planned_blocks: self.planned_blocks,
+            block_minutes: self.block_minutes,
         }
     }
 }

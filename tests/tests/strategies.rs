@@ -293,7 +293,7 @@ fn the_example_config_runs_the_shipped_strategies() {
 }
 
 #[test]
-fn weekly_retraining_deploys_a_candidate_only_when_it_beat_the_live_strategy() {
+fn weekly_retraining_deploys_a_candidate_only_when_the_gate_finds_it_beat_the_live_strategy() {
     let dir = tempfile::tempdir().unwrap();
     let (candles, signals) = synth(dir.path(), 600);
     // `improves` takes nothing until retraining teaches it to follow h1;
@@ -324,16 +324,18 @@ fn weekly_retraining_deploys_a_candidate_only_when_it_beat_the_live_strategy() {
         for figures in &judged {
             let better =
                 figures["candidate_pnl_pct"].as_f64().unwrap() > figures["current_pnl_pct"].as_f64().unwrap();
-            assert_eq!(
-                figures["deployed"], better,
-                "deployed exactly when the candidate earned more: {figures}"
-            );
+            let gate = &figures["gate"];
+            let passed = gate["p_value"].as_f64().unwrap() <= gate["alpha"].as_f64().unwrap();
+            assert_eq!(figures["deployed"], passed, "deployed exactly when the gate passed: {figures}");
+            assert!(!passed || better, "the gate passes only a candidate that earned more: {figures}");
         }
         let deployed = judged.iter().filter(|f| f["deployed"] == true).count();
         let versions = reader.versions(name).unwrap();
         let retrains: Vec<_> = versions.iter().filter(|v| v.reason.as_str() == "retrain").collect();
         assert_eq!(retrains.len(), deployed, "{name}: one retrain version per deployment");
     }
+    // Dropping the informative head is never deployed.
+    assert!(reader.versions("worsens").unwrap().iter().all(|v| v.reason.as_str() != "retrain"));
     // The first deployment of `improves` is the candidate that follows h1.
     let first =
         reader.versions("improves").unwrap().into_iter().find(|v| v.reason.as_str() == "retrain").unwrap();

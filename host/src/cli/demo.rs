@@ -27,14 +27,14 @@ const CANDLES: [(&str, &str); 5] = [
 const ATTRIBUTION: &str = include_str!("../../data/demo/README.md");
 
 /// The shipped strategies and the example configuration that runs them A/B.
-const SCRIPTS: [(&str, &str); 5] = [
+pub(super) const SCRIPTS: [(&str, &str); 5] = [
     ("baseline.rhai", include_str!("../../../scripts/baseline.rhai")),
     ("adaptive_threshold.rhai", include_str!("../../../scripts/adaptive_threshold.rhai")),
     ("head_weights.rhai", include_str!("../../../scripts/head_weights.rhai")),
     ("pattern_filter.rhai", include_str!("../../../scripts/pattern_filter.rhai")),
     ("indicator_weights.rhai", include_str!("../../../scripts/indicator_weights.rhai")),
 ];
-const CONFIG: &str = include_str!("../../../siglearn.example.toml");
+pub(super) const CONFIG: &str = include_str!("../../../siglearn.example.toml");
 
 #[derive(Debug, Args)]
 pub(super) struct DemoArgs {

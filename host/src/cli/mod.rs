@@ -25,6 +25,7 @@ mod progress;
 mod replay;
 mod report;
 mod run;
+mod study;
 mod synth;
 mod versions;
 
@@ -124,6 +125,8 @@ enum Command {
     Generate(generate::GenerateArgs),
     /// Make candles and signals with a planted edge in some heads, to test learning.
     Synth(synth::SynthArgs),
+    /// Measure the promotion test: false promotions, power and delay, old and new.
+    Study(study::StudyArgs),
     /// List the strategies of a store, their live versions and the champion.
     Strategies(versions::StrategiesArgs),
     /// List every version of a strategy and the champion's moves.
@@ -144,6 +147,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Report(args) => report::run(args),
         Command::Generate(args) => generate::run(args),
         Command::Synth(args) => synth::run(args),
+        Command::Study(args) => study::run(args),
         Command::Strategies(args) => versions::strategies(args),
         Command::Versions(args) => versions::versions(args),
         Command::Rollback(args) => versions::rollback(args),

@@ -327,7 +327,7 @@ fn print_strategy_news(result: &ReplayResult) {
     let judged = result.weekly_runs.iter().filter(|run| run.figures.get("deployed").is_some()).count();
     if judged > 0 {
         outln!(
-            "Weekly retraining: {deployed} of {judged} candidates beat the live strategy on their validation week and were deployed"
+            "Weekly retraining: {deployed} of {judged} candidates passed the deploy gate (beat the live strategy on their validation week, sign-flip test on day sums) and were deployed"
         );
     }
     if !result.probations.is_empty() {

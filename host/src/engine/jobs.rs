@@ -18,9 +18,14 @@
 //! `retrain(training trades)` run on the strategy's state as it was at P,
 //! then replayed through the validation window (decide at each signal's
 //! entry, learn when its outcome became known) exactly as it would have run
-//! live. It is deployed only if its validation return beats
-//! what the live strategy actually earned on the same signals; either way
-//! the figures are recorded.
+//! live. It is deployed only if the deploy gate says it beats
+//! what the live strategy actually earned on the same signals: the
+//! differences (candidate - live) are summed per block of entry time (the
+//! promotion test's blocks, a UTC day by default) and an exact one-sided
+//! sign-flip test ([`crate::experiment::sign_flip`]) must give `p <= alpha`
+//! (the experiment's), so a candidate no better than the live version is
+//! deployed at most `alpha` of the time however its outcomes cluster within a
+//! day. Either way the figures are recorded, the test's with them.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -30,6 +35,7 @@ use siglearn_plugin_api::{MILLIS_PER_DAY, Signal, Timestamp};
 
 use super::Effect;
 use super::lineup::Lineup;
+use crate::experiment::sign_flip::sign_flip_greater;
 use crate::schedule::{JobKind, JobRun, Schedule};
 use crate::strategy::{DailySummary, HistoryItem, Hook, StrategyError, Verdict};
 use crate::timestamp::format_utc_day;
@@ -407,6 +413,7 @@ fn retrain_one(
             map.insert(key.to_owned(), value);
         }
     };
+    let test = lineup.config;
     let seat = &mut lineup.seats[i];
     if !seat.member.strategy.has(Hook::Retrain) {
         set(&mut figures, "skipped", "no retrain hook".into());
@@ -428,13 +435,14 @@ fn retrain_one(
         train.iter().map(|c| HistoryItem { trade: c.trade.clone(), taken: took(c) }).collect();
     // Train the candidate from the anchor state, then replay it through the
     // validation week; the live state comes back whatever happens.
-    let mut judge = || -> Result<Option<(f64, usize)>, StrategyError> {
+    let mut judge = || -> Result<Option<Vec<bool>>, StrategyError> {
         strategy.set_state(&anchor)?;
         let Some(candidate) = strategy.retrain(&history)? else { return Ok(None) };
         strategy.set_state(&candidate)?;
-        replay_window(strategy.as_mut(), validation).map(Some)
+        let trades: Vec<(&Trade, Timestamp)> = validation.iter().map(|c| (&c.trade, c.known_at)).collect();
+        replay_window(strategy.as_mut(), &trades).map(Some)
     };
-    let (candidate_pnl, candidate_taken) = match judge() {
+    let candidate_took = match judge() {
         Ok(Some(result)) => result,
         Ok(None) => {
             let _ = strategy.set_state(&live);
@@ -449,8 +457,21 @@ fn retrain_one(
             return (figures, None);
         }
     };
-    let current_pnl: f64 = validation.iter().filter(|c| took(c)).map(|c| c.trade.outcome.pnl_pct).sum();
-    let deploy = candidate_pnl > current_pnl;
+    let returns = |taken: bool, c: &Closed| if taken { c.trade.outcome.pnl_pct } else { 0.0 };
+    let current_pnl: f64 = validation.iter().map(|c| returns(took(c), c)).sum();
+    let candidate_pnl: f64 = validation.iter().zip(&candidate_took).map(|(c, t)| returns(*t, c)).sum();
+    let candidate_taken = candidate_took.iter().filter(|t| **t).count();
+    // The deploy gate: candidate - live, summed per block of entry time.
+    let blocks = test.block_of(validation_start);
+    let mut by_block = std::collections::BTreeMap::<i64, f64>::new();
+    for (c, candidate) in validation.iter().zip(&candidate_took) {
+        let block = test.block_of(c.trade.signal.entry_ts) - blocks;
+        *by_block.entry(block).or_default() += returns(*candidate, c) - returns(took(c), c);
+    }
+    let differences: Vec<f64> = by_block.into_values().collect();
+    let gate = sign_flip_greater(&differences);
+    let alpha = test.alpha;
+    let deploy = gate.passes(alpha);
     // The live version, to run in shadow on probation if the candidate goes live.
     let previous = if deploy {
         strategy.fork().and_then(|mut previous| previous.set_state(&live).map(|()| previous)).ok()
@@ -461,6 +482,17 @@ fn retrain_one(
     set(&mut figures, "current_taken", validation.iter().filter(|c| took(c)).count().into());
     set(&mut figures, "candidate_pnl_pct", candidate_pnl.into());
     set(&mut figures, "candidate_taken", candidate_taken.into());
+    set(
+        &mut figures,
+        "gate",
+        serde_json::json!({
+            "test": "sign-flip on block sums",
+            "blocks": gate.blocks,
+            "difference_pct": gate.statistic,
+            "p_value": gate.p_value,
+            "alpha": alpha,
+        }),
+    );
     set(&mut figures, "deployed", deploy.into());
     if deploy {
         if let Some(record) = lineup.snapshot(i, VersionReason::Retrain, at, figures.clone(), effects) {
@@ -478,33 +510,29 @@ fn retrain_one(
 
 /// Replays a window through a strategy as it would have run live: decide at
 /// each signal's entry, learn when its outcome became known (decisions first
-/// at equal times).
-/// Returns the strategy's summed return and how many signals it took.
-fn replay_window(
+/// at equal times). `window` holds each trade with that time.
+/// Returns whether it took each signal of the window. The promotion study
+/// runs strategies over replayed outcomes the same way.
+pub(crate) fn replay_window(
     strategy: &mut dyn crate::strategy::Strategy,
-    window: &[&Closed],
-) -> Result<(f64, usize), StrategyError> {
+    window: &[(&Trade, Timestamp)],
+) -> Result<Vec<bool>, StrategyError> {
     let mut steps: Vec<(Timestamp, u8, usize)> = Vec::with_capacity(window.len() * 2);
-    for (n, closed) in window.iter().enumerate() {
-        steps.push((closed.trade.signal.entry_ts, 0, n));
-        steps.push((closed.known_at, 1, n));
+    for (n, (trade, known_at)) in window.iter().enumerate() {
+        steps.push((trade.signal.entry_ts, 0, n));
+        steps.push((*known_at, 1, n));
     }
     steps.sort_unstable();
     let mut took = vec![false; window.len()];
-    let (mut pnl, mut taken) = (0.0, 0);
     for (_, step, n) in steps {
-        let trade = &window[n].trade;
+        let (trade, _) = window[n];
         if step == 0 {
             took[n] = strategy.decide(&trade.signal)?.take;
         } else {
             strategy.learn(&trade.signal, &trade.outcome)?;
-            if took[n] {
-                pnl += trade.outcome.pnl_pct;
-                taken += 1;
-            }
         }
     }
-    Ok((pnl, taken))
+    Ok(took)
 }
 
 fn hourly(at: Timestamp, lineup: &Lineup, open_signals: usize, effects: &mut Vec<Effect>) {

@@ -6,10 +6,16 @@
 //! outcome of every signal is known whether or not anyone took it, so each
 //! challenger is compared with the champion on exactly the same signals: a
 //! paired test per challenger ([`PairedTest`]) sees both returns of every
-//! closed signal (`pnl` when taken, 0 otherwise) and promotes a challenger
-//! when the evidence says it is better. A promotion moves the `champion`
-//! alias, snapshots the new champion as a version, and restarts every test
-//! against the new champion.
+//! closed signal (`pnl` when taken, 0 otherwise), summed per block of entry
+//! time, and promotes a challenger when the evidence says it is better. A
+//! promotion moves the `champion` alias, snapshots the new champion as a
+//! version, and restarts every test against the new champion.
+//!
+//! The lineup keeps the two promises the test's guarantee rests on (see
+//! [`crate::experiment::sequential`]): a block is fed only once every signal
+//! that entered in it has closed and its time is over (`open_blocks` counts
+//! the open signals per block), and each set of tests is a fresh draw of the
+//! run's alpha-spending series, split over the challengers it tests.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,7 +24,7 @@ use siglearn_plugin_api::{Decision, Signal, SignalId, StrategyId, Timestamp, Ver
 
 use super::Effect;
 use super::probation::{Ended, Probation};
-use crate::experiment::sequential::{PairedTest, SequentialConfig, Verdict as TestVerdict};
+use crate::experiment::sequential::{OpenBlocks, PairedTest, SequentialConfig, Verdict as TestVerdict};
 use crate::strategy::{Strategy, Verdict};
 use crate::trade::Trade;
 use crate::versions::{AliasMove, CHAMPION, VersionReason, VersionRecord};
@@ -63,6 +69,13 @@ pub struct Promotion {
     pub to: StrategyId,
     pub at: Timestamp,
     pub disagreements: u64,
+    /// Blocks (days by default) in which the two differed; the mean and
+    /// interval are per such block.
+    #[serde(default)]
+    pub blocks: u64,
+    /// The alpha the promoting test spent (its share of the run's).
+    #[serde(default)]
+    pub alpha: f64,
     pub mean_difference_pct: Option<f64>,
     pub interval_pct: Option<(f64, f64)>,
 }
@@ -73,9 +86,13 @@ pub(crate) struct Lineup {
     pub(crate) champion: Option<usize>,
     /// Each open signal's verdicts, one per seat (`None`: no decision).
     pending: HashMap<SignalId, Arc<[Option<Verdict>]>>,
-    config: SequentialConfig,
+    pub(crate) config: SequentialConfig,
     /// `tests[i]`: seat `i` against the champion (unused for the champion).
     pub(crate) tests: Vec<PairedTest>,
+    /// Open signals the strategies decided on, per block of entry time.
+    open_blocks: OpenBlocks,
+    /// Alpha-spending draws taken so far (the tests' epochs).
+    draws: u32,
     pub(crate) promotions: Vec<Promotion>,
     /// Versions replaced by a deploy, running in shadow.
     pub(crate) probation: Probation,
@@ -88,16 +105,43 @@ impl Lineup {
         config: SequentialConfig,
         probation_ms: i64,
     ) -> Self {
-        let tests = members.iter().map(|_| PairedTest::new(config)).collect();
-        Lineup {
+        let mut lineup = Lineup {
             seats: members.into_iter().map(Seat::new).collect(),
             champion,
             pending: HashMap::new(),
             config,
-            tests,
+            tests: Vec::new(),
+            open_blocks: OpenBlocks::default(),
+            draws: 0,
             promotions: Vec::new(),
             probation: Probation::new(config, probation_ms),
+        };
+        lineup.restart_tests();
+        lineup
+    }
+
+    /// Fresh tests of every seat against the champion: the next draw of the
+    /// alpha-spending series, split over the challengers.
+    fn restart_tests(&mut self) {
+        self.draws += 1;
+        let challengers = self
+            .seats
+            .iter()
+            .enumerate()
+            .filter(|(i, seat)| Some(*i) != self.champion && !seat.retired)
+            .count();
+        let test = PairedTest::drawn(self.config, self.draws, challengers);
+        self.tests = self.seats.iter().map(|_| test.clone()).collect();
+    }
+
+    /// A saved test of seat `i` continues, unless it was saved before tests
+    /// ran on blocks (it cannot be continued; the seat's fresh test stays).
+    pub(crate) fn restore_test(&mut self, i: usize, test: PairedTest) {
+        if test.draw() == 0 {
+            return;
         }
+        self.draws = self.draws.max(test.draw());
+        self.tests[i] = test;
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -147,13 +191,15 @@ impl Lineup {
             }
         }
         let verdicts: Arc<[Option<Verdict>]> = verdicts.into();
-        self.pending.insert(signal.id.clone(), Arc::clone(&verdicts));
+        if self.pending.insert(signal.id.clone(), Arc::clone(&verdicts)).is_none() {
+            self.open_blocks.opened(&self.config, signal.entry_ts);
+        }
         self.probation.decide(signal);
         Some(verdicts)
     }
 
     /// The verdicts an open signal got in an earlier run.
-    pub(crate) fn restore_pending(&mut self, signal: &SignalId, verdicts: Vec<Option<Verdict>>) {
+    pub(crate) fn restore_pending(&mut self, signal: &Signal, verdicts: Vec<Option<Verdict>>) {
         if self.seats.is_empty() {
             return;
         }
@@ -163,7 +209,9 @@ impl Lineup {
                 None => seat.no_decisions += 1,
             }
         }
-        self.pending.insert(signal.clone(), verdicts.into());
+        if self.pending.insert(signal.id.clone(), verdicts.into()).is_none() {
+            self.open_blocks.opened(&self.config, signal.entry_ts);
+        }
     }
 
     /// A trade closed in an earlier run: back into the ledgers. Nothing
@@ -195,6 +243,9 @@ impl Lineup {
         // A signal watched before the strategies joined (a resumed store) has
         // no verdicts: it counts as not taken by anyone.
         let verdicts = self.pending.remove(&trade.signal.id);
+        if verdicts.is_some() {
+            self.open_blocks.closed(&self.config, trade.signal.entry_ts);
+        }
         let took = |i: usize| {
             verdicts.as_ref().and_then(|v| v.get(i).copied().flatten()).is_some_and(|verdict| verdict.take)
         };
@@ -210,17 +261,18 @@ impl Lineup {
                 seat.taken.push(trade.clone());
             }
         }
-        let ended = self.probation.learn(trade, took);
-        self.finish_probations(ended, now, effects);
+        self.probation.learn(trade, took);
         let Some(champion) = self.champion else { return verdicts };
         let pnl = trade.outcome.pnl_pct;
         let champion_return = if took(champion) { pnl } else { 0.0 };
+        let frontier = self.open_blocks.frontier(&self.config, now);
         let mut promoted = None;
         for (i, test) in self.tests.iter_mut().enumerate() {
             if i == champion || self.seats[i].retired {
                 continue;
             }
-            test.observe(champion_return, if took(i) { pnl } else { 0.0 });
+            test.add(trade.signal.entry_ts, champion_return, if took(i) { pnl } else { 0.0 });
+            test.feed_through(frontier);
             if promoted.is_none() && test.verdict() == TestVerdict::ChallengerBetter {
                 promoted = Some(i);
             }
@@ -241,6 +293,8 @@ impl Lineup {
             to: self.seats[seat].name().clone(),
             at: now,
             disagreements: test.disagreements(),
+            blocks: test.blocks(),
+            alpha: test.alpha(),
             mean_difference_pct: test.mean_difference(),
             interval_pct: test.interval(),
         };
@@ -310,13 +364,15 @@ impl Lineup {
     /// Makes seat `i` the champion and restarts every test against it.
     pub(crate) fn make_champion(&mut self, i: usize) {
         self.champion = Some(i);
-        self.tests = self.seats.iter().map(|_| PairedTest::new(self.config)).collect();
+        self.restart_tests();
     }
 
     /// Seats a new strategy (a script added while running).
     pub(crate) fn add(&mut self, member: Member) {
         self.seats.push(Seat::new(member));
-        self.tests.push(PairedTest::new(self.config));
+        // A challenger that joins mid-epoch takes a draw of its own.
+        self.draws += 1;
+        self.tests.push(PairedTest::drawn(self.config, self.draws, 1));
     }
 
     /// The seat of `strategy`.
@@ -356,5 +412,51 @@ impl Lineup {
         member.version = record.version;
         effects.push(Effect::VersionCreated(record.clone()));
         Some(record)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::strategy::script::{Limits, ScriptStrategy};
+
+    fn member(name: &str) -> Member {
+        let mut strategy = ScriptStrategy::compile(
+            name.into(),
+            Path::new("s.rhai"),
+            "fn decide(signal) { true }",
+            Limits::default(),
+        )
+        .unwrap();
+        strategy.init(&serde_json::json!({})).unwrap();
+        Member { strategy: Box::new(strategy), version: VersionId(1), params: serde_json::json!({}) }
+    }
+
+    #[test]
+    fn tests_split_alpha_over_challengers_and_each_restart_takes_the_next_draw() {
+        let members = vec![member("a"), member("b"), member("c")];
+        let mut lineup = Lineup::new(members, Some(0), SequentialConfig::default(), 0);
+        // By hand: 0.05 · 6/π² / 2 challengers.
+        assert!((lineup.tests[1].alpha() - 0.015_198_177).abs() < 1e-9);
+        assert_eq!(lineup.tests[2].draw(), 1);
+        let saved = lineup.tests[2].clone();
+        lineup.make_champion(1);
+        // Second draw: 0.05 · 6/(4π²) / 2.
+        assert!((lineup.tests[0].alpha() - 0.003_799_544).abs() < 1e-9);
+        lineup.add(member("d"));
+        // A strategy joining mid-epoch: the third draw, alone: 0.05 · 6/(9π²).
+        assert!((lineup.tests[3].alpha() - 0.003_377_373).abs() < 1e-9);
+        // A test saved before blocks (draw 0) is not continued; a saved one is.
+        let old: PairedTest = serde_json::from_str(
+            r#"{"config":{"alpha":0.05,"min_disagreements":30,"planned_disagreements":500},
+            "signals":9,"disagreements":4,"mean":0.3,"m2":1.0,"first_difference":1.0,"constant":false}"#,
+        )
+        .unwrap();
+        lineup.restore_test(2, old);
+        assert_eq!(lineup.tests[2].draw(), 2);
+        lineup.restore_test(2, saved.clone());
+        assert_eq!(lineup.tests[2], saved);
     }
 }

@@ -34,6 +34,7 @@ fn missing(name: &StrategyId) -> StrategyError {
 }
 use jobs::Jobs;
 pub use jobs::RetrainConfig;
+pub(crate) use jobs::replay_window;
 use lineup::Lineup;
 pub use lineup::{Member, Promotion};
 pub use probation::{Evidence, SavedProbation};
@@ -177,7 +178,7 @@ impl Engine {
         let signal = Arc::new(signal);
         self.monitor.watch(Arc::clone(&signal))?;
         self.jobs.restore_signal(&signal, &verdicts);
-        self.lineup.restore_pending(&signal.id, verdicts);
+        self.lineup.restore_pending(&signal, verdicts);
         Ok(())
     }
 
@@ -424,7 +425,7 @@ impl Engine {
         }
         for (name, test) in tests {
             if let Some(i) = self.lineup.seats.iter().position(|seat| seat.name().as_str() == name) {
-                self.lineup.tests[i] = test;
+                self.lineup.restore_test(i, test);
             }
         }
     }

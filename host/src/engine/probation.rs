@@ -1,9 +1,13 @@
 //! Probation after a deploy (DESIGN section 7): the version a reload or a
 //! retraining replaced keeps running in shadow, deciding and learning on
-//! every signal without being published, and a paired sequential test
-//! compares the new live version with it. If the new version proves worse,
-//! the engine rolls back to the shadow (with everything it learned in the
-//! meantime); if it proves better, or the window ends, the shadow is dropped.
+//! every signal without being published. Their returns on each closed
+//! signal are summed per block of entry time (the promotion test's blocks,
+//! a UTC day by default) and, when the window ends, the deploy gate's test
+//! ([`crate::experiment::sign_flip`], exact on a few blocks) compares them:
+//! if the new version is worse at the experiment's `alpha`, the engine rolls
+//! back to the shadow (with everything it learned in the meantime);
+//! otherwise the shadow is dropped. Signals still open at the end do not
+//! count.
 //!
 //! A probation is saved with the checkpoints ([`SavedProbation`]: the
 //! shadow's state, its decisions on open signals, the test), so a restart
@@ -16,7 +20,8 @@ use serde::{Deserialize, Serialize};
 use siglearn_plugin_api::{Signal, SignalId, StrategyId, Timestamp, VersionId};
 
 use super::Effect;
-use crate::experiment::sequential::{PairedTest, SequentialConfig, Verdict};
+use crate::experiment::sequential::{PairedTest, SequentialConfig};
+use crate::experiment::sign_flip::{SignFlip, sign_flip_greater};
 use crate::strategy::Strategy;
 use crate::trade::Trade;
 use crate::versions::VersionReason;
@@ -33,7 +38,8 @@ pub(crate) struct Shadow {
     pub(crate) replaced_by: VersionReason,
     /// Whether it took each signal decided since.
     taken: HashMap<SignalId, bool>,
-    /// Shadow (champion side) against the new live version (challenger side).
+    /// Shadow (champion side) against the new live version (challenger
+    /// side): the block sums, never fed to its sequence.
     test: PairedTest,
     until: Timestamp,
 }
@@ -71,9 +77,13 @@ pub struct Evidence {
     pub strategy: StrategyId,
     pub shadow_version: VersionId,
     pub disagreements: u64,
-    /// Mean of (new - previous) return per disagreeing signal, percent.
-    pub mean_difference_pct: Option<f64>,
-    pub interval_pct: Option<(f64, f64)>,
+    /// Blocks whose summed (new - previous) return is not 0.
+    pub blocks: usize,
+    /// The summed (new - previous) return over the closed signals, percent.
+    pub difference_pct: f64,
+    /// One-sided sign-flip p-values: the new version worse, and better.
+    pub p_worse: f64,
+    pub p_better: f64,
     /// `worse`, `better`, `window ended`, or `superseded` (a newer deploy
     /// started its own probation).
     pub verdict: &'static str,
@@ -177,54 +187,59 @@ impl Probation {
     }
 
     /// Every shadow learns from a closed signal; a signal both decided on
-    /// feeds its test. `live_took(seat)` says whether the live version took it.
-    pub(crate) fn learn(&mut self, trade: &Trade, live_took: impl Fn(usize) -> bool) -> Vec<Ended> {
-        let mut ended = Vec::new();
+    /// is added to its block. `live_took(seat)` says whether the live
+    /// version took it.
+    pub(crate) fn learn(&mut self, trade: &Trade, live_took: impl Fn(usize) -> bool) {
         let pnl = trade.outcome.pnl_pct;
-        let mut i = 0;
-        while i < self.shadows.len() {
-            let shadow = &mut self.shadows[i];
+        for shadow in &mut self.shadows {
             let _ = shadow.strategy.learn(&trade.signal, &trade.outcome);
             if let Some(took) = shadow.taken.remove(&trade.signal.id) {
                 let previous = if took { pnl } else { 0.0 };
                 let new = if live_took(shadow.seat) { pnl } else { 0.0 };
-                shadow.test.observe(previous, new);
-                match shadow.test.verdict() {
-                    Verdict::ChallengerWorse => {
-                        let shadow = self.shadows.remove(i);
-                        let evidence = evidence(&shadow, "worse");
-                        ended.push(Ended::RolledBack { shadow: Box::new(shadow), evidence });
-                        continue;
-                    }
-                    Verdict::ChallengerBetter => {
-                        let shadow = self.shadows.remove(i);
-                        ended.push(Ended::Kept { evidence: evidence(&shadow, "better") });
-                        continue;
-                    }
-                    Verdict::Undecided => {}
-                }
+                shadow.test.add(trade.signal.entry_ts, previous, new);
             }
-            i += 1;
         }
-        ended
     }
 
-    /// Shadows whose window ended by `now`: the new versions stay.
+    /// Shadows whose window ended by `now` are judged: the new version is
+    /// rolled back when the test finds it worse at `alpha`, else it stays.
     pub(crate) fn expire(&mut self, now: Timestamp) -> Vec<Ended> {
         let (done, running): (Vec<Shadow>, Vec<Shadow>) =
             std::mem::take(&mut self.shadows).into_iter().partition(|shadow| shadow.until <= now);
         self.shadows = running;
-        done.into_iter().map(|shadow| Ended::Kept { evidence: evidence(&shadow, "window ended") }).collect()
+        let alpha = self.config.alpha;
+        done.into_iter()
+            .map(|shadow| {
+                let (better, worse) = tests(&shadow);
+                if worse.passes(alpha) {
+                    let evidence = evidence(&shadow, "worse");
+                    Ended::RolledBack { shadow: Box::new(shadow), evidence }
+                } else {
+                    let verdict = if better.passes(alpha) { "better" } else { "window ended" };
+                    Ended::Kept { evidence: evidence(&shadow, verdict) }
+                }
+            })
+            .collect()
     }
 }
 
+/// The sign-flip tests of a shadow's blocks: the new version better, worse.
+fn tests(shadow: &Shadow) -> (SignFlip, SignFlip) {
+    let differences = shadow.test.open_differences();
+    let reversed: Vec<f64> = differences.iter().map(|d| -d).collect();
+    (sign_flip_greater(&differences), sign_flip_greater(&reversed))
+}
+
 fn evidence(shadow: &Shadow, verdict: &'static str) -> Evidence {
+    let (better, worse) = tests(shadow);
     Evidence {
         strategy: shadow.strategy.name().clone(),
         shadow_version: shadow.version,
         disagreements: shadow.test.disagreements(),
-        mean_difference_pct: shadow.test.mean_difference(),
-        interval_pct: shadow.test.interval(),
+        blocks: better.blocks,
+        difference_pct: better.statistic,
+        p_worse: worse.p_value,
+        p_better: better.p_value,
         verdict,
     }
 }
@@ -266,7 +281,8 @@ fn learn(signal, outcome) { this.seen += 1; }
 
     fn engine_with(source: &str, probation_ms: i64, schedule: Option<Schedule>) -> Engine {
         let config = EngineConfig {
-            promotion: SequentialConfig { min_disagreements: 10, ..SequentialConfig::default() },
+            // One-minute blocks: each signal of [`run`] is a block of its own.
+            promotion: SequentialConfig { min_blocks: 10, block_minutes: 1, ..SequentialConfig::default() },
             retrain: RetrainConfig { train_days: 7, min_train_trades: 10, min_validation_signals: 10 },
             probation_ms,
             ..EngineConfig::default()
@@ -276,14 +292,29 @@ fn learn(signal, outcome) { this.seen += 1; }
         Engine::with_lineup(config, LineupSpec { members: vec![member], champion: Some(0), schedule })
     }
 
-    /// Signals `from..to`, one a second, each closed a moment later: the odd
+    /// A probation window of 30 minutes: 30 signals of [`run`].
+    const WINDOW: i64 = 30 * 60_000;
+
+    /// Signals `from..to`, one a minute, each closed a moment later: the odd
     /// ones (h1 = 1) hit their take-profit, the even ones their stop-loss.
     fn run(engine: &mut Engine, from: i64, to: i64) -> Vec<Effect> {
-        run_every(engine, from, to, 1_000)
+        run_every(engine, from, to, 60_000)
     }
 
     /// [`run`] with a signal every `step` ms.
     fn run_every(engine: &mut Engine, from: i64, to: i64, step: i64) -> Vec<Effect> {
+        run_outcomes(engine, from, to, step, |i| i % 2 == 1)
+    }
+
+    /// [`run_every`] where `wins(i)` says whether signal `i` hits its
+    /// take-profit (+10%) or its stop-loss (-5%).
+    fn run_outcomes(
+        engine: &mut Engine,
+        from: i64,
+        to: i64,
+        step: i64,
+        wins: impl Fn(i64) -> bool,
+    ) -> Vec<Effect> {
         let mut effects = Vec::new();
         for i in from..to {
             let at = i * step;
@@ -295,7 +326,7 @@ fn learn(signal, outcome) { this.seen += 1; }
                 ..signal(&format!("s{i}"), Side::Long)
             };
             engine.handle(Event::Signal(s), &mut effects).unwrap();
-            let (high, low) = if i % 2 == 1 { (111.0, 99.0) } else { (101.0, 94.0) };
+            let (high, low) = if wins(i) { (111.0, 99.0) } else { (101.0, 94.0) };
             let price: Price = bar(at + 500, 100.0, high, low);
             let update = PriceUpdate { symbol: Symbol::new("BTC"), price };
             engine.handle(Event::Price { update, at: Timestamp(at + 999) }, &mut effects).unwrap();
@@ -335,7 +366,7 @@ fn learn(signal, outcome) { this.seen += 1; }
 
     #[test]
     fn a_saved_probation_resumed_elsewhere_ends_exactly_as_the_original() {
-        let window = 7 * siglearn_plugin_api::MILLIS_PER_DAY;
+        let window = WINDOW;
         let mut original = engine(WINNERS, window);
         run(&mut original, 0, 10);
         original.replace_strategy(script(LOSERS), &mut Vec::new()).unwrap();
@@ -365,7 +396,7 @@ fn learn(signal, outcome) { this.seen += 1; }
 
     #[test]
     fn a_worse_reload_is_rolled_back_with_what_the_shadow_learned() {
-        let mut engine = engine(WINNERS, 7 * siglearn_plugin_api::MILLIS_PER_DAY);
+        let mut engine = engine(WINNERS, WINDOW);
         run(&mut engine, 0, 10);
         let mut effects = Vec::new();
         let good_hash = engine.code_hash("s").unwrap().to_owned();
@@ -401,7 +432,7 @@ fn learn(signal, outcome) { this.seen += 1; }
 
     #[test]
     fn a_better_reload_is_kept_and_its_shadow_dropped() {
-        let mut engine = engine(LOSERS, 7 * siglearn_plugin_api::MILLIS_PER_DAY);
+        let mut engine = engine(LOSERS, WINDOW);
         run(&mut engine, 0, 10);
         let mut effects = Vec::new();
         let new_hash = crate::strategy::script::code_hash(WINNERS.as_bytes());
@@ -414,15 +445,16 @@ fn learn(signal, outcome) { this.seen += 1; }
 
     #[test]
     fn an_undecided_probation_ends_with_its_window_and_keeps_the_new_version() {
-        let mut engine = engine(WINNERS, 60_000);
+        let mut engine = engine(WINNERS, WINDOW);
         run(&mut engine, 0, 10);
         let mut effects = Vec::new();
         // The same decisions written differently: they never disagree.
         let same = r#"fn decide(signal) { 0.0 < signal.heads.get("h1", 0.0) }"#;
         engine.replace_strategy(script(same), &mut effects).unwrap();
-        let effects = run(&mut engine, 10, 40);
-        assert!(ended(&effects).is_empty(), "the window is 60 s, from 10 s");
-        let effects = run(&mut engine, 40, 80);
+        // The deploy is at the last bar, 9 min 0.5 s: the window ends at 39 min 0.5 s.
+        let effects = run(&mut engine, 10, 39);
+        assert!(ended(&effects).is_empty(), "the window is 30 min");
+        let effects = run(&mut engine, 39, 80);
         assert_eq!(ended(&effects), [("window ended", false)]);
         assert_eq!(engine.code_hash("s"), Some(crate::strategy::script::code_hash(same.as_bytes()).as_str()));
     }
@@ -467,8 +499,46 @@ fn learn(signal, outcome) { this.seen += 1; }
     }
 
     #[test]
+    fn a_retraining_deploy_that_turns_out_worse_is_rolled_back() {
+        // Retraining has it take everything, which wins through the
+        // validation week; from the deploy on every signal loses.
+        let turns = r#"
+            fn init(params) { this.mode = "none"; }
+            fn decide(signal) { this.mode == "all" }
+            fn retrain(history) { this.mode = "all"; }
+        "#;
+        let schedule = Schedule::new(&ScheduleConfig::default()).unwrap();
+        let mut engine = engine_with(turns, 7 * siglearn_plugin_api::MILLIS_PER_DAY, Some(schedule));
+        let hour = 3_600_000;
+        let (mut effects, mut i) = (Vec::new(), 0);
+        while !effects.iter().any(|e| matches!(e, Effect::ProbationStarted { .. })) {
+            assert!(i < 24 * 28, "no deploy within four weeks");
+            effects.extend(run_outcomes(&mut engine, i, i + 1, hour, |_| true));
+            i += 1;
+        }
+        let after = run_outcomes(&mut engine, i, i + 24 * 8, hour, |_| false);
+        assert_eq!(ended(&after), [("worse", true)]);
+        let evidence = &evidences(&after)[0];
+        assert!(evidence.p_worse <= 0.05 && evidence.difference_pct < 0.0, "{evidence:?}");
+        let rollback = after
+            .iter()
+            .find_map(|effect| match effect {
+                Effect::VersionCreated(record) if record.reason == VersionReason::Rollback => Some(record),
+                _ => None,
+            })
+            .expect("a rollback version");
+        assert_eq!(rollback.parent, Some(VersionId(1)));
+        assert_eq!(rollback.state["mode"], "none");
+        // The rolled-back version takes nothing again.
+        assert_eq!(
+            takes(&run_outcomes(&mut engine, i + 24 * 8, i + 24 * 8 + 3, hour, |_| false)),
+            [false; 3]
+        );
+    }
+
+    #[test]
     fn a_deploy_during_probation_supersedes_it_and_is_judged_against_its_own_predecessor() {
-        let mut engine = engine(WINNERS, 7 * siglearn_plugin_api::MILLIS_PER_DAY);
+        let mut engine = engine(WINNERS, WINDOW);
         let mut effects = Vec::new();
         engine.replace_strategy(script(LOSERS), &mut effects).unwrap();
         engine.replace_strategy(script(WINNERS), &mut effects).unwrap();

@@ -137,7 +137,7 @@ impl AbTable {
             "PF",
             "sharpe",
             "maxDD%",
-            "vs champion: diff% [95% CI] n"
+            "vs champion: diff%/block [CS] n"
         ));
         for row in &self.strategies {
             let name = if row.champion { format!("{} *", row.strategy) } else { row.strategy.clone() };

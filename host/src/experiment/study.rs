@@ -21,6 +21,12 @@ use serde::Serialize;
 
 use super::sequential::{PairedTest, SequentialConfig, Verdict};
 
+/// The sequence as the promotion test ran it before blocks: fed every
+/// signal, no verdict before 30 of them, tightest at 500. The simulations
+/// here draw independent signals, so a signal is a block of its own.
+pub const PER_SIGNAL: SequentialConfig =
+    SequentialConfig { alpha: 0.05, min_blocks: 30, planned_blocks: 500, block_minutes: 1440 };
+
 /// Trades each strategy needs before the win-rate rule compares them, so it
 /// is not judged on a handful of trades.
 const NAIVE_MIN_TRADES: u64 = 30;
@@ -46,7 +52,7 @@ pub struct AaStudy {
 /// Two strategies that each take every signal independently with
 /// probability 0.5, so they disagree on half the signals but neither is better.
 pub fn aa_study(seed: u64, streams: usize, signals_per_stream: usize, alpha: f64) -> AaStudy {
-    let config = SequentialConfig { alpha, ..SequentialConfig::default() };
+    let config = SequentialConfig { alpha, ..PER_SIGNAL };
     let model = TradeModel::default();
     let (mut final_look, mut every_look, mut sequential) = (0usize, 0usize, 0usize);
     for stream in 0..streams {
@@ -93,7 +99,7 @@ pub fn edge_study(seed: u64, streams: usize, signals_per_stream: usize, edge_pct
     let mut promoted = 0usize;
     for stream in 0..streams {
         let mut rng = Rng::for_stream(seed, stream);
-        let mut test = PairedTest::new(SequentialConfig::default());
+        let mut test = PairedTest::new(PER_SIGNAL);
         for _ in 0..signals_per_stream {
             let trade = model.sample(&mut rng);
             let champion_takes = rng.chance(0.5);
@@ -245,13 +251,13 @@ impl TradeModel {
 
 /// splitmix64: tiny, fast, and good enough for simulation; not for secrets.
 #[derive(Clone, Debug)]
-struct Rng {
+pub(super) struct Rng {
     state: u64,
 }
 
 impl Rng {
     /// Independent-looking generators for each stream of one seed.
-    fn for_stream(seed: u64, stream: usize) -> Self {
+    pub(super) fn for_stream(seed: u64, stream: usize) -> Self {
         let mut mixer = Rng { state: seed ^ (stream as u64).wrapping_mul(0xD1B5_4A32_D192_ED03) };
         Rng { state: mixer.next_u64() }
     }
@@ -265,17 +271,17 @@ impl Rng {
     }
 
     /// Uniform in [0, 1) with 53 random bits.
-    fn uniform(&mut self) -> f64 {
+    pub(super) fn uniform(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
     }
 
-    fn chance(&mut self, probability: f64) -> bool {
+    pub(super) fn chance(&mut self, probability: f64) -> bool {
         self.uniform() < probability
     }
 
     /// Standard normal by Box–Muller; the second value is dropped, which
     /// costs speed, not quality.
-    fn normal(&mut self) -> f64 {
+    pub(super) fn normal(&mut self) -> f64 {
         let radius = (-2.0 * (1.0 - self.uniform()).ln()).sqrt();
         radius * (std::f64::consts::TAU * self.uniform()).cos()
     }
@@ -330,7 +336,7 @@ mod tests {
 
     #[test]
     fn aa_false_promotion_is_at_most_alpha_when_the_differences_are_skewed() {
-        let rate = skewed_aa_study(20_240_603, 1000, 1000, SequentialConfig::default());
+        let rate = skewed_aa_study(20_240_603, 1000, 1000, PER_SIGNAL);
         assert!(rate <= 0.05, "{rate}");
     }
 
@@ -338,7 +344,7 @@ mod tests {
     fn without_the_minimum_count_skewed_aa_promotes_more_often_than_alpha() {
         // The asymptotic interval is too narrow on a few disagreements: the
         // minimum is what keeps the early looks honest.
-        let config = SequentialConfig { min_disagreements: 2, ..SequentialConfig::default() };
+        let config = SequentialConfig { min_blocks: 2, ..PER_SIGNAL };
         let rate = skewed_aa_study(20_240_603, 1000, 300, config);
         assert!(rate > 0.05, "{rate}");
     }
@@ -356,10 +362,10 @@ mod tests {
     fn print_aa_study() {
         let (streams, signals) = (10_000, 2_000);
         println!("{:#?}", aa_study(1, streams, signals, 0.05));
-        for min_disagreements in [2, 10, 30] {
-            let config = SequentialConfig { min_disagreements, ..SequentialConfig::default() };
+        for min_blocks in [2, 10, 30] {
+            let config = SequentialConfig { min_blocks, ..PER_SIGNAL };
             let rate = skewed_aa_study(2, streams, signals, config);
-            println!("skewed A/A, sequential every look, min_disagreements {min_disagreements}: {rate}");
+            println!("skewed A/A, sequential every look, min_blocks {min_blocks}: {rate}");
         }
         for edge in [0.05, 0.1, 0.15, 0.2] {
             println!("edge {edge}%/signal promoted: {}", edge_study(3, streams, signals, edge));
