@@ -30,11 +30,15 @@
 
 mod breakdown;
 mod daily;
+pub mod dsr;
 #[cfg(test)]
 mod fixtures;
 mod heads;
 pub mod learning;
 mod moments;
+pub(crate) mod normal;
+pub mod pbo;
+pub mod psr;
 mod spearman;
 mod summary;
 mod text;

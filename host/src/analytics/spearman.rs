@@ -17,10 +17,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::moments::{all_equal, mean};
+use super::normal::Z_95;
 use crate::trade::Trade;
-
-/// The two-sided 95% quantile of the standard normal distribution.
-const Z_95: f64 = 1.959963984540054;
 
 /// The information coefficient of one indicator.
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -29,9 +29,6 @@ pub use performance::performance;
 pub use period::{ParsePeriodError, Period};
 pub use recommendations::{MIN_EVIDENCE, recommendations};
 
-/// The two-sided 95% quantile of the standard normal distribution.
-const Z_95: f64 = 1.959963984540054;
-
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;

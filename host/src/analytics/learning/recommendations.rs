@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::Z_95;
 use crate::analytics::moments::{mean, sample_std};
+use crate::analytics::normal::Z_95;
 use crate::analytics::{
     HeadStats, IndicatorStats, MISSING_KEY, Report, Summary, build_report, sort_in_exit_order,
 };
