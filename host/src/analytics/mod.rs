@@ -39,6 +39,7 @@ mod moments;
 pub(crate) mod normal;
 pub mod pbo;
 pub mod psr;
+pub mod selection;
 mod spearman;
 mod summary;
 mod text;
@@ -51,6 +52,7 @@ use siglearn_plugin_api::{Side, Symbol};
 use crate::trade::Trade;
 
 pub use heads::{HeadStats, VoteGroup};
+pub use selection::{Selection, StrategySharpe, Trials};
 pub use spearman::IndicatorStats;
 pub use summary::{Summary, summarize};
 
@@ -60,7 +62,8 @@ pub const MISSING_KEY: &str = "(none)";
 /// Everything `siglearn report` shows about a set of closed trades.
 ///
 /// Serialises to `{"overall", "by_symbol", "by_side", "by_pattern",
-/// "by_regime", "by_head", "by_indicator", "open_signals"}` in that order.
+/// "by_regime", "by_head", "by_indicator", "lineup", "open_signals"}` in that
+/// order.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Report {
     pub overall: Summary,
@@ -71,6 +74,9 @@ pub struct Report {
     pub by_regime: BTreeMap<String, Summary>,
     pub by_head: BTreeMap<String, HeadStats>,
     pub by_indicator: BTreeMap<String, IndicatorStats>,
+    /// The strategies' PSR and DSR and the lineup's PBO with its trial count,
+    /// when the trades were replayed or stored with strategies; else `null`.
+    pub lineup: Option<Selection>,
     /// Signals still waiting for an outcome; they are in no metric.
     pub open_signals: usize,
 }
@@ -89,11 +95,17 @@ pub fn build_report(trades: &[Trade], open_signals: usize) -> Report {
         by_regime: breakdown::group_summaries(&ordered, |trade| label(&trade.signal.regime)),
         by_head: heads::by_head(&ordered),
         by_indicator: spearman::by_indicator(&ordered),
+        lineup: None,
         open_signals,
     }
 }
 
 impl Report {
+    /// The report with the selection figures of the strategies that ran.
+    pub fn with_lineup(self, lineup: Selection) -> Report {
+        Report { lineup: Some(lineup), ..self }
+    }
+
     /// The report as indented JSON.
     pub fn to_json_pretty(&self) -> String {
         // Cannot fail: every map key is a string and every value a number,
@@ -120,7 +132,8 @@ mod tests {
     const EMPTY_SUMMARY: &str = concat!(
         r#"{"total_trades":0,"wins":0,"losses":0,"win_rate":null,"avg_pnl_pct":null,"#,
         r#""expectancy_pct":null,"profit_factor":null,"max_drawdown_pct":null,"best_streak":0,"#,
-        r#""worst_streak":0,"sharpe_per_trade":null,"sharpe_daily":null,"sortino_daily":null}"#
+        r#""worst_streak":0,"sharpe_per_trade":null,"sharpe_daily":null,"sortino_daily":null,"#,
+        r#""psr_daily":null}"#
     );
 
     fn mixed_trades() -> Vec<Trade> {
@@ -158,7 +171,7 @@ mod tests {
         let json = serde_json::to_string(&build_report(&[], 3)).unwrap();
         let expected =
             format!(r#"{{"overall":{EMPTY_SUMMARY},"by_symbol":{{}},"by_side":{{}},"by_pattern":{{}},"#)
-                + r#""by_regime":{},"by_head":{},"by_indicator":{},"open_signals":3}"#;
+                + r#""by_regime":{},"by_head":{},"by_indicator":{},"lineup":null,"open_signals":3}"#;
         assert_eq!(json, expected);
     }
 

@@ -4,7 +4,7 @@
 //! Undefined values print as `-`. Rates print as percentages; returns with 4
 //! decimals because a typical trade moves well under 1%; ratios with 2 or 3.
 
-use super::{Report, Summary};
+use super::{Report, Selection, Summary, Trials};
 
 impl Report {
     /// The report as aligned plain text, ending with a newline.
@@ -45,7 +45,44 @@ impl Report {
             vec![name.clone(), stats.n.to_string(), number(stats.ic, 3), interval]
         });
         table(&mut out, "By indicator", &["indicator", "n", "IC", "95% CI"], indicators.collect());
+        if let Some(lineup) = &self.lineup {
+            lineup_block(&mut out, lineup);
+        }
         out
+    }
+}
+
+/// Each strategy's PSR and DSR, then the trials and the PBO.
+fn lineup_block(out: &mut String, lineup: &Selection) {
+    let rows = lineup.strategies.iter().map(|(name, figures)| {
+        vec![
+            name.clone(),
+            figures.days.to_string(),
+            number(figures.sharpe_per_day, 4),
+            number(figures.psr, 3),
+            number(figures.dsr, 3),
+        ]
+    });
+    let header = ["strategy", "days", "sharpe/day", "PSR", "DSR"];
+    table(
+        out,
+        "Selection (PSR: P[true Sharpe > 0]; DSR: the same against the luck of N trials)",
+        &header,
+        rows.collect(),
+    );
+    let Trials { strategies, versions, parameter_sets, total } = lineup.trials;
+    out.push_str(&format!(
+        "  N = {total} trials ({strategies} strategies, {versions} reload/retrain versions, {parameter_sets} \
+         parameter sets); variance of their daily Sharpe ratios {}\n",
+        number(lineup.sharpe_variance, 5)
+    ));
+    match (&lineup.pbo, &lineup.pbo_note) {
+        (Some(pbo), _) => out.push_str(&format!(
+            "  PBO {:.3}: CSCV over {} days in {} partitions ({} splits)\n",
+            pbo.probability, pbo.blocks, pbo.partitions, pbo.splits
+        )),
+        (None, Some(note)) => out.push_str(&format!("  PBO -: {note}\n")),
+        (None, None) => out.push_str("  PBO -\n"),
     }
 }
 
@@ -64,6 +101,7 @@ fn overall_block(summary: &Summary, open_signals: usize) -> String {
         ("sharpe / trade", number(summary.sharpe_per_trade, 3)),
         ("sharpe daily", number(summary.sharpe_daily, 2)),
         ("sortino daily", number(summary.sortino_daily, 2)),
+        ("PSR daily", number(summary.psr_daily, 3)),
         ("open signals", open_signals.to_string()),
     ];
     let width = lines.iter().map(|(label, _)| label.len()).max().unwrap_or(0);

@@ -10,7 +10,7 @@ use siglearn_plugin_api::Signal;
 use siglearn_plugin_api::Timestamp;
 
 use super::{OutcomeArgs, PriceArgs, progress, warn_skipped};
-use crate::analytics::{Report, build_report};
+use crate::analytics::{Report, Trials, build_report};
 use crate::config::Config;
 use crate::engine::{Engine, LineupSpec};
 use crate::experiment::ab::AbTable;
@@ -196,7 +196,12 @@ pub(super) fn run_replay(
     }
     let elapsed = started.elapsed();
     let report = build_report(&result.trades, result.open.len());
-    let ab = with_strategies.then(|| AbTable::of(&engine));
+    let tried = result.versions.iter().filter(|version| Trials::counts(version.reason)).count();
+    let ab = with_strategies.then(|| AbTable::of(&engine).with_versions(tried));
+    let report = match &ab {
+        Some(ab) => report.with_lineup(ab.selection.clone()),
+        None => report,
+    };
     write_outputs(&result.trades, &report, ab.as_ref(), outputs)?;
     if outputs.json {
         println!("{}", report.to_json_pretty());

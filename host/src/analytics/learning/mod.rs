@@ -25,7 +25,7 @@ mod recommendations;
 mod weekly;
 
 pub use improvements::improvements;
-pub use performance::performance;
+pub use performance::{lineup_selection, performance};
 pub use period::{ParsePeriodError, Period};
 pub use recommendations::{MIN_EVIDENCE, recommendations};
 
@@ -41,7 +41,7 @@ mod tests {
     #[test]
     fn empty_inputs_give_nulls_and_empty_lists() {
         let now = Timestamp(0);
-        let json = performance(&[], &HashMap::new(), Some("a"), Period::Days(7), now);
+        let json = performance(&[], &HashMap::new(), Some("a"), Period::Days(7), now, 0);
         assert_eq!(
             (json["overall"]["total_trades"].clone(), json["overall"]["win_rate"].clone()),
             (json!(0), Value::Null)

@@ -8,7 +8,8 @@ use siglearn_plugin_api::Timestamp;
 
 use super::period::Period;
 use super::weekly::weekly;
-use crate::analytics::{Report, build_report, sort_in_exit_order, summarize};
+use crate::analytics::pbo::DEFAULT_PARTITIONS;
+use crate::analytics::{Report, Selection, Trials, build_report, sort_in_exit_order, summarize};
 use crate::store::DecisionsBySignal;
 use crate::trade::Trade;
 
@@ -16,19 +17,23 @@ use crate::trade::Trade;
 /// in `period` before `now`.
 ///
 /// `{period, overall, by_pattern, by_regime, by_indicator, by_head,
-/// by_strategy, learning_progress}`: the first five as in the analytics
-/// report; `by_strategy.<name>` is the summary of the trades the strategy took
-/// plus `taken, skipped, no_decision, champion`, for every strategy with a
-/// decision (counts cover the recorded decisions on the period's closed
-/// signals); `learning_progress` is the weekly series (`week_start, trades,
-/// win_rate, avg_pnl_pct, cumulative_pnl_pct`) of the champion's taken trades,
-/// or of every trade without a champion.
+/// by_strategy, selection, learning_progress}`: the first five as in the
+/// analytics report; `by_strategy.<name>` is the summary of the trades the
+/// strategy took (with `psr_daily`) plus `dsr, taken, skipped, no_decision,
+/// champion`, for every strategy with a decision (counts cover the recorded
+/// decisions on the period's closed signals); `selection` is the report's
+/// `lineup` (trials, PBO) over those ledgers, deflated for the strategies and
+/// `versions_tried` more trials, `null` without strategies;
+/// `learning_progress` is the weekly series (`week_start, trades, win_rate,
+/// avg_pnl_pct, cumulative_pnl_pct`) of the champion's taken trades, or of
+/// every trade without a champion.
 pub fn performance(
     trades: &[Trade],
     decisions: &DecisionsBySignal,
     champion: Option<&str>,
     period: Period,
     now: Timestamp,
+    versions_tried: usize,
 ) -> Value {
     let mut ordered: Vec<&Trade> =
         trades.iter().filter(|trade| period.contains(trade.outcome.exit_ts, now)).collect();
@@ -39,10 +44,13 @@ pub fn performance(
         Some(name) => ledgers.get(name).map_or_else(Vec::new, |ledger| weekly(&ledger.taken)),
         None => weekly(&ordered),
     };
+    let selection = selection_of(&ledgers, versions_tried);
     let by_strategy: serde_json::Map<String, Value> = ledgers
         .iter()
         .map(|(&name, ledger)| {
             let mut entry = json!(summarize(&ledger.taken));
+            let figures = selection.as_ref().and_then(|selection| selection.strategies.get(name));
+            entry["dsr"] = json!(figures.and_then(|figures| figures.dsr));
             entry["taken"] = json!(ledger.taken.len());
             entry["skipped"] = json!(ledger.skipped);
             entry["no_decision"] = json!(ledger.no_decision);
@@ -59,8 +67,31 @@ pub fn performance(
         "by_indicator": by_indicator,
         "by_head": by_head,
         "by_strategy": by_strategy,
+        "selection": selection,
         "learning_progress": progress,
     })
+}
+
+/// The selection figures of the strategies that decided on `trades` (any
+/// order), deflated for them and `versions_tried` more trials; `None` without
+/// a recorded decision.
+pub fn lineup_selection(
+    trades: &[&Trade],
+    decisions: &DecisionsBySignal,
+    versions_tried: usize,
+) -> Option<Selection> {
+    let mut ordered = trades.to_vec();
+    sort_in_exit_order(&mut ordered);
+    selection_of(&ledgers(&ordered, decisions), versions_tried)
+}
+
+fn selection_of(ledgers: &BTreeMap<&str, Ledger<'_>>, versions_tried: usize) -> Option<Selection> {
+    if ledgers.is_empty() {
+        return None;
+    }
+    let taken: Vec<(String, Vec<&Trade>)> =
+        ledgers.iter().map(|(name, ledger)| ((*name).to_owned(), ledger.taken.clone())).collect();
+    Some(Selection::of(&taken, Trials::new(taken.len(), versions_tried, 0), DEFAULT_PARTITIONS))
 }
 
 /// How one strategy decided on a set of closed signals.
@@ -114,12 +145,13 @@ mod tests {
             exiting_at("after-now", 101 * DAY, 4.0),
         ];
         let decisions = DecisionsBySignal::new();
-        let count =
-            |period| performance(&trades, &decisions, None, period, now)["overall"]["total_trades"].clone();
+        let count = |period| {
+            performance(&trades, &decisions, None, period, now, 0)["overall"]["total_trades"].clone()
+        };
         assert_eq!(count(Period::Days(7)), 1);
         assert_eq!(count(Period::Days(30)), 2);
         assert_eq!(count(Period::All), 4);
-        assert_eq!(performance(&trades, &decisions, None, Period::Days(7), now)["period"], "7d");
+        assert_eq!(performance(&trades, &decisions, None, Period::Days(7), now, 0)["period"], "7d");
     }
 
     #[test]
@@ -132,7 +164,7 @@ mod tests {
             ("t003".to_owned(), vec![("a".to_owned(), verdict(false)), ("b".to_owned(), verdict(true))]),
             ("still-open".to_owned(), vec![("c".to_owned(), verdict(true))]),
         ]);
-        let json = performance(&trades, &decisions, Some("a"), Period::All, Timestamp(i64::MAX));
+        let json = performance(&trades, &decisions, Some("a"), Period::All, Timestamp(i64::MAX), 0);
         let row = |name: &str| {
             let row = &json["by_strategy"][name];
             let count = |key: &str| row[key].as_u64().unwrap();
@@ -150,7 +182,17 @@ mod tests {
         assert_eq!(json["by_strategy"]["a"]["avg_pnl_pct"], 0.0);
         // Progress follows the champion's taken trades, or every trade without one.
         assert_eq!(json["learning_progress"][0]["trades"], 2);
-        let all = performance(&trades, &decisions, None, Period::All, Timestamp(i64::MAX));
+        // Three strategies decided and two more versions were tried: N = 5.
+        let tried = performance(&trades, &decisions, Some("a"), Period::All, Timestamp(i64::MAX), 2);
+        assert_eq!(
+            tried["selection"]["trials"],
+            json!({"strategies": 3, "versions": 2, "parameter_sets": 0, "total": 5})
+        );
+        assert!(
+            tried["by_strategy"]["a"].get("dsr").is_some()
+                && tried["by_strategy"]["a"].get("psr_daily").is_some()
+        );
+        let all = performance(&trades, &decisions, None, Period::All, Timestamp(i64::MAX), 0);
         assert_eq!(all["learning_progress"][0]["trades"], 3);
         assert_eq!(all["by_strategy"]["a"]["champion"], false);
     }
@@ -168,7 +210,7 @@ mod tests {
             exiting_at("monday", sunday_night + 1, -1.0),
             exiting_at("three-weeks-on", (JAN_1_2024 + 22) * DAY, 2.0),
         ];
-        let json = performance(&trades, &HashMap::new(), None, Period::All, Timestamp(0));
+        let json = performance(&trades, &HashMap::new(), None, Period::All, Timestamp(0), 0);
         let weeks = json["learning_progress"].as_array().unwrap();
         let column = |key: &str| weeks.iter().map(|week| week[key].clone()).collect::<Vec<_>>();
         assert_eq!(
