@@ -31,8 +31,10 @@
 mod breakdown;
 mod daily;
 pub mod dsr;
+mod fdr;
 #[cfg(test)]
 mod fixtures;
+mod hac;
 mod heads;
 pub mod learning;
 mod moments;

@@ -17,6 +17,11 @@ pub(crate) fn cdf(x: f64) -> f64 {
     0.5 * libm::erfc(-x / SQRT_2)
 }
 
+/// Two-sided p-value of a z statistic: `2 (1 − Φ(|z|))`.
+pub(crate) fn two_sided_p(z: f64) -> f64 {
+    libm::erfc(z.abs() / SQRT_2).min(1.0)
+}
+
 /// The `p` quantile: `x` with `Φ(x) = p`; −∞ at 0, +∞ at 1, NaN outside [0, 1].
 pub(crate) fn quantile(p: f64) -> f64 {
     const A: [f64; 6] = [
@@ -102,6 +107,8 @@ mod tests {
         for (x, p) in [(0.0, 0.5), (-1.0, 0.15865525393145707), (3.0, 0.9986501019683699), (Z_95, 0.975)] {
             assert!((cdf(x) - p).abs() < 1e-15, "{x}");
         }
+        assert!((two_sided_p(Z_95) - 0.05).abs() < 1e-15);
+        assert!((two_sided_p(-Z_95) - 0.05).abs() < 1e-15);
         for p in [1e-6, 0.1, 0.3, 0.7, 0.95, 0.999_999] {
             assert!((cdf(quantile(p)) - p).abs() < 1e-14 * p.max(1e-2), "{p}");
         }

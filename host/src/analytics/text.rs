@@ -33,18 +33,33 @@ impl Report {
                 stats.disagree.count.to_string(),
                 percent(stats.disagree.win_rate),
                 number(stats.edge_pct, 4),
+                interval(stats.edge_ci_low, stats.edge_ci_high, 4),
+                number(stats.p_value, 3),
             ]
         });
-        let header = ["head", "agree n", "agree win%", "disagree n", "disagree win%", "edge%"];
+        let header = [
+            "head",
+            "agree n",
+            "agree win%",
+            "disagree n",
+            "disagree win%",
+            "edge%",
+            "95% CI (clustered)",
+            "p",
+        ];
         table(&mut out, "By head", &header, heads.collect());
         let indicators = self.by_indicator.iter().map(|(name, stats)| {
-            let interval = match (stats.ci_low, stats.ci_high) {
-                (Some(low), Some(high)) => format!("[{low:.3}, {high:.3}]"),
-                _ => "-".to_owned(),
-            };
-            vec![name.clone(), stats.n.to_string(), number(stats.ic, 3), interval]
+            vec![
+                name.clone(),
+                stats.n.to_string(),
+                number(stats.ic, 3),
+                interval(stats.ci_low, stats.ci_high, 3),
+                number(stats.design_effect, 2),
+                number(stats.p_value, 3),
+            ]
         });
-        table(&mut out, "By indicator", &["indicator", "n", "IC", "95% CI"], indicators.collect());
+        let header = ["indicator", "n", "IC", "95% CI (clustered)", "deff", "p"];
+        table(&mut out, "By indicator", &header, indicators.collect());
         if let Some(lineup) = &self.lineup {
             lineup_block(&mut out, lineup);
         }
@@ -83,6 +98,14 @@ fn lineup_block(out: &mut String, lineup: &Selection) {
         )),
         (None, Some(note)) => out.push_str(&format!("  PBO -: {note}\n")),
         (None, None) => out.push_str("  PBO -\n"),
+    }
+}
+
+/// `[low, high]`, or `-` when undefined.
+fn interval(low: Option<f64>, high: Option<f64>, digits: usize) -> String {
+    match (low, high) {
+        (Some(low), Some(high)) => format!("[{low:.digits$}, {high:.digits$}]"),
+        _ => "-".to_owned(),
     }
 }
 
@@ -192,7 +215,12 @@ mod tests {
                              long        1  100.0   1.5000     -    0.00             -\n  \
                              short       1    0.0  -0.5000  0.00    0.50             -\n";
         assert!(text.contains(expected_side), "{text}");
-        assert!(text.contains("  trend        1       100.0           0              -      -\n"), "{text}");
-        assert!(text.contains("  rsi        1   -       -\n"), "{text}");
+        assert!(
+            text.contains(
+                "  trend        1       100.0           0              -      -                   -  -\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("  rsi        1   -                   -     -  -\n"), "{text}");
     }
 }

@@ -27,7 +27,7 @@ mod weekly;
 pub use improvements::improvements;
 pub use performance::{lineup_selection, performance};
 pub use period::{ParsePeriodError, Period};
-pub use recommendations::{MIN_EVIDENCE, recommendations};
+pub use recommendations::{FALSE_DISCOVERY_RATE, MIN_EVIDENCE, recommendations};
 
 #[cfg(test)]
 mod tests {

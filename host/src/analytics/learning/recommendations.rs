@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
+use crate::analytics::fdr::benjamini_hochberg;
 use crate::analytics::moments::{mean, sample_std};
 use crate::analytics::normal::Z_95;
 use crate::analytics::{
@@ -15,6 +16,11 @@ use crate::trade::Trade;
 
 /// The fewest trades a recommendation rests on, in each group compared.
 pub const MIN_EVIDENCE: usize = 30;
+
+/// The Benjamini–Hochberg level of the indicator and head recommendations:
+/// among the indicators (heads) flagged, at most this share is expected to
+/// have no real effect.
+pub const FALSE_DISCOVERY_RATE: f64 = 0.05;
 
 /// Above this many distinct confidences the candidate thresholds are a grid
 /// of quantiles, so the search cannot fit a threshold to single trades.
@@ -27,15 +33,19 @@ const THRESHOLD_GRID_STEPS: usize = 20;
 ///
 /// `{underperforming_indicators, strong_patterns, weak_patterns,
 /// optimal_threshold, suggested_weight_changes}`. Indicators: `{indicator,
-/// ic, ci_low, ci_high, n, reason}` whose IC interval lies below 0. Strong /
+/// ic, ci_low, ci_high, n, p_value, q_value, reason}` whose IC is below 0
+/// with a Benjamini–Hochberg q-value at most [`FALSE_DISCOVERY_RATE`] among
+/// the indicators with [`MIN_EVIDENCE`] trades (intervals and p-values allow
+/// for clustering in time, see the analytics report). Strong /
 /// weak: `{patterns, regimes}`, lists of `{name, n, win_rate, ci_low,
 /// ci_high, overall_win_rate, avg_pnl_pct, reason}` whose Wilson interval lies
 /// above / below the overall win rate. Threshold: `{threshold, n,
 /// avg_pnl_pct, ci_low, ci_high, take_everything: {n, avg_pnl_pct, ci_low,
 /// ci_high}, reason}` over the trades with a confidence, `null` under
 /// [`MIN_EVIDENCE`] of them. Weights: `{head, suggestion: raise | lower,
-/// edge_pct, ci_low, ci_high, n_agree, n_disagree, reason}`. Lists are in
-/// name order.
+/// edge_pct, ci_low, ci_high, n_agree, n_disagree, p_value, q_value,
+/// reason}` likewise across the heads with [`MIN_EVIDENCE`] trades on both
+/// sides. Lists are in name order.
 pub fn recommendations(trades: &[Trade]) -> Value {
     let report = build_report(trades, 0);
     let mut ordered: Vec<&Trade> = trades.iter().collect();
@@ -55,22 +65,36 @@ pub fn recommendations(trades: &[Trade]) -> Value {
         "strong_patterns": strong,
         "weak_patterns": weak,
         "optimal_threshold": optimal_threshold(&ordered),
-        "suggested_weight_changes": weight_advice(&ordered, &report.by_head),
+        "suggested_weight_changes": weight_advice(&report.by_head),
     })
 }
 
+/// Indicators whose IC is below 0 and survives Benjamini–Hochberg at
+/// [`FALSE_DISCOVERY_RATE`] across every indicator with enough trades.
 fn indicator_advice(report: &Report) -> Vec<Value> {
-    let advice = |(name, stats): (&String, &IndicatorStats)| {
+    let tested: Vec<(&String, &IndicatorStats, f64)> = report
+        .by_indicator
+        .iter()
+        .filter(|(_, stats)| stats.n >= MIN_EVIDENCE)
+        .filter_map(|(name, stats)| Some((name, stats, stats.p_value?)))
+        .collect();
+    let q_values = benjamini_hochberg(&tested.iter().map(|(_, _, p)| *p).collect::<Vec<_>>());
+    let family = tested.len();
+    let advice = |((name, stats, p), q): ((&String, &IndicatorStats, f64), f64)| {
         let (ic, ci_low, ci_high, n) = (stats.ic?, stats.ci_low?, stats.ci_high?, stats.n);
-        (n >= MIN_EVIDENCE && ci_high < 0.0).then(|| {
+        (q <= FALSE_DISCOVERY_RATE && ic < 0.0).then(|| {
             let reason = format!(
                 "Over {n} trades, a higher {name} in the signal's direction came with lower returns \
-                 (IC {ic:.3}, 95% CI {ci_low:.3} to {ci_high:.3}): drop it or reverse its sign."
+                 (IC {ic:.3}, 95% CI {ci_low:.3} to {ci_high:.3} allowing for clustering in time; q = {q:.3} \
+                 across {family} indicators): drop it or reverse its sign."
             );
-            json!({ "indicator": name, "ic": ic, "ci_low": ci_low, "ci_high": ci_high, "n": n, "reason": reason })
+            json!({
+                "indicator": name, "ic": ic, "ci_low": ci_low, "ci_high": ci_high, "n": n,
+                "p_value": p, "q_value": q, "reason": reason,
+            })
         })
     };
-    report.by_indicator.iter().filter_map(advice).collect()
+    tested.into_iter().zip(q_values).filter_map(advice).collect()
 }
 
 /// The (strong, weak) groups of a breakdown against the overall win rate.
@@ -198,89 +222,48 @@ fn threshold_candidates(rated: &[(f64, f64)]) -> Vec<f64> {
     grid
 }
 
-/// Heads whose agree-minus-disagree mean return (the analytics `edge_pct`)
-/// has a Welch 95% interval excluding 0, with enough trades on both sides.
-fn weight_advice(ordered: &[&Trade], heads: &BTreeMap<String, HeadStats>) -> Vec<Value> {
-    let variances = head_variances(ordered);
-    let advice = |(head, stats): (&String, &HeadStats)| {
+/// Heads whose edge (the analytics `edge_pct`, agree minus disagree mean
+/// return) survives Benjamini–Hochberg at [`FALSE_DISCOVERY_RATE`] across
+/// every head with enough trades on both sides.
+fn weight_advice(heads: &BTreeMap<String, HeadStats>) -> Vec<Value> {
+    let tested: Vec<(&String, &HeadStats, f64)> = heads
+        .iter()
+        .filter(|(_, stats)| stats.agree.count >= MIN_EVIDENCE && stats.disagree.count >= MIN_EVIDENCE)
+        .filter_map(|(head, stats)| Some((head, stats, stats.p_value?)))
+        .collect();
+    let q_values = benjamini_hochberg(&tested.iter().map(|(_, _, p)| *p).collect::<Vec<_>>());
+    let family = tested.len();
+    let advice = |((head, stats, p), q): ((&String, &HeadStats, f64), f64)| {
         let (n_agree, n_disagree) = (stats.agree.count, stats.disagree.count);
-        if n_agree < MIN_EVIDENCE || n_disagree < MIN_EVIDENCE {
+        let (edge, low, high) = (stats.edge_pct?, stats.edge_ci_low?, stats.edge_ci_high?);
+        if q > FALSE_DISCOVERY_RATE {
             return None;
         }
-        let (edge, &(agree, disagree)) = (stats.edge_pct?, variances.get(head.as_str())?);
-        let (low, high) = welch_interval(edge, (agree, n_agree), (disagree, n_disagree));
-        let (suggestion, advice) = if low > 0.0 {
+        let (suggestion, advice) = if edge > 0.0 {
             ("raise", "following it pays; give it more weight")
-        } else if high < 0.0 {
-            ("lower", "it points the wrong way; give it less weight")
         } else {
-            return None;
+            ("lower", "it points the wrong way; give it less weight")
         };
         let reason = format!(
             "When {head} agreed with the side, trades returned {edge:.3} points more than when it \
-             disagreed (95% CI {low:.3} to {high:.3}; {n_agree} vs {n_disagree} trades): {advice}."
+             disagreed (95% CI {low:.3} to {high:.3} allowing for clustering in time; {n_agree} vs \
+             {n_disagree} trades; q = {q:.3} across {family} heads): {advice}."
         );
         Some(json!({
             "head": head, "suggestion": suggestion, "edge_pct": edge, "ci_low": low, "ci_high": high,
-            "n_agree": n_agree, "n_disagree": n_disagree, "reason": reason,
+            "n_agree": n_agree, "n_disagree": n_disagree, "p_value": p, "q_value": q, "reason": reason,
         }))
     };
-    heads.iter().filter_map(advice).collect()
-}
-
-/// Each head's sample variance of returns when it agreed and when it
-/// disagreed. The analytics split keeps only means, so its rule
-/// (`vote * side.sign()` above / below 0) is applied again for the spread.
-fn head_variances<'a>(ordered: &[&'a Trade]) -> BTreeMap<&'a str, (f64, f64)> {
-    let mut split: BTreeMap<&str, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
-    for &trade in ordered {
-        for (head, vote) in &trade.signal.heads {
-            let (agree, disagree) = split.entry(head).or_default();
-            let aligned = vote * trade.signal.side.sign();
-            if aligned > 0.0 {
-                agree.push(trade.outcome.pnl_pct);
-            } else if aligned < 0.0 {
-                disagree.push(trade.outcome.pnl_pct);
-            }
-        }
-    }
-    let variance = |values: &[f64]| sample_std(values).map_or(0.0, |std| std * std);
-    split
-        .into_iter()
-        .map(|(head, (agree, disagree))| (head, (variance(&agree), variance(&disagree))))
-        .collect()
-}
-
-/// Welch's 95% interval of a difference of means from each group's (sample
-/// variance, size), with the Welch–Satterthwaite degrees of freedom.
-fn welch_interval(difference: f64, (var_a, n_a): (f64, usize), (var_b, n_b): (f64, usize)) -> (f64, f64) {
-    let (share_a, share_b) = (var_a / n_a as f64, var_b / n_b as f64);
-    let se2 = share_a + share_b;
-    if se2 == 0.0 {
-        return (difference, difference);
-    }
-    let dof = se2 * se2 / (share_a * share_a / (n_a - 1) as f64 + share_b * share_b / (n_b - 1) as f64);
-    let half = t_quantile_975(dof) * se2.sqrt();
-    (difference - half, difference + half)
-}
-
-/// The 97.5% quantile of Student's t by the Cornish–Fisher expansion
-/// (Abramowitz & Stegun 26.7.5): within 1e-5 from 10 degrees of freedom on;
-/// the groups compared here give at least 29.
-fn t_quantile_975(dof: f64) -> f64 {
-    let z = Z_95;
-    let (z3, z5, z7, z9) = (z.powi(3), z.powi(5), z.powi(7), z.powi(9));
-    let g1 = (z3 + z) / 4.0;
-    let g2 = (5.0 * z5 + 16.0 * z3 + 3.0 * z) / 96.0;
-    let g3 = (3.0 * z7 + 19.0 * z5 + 17.0 * z3 - 15.0 * z) / 384.0;
-    let g4 = (79.0 * z9 + 776.0 * z7 + 1482.0 * z5 - 1920.0 * z3 - 945.0 * z) / 92160.0;
-    z + g1 / dof + g2 / dof.powi(2) + g3 / dof.powi(3) + g4 / dof.powi(4)
+    tested.into_iter().zip(q_values).filter_map(advice).collect()
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixtures::{names, noise, nth};
+    use siglearn_plugin_api::Side;
+
+    use super::super::fixtures::{DAY, JAN_1_2024, names, noise, nth};
     use super::*;
+    use crate::analytics::fixtures::{trade, with_signal};
 
     #[test]
     fn a_planted_underperforming_indicator_is_recommended_and_noise_is_not() {
@@ -300,6 +283,67 @@ mod tests {
         assert_eq!(planted["n"], 200);
         assert!(planted["ci_high"].as_f64().unwrap() < 0.0);
         assert!(planted["reason"].as_str().unwrap().contains("planted"));
+        assert!(planted["q_value"].as_f64().unwrap() <= FALSE_DISCOVERY_RATE);
+        assert!(planted["q_value"].as_f64().unwrap() >= planted["p_value"].as_f64().unwrap());
+    }
+
+    /// Twenty days of ten trades; within a day the trades share the day's
+    /// return and indicator values (up to 1% noise), as signals decided by
+    /// one market move do. Across days everything is independent noise.
+    fn clustered_noise() -> Vec<Trade> {
+        let hour = DAY / 24;
+        (0..200)
+            .map(|i| {
+                let (day, k) = (i / 10, i % 10);
+                let at = (JAN_1_2024 + day as i64) * DAY + k as i64 * hour;
+                let wiggle = |salt: usize| 0.01 * noise(salt * 10_000 + i);
+                with_signal(
+                    trade(&format!("t{i:03}"), Side::Long, at, at + 60_000, noise(day) + wiggle(1)),
+                    |signal| {
+                        for j in 0..20 {
+                            signal.indicators.insert(
+                                format!("x{j:02}").as_str(),
+                                noise(100 * (j + 1) + day) + wiggle(j + 2),
+                            );
+                        }
+                        for j in 0..10 {
+                            let vote = if noise(5_000 + 100 * j + day) > 0.0 { 0.5 } else { -0.5 };
+                            signal.heads.insert(format!("h{j}").as_str(), vote);
+                        }
+                    },
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn clustered_noise_is_not_recommended() {
+        let trades = clustered_noise();
+        let json = recommendations(&trades);
+        // Each day counts about once: the intervals widen by about √10.
+        let report = build_report(&trades, 0);
+        assert!(report.by_indicator.values().all(|stats| stats.design_effect.unwrap() > 4.0), "{report:#?}");
+        assert_eq!(json["underperforming_indicators"], json!([]), "{json:#}");
+        assert_eq!(json["suggested_weight_changes"], json!([]), "{json:#}");
+    }
+
+    #[test]
+    fn many_noise_indicators_are_held_to_the_false_discovery_rate() {
+        // 60 indicators of pure noise on 200 independent trades: at 95% each,
+        // about one and a half would look harmful by chance.
+        let trades: Vec<Trade> = (0..200)
+            .map(|i| {
+                nth(i, noise(i), |signal| {
+                    for j in 0..60 {
+                        signal.indicators.insert(format!("x{j:02}").as_str(), noise(1_000 * (j + 1) + i));
+                    }
+                })
+            })
+            .collect();
+        let report = build_report(&trades, 0);
+        let nominal = report.by_indicator.values().filter(|s| s.ci_high.unwrap() < 0.0).count();
+        assert!(nominal > 0, "the example needs a chance finding to hold back");
+        assert_eq!(recommendations(&trades)["underperforming_indicators"], json!([]));
     }
 
     #[test]
@@ -375,12 +419,5 @@ mod tests {
         let helpful = &found[1];
         assert!(helpful["ci_low"].as_f64().unwrap() > 0.0);
         assert_eq!(helpful["n_agree"].as_u64().unwrap() + helpful["n_disagree"].as_u64().unwrap(), 200);
-    }
-
-    #[test]
-    fn t_quantile_matches_the_table() {
-        for (dof, table) in [(10.0, 2.228_138_852), (29.0, 2.045_229_642), (1e6, 1.959_966_3)] {
-            assert!((t_quantile_975(dof) - table).abs() < 1e-5, "{dof}");
-        }
     }
 }
