@@ -173,6 +173,12 @@ pub(super) fn run_replay(
             );
         }
     }
+    // Trials evaluated by the runs this one continues, counted before it
+    // adds its own versions to the store.
+    let tried_before = match &earlier {
+        Some(reader) => Trials::versions_tried(&reader.versions_by_reason()?),
+        None => 0,
+    };
     let total = replay::event_count(&inputs.series, &inputs.signals);
     let signal_count = inputs.signals.len();
     let bar = progress::bar(total, "replay");
@@ -196,7 +202,8 @@ pub(super) fn run_replay(
     }
     let elapsed = started.elapsed();
     let report = build_report(&result.trades, result.open.len());
-    let tried = result.versions.iter().filter(|version| Trials::counts(version.reason)).count();
+    let tried =
+        tried_before + result.versions.iter().filter(|version| Trials::counts(version.reason)).count();
     let ab = with_strategies.then(|| AbTable::of(&engine).with_versions(tried));
     let report = match &ab {
         Some(ab) => report.with_lineup(ab.selection.clone()),
