@@ -121,6 +121,20 @@ fn identical_strategies_have_equal_psr_a_dsr_for_their_trials_and_a_pbo_of_one()
 }
 
 #[test]
+fn the_report_of_a_store_shows_the_same_lineup_figures_as_the_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let (candles, signals) = synth(dir.path(), 200);
+    let config = lineup(dir.path(), &[("h1", FOLLOW_H1), ("all", TAKE_ALL)], "");
+    let (db, replayed, stored) =
+        (out(dir.path(), "s.db"), out(dir.path(), "r.json"), out(dir.path(), "s.json"));
+    replay(&candles, &signals, &config, &["--db", &db, "--report-out", &replayed]).unwrap();
+    siglearn(&["report", "--db", &db, "--report-out", &stored]).unwrap();
+    let (replayed, stored) = (json(&replayed), json(&stored));
+    assert!(replayed["lineup"]["strategies"]["h1"]["psr"].as_f64().is_some(), "{replayed:#}");
+    assert_eq!(replayed["lineup"], stored["lineup"]);
+}
+
+#[test]
 fn jobs_fire_in_event_time_and_versions_follow_state_changes() {
     let dir = tempfile::tempdir().unwrap();
     let (candles, signals) = synth(dir.path(), 100);

@@ -16,7 +16,7 @@
 //!   Sharpe ratios to measure `V` on, the DSR is `null`.
 //! - The PBO ([`super::pbo`]) runs on the trial matrix of the strategies'
 //!   daily P&L over one shared span of UTC days (the earliest entry to the
-//!   last exit of any ledger), in lineup order, with `S` partitions.
+//!   last exit of any ledger), columns in name order, with `S` partitions.
 
 use std::collections::BTreeMap;
 
@@ -105,9 +105,13 @@ pub struct Selection {
 }
 
 impl Selection {
-    /// The figures of `ledgers` (strategy, its taken trades) in lineup order,
-    /// with `partitions` = `S` for the PBO.
+    /// The figures of `ledgers` (strategy, its taken trades), with
+    /// `partitions` = `S` for the PBO.
     pub fn of(ledgers: &[(String, Vec<&Trade>)], trials: Trials, partitions: usize) -> Selection {
+        // By name, so that the PBO's tie-break (the leftmost column) does not
+        // depend on where the ledgers came from.
+        let mut ledgers = ledgers.to_vec();
+        ledgers.sort_by(|a, b| a.0.cmp(&b.0));
         let ordered: Vec<Vec<&Trade>> = ledgers
             .iter()
             .map(|(_, taken)| {
