@@ -24,9 +24,16 @@
 //! `value * side.sign()` and `r` over the trades carrying the indicator, ties
 //! taking average ranks (Pearson on the ranks), `null` under 3 trades or when
 //! either side is constant. Its 95% interval is the Fisher z interval with the
-//! Bonett–Wright standard error for Spearman, `sqrt(1 + ic²/2) / sqrt(n − 3)`:
+//! Bonett–Wright standard error for Spearman, `sqrt(1 + ic²/2) / sqrt(n − 3)`,
+//! widened by `√deff` for clustering in time (`hac.rs`):
 //! `tanh(atanh(ic) ± 1.959963984540054·se)`, `null` under 4 trades or when
-//! `|ic| = 1`.
+//! `|ic| = 1`; the head edge's Welch interval is widened the same way.
+//!
+//! Beside the Sharpe ratios: the probabilistic Sharpe ratio ([`psr`]) of
+//! every summary, and for a lineup ([`selection`]) each strategy's deflated
+//! Sharpe ratio ([`dsr`]) with the number of trials, and the probability of
+//! backtest overfitting ([`pbo`]). Each statistic is one file with its paper
+//! and formula.
 
 mod breakdown;
 mod daily;

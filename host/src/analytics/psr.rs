@@ -12,7 +12,7 @@
 //! with `SR` the observed Sharpe ratio per observation (mean over the sample
 //! deviation, not annualised), `n` the number of observations, `γ₃` their
 //! skewness and `γ₄` their kurtosis (3 for normal returns; see
-//! [`shape`](super::moments::shape)), `Φ` the standard normal CDF. Here the
+//! `moments::shape`), `Φ` the standard normal CDF. Here the
 //! observations are the zero-filled daily P&L of DESIGN section 11, so `SR`
 //! is `sharpe_daily / √365`. `PSR(0)` is the probability that the strategy
 //! makes money at all; 0.95 is the usual bar.
