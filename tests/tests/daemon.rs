@@ -44,6 +44,11 @@ fn signals_and_prices_in_outcomes_and_figures_out() {
     let experiments = daemon.get("/api/experiments").json();
     assert_eq!(experiments["champion"], "baseline");
     assert_eq!(experiments["strategies"][0]["trades"], 2);
+    // Two strategies loaded, nothing reloaded or retrained: two trials; one
+    // day of P&L is too short for a PBO, and the table says why.
+    assert_eq!(experiments["selection"]["trials"]["total"], 2, "{experiments:#}");
+    assert!(experiments["selection"]["pbo_note"].as_str().unwrap().contains("days"), "{experiments:#}");
+    assert!(experiments["strategies"][0].get("dsr").is_some());
     let health = daemon.get("/healthz").json();
     assert_eq!((health["status"].as_str(), health["strategies"].as_u64()), (Some("ok"), Some(2)));
     let metrics = daemon.get("/metrics");
@@ -54,6 +59,7 @@ fn signals_and_prices_in_outcomes_and_figures_out() {
         p["overall"]["total_trades"] == 2
     });
     assert_eq!(performance["overall"]["wins"], 2);
+    assert_eq!(performance["selection"]["trials"]["strategies"], 2, "{performance:#}");
     assert_eq!(daemon.get("/api/learning/improvements").status, 200);
     assert_eq!(daemon.get("/api/learning/recommendations").status, 200);
     assert_eq!(daemon.stop().code(), Some(0));

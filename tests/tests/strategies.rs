@@ -99,6 +99,42 @@ fn identical_strategies_are_never_promoted() {
 }
 
 #[test]
+fn identical_strategies_have_equal_psr_a_dsr_for_their_trials_and_a_pbo_of_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (candles, signals) = synth(dir.path(), 400);
+    let config = lineup(dir.path(), &[("a", FOLLOW_H1), ("b", FOLLOW_H1)], "");
+    let (ab, report) = (out(dir.path(), "ab.json"), out(dir.path(), "report.json"));
+    replay(&candles, &signals, &config, &["--ab-out", &ab, "--report-out", &report]).unwrap();
+    let (table, report) = (json(&ab), json(&report));
+    let rows = table["strategies"].as_array().unwrap();
+    assert!(rows[0]["psr"].as_f64().is_some(), "{table:#}");
+    assert_eq!((&rows[0]["psr"], &rows[0]["dsr"]), (&rows[1]["psr"], &rows[1]["dsr"]));
+    let selection = &table["selection"];
+    let trials = &selection["trials"];
+    assert_eq!(trials["strategies"], 2);
+    assert_eq!(trials["total"].as_u64(), Some(2 + trials["versions"].as_u64().unwrap()));
+    // Equal Sharpe ratios: no spread, so SR₀ = 0 and the DSR is the PSR.
+    assert_eq!((selection["sharpe_variance"].as_f64(), &rows[0]["dsr"]), (Some(0.0), &rows[0]["psr"]));
+    // Identical columns: every split's in-sample pick sits at the median.
+    assert_eq!(selection["pbo"]["probability"], 1.0, "{selection:#}");
+    assert_eq!(report["lineup"], *selection, "report.json carries the same figures");
+}
+
+#[test]
+fn the_report_of_a_store_shows_the_same_lineup_figures_as_the_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let (candles, signals) = synth(dir.path(), 200);
+    let config = lineup(dir.path(), &[("h1", FOLLOW_H1), ("all", TAKE_ALL)], "");
+    let (db, replayed, stored) =
+        (out(dir.path(), "s.db"), out(dir.path(), "r.json"), out(dir.path(), "s.json"));
+    replay(&candles, &signals, &config, &["--db", &db, "--report-out", &replayed]).unwrap();
+    siglearn(&["report", "--db", &db, "--report-out", &stored]).unwrap();
+    let (replayed, stored) = (json(&replayed), json(&stored));
+    assert!(replayed["lineup"]["strategies"]["h1"]["psr"].as_f64().is_some(), "{replayed:#}");
+    assert_eq!(replayed["lineup"], stored["lineup"]);
+}
+
+#[test]
 fn jobs_fire_in_event_time_and_versions_follow_state_changes() {
     let dir = tempfile::tempdir().unwrap();
     let (candles, signals) = synth(dir.path(), 100);

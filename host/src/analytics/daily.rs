@@ -22,22 +22,36 @@ const DAYS_PER_YEAR: f64 = 365.0;
 /// The zero-filled daily P&L of trades given in exit order, one value per UTC
 /// day from the earliest entry day to the last exit day; empty for no trades.
 pub(super) fn daily_pnl(trades: &[&Trade]) -> Vec<f64> {
-    let exit_day = |trade: &&Trade| trade.outcome.exit_ts.utc_day();
-    // Exit days are included in the start so that a trade recorded as exiting
+    // Exit days count in the start too, so that a trade recorded as exiting
     // before its entry (bad input) is still counted rather than dropped.
+    match day_span(trades.iter().copied()) {
+        Some((first, last)) => daily_pnl_over(trades, first, last),
+        None => Vec::new(),
+    }
+}
+
+/// The UTC day numbers from the earliest entry day to the last exit day of
+/// trades; `None` for no trades.
+pub(super) fn day_span<'a>(trades: impl IntoIterator<Item = &'a Trade> + Clone) -> Option<(i64, i64)> {
+    // Within the accepted range only, so the span (and a series over it)
+    // stays bounded whatever an older store holds.
     let sane = crate::timestamp::accepted_days();
-    let first =
-        trades.iter().map(|trade| trade.signal.entry_ts.utc_day()).chain(trades.iter().map(exit_day)).min();
-    let last = trades.iter().map(exit_day).filter(|day| sane.contains(day)).max();
-    let (Some(first), Some(last)) = (first.map(|day| day.max(sane.start)), last) else {
-        return Vec::new();
-    };
+    let exit_day = |trade: &Trade| trade.outcome.exit_ts.utc_day();
+    let last = trades.clone().into_iter().map(exit_day).filter(|day| sane.contains(day)).max()?;
+    let first = trades.clone().into_iter().map(|trade| trade.signal.entry_ts.utc_day());
+    Some((first.chain(trades.into_iter().map(exit_day)).min()?.max(sane.start), last))
+}
+
+/// The zero-filled daily P&L of trades given in exit order over the UTC days
+/// `first..=last` (a span shared by several ledgers); exits outside it are
+/// left out.
+pub(super) fn daily_pnl_over(trades: &[&Trade], first: i64, last: i64) -> Vec<f64> {
     let Ok(len) = usize::try_from(last - first + 1) else {
         return Vec::new();
     };
     let mut days = vec![0.0; len];
     for trade in trades {
-        let offset = usize::try_from(exit_day(trade) - first).ok();
+        let offset = usize::try_from(trade.outcome.exit_ts.utc_day() - first).ok();
         if let Some(day) = offset.and_then(|offset| days.get_mut(offset)) {
             *day += trade.outcome.pnl_pct;
         }

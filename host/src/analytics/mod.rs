@@ -24,17 +24,31 @@
 //! `value * side.sign()` and `r` over the trades carrying the indicator, ties
 //! taking average ranks (Pearson on the ranks), `null` under 3 trades or when
 //! either side is constant. Its 95% interval is the Fisher z interval with the
-//! Bonett–Wright standard error for Spearman, `sqrt(1 + ic²/2) / sqrt(n − 3)`:
+//! Bonett–Wright standard error for Spearman, `sqrt(1 + ic²/2) / sqrt(n − 3)`,
+//! widened by `√deff` for clustering in time (`hac.rs`):
 //! `tanh(atanh(ic) ± 1.959963984540054·se)`, `null` under 4 trades or when
-//! `|ic| = 1`.
+//! `|ic| = 1`; the head edge's Welch interval is widened the same way.
+//!
+//! Beside the Sharpe ratios: the probabilistic Sharpe ratio ([`psr`]) of
+//! every summary, and for a lineup ([`selection`]) each strategy's deflated
+//! Sharpe ratio ([`dsr`]) with the number of trials, and the probability of
+//! backtest overfitting ([`pbo`]). Each statistic is one file with its paper
+//! and formula.
 
 mod breakdown;
 mod daily;
+pub mod dsr;
+mod fdr;
 #[cfg(test)]
 mod fixtures;
+mod hac;
 mod heads;
 pub mod learning;
 mod moments;
+pub(crate) mod normal;
+pub mod pbo;
+pub mod psr;
+pub mod selection;
 mod spearman;
 mod summary;
 mod text;
@@ -47,6 +61,7 @@ use siglearn_plugin_api::{Side, Symbol};
 use crate::trade::Trade;
 
 pub use heads::{HeadStats, VoteGroup};
+pub use selection::{Selection, StrategySharpe, Trials};
 pub use spearman::IndicatorStats;
 pub use summary::{Summary, summarize};
 
@@ -56,7 +71,8 @@ pub const MISSING_KEY: &str = "(none)";
 /// Everything `siglearn report` shows about a set of closed trades.
 ///
 /// Serialises to `{"overall", "by_symbol", "by_side", "by_pattern",
-/// "by_regime", "by_head", "by_indicator", "open_signals"}` in that order.
+/// "by_regime", "by_head", "by_indicator", "lineup", "open_signals"}` in that
+/// order.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Report {
     pub overall: Summary,
@@ -67,6 +83,9 @@ pub struct Report {
     pub by_regime: BTreeMap<String, Summary>,
     pub by_head: BTreeMap<String, HeadStats>,
     pub by_indicator: BTreeMap<String, IndicatorStats>,
+    /// The strategies' PSR and DSR and the lineup's PBO with its trial count,
+    /// when the trades were replayed or stored with strategies; else `null`.
+    pub lineup: Option<Selection>,
     /// Signals still waiting for an outcome; they are in no metric.
     pub open_signals: usize,
 }
@@ -85,11 +104,17 @@ pub fn build_report(trades: &[Trade], open_signals: usize) -> Report {
         by_regime: breakdown::group_summaries(&ordered, |trade| label(&trade.signal.regime)),
         by_head: heads::by_head(&ordered),
         by_indicator: spearman::by_indicator(&ordered),
+        lineup: None,
         open_signals,
     }
 }
 
 impl Report {
+    /// The report with the selection figures of the strategies that ran.
+    pub fn with_lineup(self, lineup: Selection) -> Report {
+        Report { lineup: Some(lineup), ..self }
+    }
+
     /// The report as indented JSON.
     pub fn to_json_pretty(&self) -> String {
         // Cannot fail: every map key is a string and every value a number,
@@ -116,7 +141,8 @@ mod tests {
     const EMPTY_SUMMARY: &str = concat!(
         r#"{"total_trades":0,"wins":0,"losses":0,"win_rate":null,"avg_pnl_pct":null,"#,
         r#""expectancy_pct":null,"profit_factor":null,"max_drawdown_pct":null,"best_streak":0,"#,
-        r#""worst_streak":0,"sharpe_per_trade":null,"sharpe_daily":null,"sortino_daily":null}"#
+        r#""worst_streak":0,"sharpe_per_trade":null,"sharpe_daily":null,"sortino_daily":null,"#,
+        r#""psr_daily":null}"#
     );
 
     fn mixed_trades() -> Vec<Trade> {
@@ -154,7 +180,7 @@ mod tests {
         let json = serde_json::to_string(&build_report(&[], 3)).unwrap();
         let expected =
             format!(r#"{{"overall":{EMPTY_SUMMARY},"by_symbol":{{}},"by_side":{{}},"by_pattern":{{}},"#)
-                + r#""by_regime":{},"by_head":{},"by_indicator":{},"open_signals":3}"#;
+                + r#""by_regime":{},"by_head":{},"by_indicator":{},"lineup":null,"open_signals":3}"#;
         assert_eq!(json, expected);
     }
 

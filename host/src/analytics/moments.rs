@@ -47,6 +47,21 @@ pub(super) fn is_noise(deviation: f64, values: &[f64]) -> bool {
     deviation <= NOISE * scale
 }
 
+/// The population skewness `m3 / m2^1.5` and kurtosis `m4 / m2²` (3 for a
+/// normal distribution, not the excess), `mk` being the k-th central moment
+/// divided by n, as Bailey and López de Prado use them; `None` under two
+/// values or when all values are equal.
+pub(super) fn shape(values: &[f64]) -> Option<(f64, f64)> {
+    if values.len() < 2 || all_equal(values) {
+        return None;
+    }
+    let mean = mean(values)?;
+    let n = values.len() as f64;
+    let central = |k: i32| values.iter().map(|value| (value - mean).powi(k)).sum::<f64>() / n;
+    let m2 = central(2);
+    Some((central(3) / m2.powf(1.5), central(4) / (m2 * m2)))
+}
+
 /// True when every value equals the first (and for no values).
 pub(super) fn all_equal(values: &[f64]) -> bool {
     values.windows(2).all(|pair| pair[0] == pair[1])
@@ -66,6 +81,16 @@ mod tests {
     fn sample_std_divides_by_n_minus_one() {
         // Squared deviations from 2.5: 2.25 + 0.25 + 0.25 + 2.25 = 5, over 3.
         assert_eq!(sample_std(&[1.0, 2.0, 3.0, 4.0]), Some((5.0f64 / 3.0).sqrt()));
+    }
+
+    #[test]
+    fn shape_is_the_population_skewness_and_kurtosis() {
+        // Deviations from the mean 2: -1, -1, -1, 3. m2 = 12/4 = 3,
+        // m3 = (-3 + 27)/4 = 6, m4 = (3 + 81)/4 = 21.
+        let (skew, kurtosis) = shape(&[1.0, 1.0, 1.0, 5.0]).unwrap();
+        assert!((skew - 6.0 / 3f64.powf(1.5)).abs() < 1e-15, "{skew}");
+        assert!((kurtosis - 21.0 / 9.0).abs() < 1e-15, "{kurtosis}");
+        assert_eq!(shape(&[2.0, 2.0]), None);
     }
 
     #[test]

@@ -10,17 +10,22 @@
 //!
 //! The 95% interval uses Fisher's z transform with the Bonett–Wright (2000)
 //! standard error for Spearman, `se = sqrt(1 + ic²/2) / sqrt(n - 3)`: wider than
-//! Pearson's `1 / sqrt(n - 3)`, because rank correlations vary more.
+//! Pearson's `1 / sqrt(n - 3)`, because rank correlations vary more. That
+//! error assumes independent trades; it is multiplied by `√deff`, the design
+//! effect of clustering in time ([`super::hac`]) of the correlation's
+//! influence values `ψᵢ = zxᵢ·zyᵢ − ic/2·(zxᵢ² + zyᵢ²)` (`z` the standardised
+//! ranks). The p-value of "no correlation" is `2(1 − Φ(|atanh(ic)| / se))`.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::moments::{all_equal, mean};
-use crate::trade::Trade;
+use siglearn_plugin_api::Timestamp;
 
-/// The two-sided 95% quantile of the standard normal distribution.
-const Z_95: f64 = 1.959963984540054;
+use super::hac::design_effect;
+use super::moments::{all_equal, mean};
+use super::normal::{Z_95, two_sided_p};
+use crate::trade::Trade;
 
 /// The information coefficient of one indicator.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -34,35 +39,54 @@ pub struct IndicatorStats {
     pub ci_low: Option<f64>,
     /// Upper end of the 95% interval.
     pub ci_high: Option<f64>,
+    /// How much clustering in time widened the variance (at least 1).
+    pub design_effect: Option<f64>,
+    /// Two-sided p-value of "IC = 0" with that widened error.
+    pub p_value: Option<f64>,
 }
 
 impl IndicatorStats {
-    fn of(aligned_values: &[f64], returns: &[f64]) -> IndicatorStats {
+    fn of(entries: &[Timestamp], aligned_values: &[f64], returns: &[f64]) -> IndicatorStats {
         let n = aligned_values.len();
         let ic = spearman(aligned_values, returns);
-        let interval = ic.and_then(|ic| fisher_interval(ic, n));
+        let deff = ic.filter(|_| n >= 4).map(|ic| {
+            let influence = rank_influence(aligned_values, returns, ic);
+            design_effect(entries.iter().copied().zip(influence).collect())
+        });
+        let se = ic.zip(deff).and_then(|(ic, deff)| fisher_se(ic, n).map(|se| se * deff.sqrt()));
+        let interval = ic.zip(se).map(|(ic, se)| {
+            let z = ic.atanh();
+            ((z - Z_95 * se).tanh(), (z + Z_95 * se).tanh())
+        });
         IndicatorStats {
             n,
             ic,
             ci_low: interval.map(|(low, _)| low),
             ci_high: interval.map(|(_, high)| high),
+            design_effect: deff,
+            p_value: ic.zip(se).map(|(ic, se)| two_sided_p(ic.atanh() / se)),
         }
     }
 }
 
 /// The IC of every indicator carried by any of the trades, given in exit order.
 pub(super) fn by_indicator(trades: &[&Trade]) -> BTreeMap<String, IndicatorStats> {
-    let mut pairs: BTreeMap<&str, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
+    // Per indicator: signal entry times, aligned values, returns.
+    type Columns = (Vec<Timestamp>, Vec<f64>, Vec<f64>);
+    let mut pairs: BTreeMap<&str, Columns> = BTreeMap::new();
     for trade in trades {
         for (name, value) in &trade.signal.indicators {
-            let (values, returns) = pairs.entry(name).or_default();
+            let (entries, values, returns) = pairs.entry(name).or_default();
+            entries.push(trade.signal.entry_ts);
             values.push(value * trade.signal.side.sign());
             returns.push(trade.outcome.pnl_pct);
         }
     }
     pairs
         .into_iter()
-        .map(|(name, (values, returns))| (name.to_owned(), IndicatorStats::of(&values, &returns)))
+        .map(|(name, (entries, values, returns))| {
+            (name.to_owned(), IndicatorStats::of(&entries, &values, &returns))
+        })
         .collect()
 }
 
@@ -116,14 +140,26 @@ fn pearson(x: &[f64], y: &[f64]) -> Option<f64> {
     Some((sxy / (sxx * syy).sqrt()).clamp(-1.0, 1.0))
 }
 
-/// The 95% Fisher interval of a Spearman correlation over `n` pairs.
-fn fisher_interval(ic: f64, n: usize) -> Option<(f64, f64)> {
+/// The Bonett–Wright standard error of `atanh(ic)` over `n` independent
+/// pairs; `None` under 4 pairs or when `|ic| = 1`.
+fn fisher_se(ic: f64, n: usize) -> Option<f64> {
     if n < 4 || ic.abs() >= 1.0 {
         return None;
     }
-    let se = (1.0 + ic * ic / 2.0).sqrt() / ((n - 3) as f64).sqrt();
-    let z = ic.atanh();
-    Some(((z - Z_95 * se).tanh(), (z + Z_95 * se).tanh()))
+    Some((1.0 + ic * ic / 2.0).sqrt() / ((n - 3) as f64).sqrt())
+}
+
+/// The influence of each pair on Pearson's correlation `r` of the ranks:
+/// `zx·zy − r/2·(zx² + zy²)`, the ranks standardised with the population
+/// deviation.
+fn rank_influence(x: &[f64], y: &[f64], r: f64) -> Vec<f64> {
+    let standardise = |ranks: Vec<f64>| {
+        let mean = mean(&ranks).unwrap_or(0.0);
+        let sd = (ranks.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / ranks.len() as f64).sqrt();
+        ranks.into_iter().map(|v| if sd > 0.0 { (v - mean) / sd } else { 0.0 }).collect::<Vec<_>>()
+    };
+    let (zx, zy) = (standardise(average_ranks(x)), standardise(average_ranks(y)));
+    zx.iter().zip(&zy).map(|(a, b)| a * b - r / 2.0 * (a * a + b * b)).collect()
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::daily::{daily_pnl, sharpe_daily, sortino_daily};
 use super::moments::{mean, sample_std};
+use super::psr::{SharpeMoments, probabilistic_sharpe};
 use super::sort_in_exit_order;
 use crate::trade::Trade;
 
@@ -45,6 +46,11 @@ pub struct Summary {
     pub sharpe_daily: Option<f64>,
     /// Annualised Sortino ratio of the zero-filled daily P&L.
     pub sortino_daily: Option<f64>,
+    /// Probabilistic Sharpe ratio of the daily P&L against 0 (see
+    /// [`super::psr`]): the probability that the true daily Sharpe ratio is
+    /// above 0 given the days, skewness and kurtosis; `None` when the daily
+    /// Sharpe ratio is.
+    pub psr_daily: Option<f64>,
 }
 
 /// The metrics of trades given in any order.
@@ -80,6 +86,7 @@ impl Summary {
             sharpe_per_trade: avg.zip(sample_std(&returns)).map(|(avg, std)| avg / std),
             sharpe_daily: sharpe_daily(&days),
             sortino_daily: sortino_daily(&days),
+            psr_daily: SharpeMoments::of(&days).and_then(|moments| probabilistic_sharpe(&moments, 0.0)),
         }
     }
 }
@@ -142,6 +149,7 @@ mod tests {
             summary.sharpe_per_trade,
             summary.sharpe_daily,
             summary.sortino_daily,
+            summary.psr_daily,
         ] {
             assert_eq!(value, None);
         }
@@ -228,6 +236,14 @@ mod tests {
         let summary = summarize(&refs(&trades));
         assert!((summary.sharpe_daily.unwrap() - 3.795_773_272_581_241).abs() < 1e-12);
         assert!((summary.sortino_daily.unwrap() - 9.552_486_587_271_4).abs() < 1e-12);
+        // Days [0, -2, 0, 4]: SR = 0.5 / sqrt(19/3); deviations -0.5, -2.5,
+        // -0.5, 3.5 give m2 = 19/4, m3 = 27/4, m4 = 189.25/4; PSR(0) is
+        // Φ(SR·√3 / √(1 − γ₃·SR + (γ₄ − 1)/4·SR²)).
+        let sr = 0.5 / (19.0f64 / 3.0).sqrt();
+        let (m2, m3, m4) = (4.75f64, 6.75, 189.25 / 4.0);
+        let (skew, kurt) = (m3 / m2.powf(1.5), m4 / (m2 * m2));
+        let z = sr * 3f64.sqrt() / (1.0 - skew * sr + (kurt - 1.0) / 4.0 * sr * sr).sqrt();
+        assert!((summary.psr_daily.unwrap() - crate::analytics::normal::cdf(z)).abs() < 1e-12);
         // Both trades on one day: no daily ratios.
         assert_eq!(summary_of(&[1.0, -2.0]).sharpe_daily, None);
         assert_eq!(summary_of(&[1.0, -2.0]).sortino_daily, None);

@@ -4,7 +4,7 @@
 //! Undefined values print as `-`. Rates print as percentages; returns with 4
 //! decimals because a typical trade moves well under 1%; ratios with 2 or 3.
 
-use super::{Report, Summary};
+use super::{Report, Selection, Summary, Trials};
 
 impl Report {
     /// The report as aligned plain text, ending with a newline.
@@ -33,19 +33,79 @@ impl Report {
                 stats.disagree.count.to_string(),
                 percent(stats.disagree.win_rate),
                 number(stats.edge_pct, 4),
+                interval(stats.edge_ci_low, stats.edge_ci_high, 4),
+                number(stats.p_value, 3),
             ]
         });
-        let header = ["head", "agree n", "agree win%", "disagree n", "disagree win%", "edge%"];
+        let header = [
+            "head",
+            "agree n",
+            "agree win%",
+            "disagree n",
+            "disagree win%",
+            "edge%",
+            "95% CI (clustered)",
+            "p",
+        ];
         table(&mut out, "By head", &header, heads.collect());
         let indicators = self.by_indicator.iter().map(|(name, stats)| {
-            let interval = match (stats.ci_low, stats.ci_high) {
-                (Some(low), Some(high)) => format!("[{low:.3}, {high:.3}]"),
-                _ => "-".to_owned(),
-            };
-            vec![name.clone(), stats.n.to_string(), number(stats.ic, 3), interval]
+            vec![
+                name.clone(),
+                stats.n.to_string(),
+                number(stats.ic, 3),
+                interval(stats.ci_low, stats.ci_high, 3),
+                number(stats.design_effect, 2),
+                number(stats.p_value, 3),
+            ]
         });
-        table(&mut out, "By indicator", &["indicator", "n", "IC", "95% CI"], indicators.collect());
+        let header = ["indicator", "n", "IC", "95% CI (clustered)", "deff", "p"];
+        table(&mut out, "By indicator", &header, indicators.collect());
+        if let Some(lineup) = &self.lineup {
+            lineup_block(&mut out, lineup);
+        }
         out
+    }
+}
+
+/// Each strategy's PSR and DSR, then the trials and the PBO.
+fn lineup_block(out: &mut String, lineup: &Selection) {
+    let rows = lineup.strategies.iter().map(|(name, figures)| {
+        vec![
+            name.clone(),
+            figures.days.to_string(),
+            number(figures.sharpe_per_day, 4),
+            number(figures.psr, 3),
+            number(figures.dsr, 3),
+        ]
+    });
+    let header = ["strategy", "days", "sharpe/day", "PSR", "DSR"];
+    table(
+        out,
+        "Selection (PSR: P[true Sharpe > 0]; DSR: the same against the luck of N trials)",
+        &header,
+        rows.collect(),
+    );
+    let Trials { strategies, versions, parameter_sets, total } = lineup.trials;
+    out.push_str(&format!(
+        "  N = {total} trials ({strategies} strategies, {versions} reload/retrain versions, {parameter_sets} \
+         parameter sets); variance of their daily Sharpe ratios {}\n",
+        number(lineup.sharpe_variance, 5)
+    ));
+    match (&lineup.pbo, &lineup.pbo_note) {
+        (Some(pbo), _) => out.push_str(&format!(
+            "  PBO {:.3}: CSCV over {} days in {} partitions ({} splits)\n",
+            pbo.probability, pbo.blocks, pbo.partitions, pbo.splits
+        )),
+        (None, Some(note)) => out.push_str(&format!("  PBO -: {note}\n")),
+        (None, None) => out.push_str("  PBO -\n"),
+    }
+}
+
+/// `[low, high]`, or `-` when undefined.
+fn interval(low: Option<f64>, high: Option<f64>, digits: usize) -> String {
+    match (low, high) {
+        (Some(low), Some(high)) => format!("[{low:.digits$}, {high:.digits$}]"),
+        _ => "-".to_owned(),
     }
 }
 
@@ -64,6 +124,7 @@ fn overall_block(summary: &Summary, open_signals: usize) -> String {
         ("sharpe / trade", number(summary.sharpe_per_trade, 3)),
         ("sharpe daily", number(summary.sharpe_daily, 2)),
         ("sortino daily", number(summary.sortino_daily, 2)),
+        ("PSR daily", number(summary.psr_daily, 3)),
         ("open signals", open_signals.to_string()),
     ];
     let width = lines.iter().map(|(label, _)| label.len()).max().unwrap_or(0);
@@ -154,7 +215,12 @@ mod tests {
                              long        1  100.0   1.5000     -    0.00             -\n  \
                              short       1    0.0  -0.5000  0.00    0.50             -\n";
         assert!(text.contains(expected_side), "{text}");
-        assert!(text.contains("  trend        1       100.0           0              -      -\n"), "{text}");
-        assert!(text.contains("  rsi        1   -       -\n"), "{text}");
+        assert!(
+            text.contains(
+                "  trend        1       100.0           0              -      -                   -  -\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("  rsi        1   -                   -     -  -\n"), "{text}");
     }
 }

@@ -10,7 +10,7 @@ use siglearn_plugin_api::Signal;
 use siglearn_plugin_api::Timestamp;
 
 use super::{OutcomeArgs, PriceArgs, progress, warn_skipped};
-use crate::analytics::{Report, build_report};
+use crate::analytics::{Report, Trials, build_report};
 use crate::config::Config;
 use crate::engine::{Engine, LineupSpec};
 use crate::experiment::ab::AbTable;
@@ -249,6 +249,12 @@ pub(super) fn run_replay(
             );
         }
     }
+    // Trials evaluated by the runs this one continues, counted before it
+    // adds its own versions to the store.
+    let tried_before = match &earlier {
+        Some(reader) => Trials::versions_tried(&reader.versions_by_reason()?),
+        None => 0,
+    };
     let total = replay::event_count(&inputs.series, &inputs.signals);
     let signal_count = inputs.signals.len();
     let bar = progress::bar(total, "replay");
@@ -282,7 +288,13 @@ pub(super) fn run_replay(
     }
     let elapsed = started.elapsed();
     let report = build_report(&result.trades, result.open.len());
-    let ab = with_strategies.then(|| AbTable::of(&engine));
+    let tried =
+        tried_before + result.versions.iter().filter(|version| Trials::counts(version.reason)).count();
+    let ab = with_strategies.then(|| AbTable::of(&engine).with_versions(tried));
+    let report = match &ab {
+        Some(ab) => report.with_lineup(ab.selection.clone()),
+        None => report,
+    };
     write_outputs(&result.trades, &report, ab.as_ref(), outputs)?;
     if outputs.json {
         outln!("{}", report.to_json_pretty());

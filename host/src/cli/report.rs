@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
-use crate::analytics::build_report;
+use crate::analytics::{Report, Trials, build_report, learning};
 use crate::store::StoreReader;
+use crate::trade::Trade;
 
 #[derive(Debug, Args)]
 pub(super) struct ReportArgs {
@@ -26,7 +27,7 @@ pub(super) fn run(args: ReportArgs) -> anyhow::Result<()> {
         StoreReader::open(&args.db).with_context(|| format!("reading store {}", args.db.display()))?;
     let trades = reader.trades()?;
     let open = reader.open_signals()?.len();
-    let report = build_report(&trades, open);
+    let report = with_lineup(build_report(&trades, open), &reader, &trades)?;
     if let Some(path) = &args.report_out {
         std::fs::write(path, report.to_json_pretty() + "\n")
             .with_context(|| format!("cannot write {}", path.display()))?;
@@ -40,4 +41,16 @@ pub(super) fn run(args: ReportArgs) -> anyhow::Result<()> {
         out!("{}", report.render_text());
     }
     Ok(())
+}
+
+/// The report with the selection figures of the strategies whose decisions
+/// the store holds, deflated for them and their reload and retrain versions.
+fn with_lineup(report: Report, reader: &StoreReader, trades: &[Trade]) -> anyhow::Result<Report> {
+    let decisions = reader.all_decisions()?;
+    let versions = Trials::versions_tried(&reader.versions_by_reason()?);
+    let taken: Vec<&Trade> = trades.iter().collect();
+    Ok(match learning::lineup_selection(&taken, &decisions, versions) {
+        Some(selection) => report.with_lineup(selection),
+        None => report,
+    })
 }

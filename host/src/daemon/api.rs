@@ -33,6 +33,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::core::{Request, wall_now};
 use super::view::View;
 use super::{Refusal, intake, reader};
+use crate::analytics::Trials;
 use crate::analytics::learning::{self, Period};
 use crate::config::Config;
 use crate::schedule::JobKind;
@@ -543,7 +544,9 @@ async fn promote(
 }
 
 async fn experiments(State(state): State<AppState>) -> Reply {
-    let table = ask(&state, |reply| Request::Experiments { reply }).await?;
+    let db = state.db.clone();
+    let tried = blocking(move || trial_versions(&reader(&db)?)).await?;
+    let table = ask(&state, |reply| Request::Experiments { reply }).await?.with_versions(tried);
     Ok(axum::Json(serde_json::to_value(table).map_err(|e| ApiError(Refusal::internal(e.to_string())))?))
 }
 
@@ -601,6 +604,12 @@ struct Learned {
 
 const PERIODS: [&str; 3] = ["7d", "30d", "all"];
 
+/// The stored versions that count as trials of their own (reload, retrain).
+fn trial_versions(reader: &StoreReader) -> Result<usize, Refusal> {
+    let internal = |e: crate::store::StoreError| Refusal::internal(e.to_string());
+    Ok(Trials::versions_tried(&reader.versions_by_reason().map_err(internal)?))
+}
+
 /// Everything the learning endpoints show, from the store as it is.
 fn learn_from(reader: &StoreReader, now: Timestamp) -> Result<Learned, Refusal> {
     let internal = |e: crate::store::StoreError| Refusal::internal(e.to_string());
@@ -613,13 +622,18 @@ fn learn_from(reader: &StoreReader, now: Timestamp) -> Result<Learned, Refusal> 
         let name = latest.strategy.to_string();
         versions.push((name.clone(), reader.versions(&name).map_err(internal)?));
     }
+    let tried = versions
+        .iter()
+        .flat_map(|(_, records)| records)
+        .filter(|record| Trials::counts(record.reason))
+        .count();
     let mut performance = BTreeMap::new();
     for period in PERIODS {
         let parsed: Period =
             period.parse().map_err(|e: learning::ParsePeriodError| Refusal::internal(e.to_string()))?;
         performance.insert(
             period.to_owned(),
-            learning::performance(&trades, &decisions, champion.as_deref(), parsed, now),
+            learning::performance(&trades, &decisions, champion.as_deref(), parsed, now, tried),
         );
     }
     Ok(Learned {

@@ -6,11 +6,17 @@
 //! with the champion is the promotion test's: the mean of the challenger's
 //! return minus the champion's over the signals where they disagreed, since
 //! the last promotion.
+//!
+//! Beside the Sharpe ratio each row shows its probabilistic and deflated
+//! Sharpe ratios, and the table the lineup's probability of backtest
+//! overfitting with the number of trials they account for
+//! ([`crate::analytics::selection`]).
 
 use serde::Serialize;
 
 use super::sequential::Verdict;
-use crate::analytics::summarize;
+use crate::analytics::pbo::DEFAULT_PARTITIONS;
+use crate::analytics::{Selection, Trials, summarize};
 use crate::engine::{Engine, Promotion};
 use crate::timestamp::format_timestamp;
 use crate::trade::Trade;
@@ -33,6 +39,14 @@ pub struct AbRow {
     pub total_pnl_pct: f64,
     pub profit_factor: Option<f64>,
     pub sharpe_per_trade: Option<f64>,
+    /// Annualised Sharpe ratio of its daily P&L.
+    pub sharpe_daily: Option<f64>,
+    /// Probability that its true daily Sharpe ratio is above 0.
+    pub psr: Option<f64>,
+    /// Probability that it is above the best of `selection.trials.total`
+    /// zero-skill trials: below 0.95, its Sharpe ratio is consistent with
+    /// selection luck.
+    pub dsr: Option<f64>,
     pub max_drawdown_pct: Option<f64>,
     /// Against the champion; `None` for the champion itself.
     pub vs_champion: Option<Paired>,
@@ -60,12 +74,19 @@ pub struct AbTable {
     pub champion: Option<String>,
     pub strategies: Vec<AbRow>,
     pub promotions: Vec<Promotion>,
+    /// Trials, the deflation and the lineup's PBO.
+    pub selection: Selection,
 }
 
 impl AbTable {
-    /// The table of the engine's lineup as it stands.
+    /// The table of the engine's lineup as it stands, its DSR deflated for
+    /// the lineup's strategies only: add the versions with [`Self::with_versions`].
     pub fn of(engine: &Engine) -> AbTable {
         let lineup = engine.lineup();
+        let ledgers: Vec<(String, Vec<&Trade>)> =
+            lineup.seats.iter().map(|seat| (seat.name().to_string(), seat.taken.iter().collect())).collect();
+        let trials = Trials::new(lineup.seats.len(), 0, 0);
+        let selection = Selection::of(&ledgers, trials, DEFAULT_PARTITIONS);
         let champion = lineup.champion;
         let strategies = lineup
             .seats
@@ -104,6 +125,9 @@ impl AbTable {
                     total_pnl_pct: taken.iter().map(|t| t.outcome.pnl_pct).sum(),
                     profit_factor: summary.profit_factor,
                     sharpe_per_trade: summary.sharpe_per_trade,
+                    sharpe_daily: summary.sharpe_daily,
+                    psr: summary.psr_daily,
+                    dsr: selection.strategies.get(seat.name().as_str()).and_then(|figures| figures.dsr),
                     max_drawdown_pct: summary.max_drawdown_pct,
                     vs_champion,
                 }
@@ -113,7 +137,38 @@ impl AbTable {
             champion: champion.map(|c| lineup.seats[c].name().to_string()),
             strategies,
             promotions: engine.promotions().to_vec(),
+            selection,
         }
+    }
+
+    /// The table deflated for `versions` more trials: the versions made by a
+    /// reload or a retrain so far (see [`Trials::counts`]).
+    pub fn with_versions(mut self, versions: usize) -> AbTable {
+        let trials = self.selection.trials;
+        self.selection =
+            self.selection.with_trials(Trials::new(trials.strategies, versions, trials.parameter_sets));
+        for row in &mut self.strategies {
+            row.dsr = self.selection.strategies.get(&row.strategy).and_then(|figures| figures.dsr);
+        }
+        self
+    }
+
+    /// The line under the rows: what the DSR was deflated for, and the PBO.
+    fn selection_line(&self) -> String {
+        let Selection { trials, pbo, pbo_note, .. } = &self.selection;
+        let pbo = match (pbo, pbo_note) {
+            (Some(pbo), _) => format!(
+                "PBO {:.3} (CSCV, S={} over {} days, {} splits)",
+                pbo.probability, pbo.partitions, pbo.blocks, pbo.splits
+            ),
+            (None, Some(note)) => format!("PBO - ({note})"),
+            (None, None) => "PBO -".to_owned(),
+        };
+        format!(
+            "  PSR = P(true daily Sharpe > 0); DSR deflated for {} trials ({} strategies, {} reload/retrain \
+             versions, {} parameter sets); {pbo}\n",
+            trials.total, trials.strategies, trials.versions, trials.parameter_sets
+        )
     }
 
     /// The table as JSON.
@@ -127,7 +182,7 @@ impl AbTable {
         let number =
             |value: Option<f64>, digits: usize| value.map_or("-".to_owned(), |v| format!("{v:.digits$}"));
         out.push_str(&format!(
-            "  {:<20} {:>4} {:>7} {:>6} {:>8} {:>9} {:>6} {:>7} {:>8}  {}\n",
+            "  {:<20} {:>4} {:>7} {:>6} {:>8} {:>9} {:>6} {:>7} {:>6} {:>6} {:>8}  {}\n",
             "strategy",
             "ver",
             "trades",
@@ -136,6 +191,8 @@ impl AbTable {
             "total%",
             "PF",
             "sharpe",
+            "PSR",
+            "DSR",
             "maxDD%",
             "vs champion: diff%/block [CS] n"
         ));
@@ -153,7 +210,7 @@ impl AbTable {
                 ),
             };
             out.push_str(&format!(
-                "  {:<20} {:>4} {:>7} {:>6} {:>8} {:>9.2} {:>6} {:>7} {:>8}  {}\n",
+                "  {:<20} {:>4} {:>7} {:>6} {:>8} {:>9.2} {:>6} {:>7} {:>6} {:>6} {:>8}  {}\n",
                 name,
                 row.version,
                 row.trades,
@@ -162,6 +219,8 @@ impl AbTable {
                 row.total_pnl_pct,
                 number(row.profit_factor, 2),
                 number(row.sharpe_per_trade, 3),
+                number(row.psr, 3),
+                number(row.dsr, 3),
                 number(row.max_drawdown_pct, 2),
                 versus
             ));
@@ -172,6 +231,7 @@ impl AbTable {
                 ));
             }
         }
+        out.push_str(&self.selection_line());
         for p in &self.promotions {
             out.push_str(&format!(
                 "  promoted {} over {} at {} after {} disagreements: {} [{}, {}]\n",

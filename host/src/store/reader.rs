@@ -12,7 +12,7 @@ use siglearn_plugin_api::{
 use crate::experiment::sequential::PairedTest;
 use crate::schedule::{JobKind, JobRun};
 use crate::strategy::{Code, Verdict};
-use crate::versions::{AliasMove, VersionRecord};
+use crate::versions::{AliasMove, VersionReason, VersionRecord};
 
 use super::StoreError;
 use crate::trade::Trade;
@@ -257,6 +257,20 @@ impl StoreReader {
             .prepare("SELECT strategy, COUNT(*) FROM versions GROUP BY strategy ORDER BY strategy")?;
         let rows = statement.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, u32>(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// How many versions were made for each reason, over every strategy.
+    pub fn versions_by_reason(&self) -> Result<Vec<(VersionReason, usize)>, StoreError> {
+        let mut statement =
+            self.conn.prepare("SELECT reason, COUNT(*) FROM versions GROUP BY reason ORDER BY reason")?;
+        let rows = statement.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)))?;
+        let mut counts = Vec::new();
+        for row in rows {
+            let (reason, count) = row?;
+            let reason = reason.parse().map_err(|e: String| corrupt(format!("versions: {e}")))?;
+            counts.push((reason, usize::try_from(count).unwrap_or(0)));
+        }
+        Ok(counts)
     }
 
     /// The script or library stored for a code hash.
