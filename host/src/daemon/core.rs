@@ -28,12 +28,12 @@ use super::view::View;
 use super::{Published, Refusal};
 use crate::config::Config;
 use crate::config::StrategyConfig;
-use crate::engine::{Effect, Engine, Event, Member};
+use crate::engine::{Effect, Engine, Event};
 use crate::experiment::ab::AbTable;
 use crate::store::{Command, Store, StoreReader};
 use crate::strategy::script::Limits;
-use crate::strategy::{Resumed, Strategy, StrategyError, resume_strategy};
-use crate::versions::{self, AliasMove, VersionReason, VersionRecord};
+use crate::strategy::{Resumed, Strategy, StrategyError, first_version, resume_strategy};
+use crate::versions::{self, AliasMove, VersionRecord};
 
 /// What the engine thread is asked to do.
 #[derive(Debug)]
@@ -566,26 +566,9 @@ impl Core {
         };
         let Resumed { member, record, problem } = if known.is_empty() {
             // New: the code the watcher compiled, initialised.
-            let mut strategy = strategy;
-            strategy.init(&spec.params).map_err(|e| (name.clone(), e))?;
-            let state = strategy.state().map_err(|e| (name.clone(), e))?;
-            let record = VersionRecord {
-                strategy: strategy.name().clone(),
-                version: VersionId(1),
-                parent: None,
-                code_hash: strategy.code_hash().to_owned(),
-                code: Some(strategy.code()),
-                params: spec.params.clone(),
-                state,
-                reason: VersionReason::Load,
-                metrics: serde_json::Value::Null,
-                created_at: now,
-            };
-            Resumed {
-                member: Member { strategy, version: VersionId(1), params: spec.params.clone() },
-                record: Some(record),
-                problem: None,
-            }
+            let (member, record) =
+                first_version(strategy, &spec.params, now).map_err(|e| (name.clone(), e))?;
+            Resumed { member, record: Some(record), problem: None }
         } else {
             resume_strategy(&spec, self.limits, &reader, now).map_err(|e| (name.clone(), e))?
         };

@@ -609,20 +609,7 @@ mod tests {
         use proptest::prelude::*;
 
         use super::*;
-
-        /// A CSV cell of the kinds a file may hold in any column.
-        fn any_cell() -> impl Strategy<Value = String> {
-            prop_oneof![
-                Just(String::new()),
-                any::<i64>().prop_map(|n| n.to_string()),
-                any::<u64>().prop_map(|n| n.to_string()),
-                any::<f64>().prop_map(|x| x.to_string()),
-                (0.01f64..500.0).prop_map(|x| x.to_string()),
-                "20[0-9]{2}-0[1-9]-[0-2][0-9]T[0-2][0-9]:[0-5][0-9]:00Z",
-                "(long|short|buy|sell|up)",
-                "[A-Za-z0-9 ,\"\\-]{0,12}",
-            ]
-        }
+        use crate::format::fuzz::any_cell;
 
         proptest! {
             #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]

@@ -56,8 +56,18 @@ fn fresh(
     limits: Limits,
     now: Timestamp,
 ) -> Result<(Member, VersionRecord), StrategyError> {
-    let mut strategy = super::open(StrategyId::new(spec.name.as_str()), &spec.path, limits)?;
-    strategy.init(&spec.params)?;
+    let strategy = super::open(StrategyId::new(spec.name.as_str()), &spec.path, limits)?;
+    first_version(strategy, &spec.params, now)
+}
+
+/// `strategy` initialised with `params` as its version 1 (reason `load`):
+/// a strategy the store has never seen.
+pub fn first_version(
+    mut strategy: Box<dyn Strategy>,
+    params: &serde_json::Value,
+    now: Timestamp,
+) -> Result<(Member, VersionRecord), StrategyError> {
+    strategy.init(params)?;
     let state = strategy.state()?;
     let record = VersionRecord {
         strategy: strategy.name().clone(),
@@ -65,13 +75,13 @@ fn fresh(
         parent: None,
         code_hash: strategy.code_hash().to_owned(),
         code: Some(strategy.code()),
-        params: spec.params.clone(),
+        params: params.clone(),
         state,
         reason: VersionReason::Load,
         metrics: serde_json::Value::Null,
         created_at: now,
     };
-    Ok((Member { strategy, version: VersionId(1), params: spec.params.clone() }, record))
+    Ok((Member { strategy, version: VersionId(1), params: params.clone() }, record))
 }
 
 /// Loads every enabled strategy of `config`; every failure is reported.
