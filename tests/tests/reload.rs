@@ -303,7 +303,7 @@ fn a_plugins_folder_made_after_start_is_watched() {
     std::fs::create_dir(&plugins).unwrap();
     install("head_weights_native", &plugins.join(library_file("fresh")));
     let answer = daemon.wait_for("/api/strategies", WAIT, |d| status(d, "fresh")["running"] == true);
-    assert_eq!(status(&answer, "fresh")["plugin"]["strategy"], "HeadWeights");
+    assert_eq!(status(&answer, "fresh")["plugin"]["strategy"], "HeadWeights", "{answer}");
     assert_eq!(daemon.stop().code(), Some(0));
 }
 #[test]

@@ -586,12 +586,15 @@ impl Core {
                 .reload_error = Some(problem);
         }
         let code_hash = self.engine.code_hash(&name).unwrap_or_default().to_owned();
+        // The whole status at once: a reader never sees it running without its build.
+        let plugin = self.engine.plugin_build(&name).cloned();
         let mut view = self.view.write().unwrap_or_else(|p| p.into_inner());
         let status = view.strategies.entry(name).or_default();
         status.script = script;
         status.running = true;
         status.version = version.0;
         status.code_hash = code_hash;
+        status.plugin = plugin;
         Ok(())
     }
 
