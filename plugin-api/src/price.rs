@@ -19,21 +19,31 @@ impl Bar {
     /// Checks that prices are finite and positive, volume finite and not
     /// negative, and `low <= min(open, close) <= max(open, close) <= high`.
     pub fn validate(&self) -> Result<(), PriceError> {
-        for (field, value) in
+        self.problems().into_iter().next().map_or(Ok(()), Err)
+    }
+
+    /// Every reason the bar is invalid (see [`Bar::validate`]), so that all
+    /// can be fixed at once; empty when it is valid. The range checks are
+    /// made only when every price is a valid number.
+    pub fn problems(&self) -> Vec<PriceError> {
+        let mut problems: Vec<PriceError> =
             [("open", self.open), ("high", self.high), ("low", self.low), ("close", self.close)]
-        {
-            check_price(field, value)?;
-        }
+                .into_iter()
+                .filter_map(|(field, value)| check_price(field, value).err())
+                .collect();
         if !self.volume.is_finite() || self.volume < 0.0 {
-            return Err(PriceError::BadVolume { value: self.volume });
+            problems.push(PriceError::BadVolume { value: self.volume });
+        }
+        if problems.iter().any(|p| matches!(p, PriceError::BadPrice { .. })) {
+            return problems;
         }
         if self.low > self.open.min(self.close) {
-            return Err(PriceError::Inconsistent { field: "low", detail: "low is above open or close" });
+            problems.push(PriceError::Inconsistent { field: "low", detail: "low is above open or close" });
         }
         if self.high < self.open.max(self.close) {
-            return Err(PriceError::Inconsistent { field: "high", detail: "high is below open or close" });
+            problems.push(PriceError::Inconsistent { field: "high", detail: "high is below open or close" });
         }
-        Ok(())
+        problems
     }
 }
 
@@ -110,6 +120,14 @@ impl Price {
         match self {
             Price::Bar(bar) => bar.validate(),
             Price::Tick(tick) => tick.validate(),
+        }
+    }
+
+    /// Every reason the bar or tick is invalid; empty when it is valid.
+    pub fn problems(&self) -> Vec<PriceError> {
+        match self {
+            Price::Bar(bar) => bar.problems(),
+            Price::Tick(tick) => tick.validate().err().into_iter().collect(),
         }
     }
 }

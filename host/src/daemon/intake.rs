@@ -104,30 +104,55 @@ struct PostedPrice {
 }
 
 impl PostedPrice {
-    fn into_update(self) -> Result<PriceUpdate, (&'static str, String)> {
+    /// The update, or every problem with it (field, reason).
+    fn into_update(self) -> Result<PriceUpdate, Vec<(&'static str, String)>> {
+        let mut problems = Vec::new();
         if self.symbol.trim().is_empty() {
-            return Err(("symbol", "missing value".to_owned()));
-        }
-        if self.symbol.len() > siglearn_plugin_api::MAX_NAME_BYTES {
+            problems.push(("symbol", "missing value".to_owned()));
+        } else if self.symbol.len() > siglearn_plugin_api::MAX_NAME_BYTES {
             let (bytes, max) = (self.symbol.len(), siglearn_plugin_api::MAX_NAME_BYTES);
-            return Err(("symbol", format!("symbol is {bytes} bytes long; the most is {max}")));
+            problems.push(("symbol", format!("symbol is {bytes} bytes long; the most is {max}")));
         }
-        let ts = timestamp_from_json(&self.ts).map_err(|e| ("ts", e.to_string()))?;
+        let ts = timestamp_from_json(&self.ts).map_err(|e| ("ts", e.to_string()));
         let price = match (self.price, self.open, self.high, self.low, self.close) {
-            (Some(price), None, None, None, None) => Price::Tick(Tick { ts, price }),
-            (None, Some(open), Some(high), Some(low), Some(close)) => {
-                Price::Bar(Bar { ts, open, high, low, close, volume: self.volume.unwrap_or(0.0) })
-            }
+            (Some(price), None, None, None, None) => Some(Price::Tick(Tick { ts: Timestamp(0), price })),
+            (None, Some(open), Some(high), Some(low), Some(close)) => Some(Price::Bar(Bar {
+                ts: Timestamp(0),
+                open,
+                high,
+                low,
+                close,
+                volume: self.volume.unwrap_or(0.0),
+            })),
             _ => {
-                return Err((
+                problems.push((
                     "price",
                     "send a tick (price) or a bar (open, high, low, close, optional volume), not both"
                         .to_owned(),
                 ));
+                None
             }
         };
-        price.validate().map_err(|e| (e.field(), e.to_string()))?;
-        Ok(PriceUpdate { symbol: Symbol::new(self.symbol.as_str()), price })
+        if let Some(price) = &price {
+            problems.extend(price.problems().into_iter().map(|e| (e.field(), e.to_string())));
+        }
+        let ts = match ts {
+            Ok(ts) => Some(ts),
+            Err(problem) => {
+                problems.push(problem);
+                None
+            }
+        };
+        match (price, ts) {
+            (Some(price), Some(ts)) if problems.is_empty() => {
+                let price = match price {
+                    Price::Bar(bar) => Price::Bar(Bar { ts, ..bar }),
+                    Price::Tick(tick) => Price::Tick(Tick { ts, ..tick }),
+                };
+                Ok(PriceUpdate { symbol: Symbol::new(self.symbol.as_str()), price })
+            }
+            _ => Err(problems),
+        }
     }
 }
 
@@ -138,16 +163,16 @@ pub(crate) fn prices(body: &[u8], latest: Timestamp) -> Result<Vec<PriceUpdate>,
     let mut problems = Vec::new();
     for (index, value) in objects(body)?.into_iter().enumerate() {
         let parsed = serde_json::from_value::<PostedPrice>(value)
-            .map_err(|e| ("-", e.to_string()))
+            .map_err(|e| vec![("-", e.to_string())])
             .and_then(PostedPrice::into_update);
         match parsed {
             Ok(update) => {
                 problems.extend(ahead(index, "ts", update.price.ts(), latest));
                 updates.push(update);
             }
-            Err((field, reason)) => {
-                problems.push(serde_json::json!({ "index": index, "field": field, "reason": reason }))
-            }
+            Err(bad) => problems.extend(bad.into_iter().map(
+                |(field, reason)| serde_json::json!({ "index": index, "field": field, "reason": reason }),
+            )),
         }
     }
     if problems.is_empty() { Ok(updates) } else { Err(Refusal::invalid("invalid prices", problems)) }
@@ -223,6 +248,21 @@ mod tests {
         let refusal = prices(bad.as_bytes(), LATEST).unwrap_err();
         assert_eq!(refusal.details[0]["field"], "high");
         assert_eq!(refusal.details[1]["field"], "price");
+    }
+
+    #[test]
+    fn every_bad_field_of_a_price_is_listed_at_once() {
+        // Item 0: an empty symbol, epoch seconds and a negative open; item 1:
+        // a bar whose low is above its close and whose high is below its open.
+        let bad = r#"[{"symbol":" ","ts":1714557600,"open":-1,"high":2,"low":0.5,"close":1},
+                      {"symbol":"BTC","ts":0,"open":3,"high":2.5,"low":1.5,"close":1}]"#;
+        let refusal = prices(bad.as_bytes(), LATEST).unwrap_err();
+        let listed: Vec<(u64, &str)> = refusal
+            .details
+            .iter()
+            .map(|d| (d["index"].as_u64().unwrap(), d["field"].as_str().unwrap()))
+            .collect();
+        assert_eq!(listed, [(0, "symbol"), (0, "open"), (0, "ts"), (1, "low"), (1, "high")], "{refusal:?}");
     }
 
     #[test]
