@@ -133,8 +133,19 @@ fn contents(db: &str) -> serde_json::Value {
     serde_json::json!({ "strategies": strategies, "jobs": jobs, "trades": reader.trades().unwrap().len() })
 }
 
+/// How the candles are split at the cut.
+#[derive(Clone, Copy, Debug)]
+enum Split {
+    /// By open time, as a user splits files: at an instant where every
+    /// series' bars end (midnight for hourly and daily bars) this is the
+    /// same as splitting by close.
+    ByOpen,
+    /// By close: a bar goes to the first part when it closed before the cut.
+    ByClose,
+}
+
 /// Replays the window whole and split at `cut`, and compares.
-fn split_equals_whole(cut: &str) {
+fn split_equals_whole(cut: &str, how: Split) {
     let dir = tempfile::tempdir().unwrap();
     let (files, signals, config) = inputs(dir.path());
     let (whole_db, whole_ab) = (out(dir.path(), "whole.db"), out(dir.path(), "whole.json"));
@@ -146,8 +157,10 @@ fn split_equals_whole(cut: &str) {
     let (signals_1, signals_2) = split_at(dir.path(), &signals, "entry_ts", cut);
     let mut parts = (Vec::new(), Vec::new());
     for (file, (_, interval)) in files.iter().zip(SERIES) {
-        // A bar belongs to the first part when it closed before the cut.
-        let bar_cut = format_timestamp(siglearn_plugin_api::Timestamp(millis(cut) - interval));
+        let bar_cut = match how {
+            Split::ByOpen => cut.to_owned(),
+            Split::ByClose => format_timestamp(siglearn_plugin_api::Timestamp(millis(cut) - interval)),
+        };
         let (one, two) = split_at(dir.path(), file, "ts", &bar_cut);
         parts.0.push(one);
         parts.1.push(two);
@@ -188,10 +201,36 @@ fn split_equals_whole(cut: &str) {
 }
 
 /// The reported case: a cut at midnight UTC, where a signal enters exactly
-/// at 00:00:00Z and the daily job of that instant runs before it.
+/// at 00:00:00Z and the daily job of that instant runs before it; the files
+/// split by open time, as a user would.
 #[test]
 fn a_replay_split_at_midnight_and_continued_equals_one_run() {
-    split_equals_whole("2018-02-01T00:00:00Z");
+    split_equals_whole("2018-02-01T00:00:00Z", Split::ByOpen);
+}
+
+/// A cut inside a daily bar: split by open time, the first part would hold
+/// a bar that closes after the second part's first signals. The
+/// continuation refuses it, naming the fix, instead of quietly differing.
+#[test]
+fn a_continuation_that_starts_before_the_stored_run_ended_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (files, signals, config) = inputs(dir.path());
+    let cut = "2018-02-01T12:00:00Z";
+    let (signals_1, signals_2) = split_at(dir.path(), &signals, "entry_ts", cut);
+    let (parts_1, parts_2): (Vec<String>, Vec<String>) =
+        files.iter().map(|file| split_at(dir.path(), file, "ts", cut)).unzip();
+    let db = out(dir.path(), "split.db");
+    for (candles, signals, ok) in [(&parts_1, &signals_1, true), (&parts_2, &signals_2, false)] {
+        let mut args = vec!["replay", "--signals", signals, "--config", &config, "--db", &db, "--candles"];
+        args.extend(candles.iter().map(String::as_str));
+        let result = siglearn(&args);
+        if ok {
+            result.unwrap();
+        } else {
+            let error = format!("{:#}", result.unwrap_err());
+            assert!(error.contains("2018-02-02T00:00:00Z") && error.contains("closed"), "{error}");
+        }
+    }
 }
 
 proptest! {
@@ -201,6 +240,7 @@ proptest! {
     /// included.
     #[test]
     fn a_replay_split_anywhere_and_continued_equals_one_run(hour in 24 * 8..24 * 52i64) {
-        split_equals_whole(&format_timestamp(siglearn_plugin_api::Timestamp(millis(FROM) + hour * HOUR + 30 * 60_000)));
+        let cut = format_timestamp(siglearn_plugin_api::Timestamp(millis(FROM) + hour * HOUR + 30 * 60_000));
+        split_equals_whole(&cut, Split::ByClose);
     }
 }

@@ -20,6 +20,7 @@ use crate::restore;
 use crate::schedule::Schedule;
 use crate::store::{Command, Store};
 use crate::strategy::{load_lineup, resume_lineup};
+use crate::timestamp::format_duration;
 use crate::trade::Trade;
 
 #[derive(Debug, Args)]
@@ -142,14 +143,43 @@ impl Inputs {
         Ok(Inputs { series, signals })
     }
 
-    /// Puts the bar lengths given on the command line over the inferred ones.
+    /// Puts the bar lengths given on the command line over the inferred
+    /// ones: a symbol's own value over the value for all, whatever their
+    /// order. A length shorter than the most common gap between a series'
+    /// bars is refused: its bars would be known before they closed.
     fn set_intervals(&mut self, given: &[BarInterval]) -> anyhow::Result<()> {
-        for one in given {
+        let mut named = std::collections::HashSet::new();
+        for symbol in given.iter().filter_map(|one| one.symbol.as_deref()) {
+            if !named.insert(symbol) {
+                bail!("--bar-interval names {symbol} twice; give each symbol one bar length");
+            }
+        }
+        if given.iter().filter(|one| one.symbol.is_none()).count() > 1 {
+            bail!(
+                "--bar-interval gives more than one length for every series; give one, and SYMBOL=LENGTH for the others"
+            );
+        }
+        let mut ordered: Vec<&BarInterval> = given.iter().collect();
+        // The value for all first, so that a symbol's own value wins.
+        ordered.sort_by_key(|one| one.symbol.is_some());
+        for one in ordered {
             let bars = self.series.iter_mut().filter(|s| matches!(s.prices, format::Prices::Bars(_)));
             let mut matched = 0;
             for series in
                 bars.filter(|s| one.symbol.as_deref().is_none_or(|symbol| s.symbol.as_str() == symbol))
             {
+                if let format::Prices::Bars(bars) = &series.prices {
+                    if let Some(gap) = format::most_common_gap(bars).filter(|&gap| one.millis < gap) {
+                        let (given, usual) = (format_duration(one.millis), format_duration(gap));
+                        bail!(
+                            "--bar-interval {}: {given} is shorter than the usual gap between {}'s bars \
+                             ({usual}), so its bars would be known before they closed; give {}={usual} or longer",
+                            one.symbol.as_deref().unwrap_or("(all)"),
+                            series.symbol,
+                            series.symbol
+                        );
+                    }
+                }
                 series.interval_ms = Some(one.millis);
                 matched += 1;
             }
@@ -191,6 +221,20 @@ pub(super) fn run_replay(
         Some(path) => restore::earlier_run(path, inputs.signals.iter().map(|s| s.id.as_str()))?,
         None => None,
     };
+    if let (Some(reader), Some(first)) = (&earlier, first_event(&inputs)) {
+        if let Some(clock) = reader.last_clock()?.filter(|&clock| first < clock) {
+            bail!(
+                "the new data starts at {} (its first signal, or the close of its first bar), before {} \
+                 where the run stored in {} ended (its last bar closed then); a continued replay takes \
+                 only what came after: give the first part only bars that closed before the second part \
+                 starts (split candle files where every series' bars end, e.g. at midnight UTC for \
+                 hourly and daily bars)",
+                crate::timestamp::format_timestamp(first),
+                crate::timestamp::format_timestamp(clock),
+                reader.path().display()
+            );
+        }
+    }
     let lineup = match &earlier {
         Some(reader) => resume_lineup(config, reader, start),
         None => load_lineup(config, start),
@@ -311,6 +355,15 @@ pub(super) fn run_replay(
     Ok(report)
 }
 
+/// The time of the first event the engine sees: the first signal's entry
+/// or the first bar's close (a tick's time).
+fn first_event(inputs: &Inputs) -> Option<Timestamp> {
+    let first_price =
+        inputs.series.iter().filter_map(|s| Some(s.prices.get(0)?.ts() + s.interval_ms.unwrap_or(0))).min();
+    let first_signal = inputs.signals.iter().map(|s| s.entry_ts).min();
+    first_price.into_iter().chain(first_signal).min()
+}
+
 /// The time of the first event of a replay.
 fn first_time(inputs: &Inputs) -> Option<Timestamp> {
     let first_price = inputs.series.iter().filter_map(|s| s.prices.get(0)).map(|p| p.ts()).min();
@@ -428,6 +481,49 @@ fn print_header(series: &[Series], signals: usize, result: &ReplayResult, second
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn daily(symbol: &str) -> Series {
+        let bars = (0..3)
+            .map(|d| siglearn_plugin_api::Bar {
+                ts: Timestamp(d * 86_400_000),
+                open: 1.0,
+                high: 1.0,
+                low: 1.0,
+                close: 1.0,
+                volume: 0.0,
+            })
+            .collect();
+        Series::new(
+            siglearn_plugin_api::Symbol::new(symbol),
+            PathBuf::from("d.csv"),
+            format::Prices::Bars(bars),
+        )
+    }
+
+    #[test]
+    fn a_symbols_own_bar_length_wins_and_a_shorter_one_than_its_bars_is_refused() {
+        let given = |texts: &[&str]| -> Vec<BarInterval> {
+            texts.iter().map(|t| parse_bar_interval(t).unwrap()).collect()
+        };
+        let lengths = |texts: &[&str]| -> anyhow::Result<Vec<Option<i64>>> {
+            let mut inputs = Inputs { series: vec![daily("A"), daily("B")], signals: Vec::new() };
+            inputs.set_intervals(&given(texts))?;
+            Ok(inputs.series.iter().map(|s| s.interval_ms).collect())
+        };
+        let (day, week) = (Some(86_400_000), Some(7 * 86_400_000));
+        // Whatever the order, B's own length wins over the one for all.
+        assert_eq!(lengths(&["B=1w", "2d"]).unwrap(), [Some(2 * 86_400_000), week]);
+        assert_eq!(lengths(&["2d", "B=1w"]).unwrap(), [Some(2 * 86_400_000), week]);
+        assert_eq!(lengths(&[]).unwrap(), [day, day]);
+        let error = lengths(&["A=1h"]).unwrap_err().to_string();
+        assert!(
+            error.contains("shorter than the usual gap between A's bars (1d)") && error.contains("A=1d"),
+            "{error}"
+        );
+        assert!(lengths(&["1h"]).is_err(), "shorter for all");
+        assert!(lengths(&["A=1d", "A=2d"]).unwrap_err().to_string().contains("names A twice"));
+        assert!(lengths(&["1d", "2d"]).is_err());
+    }
 
     #[test]
     fn bar_intervals_name_a_symbol_or_all() {

@@ -327,3 +327,59 @@ proptest! {
         prop_assert!(logged.is_empty(), "{} look-ahead decisions, e.g. {:?}", logged.len(), &logged[..logged.len().min(3)]);
     }
 }
+
+/// At one instant: a bar that closed then is known to a signal entering
+/// then, and a tick stamped then is that signal's first price.
+#[test]
+fn at_one_instant_closed_bars_come_before_signals_and_ticks_after() {
+    let source = r#"
+fn init(params) { this.learned = 0; }
+fn decide(signal) { #{ take: true, score: this.learned + 0.0 } }
+fn learn(signal, outcome) { this.learned += 1; }
+"#;
+    let mut strategy =
+        ScriptStrategy::compile("counter".into(), Path::new("counter.rhai"), source, Limits::default())
+            .unwrap();
+    strategy.init(&serde_json::json!({})).unwrap();
+    let member =
+        Member { strategy: Box::new(strategy), version: VersionId(1), params: serde_json::json!({}) };
+    let spec = LineupSpec { members: vec![member], champion: Some(0), schedule: None };
+    let mut engine = Engine::with_lineup(EngineConfig::default(), spec);
+    // A one-minute bar from T - 1m to T takes the first signal's profit.
+    let bars = bars_series(
+        "BAR",
+        vec![Bar {
+            ts: Timestamp(JAN_1 - MIN),
+            open: 100.0,
+            high: 106.0,
+            low: 100.0,
+            close: 105.0,
+            volume: 0.0,
+        }],
+        MIN,
+    );
+    let mut ticks = Series::new(
+        Symbol::new("TICK"),
+        PathBuf::from("t.csv"),
+        Prices::Ticks(vec![siglearn_plugin_api::Tick { ts: Timestamp(JAN_1), price: 70.0 }]),
+    );
+    ticks.interval_ms = Some(0);
+    let signals = vec![
+        long("early", "BAR", JAN_1 - MIN, 100.0, 105.0, 95.0, 60),
+        long("at_close", "BAR", JAN_1, 100.0, 110.0, 90.0, 60),
+        long("tick", "TICK", JAN_1, 50.0, 60.0, 40.0, 60),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("r.db"), &Default::default()).unwrap();
+    let result = replay(&mut engine, &[bars, ticks], signals, Some(&store), |_| {}).unwrap();
+    store.close().unwrap();
+    let decisions =
+        crate::store::StoreReader::open(&dir.path().join("r.db")).unwrap().all_decisions().unwrap();
+    assert_eq!(decisions["at_close"][0].1.unwrap().score, 1.0, "the bar closed at its entry: known");
+    let tick = result.trades.iter().find(|t| t.signal.id.as_str() == "tick").unwrap();
+    assert_eq!(
+        (tick.outcome.exit_ts, tick.outcome.exit_price),
+        (Timestamp(JAN_1), 70.0),
+        "the tick at entry hits"
+    );
+}

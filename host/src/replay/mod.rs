@@ -4,12 +4,16 @@
 //! by the time each becomes known: a signal at its entry time, a bar at its
 //! *close* (open time plus the series' interval), a tick at its time. So a
 //! strategy deciding at time t has learned only outcomes of bars closed by
-//! t, whatever the timeframes mixed in one replay. At equal times signals
-//! come first, then prices in the order the series were given. A signal
-//! entering at a bar's open time is still watched from that bar: the
-//! monitor compares the signal's entry with the bar's open time. The same
-//! inputs always give the same stream, so a replay is reproducible to the
-//! byte.
+//! t, whatever the timeframes mixed in one replay. At one instant the bars
+//! that closed then come first (a signal entering at a bar's close may know
+//! it), then the signals entering then, then the ticks stamped then (a
+//! signal is watched from its first price at or after its entry); prices
+//! in the order the series were given. A signal entering at a bar's open
+//! time is still watched from that bar: the monitor compares the signal's
+//! entry with the bar's open time. So a replay split at an instant where
+//! every series' bars end, and continued, sees the events of one run. The
+//! same inputs always give the same stream, so a replay is reproducible to
+//! the byte.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -152,7 +156,13 @@ pub fn replay(
     let mut next_price = prices.iter().peekable();
     loop {
         let signal_first = match (signals.peek(), next_price.peek()) {
-            (Some(signal), Some(&&(known, ..))) => signal.entry_ts <= known,
+            // At one instant: bars that closed then, the signals entering
+            // then, the ticks stamped then (a tick at a signal's entry is
+            // its first price).
+            (Some(signal), Some(&&(known, s, _))) if series[s as usize].interval_ms == Some(0) => {
+                signal.entry_ts <= known
+            }
+            (Some(signal), Some(&&(known, ..))) => signal.entry_ts < known,
             (Some(_), None) => true,
             (None, Some(_)) => false,
             (None, None) => break,

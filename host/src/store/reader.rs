@@ -319,6 +319,15 @@ impl StoreReader {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// The engine's clock when the stored run last checkpointed (a replay
+    /// checkpoints when it ends): where a continued replay must start.
+    pub fn last_clock(&self) -> Result<Option<Timestamp>, StoreError> {
+        let at: Option<i64> =
+            self.conn
+                .query_row("SELECT MAX(at) FROM snapshots WHERE kind = 'state'", [], |row| row.get(0))?;
+        Ok(at.map(Timestamp))
+    }
+
     /// The time of the newest run of each job.
     pub fn last_job_runs(&self) -> Result<Vec<(JobKind, Timestamp)>, StoreError> {
         let mut statement = self.conn.prepare("SELECT job, MAX(scheduled_at) FROM job_runs GROUP BY job")?;
