@@ -15,7 +15,6 @@ mod common;
 use std::path::Path;
 
 use common::{json, out, replay, siglearn, write};
-use proptest::prelude::*;
 use siglearn::schedule::JobKind;
 use siglearn::store::StoreReader;
 use siglearn::timestamp::{format_timestamp, parse_timestamp};
@@ -233,13 +232,13 @@ fn a_continuation_that_starts_before_the_stored_run_ended_is_refused() {
     }
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 3, failure_persistence: None, ..ProptestConfig::default() })]
-
-    /// Any hour of the window as the cut, weekly retraining and probation
-    /// included.
-    #[test]
-    fn a_replay_split_anywhere_and_continued_equals_one_run(hour in 24 * 8..24 * 52i64) {
+/// Cuts inside the window at hours drawn once at random (and the one that
+/// found a fault in the hourly job's stamps, 2018-02-07T11:30Z), half an hour
+/// into a bar, so every series is split by its close; fixed, so that the
+/// test is the same on every run.
+#[test]
+fn a_replay_split_anywhere_and_continued_equals_one_run() {
+    for hour in [24 * 8 + 5, 24 * 37 + 11, 24 * 20 + 17, 24 * 45 + 2, 24 * 51 + 23] {
         let cut = format_timestamp(siglearn_plugin_api::Timestamp(millis(FROM) + hour * HOUR + 30 * 60_000));
         split_equals_whole(&cut, Split::ByClose);
     }

@@ -176,11 +176,21 @@ impl Schedule {
     /// Appends every run due at or before `now` to `out`, oldest first (ties
     /// in the order daily, weekly, hourly), and moves each job past them.
     ///
-    /// The hourly job hands out only the first of several missed runs: they
-    /// would record the same figures, and enumerating the hours of a long
-    /// quiet stretch (a replay of daily bars) costs more than the replay.
+    /// The hourly job hands out only one of several missed runs, stamped
+    /// with the latest of them: they would record the same figures, and
+    /// enumerating the hours of a long quiet stretch (a replay of daily
+    /// bars) costs more than the replay.
     pub fn due(&mut self, now: Timestamp, out: &mut Vec<(Timestamp, JobKind)>) {
         let now = now.min(crate::timestamp::END);
+        // One hourly run for a quiet stretch, at the latest missed instant:
+        // the next one is then the first after it, as a resumed schedule
+        // (which continues after the last stamp) computes.
+        for job in self.jobs.iter_mut().filter(|job| job.kind == JobKind::Hourly) {
+            if let Some(next) = job.next.filter(|&next| next <= now) {
+                job.next =
+                    Some(latest_at_or_before(job.cron.as_ref(), now).map_or(next, |latest| latest.max(next)));
+            }
+        }
         loop {
             let earliest = self
                 .jobs
@@ -190,8 +200,7 @@ impl Schedule {
             let Some(job) = earliest else { break };
             let Some(at) = job.next else { break };
             out.push((at, job.kind));
-            let from = if job.kind == JobKind::Hourly { now } else { at };
-            job.next = next_after(job.cron.as_ref(), from);
+            job.next = next_after(job.cron.as_ref(), at);
         }
     }
 }
@@ -230,10 +239,10 @@ mod tests {
         let mut schedule = Schedule::new(&ScheduleConfig::default()).unwrap();
         // 2024-01-06 is a Saturday.
         schedule.start(at("2024-01-06T22:30:00Z"));
-        // Several missed hours give one hourly run, the first.
+        // Several missed hours give one hourly run, the latest.
         assert_eq!(
             runs(&mut schedule, "2024-01-07T02:00:00Z"),
-            ["hourly@2024-01-06T23:00:00Z", "daily@2024-01-07T00:00:00Z", "weekly@2024-01-07T02:00:00Z"]
+            ["daily@2024-01-07T00:00:00Z", "weekly@2024-01-07T02:00:00Z", "hourly@2024-01-07T02:00:00Z"]
         );
         assert!(runs(&mut schedule, "2024-01-07T02:59:59Z").is_empty());
         assert_eq!(runs(&mut schedule, "2024-01-07T03:00:00Z"), ["hourly@2024-01-07T03:00:00Z"]);
