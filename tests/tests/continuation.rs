@@ -14,7 +14,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{json, out, replay, siglearn, write};
+use common::{json, out, siglearn, write};
 use siglearn::schedule::JobKind;
 use siglearn::store::StoreReader;
 use siglearn::timestamp::{format_timestamp, parse_timestamp};
@@ -196,7 +196,6 @@ fn split_equals_whole(cut: &str, how: Split) {
     }
     assert_eq!(whole["trades"], split["trades"]);
     assert_eq!(json(&whole_ab), json(&split_ab), "split at {cut}: the A/B tables differ");
-    let _ = replay; // the shared helper takes one candle file; this test passes several
 }
 
 /// The reported case: a cut at midnight UTC, where a signal enters exactly
