@@ -235,6 +235,25 @@ mod tests {
     }
 
     #[test]
+    fn job_names_read_back_and_others_are_refused() {
+        for kind in JobKind::ALL {
+            assert_eq!(kind.as_str().parse::<JobKind>(), Ok(kind));
+        }
+        assert!("yearly".parse::<JobKind>().unwrap_err().contains("\"yearly\" is not a job"));
+    }
+
+    #[test]
+    fn a_schedule_is_started_by_start_or_resume_only() {
+        let mut schedule = Schedule::new(&ScheduleConfig::default()).unwrap();
+        assert!(!schedule.is_started());
+        schedule.resume(JobKind::Daily, at("2024-01-01T00:00:00Z"));
+        assert!(schedule.is_started());
+        let mut fresh = Schedule::new(&ScheduleConfig::default()).unwrap();
+        fresh.start(at("2024-01-01T00:00:00Z"));
+        assert!(fresh.is_started());
+    }
+
+    #[test]
     fn defaults_fire_daily_at_midnight_weekly_on_sunday_and_hourly() {
         let mut schedule = Schedule::new(&ScheduleConfig::default()).unwrap();
         // 2024-01-06 is a Saturday.
