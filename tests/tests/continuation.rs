@@ -14,7 +14,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{json, out, siglearn, write};
+use common::{json, out, siglearn, split_at, write};
 use siglearn::schedule::JobKind;
 use siglearn::store::StoreReader;
 use siglearn::timestamp::{format_timestamp, parse_timestamp};
@@ -78,24 +78,6 @@ fn inputs(dir: &Path) -> (Vec<String>, String, String) {
         "[retrain]\ntrain_days = 14\nmin_train_trades = 5\nmin_validation_signals = 5\n",
     );
     (files, signals, config)
-}
-
-/// The rows of the CSV at `path` whose `column` (ISO time) is before `cut`,
-/// and the rest, as `<stem>-1.csv` and `<stem>-2.csv` in `dir`.
-fn split_at(dir: &Path, path: &str, column: &str, cut: &str) -> (String, String) {
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut lines = text.lines();
-    let header = lines.next().unwrap();
-    let index = header.split(',').position(|c| c == column).unwrap();
-    let (mut before, mut after) = (format!("{header}\n"), format!("{header}\n"));
-    for line in lines {
-        let cell = line.split(',').nth(index).unwrap();
-        let target = if millis(cell) < millis(cut) { &mut before } else { &mut after };
-        target.push_str(line);
-        target.push('\n');
-    }
-    let stem = Path::new(path).file_stem().unwrap().to_str().unwrap().to_owned();
-    (write(dir, &format!("{stem}-1.csv"), &before), write(dir, &format!("{stem}-2.csv"), &after))
 }
 
 /// Everything a store says about the strategies: versions, job runs.

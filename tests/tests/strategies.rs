@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{json, lineup, out, replay, siglearn, synth};
+use common::{json, lineup, out, replay, siglearn, split_at, synth};
 use siglearn::store::StoreReader;
 
 const TAKE_ALL: &str = "fn decide(signal) { true }";
@@ -157,26 +157,6 @@ fn jobs_fire_in_event_time_and_versions_follow_state_changes() {
     assert!(days.iter().any(|(job, _)| job.as_str() == "weekly"), "{days:?}");
 }
 
-/// The rows of the CSV at `path` before `cut` in `column` (an ISO time) and
-/// the rest, written as `<name>-1.csv` and `<name>-2.csv` in `dir`.
-fn split(dir: &std::path::Path, path: &str, column: &str, cut: &str) -> (String, String) {
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut lines = text.lines();
-    let header = lines.next().unwrap();
-    let index = header.split(',').position(|c| c == column).unwrap();
-    let (mut before, mut after) = (format!("{header}\n"), format!("{header}\n"));
-    for line in lines {
-        let target = if line.split(',').nth(index).unwrap() < cut { &mut before } else { &mut after };
-        target.push_str(line);
-        target.push('\n');
-    }
-    let name = std::path::Path::new(path).file_stem().unwrap().to_str().unwrap().to_owned();
-    (
-        common::write(dir, &format!("{name}-1.csv"), &before),
-        common::write(dir, &format!("{name}-2.csv"), &after),
-    )
-}
-
 #[test]
 fn a_replay_split_in_two_and_continued_equals_one_run() {
     let dir = tempfile::tempdir().unwrap();
@@ -196,8 +176,8 @@ fn a_replay_split_in_two_and_continued_equals_one_run() {
         .collect();
     entries.sort();
     let cut = entries[entries.len() * 6 / 10].clone();
-    let (signals_1, signals_2) = split(dir.path(), &signals, "entry_ts", &cut);
-    let (candles_1, candles_2) = split(dir.path(), &candles, "ts", &cut);
+    let (signals_1, signals_2) = split_at(dir.path(), &signals, "entry_ts", &cut);
+    let (candles_1, candles_2) = split_at(dir.path(), &candles, "ts", &cut);
     let (db, resumed) = (out(dir.path(), "split.db"), out(dir.path(), "resumed.json"));
     replay(&candles_1, &signals_1, &config, &["--db", &db]).unwrap();
     replay(&candles_2, &signals_2, &config, &["--db", &db, "--ab-out", &resumed]).unwrap();
@@ -403,8 +383,8 @@ fn a_restart_during_probation_continues_it_with_its_shadow() {
         // Stop a day into the deploy's probation, then continue the store.
         let cut =
             siglearn::timestamp::format_timestamp(deploy.created_at + siglearn_plugin_api::MILLIS_PER_DAY);
-        let (signals_1, _) = split(dir.path(), &signals, "entry_ts", &cut);
-        let (candles_1, _) = split(dir.path(), &candles, "ts", &cut);
+        let (signals_1, _) = split_at(dir.path(), &signals, "entry_ts", &cut);
+        let (candles_1, _) = split_at(dir.path(), &candles, "ts", &cut);
         let db = out(dir.path(), &format!("{name}-cut.db"));
         replay(&candles_1, &signals_1, &config_path, &["--db", &db]).unwrap();
         let config = siglearn::config::Config::load(std::path::Path::new(&config_path)).unwrap();

@@ -59,6 +59,29 @@ fn long(id: &str, symbol: &str, entry_ts: i64, entry: f64, tp: f64, sl: f64, hol
     }
 }
 
+/// Replays `signals` over `series` with the one script `source` as the
+/// lineup, into a store: the replay's result and a reader of the store.
+fn replay_script(
+    source: &str,
+    series: &[Series],
+    signals: Vec<Signal>,
+) -> (ReplayResult, crate::store::StoreReader, tempfile::TempDir) {
+    let mut strategy =
+        ScriptStrategy::compile("counter".into(), Path::new("counter.rhai"), source, Limits::default())
+            .unwrap();
+    strategy.init(&serde_json::json!({})).unwrap();
+    let member =
+        Member { strategy: Box::new(strategy), version: VersionId(1), params: serde_json::json!({}) };
+    let spec = LineupSpec { members: vec![member], champion: Some(0), schedule: None };
+    let mut engine = Engine::with_lineup(EngineConfig::default(), spec);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("r.db"), &Default::default()).unwrap();
+    let result = replay(&mut engine, series, signals, Some(&store), |_| {}).unwrap();
+    store.close().unwrap();
+    let reader = crate::store::StoreReader::open(&dir.path().join("r.db")).unwrap();
+    (result, reader, dir)
+}
+
 /// The case of the issue that found it: a daily bar's take-profit must not
 /// be known one minute after the bar opened.
 #[test]
@@ -103,23 +126,11 @@ fn learn(signal, outcome) {
     if outcome.kind == "TP_HIT" { this.take_profits += 1; }
 }
 "#;
-    let mut strategy =
-        ScriptStrategy::compile("counter".into(), Path::new("counter.rhai"), source, Limits::default())
-            .unwrap();
-    strategy.init(&serde_json::json!({})).unwrap();
-    let member =
-        Member { strategy: Box::new(strategy), version: VersionId(1), params: serde_json::json!({}) };
-    let spec = LineupSpec { members: vec![member], champion: Some(0), schedule: None };
-    let mut engine = Engine::with_lineup(EngineConfig::default(), spec);
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("r.db"), &Default::default()).unwrap();
-    let result = replay(&mut engine, &[day, minutes], signals, Some(&store), |_| {}).unwrap();
-    store.close().unwrap();
+    let (result, reader, _dir) = replay_script(source, &[day, minutes], signals);
 
     let day_trade = result.trades.iter().find(|t| t.signal.id.as_str() == "day_long").unwrap();
     // The trade itself is unchanged: a take-profit in the bar opened on Jan 2.
     assert_eq!(day_trade.outcome.exit_ts, Timestamp(JAN_1 + DAY));
-    let reader = crate::store::StoreReader::open(&dir.path().join("r.db")).unwrap();
     let decisions = reader.all_decisions().unwrap();
     let score = |id: &str| decisions[id][0].1.unwrap().score;
     assert_eq!(score("min_long"), 0.0, "the daily bar closes on Jan 3; at 00:01 on Jan 2 nothing is known");
@@ -337,14 +348,6 @@ fn init(params) { this.learned = 0; }
 fn decide(signal) { #{ take: true, score: this.learned + 0.0 } }
 fn learn(signal, outcome) { this.learned += 1; }
 "#;
-    let mut strategy =
-        ScriptStrategy::compile("counter".into(), Path::new("counter.rhai"), source, Limits::default())
-            .unwrap();
-    strategy.init(&serde_json::json!({})).unwrap();
-    let member =
-        Member { strategy: Box::new(strategy), version: VersionId(1), params: serde_json::json!({}) };
-    let spec = LineupSpec { members: vec![member], champion: Some(0), schedule: None };
-    let mut engine = Engine::with_lineup(EngineConfig::default(), spec);
     // A one-minute bar from T - 1m to T takes the first signal's profit.
     let bars = bars_series(
         "BAR",
@@ -369,12 +372,8 @@ fn learn(signal, outcome) { this.learned += 1; }
         long("at_close", "BAR", JAN_1, 100.0, 110.0, 90.0, 60),
         long("tick", "TICK", JAN_1, 50.0, 60.0, 40.0, 60),
     ];
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("r.db"), &Default::default()).unwrap();
-    let result = replay(&mut engine, &[bars, ticks], signals, Some(&store), |_| {}).unwrap();
-    store.close().unwrap();
-    let decisions =
-        crate::store::StoreReader::open(&dir.path().join("r.db")).unwrap().all_decisions().unwrap();
+    let (result, reader, _dir) = replay_script(source, &[bars, ticks], signals);
+    let decisions = reader.all_decisions().unwrap();
     assert_eq!(decisions["at_close"][0].1.unwrap().score, 1.0, "the bar closed at its entry: known");
     let tick = result.trades.iter().find(|t| t.signal.id.as_str() == "tick").unwrap();
     assert_eq!(

@@ -101,3 +101,26 @@ pub(crate) fn replay(candles: &str, signals: &str, config: &str, extra: &[&str])
     args.extend(extra);
     siglearn(&args)
 }
+
+/// The rows of the CSV at `path` whose `column` (ISO time) is before `cut`,
+/// and the rest, as `<stem>-1.csv` and `<stem>-2.csv` in `dir`.
+pub(crate) fn split_at(dir: &Path, path: &str, column: &str, cut: &str) -> (String, String) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let index = header.split(',').position(|c| c == column).unwrap();
+    let (mut before, mut after) = (format!("{header}\n"), format!("{header}\n"));
+    for line in lines {
+        let cell = line.split(',').nth(index).unwrap();
+        let target = if millis(cell) < millis(cut) { &mut before } else { &mut after };
+        target.push_str(line);
+        target.push('\n');
+    }
+    let stem = Path::new(path).file_stem().unwrap().to_str().unwrap().to_owned();
+    (write(dir, &format!("{stem}-1.csv"), &before), write(dir, &format!("{stem}-2.csv"), &after))
+}
+
+/// An ISO-8601 or epoch-ms time as epoch milliseconds.
+fn millis(text: &str) -> i64 {
+    siglearn::timestamp::parse_timestamp(text).unwrap().as_millis()
+}
