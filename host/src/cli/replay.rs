@@ -358,15 +358,18 @@ pub(super) fn run_replay(
 /// The time of the first event the engine sees: the first signal's entry
 /// or the first bar's close (a tick's time).
 fn first_event(inputs: &Inputs) -> Option<Timestamp> {
-    let first_price =
-        inputs.series.iter().filter_map(|s| Some(s.prices.get(0)?.ts() + s.interval_ms.unwrap_or(0))).min();
-    let first_signal = inputs.signals.iter().map(|s| s.entry_ts).min();
-    first_price.into_iter().chain(first_signal).min()
+    first_of(inputs, |series| series.interval_ms.unwrap_or(0))
 }
 
-/// The time of the first event of a replay.
+/// The time of the first event of a replay, by the first bar's open.
 fn first_time(inputs: &Inputs) -> Option<Timestamp> {
-    let first_price = inputs.series.iter().filter_map(|s| s.prices.get(0)).map(|p| p.ts()).min();
+    first_of(inputs, |_| 0)
+}
+
+/// The earliest of the first signal's entry and each series' first price
+/// time plus `offset` of that series.
+fn first_of(inputs: &Inputs, offset: impl Fn(&Series) -> i64) -> Option<Timestamp> {
+    let first_price = inputs.series.iter().filter_map(|s| Some(s.prices.get(0)?.ts() + offset(s))).min();
     let first_signal = inputs.signals.iter().map(|s| s.entry_ts).min();
     first_price.into_iter().chain(first_signal).min()
 }

@@ -168,10 +168,9 @@ impl Jobs {
         self.restore_signal(&trade.signal, verdicts);
         let verdicts: Arc<[Option<Verdict>]> = verdicts.into();
         if self.last_daily.is_some_and(|daily| known_at >= daily) {
-            self.restore_activity(known_at);
             self.count_closed(trade, Some(&verdicts));
-            self.history.push_back(Closed { trade: trade.clone(), verdicts: Some(verdicts), known_at });
-        } else if self.schedule.is_some() {
+        }
+        if self.schedule.is_some() {
             self.restore_activity(known_at);
             self.history.push_back(Closed { trade: trade.clone(), verdicts: Some(verdicts), known_at });
         }
