@@ -75,8 +75,12 @@ impl Band {
 
 #[derive(Debug)]
 pub(crate) struct Book {
-    /// Signals whose entry_ts is still ahead of this symbol's prices.
-    pending: BTreeSet<(Timestamp, u64, SlotIx)>,
+    /// Signals whose entry_ts is still ahead of this symbol's prices, with
+    /// their deadlines.
+    pending: BTreeMap<(Timestamp, u64, SlotIx), Option<Timestamp>>,
+    /// Pending signals by deadline (deadline, seq, slot, entry_ts), for
+    /// exits the clock triggers.
+    pending_deadlines: BTreeSet<(Timestamp, u64, SlotIx, Timestamp)>,
     long_stops: LevelSet,
     long_takes: LevelSet,
     short_stops: LevelSet,
@@ -96,7 +100,8 @@ pub(crate) struct Book {
 impl Default for Book {
     fn default() -> Self {
         Book {
-            pending: BTreeSet::new(),
+            pending: BTreeMap::new(),
+            pending_deadlines: BTreeSet::new(),
             long_stops: BTreeSet::new(),
             long_takes: BTreeSet::new(),
             short_stops: BTreeSet::new(),
@@ -118,20 +123,39 @@ impl Book {
         self.band.touched_by(price)
     }
 
-    pub(crate) fn add_pending(&mut self, entry_ts: Timestamp, seq: u64, slot: SlotIx) {
-        self.pending.insert((entry_ts, seq, slot));
-        self.band.next_entry = self.band.next_entry.min(entry_ts);
+    pub(crate) fn add_pending(&mut self, levels: &Levels, seq: u64, slot: SlotIx) {
+        self.pending.insert((levels.entry_ts, seq, slot), levels.deadline);
+        if let Some(deadline) = levels.deadline {
+            self.pending_deadlines.insert((deadline, seq, slot, levels.entry_ts));
+        }
+        self.band.next_entry = self.band.next_entry.min(levels.entry_ts);
     }
 
     /// Removes and returns the pending signals whose entry_ts is at or
     /// before `ts`, in entry order.
     pub(crate) fn take_due(&mut self, ts: Timestamp, due: &mut Vec<SlotIx>) {
-        while let Some(&(entry_ts, seq, slot)) = self.pending.first() {
+        while let Some((&(entry_ts, seq, slot), &deadline)) = self.pending.first_key_value() {
             if entry_ts > ts {
                 break;
             }
             self.pending.remove(&(entry_ts, seq, slot));
+            if let Some(deadline) = deadline {
+                self.pending_deadlines.remove(&(deadline, seq, slot, entry_ts));
+            }
             due.push(slot);
+        }
+    }
+
+    /// Removes and returns the pending signals (no price since their entry)
+    /// whose deadline is at or before `now`, in deadline order.
+    pub(crate) fn take_expired_pending(&mut self, now: Timestamp, out: &mut Vec<SlotIx>) {
+        while let Some(&(deadline, seq, slot, entry_ts)) = self.pending_deadlines.first() {
+            if deadline > now {
+                break;
+            }
+            self.pending_deadlines.remove(&(deadline, seq, slot, entry_ts));
+            self.pending.remove(&(entry_ts, seq, slot));
+            out.push(slot);
         }
     }
 
@@ -198,7 +222,7 @@ impl Book {
     /// history no open signal needs any more.
     pub(crate) fn refresh(&mut self) {
         self.band = Band {
-            next_entry: self.pending.first().map_or(Band::EMPTY.next_entry, |&(ts, _, _)| ts),
+            next_entry: self.pending.first_key_value().map_or(Band::EMPTY.next_entry, |(&(ts, _, _), _)| ts),
             next_deadline: self.deadlines.first().map_or(Band::EMPTY.next_deadline, |&(ts, _)| ts),
             long_stop: self.long_stops.last().map_or(Band::EMPTY.long_stop, |(level, _)| level.0),
             long_take: self.long_takes.first().map_or(Band::EMPTY.long_take, |(level, _)| level.0),

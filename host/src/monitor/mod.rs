@@ -123,7 +123,7 @@ impl Monitor {
                 (self.slots.len() - 1) as SlotIx
             }
         };
-        self.books[symbol.0 as usize].add_pending(watched.levels.entry_ts, seq, slot);
+        self.books[symbol.0 as usize].add_pending(&watched.levels, seq, slot);
         self.by_id.insert(watched.signal.id.clone(), slot);
         self.slots[slot as usize] = Some(watched);
         Ok(())
@@ -186,15 +186,17 @@ impl Monitor {
         Ok(())
     }
 
-    /// The clock reached `now` (live use): every active signal whose deadline
-    /// has passed closes with TIME_EXIT at the symbol's last price, stamped at
-    /// its deadline, whether or not a new price arrived. Signals of symbols
-    /// without a price since their entry stay open.
+    /// The clock reached `now` (live use): every signal whose deadline has
+    /// passed closes with TIME_EXIT at the symbol's last price, stamped at
+    /// its deadline, whether or not a new price arrived; a signal no price
+    /// came for since its entry too, at the last price before it. Signals of
+    /// a symbol that never had a price stay open.
     pub fn on_clock(&mut self, now: Timestamp, closed: &mut Vec<Trade>) {
         for book in &mut self.books {
             let Some(last_price) = book.last_price else { continue };
             self.scratch.clear();
             book.expired(now, &mut self.scratch);
+            book.take_expired_pending(now, &mut self.scratch);
             if self.scratch.is_empty() {
                 continue;
             }
@@ -206,7 +208,9 @@ impl Monitor {
                 self.free.push(slot);
                 self.by_id.remove(&watched.signal.id);
                 let start = watched.start.unwrap_or_else(|| book.path.next_index());
-                book.deactivate(slot, &watched.levels, start);
+                if watched.start.is_some() {
+                    book.deactivate(slot, &watched.levels, start);
+                }
                 let Some(deadline) = watched.levels.deadline else { continue };
                 let at_deadline = Price::Tick(siglearn_plugin_api::Tick { ts: deadline, price: last_price });
                 let Some(exit) = rules::evaluate(&watched.levels, &at_deadline, self.config.ambiguity) else {

@@ -107,7 +107,7 @@ fn the_clock_closes_expired_signals_at_the_last_price_stamped_at_the_deadline() 
 }
 
 #[test]
-fn the_clock_leaves_signals_without_a_price_alone() {
+fn the_clock_leaves_signals_of_a_symbol_without_any_price_alone() {
     let mut monitor = monitor();
     let held = Signal { max_hold_ms: Some(MIN), ..signal("s", Side::Long) };
     monitor.watch(Arc::new(held)).unwrap();
@@ -115,6 +115,41 @@ fn the_clock_leaves_signals_without_a_price_alone() {
     monitor.on_clock(Timestamp(60 * MIN), &mut closed);
     assert!(closed.is_empty());
     assert_eq!(monitor.open_count(), 1);
+}
+
+#[test]
+fn the_clock_closes_a_signal_no_price_came_for_since_its_entry_at_the_last_price_before() {
+    let mut monitor = monitor();
+    // The symbol's feed stops at 2 min (last close 100); two signals enter
+    // at 10 min and no price follows.
+    feed(&mut monitor, &[bar(0, 100.0, 101.0, 99.0), bar(2 * MIN, 100.0, 101.5, 99.0)]);
+    let mut stale = |id: &str, hold: i64| {
+        let entering = Arc::unwrap_or_clone(entering_at(id, Side::Long, 10 * MIN));
+        monitor.watch(Arc::new(Signal { max_hold_ms: Some(hold * MIN), ..entering })).unwrap();
+    };
+    stale("thirty", 30);
+    stale("five", 5);
+    let mut closed = Vec::new();
+    monitor.on_clock(Timestamp(14 * MIN), &mut closed);
+    assert!(closed.is_empty(), "no deadline reached");
+    monitor.on_clock(Timestamp(60 * MIN), &mut closed);
+    let exits: Vec<(&str, OutcomeKind, f64, Timestamp)> = closed
+        .iter()
+        .map(|t| (t.signal.id.as_str(), t.outcome.kind, t.outcome.exit_price, t.outcome.exit_ts))
+        .collect();
+    // In arrival order (as every exit one event triggers), each at the last
+    // known price (the 2-min bar's close, 100.0 as `bar` closes at its
+    // open), stamped at its own deadline.
+    assert_eq!(
+        exits,
+        [
+            ("thirty", OutcomeKind::TimeExit, 100.0, Timestamp(40 * MIN)),
+            ("five", OutcomeKind::TimeExit, 100.0, Timestamp(15 * MIN)),
+        ]
+    );
+    assert_eq!(monitor.open_count(), 0);
+    // Gone from every index: a later price closes nothing and is accepted.
+    assert!(feed(&mut monitor, &[bar(61 * MIN, 100.0, 200.0, 1.0)]).is_empty());
 }
 
 #[test]
