@@ -455,3 +455,28 @@ setTimeout(() => {{
     assert!(!shown["recommendations"].as_str().unwrap().is_empty(), "{shown}");
     assert_eq!(daemon.stop().code(), Some(0));
 }
+
+/// A write names one host, and every name it gives passes the check: a
+/// second Host header, or a request line in absolute form naming another
+/// host, is refused.
+#[test]
+fn a_write_naming_a_second_host_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    scripts(dir.path(), &["baseline"]);
+    let daemon = Daemon::start(dir.path(), &[]);
+    let body = signal("a", "BTC", T0, "");
+    let json = ("Content-Type", "application/json");
+    let (status, answer) =
+        raw(&daemon, "/api/signals", &[json, ("Host", "localhost"), ("Host", "evil.example")], &body);
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["details"][0]["field"], "Host");
+    let (status, answer) =
+        raw(&daemon, "http://evil.example/api/signals", &[json, ("Host", "localhost")], &body);
+    assert_eq!(status, 403, "{answer}");
+    assert!(answer["details"][0]["reason"].as_str().unwrap().contains("evil.example"), "{answer}");
+    assert_eq!(daemon.get("/api/signals").json()["count"], 0, "none was taken");
+    let own = daemon.base.clone();
+    let (status, answer) = raw(&daemon, &format!("{own}/api/signals"), &[json, ("Host", "localhost")], &body);
+    assert_eq!(status, 200, "an absolute form naming this daemon is taken: {answer}");
+    assert_eq!(daemon.stop().code(), Some(0));
+}

@@ -144,7 +144,7 @@ const BATCHES: [&str; 2] = ["/api/signals", "/api/prices"];
 async fn writes(State(state): State<AppState>, request: HttpRequest, next: Next) -> Response {
     let (method, path) = (request.method().clone(), request.uri().path().to_owned());
     let response = if method == Method::POST {
-        match guard(&state, request.headers()) {
+        match guard(&state, request.headers(), request.uri()) {
             Ok(()) => next.run(request).await,
             Err(refusal) => refusal.into_response(),
         }
@@ -170,7 +170,7 @@ async fn writes(State(state): State<AppState>, request: HttpRequest, next: Next)
 
 /// Refuses a write that a web page could have sent on a user's behalf, or
 /// without the right bearer token when one is set.
-fn guard(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+fn guard(state: &AppState, headers: &HeaderMap, uri: &axum::http::Uri) -> Result<(), ApiError> {
     let text = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
     let media =
         text(header::CONTENT_TYPE).and_then(|v| v.split(';').next()).map(|v| v.trim().to_ascii_lowercase());
@@ -185,13 +185,26 @@ fn guard(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
             )
         }));
     }
-    let host = text(header::HOST).unwrap_or_default();
-    if state.loopback && !is_loopback_host(host) {
-        return Err(forbidden(
-            "Host",
-            format!("{host:?} is not a loopback name"),
-            "the daemon listens on loopback: writes must be sent to localhost, 127.0.0.1 or [::1]",
-        ));
+    // One Host: of two, one could pass the check and the other be used.
+    let mut hosts = headers.get_all(header::HOST).iter();
+    let host = hosts.next().and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if hosts.next().is_some() {
+        return Err(ApiError(Refusal {
+            details: vec![serde_json::json!({ "field": "Host", "reason": "sent more than once" })],
+            ..Refusal::bad_request("a request has one Host header; send it once")
+        }));
+    }
+    // A target in absolute form names the host too, and passes the same check.
+    let target = uri.authority().map(|authority| authority.as_str());
+    for (field, name) in [("Host", Some(host)), ("request target", target)] {
+        let Some(name) = name else { continue };
+        if state.loopback && !is_loopback_host(name) {
+            return Err(forbidden(
+                field,
+                format!("{name:?} is not a loopback name"),
+                "the daemon listens on loopback: writes must be sent to localhost, 127.0.0.1 or [::1]",
+            ));
+        }
     }
     if let Some(origin) = text(header::ORIGIN) {
         let authority = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://"));
@@ -205,7 +218,7 @@ fn guard(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
         }
     }
     let Some(token) = &state.token else { return Ok(()) };
-    let given = text(header::AUTHORIZATION).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or_default();
+    let given = text(header::AUTHORIZATION).and_then(bearer).unwrap_or_default();
     // Constant time: how long the comparison takes says nothing about how
     // much of a guess was right.
     if bool::from(subtle::ConstantTimeEq::ct_eq(given.as_bytes(), token.as_bytes())) {
@@ -218,6 +231,13 @@ fn guard(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
             ..Refusal::with(401, "writes need the header Authorization: Bearer <token>")
         }))
     }
+}
+
+/// The token of an `Authorization: Bearer <token>` value; the scheme is
+/// case-insensitive (RFC 9110, 11.1) and may be followed by several spaces.
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim_start_matches(' '))
 }
 
 fn forbidden(field: &str, reason: String, error: &str) -> ApiError {
