@@ -598,6 +598,97 @@ fn the_dashboard_is_served_with_a_content_security_policy() {
     assert_eq!(daemon.stop().code(), Some(0));
 }
 
+/// A batch of many bad items is answered in a few kilobytes, whatever its
+/// size: the first 100 bad items in full, and how many there are in all.
+#[test]
+fn a_batch_of_many_bad_items_gets_a_bounded_answer_that_counts_them() {
+    let dir = tempfile::tempdir().unwrap();
+    scripts(dir.path(), &["baseline"]);
+    let daemon = Daemon::start(dir.path(), &[]);
+    const N: usize = 50_000;
+    let empty = format!("[{}]", vec!["{}"; N].join(","));
+    // A reason that would quote a megabyte of the input is cut.
+    let quoting =
+        format!(r#"[{{"symbol":"BTC","ts":0,"open":"{}","high":2,"low":1,"close":1}}]"#, "x".repeat(1 << 20));
+    for (path, body) in [("/api/signals", &empty), ("/api/prices", &empty), ("/api/prices", &quoting)] {
+        let answer = daemon.post(path, body);
+        assert_eq!(answer.status, 422, "{path}: {}", &answer.body[..answer.body.len().min(500)]);
+        assert!(answer.body.len() < 64 * 1024, "{path}: {} bytes", answer.body.len());
+        let json = answer.json();
+        let items = if body.len() < 1 << 20 { N } else { 1 };
+        assert_eq!(json["bad_items"], items, "{path}: {}", json["error"]);
+        assert_eq!(json["left_out_items"], items.saturating_sub(100), "{path}");
+        assert!(json["problems"].as_u64().unwrap() >= items as u64, "{path}");
+        let listed: std::collections::BTreeSet<u64> =
+            json["details"].as_array().unwrap().iter().map(|d| d["index"].as_u64().unwrap()).collect();
+        assert_eq!(listed, (0..items.min(100) as u64).collect(), "{path}: the first bad items, in full");
+        if items == N {
+            assert!(json["error"].as_str().unwrap().contains("49900 left out"), "{}", json["error"]);
+        }
+    }
+    // More items than a batch may hold: refused at once, naming the limit.
+    let too_many = daemon.post("/api/signals", &format!("[{}]", vec!["{}"; 100_001].join(",")));
+    assert_eq!(too_many.status, 413, "{}", &too_many.body[..too_many.body.len().min(500)]);
+    assert!(too_many.body.len() < 1024 && too_many.body.contains("100000"), "{}", too_many.body);
+    let lines = vec![r#"{"symbol":"BTC","ts":0,"price":1}"#; 100_001].join("\n");
+    assert_eq!(daemon.post("/api/prices", &lines).status, 413);
+    assert_eq!(daemon.get("/api/signals").json()["count"], 0);
+    assert_eq!(daemon.stop().code(), Some(0));
+}
+
+/// A bar sent again (a retry) is answered as taken and not applied twice;
+/// another bar at a time the symbol already has is refused, and nothing of
+/// its batch is applied.
+#[test]
+fn a_bar_sent_again_is_a_no_op_and_another_bar_at_a_taken_time_is_refused_with_its_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    scripts(dir.path(), &["baseline"]);
+    let daemon = Daemon::start(dir.path(), &[]);
+    const T2: &str = "2024-01-01T00:02:00Z";
+    let first = bar("BTC", T0, 100.0, 101.0, 99.0);
+    let batch = format!("[{}, {}]", bar("BTC", T1, 100.0, 101.0, 99.0), bar("ETH", T0, 10.0, 11.0, 9.0));
+    for body in [&first, &batch] {
+        let answer = daemon.post("/api/prices", body);
+        assert_eq!(answer.status, 200, "{}", answer.body);
+    }
+    assert_eq!(metric(&daemon, "siglearn_prices_total"), 3);
+    // The answers were lost, say: both are sent again.
+    for (body, count) in [(&first, 1), (&batch, 2)] {
+        let retry = daemon.post("/api/prices", body);
+        assert_eq!(retry.status, 200, "a retry is safe: {}", retry.body);
+        assert_eq!(retry.json()["accepted"], count);
+    }
+    assert_eq!(metric(&daemon, "siglearn_prices_total"), 3, "nothing applied twice");
+    // Another bar at T1, in a batch with a new bar at T2: refused, naming both times; T2 is not taken.
+    let changed = format!("[{}, {}]", bar("BTC", T2, 100.0, 101.0, 99.0), bar("BTC", T1, 100.0, 102.0, 99.0));
+    let refused = daemon.post("/api/prices", &changed);
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    let detail = &refused.json()["details"][0];
+    assert_eq!((detail["index"].as_u64(), detail["field"].as_str()), (Some(1), Some("ts")), "{detail}");
+    let reason = detail["reason"].as_str().unwrap();
+    assert!(reason.contains("BTC") && reason.contains(T1) && reason.contains(T2), "{reason}");
+    let conflict = daemon.post("/api/prices", &bar("BTC", T1, 100.0, 102.0, 99.0));
+    assert_eq!(conflict.status, 409, "{}", conflict.body);
+    let reason = conflict.json()["details"][0]["reason"].as_str().unwrap().to_owned();
+    assert!(reason.contains("BTC") && reason.contains(T1) && reason.contains("unchanged"), "{reason}");
+    // A bar before the symbol's last price, never taken: out of time order.
+    let late = daemon.post("/api/prices", &bar("BTC", "2023-12-31T23:59:00Z", 100.0, 101.0, 99.0));
+    assert_eq!(late.status, 422, "{}", late.body);
+    let reason = late.json()["details"][0]["reason"].as_str().unwrap().to_owned();
+    assert!(reason.contains("2023-12-31T23:59:00Z") && reason.contains(T1), "{reason}");
+    // Two bars at one time in one batch, as in a price file: refused.
+    let twice = format!("[{}, {}]", bar("ETH", T1, 10.0, 11.0, 9.0), bar("ETH", T1, 10.0, 11.0, 9.0));
+    assert_eq!(daemon.post("/api/prices", &twice).status, 422);
+    assert_eq!(metric(&daemon, "siglearn_prices_total"), 3, "none of the refused batches was applied");
+    assert_eq!(daemon.post("/api/prices", &bar("BTC", T2, 100.0, 101.0, 99.0)).status, 200);
+    assert_eq!(
+        metric(&daemon, "siglearn_prices_total"),
+        4,
+        "T2 is new: it was not taken with the refused batch"
+    );
+    assert_eq!(daemon.stop().code(), Some(0));
+}
+
 /// A write names one host, and every name it gives passes the check: a
 /// second Host header, or a request line in absolute form naming another
 /// host, is refused.

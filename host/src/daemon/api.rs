@@ -32,7 +32,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::core::{Request, wall_now};
 use super::view::View;
-use super::{Refusal, intake, reader};
+use super::{Refusal, clip, intake, reader};
 use crate::analytics::Trials;
 use crate::analytics::learning::{self, Period};
 use crate::config::Config;
@@ -551,9 +551,12 @@ struct VersionBody {
 }
 
 fn version_body(raw: &[u8]) -> Result<VersionId, ApiError> {
-    serde_json::from_slice::<VersionBody>(raw)
-        .map(|b| VersionId(b.version))
-        .map_err(|e| ApiError(Refusal::bad_request(format!("the body must be {{\"version\": N}}: {e}"))))
+    serde_json::from_slice::<VersionBody>(raw).map(|b| VersionId(b.version)).map_err(|e| {
+        ApiError(Refusal::bad_request(format!(
+            "the body must be {{\"version\": N}}: {}",
+            clip(e.to_string())
+        )))
+    })
 }
 
 async fn rollback(
