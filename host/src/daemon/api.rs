@@ -2,16 +2,19 @@
 //! strategies and experiments, metrics and health.
 //!
 //! Every 4xx has a JSON body `{ "error": ..., "details": [...] }` naming the
-//! problem and, for a batch, every bad item with its index and field. Every
+//! problem and, for a batch, the first bad items with their index and field
+//! and how many there are in all (see [`super::Problems`]). Every
 //! write (`POST`) passes one guard, [`guard`]: a JSON content type (so no
-//! plain HTML form can send one), no foreign `Origin`, a loopback `Host`
-//! when listening on loopback (against DNS rebinding), and
+//! plain HTML form can send one), no foreign `Origin`, one `Host` and,
+//! when listening on loopback, only loopback names in it and in a request
+//! line of absolute form (against DNS rebinding), and
 //! `Authorization: Bearer <token>` whenever a token is set (always when
 //! listening beyond loopback), compared in constant time. Lists are paged
 //! (`limit`, and `after` = the `next` of the previous page). Reads of the
 //! store open their own read-only connection; the learning endpoints serve
 //! a read model recomputed in the background when outcomes change, so a
-//! read never waits for a scan.
+//! read never waits for a scan. Every answer carries `nosniff`; the
+//! dashboard's policy runs its own script only.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
