@@ -23,6 +23,146 @@ fn too_many() -> Refusal {
     )
 }
 
+/// The most JSON values (scalars, arrays and objects, at any depth) one item
+/// may hold: a signal holds at most a dozen fields and 256 heads and 256
+/// indicators. An item is read into memory only once it is known to be
+/// within this, so that no item costs many times its size.
+const MAX_ITEM_VALUES: usize = 16 + 2 * siglearn_plugin_api::MAX_VALUES;
+
+/// Counts the values of one item as it is read, keeping none of them, and
+/// fails past [`MAX_ITEM_VALUES`].
+struct Count<'a>(&'a mut usize);
+
+impl Count<'_> {
+    fn tick<E: serde::de::Error>(&mut self) -> Result<(), E> {
+        *self.0 += 1;
+        if *self.0 > MAX_ITEM_VALUES {
+            return Err(E::custom(format_args!(
+                "the item holds more than {MAX_ITEM_VALUES} values (a signal has at most 256 heads and 256 \
+                 indicators); send it without what siglearn does not read"
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Count<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Count<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E: serde::de::Error>(mut self, _: bool) -> Result<(), E> {
+        self.tick()
+    }
+    fn visit_i64<E: serde::de::Error>(mut self, _: i64) -> Result<(), E> {
+        self.tick()
+    }
+    fn visit_u64<E: serde::de::Error>(mut self, _: u64) -> Result<(), E> {
+        self.tick()
+    }
+    fn visit_f64<E: serde::de::Error>(mut self, _: f64) -> Result<(), E> {
+        self.tick()
+    }
+    fn visit_str<E: serde::de::Error>(mut self, _: &str) -> Result<(), E> {
+        self.tick()
+    }
+    fn visit_unit<E: serde::de::Error>(mut self) -> Result<(), E> {
+        self.tick()
+    }
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
+        self.tick()?;
+        while seq.next_element_seed(Count(&mut *self.0))?.is_some() {}
+        Ok(())
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
+        self.tick()?;
+        while map.next_key::<serde::de::IgnoredAny>()?.is_some() {
+            map.next_value_seed(Count(&mut *self.0))?;
+        }
+        Ok(())
+    }
+}
+
+/// What is wrong with the shape of a JSON array body, found without keeping
+/// any of it: more than [`MAX_BATCH`] items, or an item of more than
+/// [`MAX_ITEM_VALUES`] values.
+struct Shape<'a> {
+    too_many: &'a mut bool,
+    item: &'a mut usize,
+}
+
+impl<'de> Visitor<'de> for Shape<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON array of objects")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        loop {
+            let mut values = 0;
+            if seq.next_element_seed(Count(&mut values))?.is_none() {
+                return Ok(());
+            }
+            *self.item += 1;
+            if *self.item > MAX_BATCH {
+                *self.too_many = true;
+                return Err(A::Error::custom("too many items"));
+            }
+        }
+    }
+}
+
+/// Checks the shape of a body before any of it is read into memory: at
+/// most [`MAX_BATCH`] items (else 413), each of at most [`MAX_ITEM_VALUES`]
+/// values (else 422, naming the item). Syntax errors are left to the
+/// reading that follows, which names them.
+fn shape(body: &[u8], what: &str) -> Result<(), Refusal> {
+    let Ok(text) = std::str::from_utf8(body) else { return Ok(()) };
+    let trimmed = text.trim_start();
+    let too_big = |index: usize, error: serde_json::Error| {
+        let mut problems = Problems::default();
+        problems.push(index, "-", error);
+        Refusal::invalid(&format!("invalid {what}"), problems)
+    };
+    if trimmed.starts_with('[') {
+        let (mut too_many_items, mut item) = (false, 0);
+        let mut reader = serde_json::Deserializer::from_str(trimmed);
+        let read = serde::Deserializer::deserialize_seq(
+            &mut reader,
+            Shape { too_many: &mut too_many_items, item: &mut item },
+        );
+        return match read {
+            _ if too_many_items => Err(too_many()),
+            Err(error) if error.is_data() => Err(too_big(item, error)),
+            _ => Ok(()),
+        };
+    }
+    let lines = text.lines().filter(|line| !line.trim().is_empty());
+    for (index, line) in lines.enumerate() {
+        if index == MAX_BATCH {
+            return Err(too_many());
+        }
+        let mut values = 0;
+        let mut reader = serde_json::Deserializer::from_str(line);
+        if let Err(error) = serde::de::DeserializeSeed::deserialize(Count(&mut values), &mut reader) {
+            if error.is_data() {
+                return Err(too_big(index, error));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Hands each item of a JSON array to a callback as it is read, so that
 /// the parsed items of a body are never all in memory at once.
 struct Items<'a, F> {
@@ -101,6 +241,7 @@ fn ahead(ts: Timestamp, latest: Timestamp) -> Option<String> {
 /// The signals of a body, or its problems (see [`Problems`]); none may be
 /// stamped after `latest`.
 pub(crate) fn signals(body: &[u8], latest: Timestamp) -> Result<Vec<Signal>, Refusal> {
+    shape(body, "signals")?;
     let mut names = Names::default();
     // A valid array without a repeated id reads in one pass; otherwise each
     // item is read on its own so that every problem can be named.
@@ -218,6 +359,7 @@ impl PostedPrice {
 /// The price updates of a body, or its problems (see [`Problems`]); none
 /// may be stamped after `latest`.
 pub(crate) fn prices(body: &[u8], latest: Timestamp) -> Result<Vec<PriceUpdate>, Refusal> {
+    shape(body, "prices")?;
     let mut updates = Vec::new();
     let mut problems = Problems::default();
     each_object(body, |index, value| {
@@ -342,6 +484,31 @@ mod tests {
         }
         let at_most = vec![r#"{"symbol":"BTC","ts":0,"price":1}"#; MAX_BATCH].join("\n");
         assert_eq!(prices(at_most.as_bytes(), LATEST).unwrap().len(), MAX_BATCH);
+    }
+
+    #[test]
+    fn an_item_of_more_values_than_a_signal_can_hold_is_refused_naming_it() {
+        // 600 heads: more than a signal may have, in an array and in JSON Lines.
+        let heads: Vec<String> = (0..600).map(|i| format!(r#""h{i}":0.5"#)).collect();
+        let big = SIGNAL
+            .replace("\"stop_loss\":95", &format!("\"stop_loss\":95,\"heads\":{{{}}}", heads.join(",")));
+        let nested = format!(r#"{{"symbol":"BTC","ts":0,"price":[{}]}}"#, vec!["1"; 10_000].join(","));
+        for (body, index) in [(format!("[{SIGNAL}, {big}]"), 1), (format!("{SIGNAL}\n{big}"), 1)] {
+            let refusal = signals(body.as_bytes(), LATEST).unwrap_err();
+            assert_eq!(
+                (refusal.status, refusal.details[0]["index"].as_u64()),
+                (422, Some(index)),
+                "{refusal:?}"
+            );
+            assert!(refusal.details[0]["reason"].as_str().unwrap().contains("256 heads"), "{refusal:?}");
+        }
+        assert_eq!(prices(nested.as_bytes(), LATEST).unwrap_err().status, 422);
+        // 256 heads are a signal's right.
+        let most = SIGNAL.replace(
+            "\"stop_loss\":95",
+            &format!("\"stop_loss\":95,\"heads\":{{{}}}", heads[..256].join(",")),
+        );
+        assert_eq!(signals(most.as_bytes(), LATEST).unwrap().len(), 1);
     }
 
     #[test]
