@@ -167,7 +167,6 @@ fn shape(body: &[u8], what: &str) -> Result<(), Refusal> {
 /// the parsed items of a body are never all in memory at once.
 struct Items<'a, F> {
     each: &'a mut F,
-    too_many: &'a mut bool,
 }
 
 impl<'de, F: FnMut(usize, serde_json::Value)> Visitor<'de> for Items<'_, F> {
@@ -180,10 +179,6 @@ impl<'de, F: FnMut(usize, serde_json::Value)> Visitor<'de> for Items<'_, F> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let mut index = 0;
         while let Some(value) = seq.next_element::<serde_json::Value>()? {
-            if index == MAX_BATCH {
-                *self.too_many = true;
-                return Err(A::Error::custom("too many items"));
-            }
             (self.each)(index, value);
             index += 1;
         }
@@ -192,8 +187,8 @@ impl<'de, F: FnMut(usize, serde_json::Value)> Visitor<'de> for Items<'_, F> {
 }
 
 /// Calls `each` with every object of a body (a JSON array, or one object
-/// per non-empty line) and its index, one at a time; a body of more than
-/// [`MAX_BATCH`] items is refused (413).
+/// per non-empty line) and its index, one at a time. The body's [`shape`]
+/// was checked first.
 fn each_object(body: &[u8], mut each: impl FnMut(usize, serde_json::Value)) -> Result<(), Refusal> {
     let text = std::str::from_utf8(body).map_err(|_| Refusal::bad_request("the body is not UTF-8 text"))?;
     let trimmed = text.trim_start();
@@ -201,24 +196,14 @@ fn each_object(body: &[u8], mut each: impl FnMut(usize, serde_json::Value)) -> R
         return Err(Refusal::bad_request("the body is empty; send a JSON array or JSON Lines"));
     }
     if trimmed.starts_with('[') {
-        let mut too_many_items = false;
         let mut reader = serde_json::Deserializer::from_str(trimmed);
-        let read = serde::Deserializer::deserialize_seq(
-            &mut reader,
-            Items { each: &mut each, too_many: &mut too_many_items },
-        )
-        .and_then(|()| reader.end());
-        if too_many_items {
-            return Err(too_many());
-        }
+        let read = serde::Deserializer::deserialize_seq(&mut reader, Items { each: &mut each })
+            .and_then(|()| reader.end());
         return read
             .map_err(|e| Refusal::bad_request(format!("the body is not a JSON array of objects: {e}")));
     }
     let lines = text.lines().enumerate().filter(|(_, line)| !line.trim().is_empty());
     for (index, (n, line)) in lines.enumerate() {
-        if index == MAX_BATCH {
-            return Err(too_many());
-        }
         let value = serde_json::from_str(line)
             .map_err(|e| Refusal::bad_request(format!("line {} is not a JSON object: {e}", n + 1)))?;
         each(index, value);
@@ -250,9 +235,6 @@ pub(crate) fn signals(body: &[u8], latest: Timestamp) -> Result<Vec<Signal>, Ref
         .filter(|text| text.trim_start().starts_with('['))
         .and_then(|text| signals_from_json_array(text, &mut names))
     {
-        if signals.len() > MAX_BATCH {
-            return Err(too_many());
-        }
         let mut ids = std::collections::HashSet::with_capacity(signals.len());
         let unique = signals.iter().all(|signal| ids.insert(signal.id.as_str()));
         if unique && signals.iter().all(|signal| signal.entry_ts <= latest) {
