@@ -126,6 +126,14 @@ fn writes_need_the_token_and_open_listening_needs_one() {
     assert!(anonymous.json()["error"].as_str().unwrap().contains("Bearer"));
     assert_eq!(daemon.post_with("/api/signals", &signal("a", "BTC", T0, ""), Some("wrong")).status, 401);
     assert_eq!(daemon.post_with("/api/signals", &signal("a", "BTC", T0, ""), Some("s3cret")).status, 200);
+    // The scheme is case-insensitive (RFC 9110, 11.1); the token is not.
+    for (value, status) in
+        [("bearer s3cret", 200), ("BEARER  s3cret", 200), ("bearer S3CRET", 401), ("Basic s3cret", 401)]
+    {
+        let answer =
+            daemon.post_headers("/api/signals", &signal("a", "BTC", T0, ""), &[("Authorization", value)]);
+        assert_eq!(answer.status, status, "{value}: {}", answer.body);
+    }
     assert_eq!(daemon.get("/api/signals").status, 200, "reads stay open");
 }
 

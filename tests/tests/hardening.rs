@@ -396,30 +396,45 @@ fn lists_come_in_pages_that_together_hold_each_item_once() {
     assert_eq!(daemon.stop().code(), Some(0));
 }
 
-/// The dashboard's script, run in node against the daemon's real answers:
-/// every panel renders without an error.
-#[test]
-fn the_dashboard_script_renders_the_real_endpoints_without_an_error() {
-    if Command::new("node").arg("--version").output().is_err() {
-        eprintln!("skipped: node is not installed");
-        return;
+/// Whether node can run the dashboard's script here. Where `CI` is set a
+/// missing node fails the test instead of skipping it: CI must install it.
+fn node() -> bool {
+    if Command::new("node").arg("--version").output().is_ok() {
+        return true;
     }
-    let dir = tempfile::tempdir().unwrap();
-    scripts(dir.path(), &["baseline", "head_weights"]);
-    let daemon = Daemon::start(dir.path(), &[]);
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "node is not installed: CI must install nodejs to test the dashboard"
+    );
+    eprintln!("skipped: node is not installed");
+    false
+}
+
+/// The daemon's answers to every URL the dashboard fetches, after 40
+/// signals whose patterns `pattern` names are posted and closed.
+fn dashboard_answers(
+    dir: &Path,
+    pattern: impl Fn(usize) -> String,
+) -> serde_json::Map<String, serde_json::Value> {
+    scripts(dir, &["baseline", "head_weights"]);
+    let daemon = Daemon::start(dir, &[]);
     let signals: Vec<String> = (0..40)
         .map(|i| {
-            let pattern = if i % 2 == 0 { "trend" } else { "range" };
-            signal(&format!("s{i}"), "BTC", T0, &format!(r#","pattern":"{pattern}","confidence":0.{i:02}"#))
+            let pattern = serde_json::Value::from(pattern(i));
+            signal(
+                &format!("s{i}"),
+                "BTC",
+                T0,
+                &format!(r#","pattern":{pattern},"regime":{pattern},"confidence":0.{i:02}"#),
+            )
         })
         .collect();
-    assert_eq!(daemon.post("/api/signals", &format!("[{}]", signals.join(","))).status, 200);
+    let posted = daemon.post("/api/signals", &format!("[{}]", signals.join(",")));
+    assert_eq!(posted.status, 200, "{}", posted.body);
     assert_eq!(daemon.post("/api/prices", &bar("BTC", T1, 100.0, 111.0, 99.0)).status, 200);
     daemon.wait_for("/api/learning/performance?period=all", Duration::from_secs(30), |p| {
         p["overall"]["total_trades"] == 40
     });
-    let page = daemon.get("/").body;
-    let script = page.split("<script>").nth(1).unwrap().split("</script>").next().unwrap();
     let urls = [
         "/healthz",
         "/api/learning/performance?period=all",
@@ -427,31 +442,276 @@ fn the_dashboard_script_renders_the_real_endpoints_without_an_error() {
         "/api/learning/recommendations",
         "/api/strategies",
     ];
-    let answers: serde_json::Map<String, serde_json::Value> =
-        urls.iter().map(|url| ((*url).to_owned(), daemon.get(url).json())).collect();
+    let answers = urls.iter().map(|url| ((*url).to_owned(), daemon.get(url).json())).collect();
+    assert_eq!(daemon.stop().code(), Some(0));
+    answers
+}
+
+/// Runs the dashboard's script `page` in node on a minimal DOM that records
+/// what the page does, with `answers` as the API; the page's error line,
+/// its text, every innerHTML assigned, every attribute set, and the
+/// script's SHA-256 in base64 (as a Content-Security-Policy hash names it).
+fn render_dashboard(
+    dir: &Path,
+    page: &str,
+    answers: serde_json::Map<String, serde_json::Value>,
+) -> serde_json::Value {
+    let script = page.split("<script>").nth(1).unwrap().split("</script>").next().unwrap();
     let harness = format!(
         r#"
 const answers = {answers};
+const innerHTML = [], attributes = [];
+const text = (data) => ({{ get textContent() {{ return data; }} }});
+class Element {{
+  constructor(tag) {{ this.tag = tag; this.children = []; }}
+  set innerHTML(markup) {{ innerHTML.push(String(markup)); this.children = [text(String(markup))]; }}
+  get textContent() {{ return this.children.map((c) => c.textContent).join(""); }}
+  set textContent(data) {{ this.children = [text(String(data))]; }}
+  appendChild(child) {{ this.children.push(child); return child; }}
+  replaceChildren(...children) {{ this.children = children.map((c) => (typeof c === "string" ? text(c) : c)); }}
+  setAttribute(name, value) {{ attributes.push([name, String(value)]); }}
+}}
 const elements = {{}};
-globalThis.document = {{ getElementById: (id) => (elements[id] ??= {{ id, innerHTML: "", textContent: "" }}) }};
+globalThis.document = {{
+  getElementById: (id) => (elements[id] ??= new Element(id)),
+  createElement: (tag) => new Element(tag),
+  createElementNS: (_, tag) => new Element(tag),
+  createTextNode: (data) => text(data),
+}};
 globalThis.fetch = async (url) => {{
   if (!(url in answers)) throw new Error("the page fetched " + url + ", which the test does not know");
   return {{ ok: true, status: 200, json: async () => answers[url] }};
 }};
 globalThis.setInterval = () => 0;
-{script}
+const script = {script_json};
+eval(script);
 setTimeout(() => {{
-  const shown = (id) => document.getElementById(id);
-  console.log(JSON.stringify({{ error: shown("error").textContent, recommendations: shown("recommendations").innerHTML }}));
+  const shown = {{}};
+  for (const id in elements) shown[id] = elements[id].textContent;
+  const hash = require("crypto").createHash("sha256").update(script).digest("base64");
+  console.log(JSON.stringify({{ shown, innerHTML, attributes, hash }}));
 }}, 200);
 "#,
-        answers = serde_json::Value::Object(answers)
+        answers = serde_json::Value::Object(answers),
+        script_json = serde_json::Value::from(script),
     );
-    std::fs::write(dir.path().join("page.js"), harness).unwrap();
-    let output = Command::new("node").arg(dir.path().join("page.js")).output().unwrap();
+    std::fs::write(dir.join("page.js"), harness).unwrap();
+    let output = Command::new("node").arg(dir.join("page.js")).output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let shown: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(shown["error"], "", "the page failed: {shown}");
-    assert!(!shown["recommendations"].as_str().unwrap().is_empty(), "{shown}");
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// The dashboard's script, run in node against the daemon's real answers:
+/// every panel renders without an error.
+#[test]
+fn the_dashboard_script_renders_the_real_endpoints_without_an_error() {
+    if !node() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let answers = dashboard_answers(dir.path(), |i| (if i % 2 == 0 { "trend" } else { "range" }).to_owned());
+    let page =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../host/src/daemon/dashboard.html"))
+            .unwrap();
+    let rendered = render_dashboard(dir.path(), &page, answers);
+    let shown = &rendered["shown"];
+    assert_eq!(shown["error"], "", "the page failed: {rendered}");
+    assert!(!shown["recommendations"].as_str().unwrap().is_empty(), "{rendered}");
+    assert!(shown["patterns"].as_str().unwrap().contains("trend"), "{rendered}");
+}
+
+/// Markup in any value of the API (a pattern as posted, and every string
+/// of every answer) reaches the page as text, never as markup.
+#[test]
+fn the_dashboard_shows_every_value_from_the_api_as_text() {
+    if !node() {
+        return;
+    }
+    const HOSTILE: &str = "<img src=x onerror=alert(document.domain)>";
+    let dir = tempfile::tempdir().unwrap();
+    let mut answers = dashboard_answers(dir.path(), |i| format!("{HOSTILE}{}", i % 2));
+    /// Every string value (not key) with the hostile markup after it.
+    fn poison(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::String(text) => text.push_str(HOSTILE),
+            serde_json::Value::Array(items) => items.iter_mut().for_each(poison),
+            serde_json::Value::Object(map) => map.values_mut().for_each(poison),
+            _ => {}
+        }
+    }
+    answers.values_mut().for_each(poison);
+    // A missing figure is shown as missing, not a failure of the page.
+    answers["/api/experiments"]["strategies"][0]["trades"] = serde_json::Value::Null;
+    let daemon_page = {
+        let dir = tempfile::tempdir().unwrap();
+        scripts(dir.path(), &["baseline"]);
+        let daemon = Daemon::start(dir.path(), &[]);
+        let page = daemon.get("/");
+        assert_eq!(daemon.stop().code(), Some(0));
+        page
+    };
+    let rendered = render_dashboard(dir.path(), &daemon_page.body, answers);
+    let shown = &rendered["shown"];
+    assert_eq!(shown["error"], "", "the page failed: {rendered}");
+    for markup in rendered["innerHTML"].as_array().unwrap() {
+        assert!(
+            !markup.as_str().unwrap().contains("<img"),
+            "markup from the API reached innerHTML: {markup}"
+        );
+    }
+    for (id, what) in [
+        ("patterns", "pattern"),
+        ("ab", "strategy name"),
+        ("cards", "champion"),
+        ("recommendations", "reason"),
+    ] {
+        assert!(
+            shown[id].as_str().unwrap().contains(HOSTILE),
+            "the {what} is shown as text in #{id}: {rendered}"
+        );
+    }
+    for pair in rendered["attributes"].as_array().unwrap() {
+        assert!(!pair[0].as_str().unwrap().starts_with("on"), "an event handler attribute was set: {pair}");
+    }
+    // The policy the page is served with lets exactly this script run.
+    let policy = daemon_page.header("content-security-policy").unwrap();
+    let hash = rendered["hash"].as_str().unwrap();
+    assert!(policy.contains(&format!("script-src 'sha256-{hash}'")), "{policy}");
+}
+
+/// The dashboard is served with a policy that lets no injected markup run
+/// (no inline event handler, no other origin) and no site frame it; no
+/// answer is read as another type than it says.
+#[test]
+fn the_dashboard_is_served_with_a_content_security_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    scripts(dir.path(), &["baseline"]);
+    let daemon = Daemon::start(dir.path(), &[]);
+    let page = daemon.get("/");
+    assert_eq!(page.status, 200);
+    let policy = page.header("content-security-policy").expect("the dashboard has a Content-Security-Policy");
+    for part in ["default-src 'self'", "script-src 'sha256-", "frame-ancestors 'none'", "object-src 'none'"] {
+        assert!(policy.contains(part), "{part} in {policy}");
+    }
+    assert!(!policy.contains("unsafe-inline") && !policy.contains('*'), "{policy}");
+    for path in ["/", "/healthz", "/api/strategies", "/nowhere"] {
+        assert_eq!(daemon.get(path).header("x-content-type-options"), Some("nosniff"), "{path}");
+    }
+    assert_eq!(daemon.stop().code(), Some(0));
+}
+
+/// A batch of many bad items is answered in a few kilobytes, whatever its
+/// size: the first 100 bad items in full, and how many there are in all.
+#[test]
+fn a_batch_of_many_bad_items_gets_a_bounded_answer_that_counts_them() {
+    let dir = tempfile::tempdir().unwrap();
+    scripts(dir.path(), &["baseline"]);
+    let daemon = Daemon::start(dir.path(), &[]);
+    const N: usize = 50_000;
+    let empty = format!("[{}]", vec!["{}"; N].join(","));
+    // A reason that would quote a megabyte of the input is cut.
+    let quoting =
+        format!(r#"[{{"symbol":"BTC","ts":0,"open":"{}","high":2,"low":1,"close":1}}]"#, "x".repeat(1 << 20));
+    for (path, body) in [("/api/signals", &empty), ("/api/prices", &empty), ("/api/prices", &quoting)] {
+        let answer = daemon.post(path, body);
+        assert_eq!(answer.status, 422, "{path}: {}", &answer.body[..answer.body.len().min(500)]);
+        assert!(answer.body.len() < 64 * 1024, "{path}: {} bytes", answer.body.len());
+        let json = answer.json();
+        let items = if body.len() < 1 << 20 { N } else { 1 };
+        assert_eq!(json["bad_items"], items, "{path}: {}", json["error"]);
+        assert_eq!(json["left_out_items"], items.saturating_sub(100), "{path}");
+        assert!(json["problems"].as_u64().unwrap() >= items as u64, "{path}");
+        let listed: std::collections::BTreeSet<u64> =
+            json["details"].as_array().unwrap().iter().map(|d| d["index"].as_u64().unwrap()).collect();
+        assert_eq!(listed, (0..items.min(100) as u64).collect(), "{path}: the first bad items, in full");
+        if items == N {
+            assert!(json["error"].as_str().unwrap().contains("49900 left out"), "{}", json["error"]);
+        }
+    }
+    // More items than a batch may hold: refused at once, naming the limit.
+    let too_many = daemon.post("/api/signals", &format!("[{}]", vec!["{}"; 100_001].join(",")));
+    assert_eq!(too_many.status, 413, "{}", &too_many.body[..too_many.body.len().min(500)]);
+    assert!(too_many.body.len() < 1024 && too_many.body.contains("100000"), "{}", too_many.body);
+    let lines = vec![r#"{"symbol":"BTC","ts":0,"price":1}"#; 100_001].join("\n");
+    assert_eq!(daemon.post("/api/prices", &lines).status, 413);
+    assert_eq!(daemon.get("/api/signals").json()["count"], 0);
+    assert_eq!(daemon.stop().code(), Some(0));
+}
+
+/// A bar sent again (a retry) is answered as taken and not applied twice;
+/// another bar at a time the symbol already has is refused, and nothing of
+/// its batch is applied.
+#[test]
+fn a_bar_sent_again_is_a_no_op_and_another_bar_at_a_taken_time_is_refused_with_its_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    scripts(dir.path(), &["baseline"]);
+    let daemon = Daemon::start(dir.path(), &[]);
+    const T2: &str = "2024-01-01T00:02:00Z";
+    let first = bar("BTC", T0, 100.0, 101.0, 99.0);
+    let batch = format!("[{}, {}]", bar("BTC", T1, 100.0, 101.0, 99.0), bar("ETH", T0, 10.0, 11.0, 9.0));
+    for body in [&first, &batch] {
+        let answer = daemon.post("/api/prices", body);
+        assert_eq!(answer.status, 200, "{}", answer.body);
+    }
+    assert_eq!(metric(&daemon, "siglearn_prices_total"), 3);
+    // The answers were lost, say: both are sent again.
+    for (body, count) in [(&first, 1), (&batch, 2)] {
+        let retry = daemon.post("/api/prices", body);
+        assert_eq!(retry.status, 200, "a retry is safe: {}", retry.body);
+        assert_eq!(retry.json()["accepted"], count);
+    }
+    assert_eq!(metric(&daemon, "siglearn_prices_total"), 3, "nothing applied twice");
+    // Another bar at T1, in a batch with a new bar at T2: refused, naming both times; T2 is not taken.
+    let changed = format!("[{}, {}]", bar("BTC", T2, 100.0, 101.0, 99.0), bar("BTC", T1, 100.0, 102.0, 99.0));
+    let refused = daemon.post("/api/prices", &changed);
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    let detail = &refused.json()["details"][0];
+    assert_eq!((detail["index"].as_u64(), detail["field"].as_str()), (Some(1), Some("ts")), "{detail}");
+    let reason = detail["reason"].as_str().unwrap();
+    assert!(reason.contains("BTC") && reason.contains(T1) && reason.contains(T2), "{reason}");
+    let conflict = daemon.post("/api/prices", &bar("BTC", T1, 100.0, 102.0, 99.0));
+    assert_eq!(conflict.status, 409, "{}", conflict.body);
+    let reason = conflict.json()["details"][0]["reason"].as_str().unwrap().to_owned();
+    assert!(reason.contains("BTC") && reason.contains(T1) && reason.contains("unchanged"), "{reason}");
+    // A bar before the symbol's last price, never taken: out of time order.
+    let late = daemon.post("/api/prices", &bar("BTC", "2023-12-31T23:59:00Z", 100.0, 101.0, 99.0));
+    assert_eq!(late.status, 422, "{}", late.body);
+    let reason = late.json()["details"][0]["reason"].as_str().unwrap().to_owned();
+    assert!(reason.contains("2023-12-31T23:59:00Z") && reason.contains(T1), "{reason}");
+    // Two bars at one time in one batch, as in a price file: refused.
+    let twice = format!("[{}, {}]", bar("ETH", T1, 10.0, 11.0, 9.0), bar("ETH", T1, 10.0, 11.0, 9.0));
+    assert_eq!(daemon.post("/api/prices", &twice).status, 422);
+    assert_eq!(metric(&daemon, "siglearn_prices_total"), 3, "none of the refused batches was applied");
+    assert_eq!(daemon.post("/api/prices", &bar("BTC", T2, 100.0, 101.0, 99.0)).status, 200);
+    assert_eq!(
+        metric(&daemon, "siglearn_prices_total"),
+        4,
+        "T2 is new: it was not taken with the refused batch"
+    );
+    assert_eq!(daemon.stop().code(), Some(0));
+}
+
+/// A write names one host, and every name it gives passes the check: a
+/// second Host header, or a request line in absolute form naming another
+/// host, is refused.
+#[test]
+fn a_write_naming_a_second_host_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    scripts(dir.path(), &["baseline"]);
+    let daemon = Daemon::start(dir.path(), &[]);
+    let body = signal("a", "BTC", T0, "");
+    let json = ("Content-Type", "application/json");
+    let (status, answer) =
+        raw(&daemon, "/api/signals", &[json, ("Host", "localhost"), ("Host", "evil.example")], &body);
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["details"][0]["field"], "Host");
+    let (status, answer) =
+        raw(&daemon, "http://evil.example/api/signals", &[json, ("Host", "localhost")], &body);
+    assert_eq!(status, 403, "{answer}");
+    assert!(answer["details"][0]["reason"].as_str().unwrap().contains("evil.example"), "{answer}");
+    assert_eq!(daemon.get("/api/signals").json()["count"], 0, "none was taken");
+    let own = daemon.base.clone();
+    let (status, answer) = raw(&daemon, &format!("{own}/api/signals"), &[json, ("Host", "localhost")], &body);
+    assert_eq!(status, 200, "an absolute form naming this daemon is taken: {answer}");
     assert_eq!(daemon.stop().code(), Some(0));
 }

@@ -2,16 +2,19 @@
 //! strategies and experiments, metrics and health.
 //!
 //! Every 4xx has a JSON body `{ "error": ..., "details": [...] }` naming the
-//! problem and, for a batch, every bad item with its index and field. Every
+//! problem and, for a batch, the first bad items with their index and field
+//! and how many there are in all (see [`super::Problems`]). Every
 //! write (`POST`) passes one guard, [`guard`]: a JSON content type (so no
-//! plain HTML form can send one), no foreign `Origin`, a loopback `Host`
-//! when listening on loopback (against DNS rebinding), and
+//! plain HTML form can send one), no foreign `Origin`, one `Host` and,
+//! when listening on loopback, only loopback names in it and in a request
+//! line of absolute form (against DNS rebinding), and
 //! `Authorization: Bearer <token>` whenever a token is set (always when
 //! listening beyond loopback), compared in constant time. Lists are paged
 //! (`limit`, and `after` = the `next` of the previous page). Reads of the
 //! store open their own read-only connection; the learning endpoints serve
 //! a read model recomputed in the background when outcomes change, so a
-//! read never waits for a scan.
+//! read never waits for a scan. Every answer carries `nosniff`; the
+//! dashboard's policy runs its own script only.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -32,7 +35,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::core::{Request, wall_now};
 use super::view::View;
-use super::{Refusal, intake, reader};
+use super::{Refusal, clip, intake, reader};
 use crate::analytics::Trials;
 use crate::analytics::learning::{self, Period};
 use crate::config::Config;
@@ -144,7 +147,7 @@ const BATCHES: [&str; 2] = ["/api/signals", "/api/prices"];
 async fn writes(State(state): State<AppState>, request: HttpRequest, next: Next) -> Response {
     let (method, path) = (request.method().clone(), request.uri().path().to_owned());
     let response = if method == Method::POST {
-        match guard(&state, request.headers()) {
+        match guard(&state, request.headers(), request.uri()) {
             Ok(()) => next.run(request).await,
             Err(refusal) => refusal.into_response(),
         }
@@ -159,18 +162,31 @@ async fn writes(State(state): State<AppState>, request: HttpRequest, next: Next)
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    if response.status().is_client_error() && !json {
+    let mut response = if response.status().is_client_error() && !json {
         let status = response.status();
         let reason = status.canonical_reason().unwrap_or("refused").to_lowercase();
         let error = format!("{method} {path}: {reason}; see the README for the endpoints and their methods");
-        return ApiError(Refusal::with(status.as_u16(), error)).into_response();
+        ApiError(Refusal::with(status.as_u16(), error)).into_response()
+    } else {
+        response
+    };
+    // No answer is ever read as another type, framed, or allowed to load
+    // anything (the dashboard sets its own policy).
+    let headers = response.headers_mut();
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, header::HeaderValue::from_static("nosniff"));
+    headers.insert(header::X_FRAME_OPTIONS, header::HeaderValue::from_static("DENY"));
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            header::HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        );
     }
     response
 }
 
 /// Refuses a write that a web page could have sent on a user's behalf, or
 /// without the right bearer token when one is set.
-fn guard(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+fn guard(state: &AppState, headers: &HeaderMap, uri: &axum::http::Uri) -> Result<(), ApiError> {
     let text = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
     let media =
         text(header::CONTENT_TYPE).and_then(|v| v.split(';').next()).map(|v| v.trim().to_ascii_lowercase());
@@ -185,13 +201,26 @@ fn guard(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
             )
         }));
     }
-    let host = text(header::HOST).unwrap_or_default();
-    if state.loopback && !is_loopback_host(host) {
-        return Err(forbidden(
-            "Host",
-            format!("{host:?} is not a loopback name"),
-            "the daemon listens on loopback: writes must be sent to localhost, 127.0.0.1 or [::1]",
-        ));
+    // One Host: of two, one could pass the check and the other be used.
+    let mut hosts = headers.get_all(header::HOST).iter();
+    let host = hosts.next().and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if hosts.next().is_some() {
+        return Err(ApiError(Refusal {
+            details: vec![serde_json::json!({ "field": "Host", "reason": "sent more than once" })],
+            ..Refusal::bad_request("a request has one Host header; send it once")
+        }));
+    }
+    // A target in absolute form names the host too, and passes the same check.
+    let target = uri.authority().map(|authority| authority.as_str());
+    for (field, name) in [("Host", Some(host)), ("request target", target)] {
+        let Some(name) = name else { continue };
+        if state.loopback && !is_loopback_host(name) {
+            return Err(forbidden(
+                field,
+                format!("{name:?} is not a loopback name"),
+                "the daemon listens on loopback: writes must be sent to localhost, 127.0.0.1 or [::1]",
+            ));
+        }
     }
     if let Some(origin) = text(header::ORIGIN) {
         let authority = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://"));
@@ -205,7 +234,7 @@ fn guard(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
         }
     }
     let Some(token) = &state.token else { return Ok(()) };
-    let given = text(header::AUTHORIZATION).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or_default();
+    let given = text(header::AUTHORIZATION).and_then(bearer).unwrap_or_default();
     // Constant time: how long the comparison takes says nothing about how
     // much of a guess was right.
     if bool::from(subtle::ConstantTimeEq::ct_eq(given.as_bytes(), token.as_bytes())) {
@@ -218,6 +247,13 @@ fn guard(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
             ..Refusal::with(401, "writes need the header Authorization: Bearer <token>")
         }))
     }
+}
+
+/// The token of an `Authorization: Bearer <token>` value; the scheme is
+/// case-insensitive (RFC 9110, 11.1) and may be followed by several spaces.
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim_start_matches(' '))
 }
 
 fn forbidden(field: &str, reason: String, error: &str) -> ApiError {
@@ -518,9 +554,12 @@ struct VersionBody {
 }
 
 fn version_body(raw: &[u8]) -> Result<VersionId, ApiError> {
-    serde_json::from_slice::<VersionBody>(raw)
-        .map(|b| VersionId(b.version))
-        .map_err(|e| ApiError(Refusal::bad_request(format!("the body must be {{\"version\": N}}: {e}"))))
+    serde_json::from_slice::<VersionBody>(raw).map(|b| VersionId(b.version)).map_err(|e| {
+        ApiError(Refusal::bad_request(format!(
+            "the body must be {{\"version\": N}}: {}",
+            clip(e.to_string())
+        )))
+    })
 }
 
 async fn rollback(
@@ -580,8 +619,55 @@ async fn metrics(State(state): State<AppState>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
-async fn dashboard() -> Html<&'static str> {
-    Html(include_str!("dashboard.html"))
+/// The dashboard: one page whose one script and one style sheet are inline.
+const DASHBOARD: &str = include_str!("dashboard.html");
+
+/// The dashboard, with a policy that lets the browser run its own script
+/// and style only (by hash): no inline event handler, no other origin, no
+/// framing. The page puts every value from the API in as text; this is the
+/// second wall should that ever slip.
+async fn dashboard() -> Response {
+    static POLICY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let policy = POLICY.get_or_init(|| dashboard_policy(DASHBOARD));
+    let mut response = Html(DASHBOARD).into_response();
+    if let Ok(value) = header::HeaderValue::from_str(policy) {
+        response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+    response
+}
+
+/// The Content-Security-Policy of `page`: its `<script>` and `<style>`
+/// allowed by their SHA-256, everything else from this origin only.
+fn dashboard_policy(page: &str) -> String {
+    let hash = |tag: &str| {
+        let inner =
+            page.split(&format!("<{tag}>")).nth(1).and_then(|rest| rest.split(&format!("</{tag}>")).next());
+        let digest = <sha2::Sha256 as sha2::Digest>::digest(inner.unwrap_or_default().as_bytes());
+        format!("'sha256-{}'", base64(&digest))
+    };
+    format!(
+        "default-src 'self'; script-src {}; style-src {}; img-src 'self'; object-src 'none'; base-uri 'none'; \
+         form-action 'none'; frame-ancestors 'none'",
+        hash("script"),
+        hash("style")
+    )
+}
+
+/// Standard base64 with padding (RFC 4648, section 4), for the hashes of a policy.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, &b)| n | (u32::from(b) << (16 - 8 * i)));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 // ---------------------------------------------------------------------------
@@ -726,6 +812,46 @@ mod tests {
         {
             assert!(!is_loopback_host(host), "{host}");
         }
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_read_in_any_case_and_nothing_else_passes() {
+        for value in ["Bearer tok", "bearer tok", "BEARER tok", "bEaReR  tok"] {
+            assert_eq!(bearer(value), Some("tok"), "{value}");
+        }
+        for value in ["Basic tok", "Bearertok", "Bearer", "tok", "Bearerx tok"] {
+            assert_ne!(bearer(value), Some("tok"), "{value}");
+        }
+    }
+
+    #[test]
+    fn base64_encodes_the_rfc_4648_test_vectors() {
+        // RFC 4648, section 10.
+        let vectors = [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ];
+        for (plain, encoded) in vectors {
+            assert_eq!(base64(plain.as_bytes()), encoded, "{plain}");
+        }
+    }
+
+    #[test]
+    fn the_dashboard_policy_allows_its_own_script_by_hash_and_no_inline_handler() {
+        // The SHA-256 of "alert(1)" in base64, as the CSP specification's examples compute it:
+        // printf 'alert(1)' | openssl dgst -sha256 -binary | base64
+        let policy = dashboard_policy("<style>x</style><script>alert(1)</script>");
+        assert!(
+            policy.contains("script-src 'sha256-bhHHL3z2vDgxUt0W3dWQOrprscmda2Y5pLsLg4GF+pI='"),
+            "{policy}"
+        );
+        assert!(!policy.contains("unsafe-inline") && policy.contains("frame-ancestors 'none'"), "{policy}");
+        assert!(policy.starts_with("default-src 'self'"), "{policy}");
     }
 
     #[test]

@@ -23,9 +23,9 @@ use siglearn_plugin_api::{PriceUpdate, Signal, SignalId, StrategyId, Symbol, Tim
 use tokio::sync::{mpsc, oneshot};
 
 use super::failures::{Admit, FailureLog};
-use super::known::KnownIds;
+use super::known::{KnownIds, RecentBars};
 use super::view::View;
-use super::{Published, Refusal};
+use super::{Problems, Published, Refusal};
 use crate::config::Config;
 use crate::config::StrategyConfig;
 use crate::engine::{Effect, Engine, Event};
@@ -67,6 +67,8 @@ pub(crate) struct Core {
     /// The signal ids the store holds, so that a duplicate is refused
     /// before anything is applied.
     pub(crate) known: KnownIds,
+    /// The bars taken lately, so that a retried bar is not applied twice.
+    pub(crate) bars: RecentBars,
     pub(crate) view: Arc<RwLock<View>>,
     pub(crate) checkpoint_every: Duration,
     /// Whether a script added to the folder joins the lineup.
@@ -273,12 +275,12 @@ impl Core {
     fn signals(&mut self, signals: Vec<Signal>) -> Result<Vec<Published>, Refusal> {
         self.writable()?;
         let internal = |e: crate::store::StoreError| Refusal::internal(e.to_string());
-        let mut problems = Vec::new();
+        let mut problems = Problems::default();
         let mut conflicts = 0;
         let mut stored: HashSet<usize> = HashSet::new();
         for (index, signal) in signals.iter().enumerate() {
             for error in signal.problems() {
-                problems.push(serde_json::json!({ "index": index, "field": error.field(), "reason": error.to_string() }));
+                problems.push(index, &error.field(), error);
             }
             if !self.known.contains(&signal.id).map_err(internal)? {
                 continue;
@@ -292,26 +294,19 @@ impl Core {
                 }
                 Some(field) => {
                     conflicts += 1;
-                    problems.push(serde_json::json!({
-                        "index": index, "field": field,
-                        "reason": format!(
-                            "signal {} was already received with another {field}; a signal id names one signal: \
-                             send it unchanged (a retry) or under a new id",
-                            signal.id
-                        ),
-                    }));
+                    let reason = format!(
+                        "signal {} was already received with another {field}; a signal id names one signal: \
+                         send it unchanged (a retry) or under a new id",
+                        signal.id
+                    );
+                    problems.push(index, field, reason);
                 }
             }
         }
         if !problems.is_empty() {
             let refusal = if conflicts == problems.len() {
-                Refusal {
-                    status: 409,
-                    ..Refusal::invalid(
-                        "signal ids already taken by other signals; none of the batch was taken",
-                        problems,
-                    )
-                }
+                problems
+                    .refusal(409, "signal ids already taken by other signals; none of the batch was taken")
             } else {
                 Refusal::invalid("invalid signals; none of the batch was taken", problems)
             };
@@ -359,37 +354,26 @@ impl Core {
         })
     }
 
+    /// Takes a batch of prices whole, or none of it. A bar taken lately,
+    /// sent again unchanged (a retry), is not applied twice; see [`RecentBars`].
     fn prices(&mut self, updates: Vec<PriceUpdate>) -> Result<usize, Refusal> {
         self.writable()?;
-        let mut problems = Vec::new();
-        let mut last: std::collections::HashMap<&Symbol, Timestamp> = std::collections::HashMap::new();
-        for (index, update) in updates.iter().enumerate() {
-            let ts = update.price.ts();
-            let before =
-                last.get(&update.symbol).copied().or_else(|| self.engine.last_price_ts(&update.symbol));
-            if let Some(before) = before.filter(|&before| ts < before) {
-                problems.push(serde_json::json!({
-                    "index": index, "field": "ts",
-                    "reason": format!("{} at {} is before its last price at {}; prices of a symbol come in time order",
-                        update.symbol, crate::timestamp::format_timestamp(ts), crate::timestamp::format_timestamp(before)),
-                }));
-            }
-            last.insert(&update.symbol, ts);
-        }
-        if !problems.is_empty() {
-            return Err(Refusal::invalid("prices out of order; none of the batch was taken", problems));
-        }
         let count = updates.len();
+        let engine = &self.engine;
+        let fresh = self.bars.fresh(updates, |symbol| engine.last_price_ts(symbol))?;
+        let taken = RecentBars::bars_of(&fresh);
+        let applied = fresh.len();
         let mut effects = Vec::new();
         // A posted bar is taken as closed on arrival: its effects happen now.
         let at = wall_now();
-        for update in updates {
+        for update in fresh {
             if let Err(error) = self.engine.handle(Event::Price { update, at }, &mut effects) {
                 return Err(self.fail(format!("the engine refused a price: {error}")));
             }
         }
         self.apply(effects)?;
-        self.view.write().unwrap_or_else(|p| p.into_inner()).counters.prices += count as u64;
+        self.bars.remember(taken);
+        self.view.write().unwrap_or_else(|p| p.into_inner()).counters.prices += applied as u64;
         Ok(count)
     }
 

@@ -8,48 +8,225 @@
 //! on the wall clock and a stamp from the future would run them early.
 
 use serde::Deserialize;
+use serde::de::{Error as _, SeqAccess, Visitor};
 use siglearn_plugin_api::{Bar, Names, Price, PriceUpdate, Signal, Symbol, Tick, Timestamp};
 
-use super::Refusal;
+use super::{MAX_BATCH, Problems, Refusal};
 use crate::format::{signal_from_json, signals_from_json_array};
 use crate::timestamp::{format_timestamp, timestamp_from_json};
 
-/// The objects of a body: a JSON array, or one object per non-empty line.
-fn objects(body: &[u8]) -> Result<Vec<serde_json::Value>, Refusal> {
+/// The refusal of a batch of more than [`MAX_BATCH`] items.
+fn too_many() -> Refusal {
+    Refusal::with(
+        413,
+        format!("the batch holds more than {MAX_BATCH} items; send at most {MAX_BATCH} items a request"),
+    )
+}
+
+/// The most JSON values (scalars, arrays and objects, at any depth) one item
+/// may hold: a signal holds at most a dozen fields and 256 heads and 256
+/// indicators. An item is read into memory only once it is known to be
+/// within this, so that no item costs many times its size.
+const MAX_ITEM_VALUES: usize = 16 + 2 * siglearn_plugin_api::MAX_VALUES;
+
+/// Counts the values of one item as it is read, keeping none of them, and
+/// fails past [`MAX_ITEM_VALUES`].
+struct Count<'a>(&'a mut usize);
+
+impl Count<'_> {
+    fn tick<E: serde::de::Error>(&mut self) -> Result<(), E> {
+        *self.0 += 1;
+        if *self.0 > MAX_ITEM_VALUES {
+            return Err(E::custom(format_args!(
+                "the item holds more than {MAX_ITEM_VALUES} values (a signal has at most 256 heads and 256 \
+                 indicators); send it without what siglearn does not read"
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Count<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Count<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E: serde::de::Error>(mut self, _: bool) -> Result<(), E> {
+        self.tick()
+    }
+    fn visit_i64<E: serde::de::Error>(mut self, _: i64) -> Result<(), E> {
+        self.tick()
+    }
+    fn visit_u64<E: serde::de::Error>(mut self, _: u64) -> Result<(), E> {
+        self.tick()
+    }
+    fn visit_f64<E: serde::de::Error>(mut self, _: f64) -> Result<(), E> {
+        self.tick()
+    }
+    fn visit_str<E: serde::de::Error>(mut self, _: &str) -> Result<(), E> {
+        self.tick()
+    }
+    fn visit_unit<E: serde::de::Error>(mut self) -> Result<(), E> {
+        self.tick()
+    }
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
+        self.tick()?;
+        while seq.next_element_seed(Count(&mut *self.0))?.is_some() {}
+        Ok(())
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
+        self.tick()?;
+        while map.next_key::<serde::de::IgnoredAny>()?.is_some() {
+            map.next_value_seed(Count(&mut *self.0))?;
+        }
+        Ok(())
+    }
+}
+
+/// What is wrong with the shape of a JSON array body, found without keeping
+/// any of it: more than [`MAX_BATCH`] items, or an item of more than
+/// [`MAX_ITEM_VALUES`] values.
+struct Shape<'a> {
+    too_many: &'a mut bool,
+    item: &'a mut usize,
+}
+
+impl<'de> Visitor<'de> for Shape<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON array of objects")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        loop {
+            let mut values = 0;
+            if seq.next_element_seed(Count(&mut values))?.is_none() {
+                return Ok(());
+            }
+            *self.item += 1;
+            if *self.item > MAX_BATCH {
+                *self.too_many = true;
+                return Err(A::Error::custom("too many items"));
+            }
+        }
+    }
+}
+
+/// Checks the shape of a body before any of it is read into memory: at
+/// most [`MAX_BATCH`] items (else 413), each of at most [`MAX_ITEM_VALUES`]
+/// values (else 422, naming the item). Syntax errors are left to the
+/// reading that follows, which names them.
+fn shape(body: &[u8], what: &str) -> Result<(), Refusal> {
+    let Ok(text) = std::str::from_utf8(body) else { return Ok(()) };
+    let trimmed = text.trim_start();
+    let too_big = |index: usize, error: serde_json::Error| {
+        let mut problems = Problems::default();
+        problems.push(index, "-", error);
+        Refusal::invalid(&format!("invalid {what}"), problems)
+    };
+    if trimmed.starts_with('[') {
+        let (mut too_many_items, mut item) = (false, 0);
+        let mut reader = serde_json::Deserializer::from_str(trimmed);
+        let read = serde::Deserializer::deserialize_seq(
+            &mut reader,
+            Shape { too_many: &mut too_many_items, item: &mut item },
+        );
+        return match read {
+            _ if too_many_items => Err(too_many()),
+            Err(error) if error.is_data() => Err(too_big(item, error)),
+            _ => Ok(()),
+        };
+    }
+    let lines = text.lines().filter(|line| !line.trim().is_empty());
+    for (index, line) in lines.enumerate() {
+        if index == MAX_BATCH {
+            return Err(too_many());
+        }
+        let mut values = 0;
+        let mut reader = serde_json::Deserializer::from_str(line);
+        if let Err(error) = serde::de::DeserializeSeed::deserialize(Count(&mut values), &mut reader) {
+            if error.is_data() {
+                return Err(too_big(index, error));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Hands each item of a JSON array to a callback as it is read, so that
+/// the parsed items of a body are never all in memory at once.
+struct Items<'a, F> {
+    each: &'a mut F,
+}
+
+impl<'de, F: FnMut(usize, serde_json::Value)> Visitor<'de> for Items<'_, F> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON array of objects")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut index = 0;
+        while let Some(value) = seq.next_element::<serde_json::Value>()? {
+            (self.each)(index, value);
+            index += 1;
+        }
+        Ok(())
+    }
+}
+
+/// Calls `each` with every object of a body (a JSON array, or one object
+/// per non-empty line) and its index, one at a time. The body's [`shape`]
+/// was checked first.
+fn each_object(body: &[u8], mut each: impl FnMut(usize, serde_json::Value)) -> Result<(), Refusal> {
     let text = std::str::from_utf8(body).map_err(|_| Refusal::bad_request("the body is not UTF-8 text"))?;
     let trimmed = text.trim_start();
     if trimmed.is_empty() {
         return Err(Refusal::bad_request("the body is empty; send a JSON array or JSON Lines"));
     }
     if trimmed.starts_with('[') {
-        return serde_json::from_str(trimmed)
+        let mut reader = serde_json::Deserializer::from_str(trimmed);
+        let read = serde::Deserializer::deserialize_seq(&mut reader, Items { each: &mut each })
+            .and_then(|()| reader.end());
+        return read
             .map_err(|e| Refusal::bad_request(format!("the body is not a JSON array of objects: {e}")));
     }
-    let mut items = Vec::new();
-    for (n, line) in text.lines().enumerate().filter(|(_, line)| !line.trim().is_empty()) {
+    let lines = text.lines().enumerate().filter(|(_, line)| !line.trim().is_empty());
+    for (index, (n, line)) in lines.enumerate() {
         let value = serde_json::from_str(line)
             .map_err(|e| Refusal::bad_request(format!("line {} is not a JSON object: {e}", n + 1)))?;
-        items.push(value);
+        each(index, value);
     }
-    Ok(items)
+    Ok(())
 }
 
-/// The problem with an item stamped `ts`, when that is later than `latest`.
-fn ahead(index: usize, field: &str, ts: Timestamp, latest: Timestamp) -> Option<serde_json::Value> {
+/// Why an item stamped `ts` is refused, when that is later than `latest`.
+fn ahead(ts: Timestamp, latest: Timestamp) -> Option<String> {
     (ts > latest).then(|| {
-        let reason = format!(
+        format!(
             "{} is ahead of the daemon's clock by more than daemon.future_tolerance_minutes (latest \
              accepted: {}); check the sender's clock and time zone",
             format_timestamp(ts),
             format_timestamp(latest)
-        );
-        serde_json::json!({ "index": index, "field": field, "reason": reason })
+        )
     })
 }
 
-/// The signals of a body, or every problem with them; none may be stamped
-/// after `latest`.
+/// The signals of a body, or its problems (see [`Problems`]); none may be
+/// stamped after `latest`.
 pub(crate) fn signals(body: &[u8], latest: Timestamp) -> Result<Vec<Signal>, Refusal> {
+    shape(body, "signals")?;
     let mut names = Names::default();
     // A valid array without a repeated id reads in one pass; otherwise each
     // item is read on its own so that every problem can be named.
@@ -65,27 +242,32 @@ pub(crate) fn signals(body: &[u8], latest: Timestamp) -> Result<Vec<Signal>, Ref
         }
     }
     let mut signals = Vec::new();
-    let mut problems = Vec::new();
+    let mut problems = Problems::default();
     let mut first_index = std::collections::HashMap::new();
-    for (index, value) in objects(body)?.into_iter().enumerate() {
+    each_object(body, |index, value| {
         if let Some(id) = value.get("signal_id").and_then(|id| id.as_str()) {
             if let Some(first) = first_index.insert(id.to_owned(), index) {
-                problems.push(serde_json::json!({
-                    "index": index, "field": "signal_id",
-                    "reason": format!("the same id as item {first} of this batch; signal ids are unique"),
-                }));
+                let reason = format!("the same id as item {first} of this batch; signal ids are unique");
+                problems.push(index, "signal_id", reason);
             }
         }
         match signal_from_json(value, &mut names) {
             Ok(signal) => {
-                problems.extend(ahead(index, "entry_ts", signal.entry_ts, latest));
-                signals.push(signal);
+                if let Some(reason) = ahead(signal.entry_ts, latest) {
+                    problems.push(index, "entry_ts", reason);
+                }
+                // Once the batch is refused, only its problems are counted.
+                if problems.is_empty() {
+                    signals.push(signal);
+                }
             }
-            Err(bad) => problems.extend(bad.into_iter().map(
-                |(field, reason)| serde_json::json!({ "index": index, "field": field, "reason": reason }),
-            )),
+            Err(bad) => {
+                for (field, reason) in bad {
+                    problems.push(index, &field, reason);
+                }
+            }
         }
-    }
+    })?;
     if problems.is_empty() { Ok(signals) } else { Err(Refusal::invalid("invalid signals", problems)) }
 }
 
@@ -156,25 +338,32 @@ impl PostedPrice {
     }
 }
 
-/// The price updates of a body, or every problem with them; none may be
-/// stamped after `latest`.
+/// The price updates of a body, or its problems (see [`Problems`]); none
+/// may be stamped after `latest`.
 pub(crate) fn prices(body: &[u8], latest: Timestamp) -> Result<Vec<PriceUpdate>, Refusal> {
+    shape(body, "prices")?;
     let mut updates = Vec::new();
-    let mut problems = Vec::new();
-    for (index, value) in objects(body)?.into_iter().enumerate() {
+    let mut problems = Problems::default();
+    each_object(body, |index, value| {
         let parsed = serde_json::from_value::<PostedPrice>(value)
             .map_err(|e| vec![("-", e.to_string())])
             .and_then(PostedPrice::into_update);
         match parsed {
             Ok(update) => {
-                problems.extend(ahead(index, "ts", update.price.ts(), latest));
-                updates.push(update);
+                if let Some(reason) = ahead(update.price.ts(), latest) {
+                    problems.push(index, "ts", reason);
+                }
+                if problems.is_empty() {
+                    updates.push(update);
+                }
             }
-            Err(bad) => problems.extend(bad.into_iter().map(
-                |(field, reason)| serde_json::json!({ "index": index, "field": field, "reason": reason }),
-            )),
+            Err(bad) => {
+                for (field, reason) in bad {
+                    problems.push(index, field, reason);
+                }
+            }
         }
-    }
+    })?;
     if problems.is_empty() { Ok(updates) } else { Err(Refusal::invalid("invalid prices", problems)) }
 }
 
@@ -263,6 +452,45 @@ mod tests {
             .map(|d| (d["index"].as_u64().unwrap(), d["field"].as_str().unwrap()))
             .collect();
         assert_eq!(listed, [(0, "symbol"), (0, "open"), (0, "ts"), (1, "low"), (1, "high")], "{refusal:?}");
+    }
+
+    #[test]
+    fn a_batch_of_more_than_max_batch_items_is_refused_naming_the_limit() {
+        let array = format!("[{}]", vec!["{}"; MAX_BATCH + 1].join(","));
+        let lines = vec![r#"{"symbol":"BTC","ts":0,"price":1}"#; MAX_BATCH + 1].join("\n");
+        for refusal in
+            [signals(array.as_bytes(), LATEST).unwrap_err(), prices(lines.as_bytes(), LATEST).unwrap_err()]
+        {
+            assert_eq!(refusal.status, 413);
+            assert!(refusal.error.contains("100000"), "{}", refusal.error);
+        }
+        let at_most = vec![r#"{"symbol":"BTC","ts":0,"price":1}"#; MAX_BATCH].join("\n");
+        assert_eq!(prices(at_most.as_bytes(), LATEST).unwrap().len(), MAX_BATCH);
+    }
+
+    #[test]
+    fn an_item_of_more_values_than_a_signal_can_hold_is_refused_naming_it() {
+        // 600 heads: more than a signal may have, in an array and in JSON Lines.
+        let heads: Vec<String> = (0..600).map(|i| format!(r#""h{i}":0.5"#)).collect();
+        let big = SIGNAL
+            .replace("\"stop_loss\":95", &format!("\"stop_loss\":95,\"heads\":{{{}}}", heads.join(",")));
+        let nested = format!(r#"{{"symbol":"BTC","ts":0,"price":[{}]}}"#, vec!["1"; 10_000].join(","));
+        for (body, index) in [(format!("[{SIGNAL}, {big}]"), 1), (format!("{SIGNAL}\n{big}"), 1)] {
+            let refusal = signals(body.as_bytes(), LATEST).unwrap_err();
+            assert_eq!(
+                (refusal.status, refusal.details[0]["index"].as_u64()),
+                (422, Some(index)),
+                "{refusal:?}"
+            );
+            assert!(refusal.details[0]["reason"].as_str().unwrap().contains("256 heads"), "{refusal:?}");
+        }
+        assert_eq!(prices(nested.as_bytes(), LATEST).unwrap_err().status, 422);
+        // 256 heads are a signal's right.
+        let most = SIGNAL.replace(
+            "\"stop_loss\":95",
+            &format!("\"stop_loss\":95,\"heads\":{{{}}}", heads[..256].join(",")),
+        );
+        assert_eq!(signals(most.as_bytes(), LATEST).unwrap().len(), 1);
     }
 
     #[test]

@@ -1,5 +1,7 @@
-//! The signal ids the store holds, so that a duplicate is refused before
-//! anything of its batch is applied, in bounded memory.
+//! What the daemon has taken, so that a retry is recognised and a
+//! duplicate refused before anything of its batch is applied, in bounded
+//! memory: the signal ids the store holds ([`KnownIds`]) and the bars taken
+//! lately ([`RecentBars`]).
 //!
 //! A set of every id would grow without end (about 50 bytes an id). Instead
 //! a scalable Bloom filter (about 1.2 bytes an id) answers "surely new" for
@@ -8,11 +10,14 @@
 //! next one is checked, so the store is the truth for everything before the
 //! batch at hand.
 
+use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hasher};
 
-use siglearn_plugin_api::SignalId;
+use siglearn_plugin_api::{Bar, Price, PriceUpdate, SignalId, Symbol, Timestamp};
 
+use super::{MAX_BATCH, Problems, Refusal};
 use crate::store::{StoreError, StoreReader};
+use crate::timestamp::format_timestamp;
 
 /// Ids the first filter holds before a larger one is added.
 const FIRST_CAPACITY: u64 = 1 << 20;
@@ -135,9 +140,172 @@ impl KnownIds {
     }
 }
 
+/// The last [`MAX_BATCH`] bars taken (about 10 MB at most), so that a
+/// retry of any one batch is recognised: a bar of a symbol at a time it
+/// already has a bar for is the same bar sent again (a no-op, answered as
+/// taken) or another bar for that time (refused with 409). Past the window
+/// a bar sent again is refused as out of time order. Prices follow the
+/// rules of the price files: a symbol's bars come in time order, one per
+/// time; ticks in time order, several may share one.
+#[derive(Debug, Default)]
+pub(crate) struct RecentBars {
+    bars: HashMap<(Symbol, Timestamp), Bar>,
+    order: VecDeque<(Symbol, Timestamp)>,
+}
+
+impl RecentBars {
+    /// The updates of a batch to apply, in order, without the bars taken
+    /// before; or why the batch is refused (409 when every problem is a bar
+    /// taken with other values, else 422). `last` is a symbol's last price
+    /// time before the batch.
+    pub(crate) fn fresh(
+        &self,
+        updates: Vec<PriceUpdate>,
+        last: impl Fn(&Symbol) -> Option<Timestamp>,
+    ) -> Result<Vec<PriceUpdate>, Refusal> {
+        let mut problems = Problems::default();
+        let mut conflicts = 0;
+        let mut fresh = Vec::with_capacity(updates.len());
+        let mut latest: HashMap<Symbol, Timestamp> = HashMap::new();
+        for (index, update) in updates.into_iter().enumerate() {
+            let (symbol, ts) = (&update.symbol, update.price.ts());
+            let before = latest.get(symbol).copied().or_else(|| last(symbol));
+            let taken = match update.price {
+                Price::Bar(_) => self.bars.get(&(symbol.clone(), ts)),
+                Price::Tick(_) => None,
+            };
+            match (taken, update.price) {
+                (Some(taken), Price::Bar(bar)) if *taken == bar => continue,
+                (Some(taken), _) => {
+                    conflicts += 1;
+                    let last = before.map_or_else(String::new, |before| {
+                        format!(" (its last price is at {})", format_timestamp(before))
+                    });
+                    let reason = format!(
+                        "{symbol} already has a bar at {} with other values (open {}, high {}, low {}, close {}, \
+                         volume {}){last}; a bar is taken once: send it unchanged (a retry) or not at all",
+                        format_timestamp(ts),
+                        taken.open,
+                        taken.high,
+                        taken.low,
+                        taken.close,
+                        taken.volume
+                    );
+                    problems.push(index, "ts", reason);
+                    continue;
+                }
+                (None, price) => {
+                    let bar = matches!(price, Price::Bar(_));
+                    if let Some(before) = before.filter(|&before| ts < before || (bar && ts == before)) {
+                        let reason = format!(
+                            "{symbol} at {} is {} its last price at {}; prices of a symbol come in time \
+                             order, one bar per time: send only prices after {}",
+                            format_timestamp(ts),
+                            if ts == before { "at the time of" } else { "before" },
+                            format_timestamp(before),
+                            format_timestamp(before)
+                        );
+                        problems.push(index, "ts", reason);
+                    }
+                }
+            }
+            latest.insert(symbol.clone(), ts);
+            if problems.is_empty() {
+                fresh.push(update);
+            }
+        }
+        match problems.len() {
+            0 => Ok(fresh),
+            n if n == conflicts => {
+                Err(problems
+                    .refusal(409, "bars already taken with other values; none of the batch was taken"))
+            }
+            _ => Err(Refusal::invalid("prices out of order; none of the batch was taken", problems)),
+        }
+    }
+
+    /// The bars of `updates`, to [`remember`](Self::remember) once they are committed.
+    pub(crate) fn bars_of(updates: &[PriceUpdate]) -> Vec<(Symbol, Bar)> {
+        updates
+            .iter()
+            .filter_map(|update| match update.price {
+                Price::Bar(bar) => Some((update.symbol.clone(), bar)),
+                Price::Tick(_) => None,
+            })
+            .collect()
+    }
+
+    /// Records bars taken (committed), forgetting the oldest past the window.
+    pub(crate) fn remember(&mut self, bars: Vec<(Symbol, Bar)>) {
+        for (symbol, bar) in bars {
+            let key = (symbol, bar.ts);
+            if self.bars.insert(key.clone(), bar).is_none() {
+                self.order.push_back(key);
+            }
+            while self.order.len() > MAX_BATCH {
+                if let Some(oldest) = self.order.pop_front() {
+                    self.bars.remove(&oldest);
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn bar(symbol: &str, minute: i64, close: f64) -> PriceUpdate {
+        let ts = Timestamp(minute * 60_000);
+        PriceUpdate {
+            symbol: Symbol::new(symbol),
+            price: Price::Bar(Bar { ts, open: 100.0, high: 110.0, low: 90.0, close, volume: 0.0 }),
+        }
+    }
+
+    fn tick(symbol: &str, minute: i64) -> PriceUpdate {
+        let ts = Timestamp(minute * 60_000);
+        PriceUpdate {
+            symbol: Symbol::new(symbol),
+            price: Price::Tick(siglearn_plugin_api::Tick { ts, price: 100.0 }),
+        }
+    }
+
+    #[test]
+    fn a_bar_taken_is_dropped_when_sent_again_and_another_bar_at_its_time_conflicts() {
+        let mut recent = RecentBars::default();
+        recent.remember(RecentBars::bars_of(&[bar("BTC", 1, 100.0), bar("BTC", 2, 100.0)]));
+        let last = |_: &Symbol| Some(Timestamp(2 * 60_000));
+        // A retry of the batch, and one with a new bar after it: only the new one is fresh.
+        assert_eq!(recent.fresh(vec![bar("BTC", 1, 100.0), bar("BTC", 2, 100.0)], last).unwrap(), []);
+        let fresh = recent.fresh(vec![bar("BTC", 2, 100.0), bar("BTC", 3, 100.0)], last).unwrap();
+        assert_eq!(fresh, [bar("BTC", 3, 100.0)]);
+        // Another bar at a time taken: 409, naming the item.
+        let refusal = recent.fresh(vec![bar("BTC", 3, 100.0), bar("BTC", 1, 101.0)], last).unwrap_err();
+        assert_eq!((refusal.status, refusal.details[0]["index"].as_u64()), (409, Some(1)));
+        // A bar at or before the last price that was never taken: out of order (422).
+        for minute in [0, 2] {
+            let unknown = RecentBars::default();
+            let refusal = unknown.fresh(vec![bar("BTC", minute, 100.0)], last).unwrap_err();
+            assert_eq!(refusal.status, 422, "minute {minute}");
+        }
+        // Two bars at one time in one batch: the second is out of order; ticks may share a time.
+        let refusal = recent.fresh(vec![bar("ETH", 5, 1.0), bar("ETH", 5, 1.0)], |_| None).unwrap_err();
+        assert_eq!((refusal.status, refusal.details[0]["index"].as_u64()), (422, Some(1)));
+        assert_eq!(recent.fresh(vec![tick("ETH", 5), tick("ETH", 5)], |_| None).unwrap().len(), 2);
+        assert_eq!(recent.fresh(vec![tick("BTC", 2)], last).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn the_bars_remembered_are_the_last_max_batch_taken() {
+        let mut recent = RecentBars::default();
+        let bars: Vec<PriceUpdate> = (0..=MAX_BATCH as i64).map(|minute| bar("BTC", minute, 100.0)).collect();
+        recent.remember(RecentBars::bars_of(&bars));
+        assert_eq!(recent.bars.len(), MAX_BATCH);
+        let last = |_: &Symbol| Some(Timestamp(MAX_BATCH as i64 * 60_000));
+        assert_eq!(recent.fresh(vec![bar("BTC", 1, 100.0)], last).unwrap(), [], "still remembered");
+        assert_eq!(recent.fresh(vec![bar("BTC", 0, 100.0)], last).unwrap_err().status, 422, "forgotten");
+    }
 
     #[test]
     fn a_filter_never_forgets_and_errs_about_as_rarely_as_sized() {

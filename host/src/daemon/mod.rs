@@ -41,11 +41,20 @@ use crate::schedule::Schedule;
 use crate::store::{Command, Store, StoreReader};
 use crate::strategy::{StrategyError, load_lineup, native, resume_lineup};
 use core::{Core, Request, wall_now};
-use known::KnownIds;
+use known::{KnownIds, RecentBars};
 use view::{StrategyStatus, View};
 
+/// The most items one batch (`POST /api/signals`, `POST /api/prices`) may hold.
+pub(crate) const MAX_BATCH: usize = 100_000;
+/// Bad items a refusal lists in full; the others are counted.
+pub(crate) const MAX_LISTED: usize = 100;
+/// The longest reason a refusal lists for one problem: a reason that quotes
+/// the input (a long string of the wrong type) is cut there.
+const MAX_REASON: usize = 300;
+
 /// Why a request was refused: an HTTP status and a JSON body naming the
-/// problem and, for a batch, every bad item.
+/// problem and, for a batch, its bad items (the first [`MAX_LISTED`] in
+/// full, with how many there are in all).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Refusal {
     #[serde(skip)]
@@ -53,17 +62,97 @@ pub struct Refusal {
     pub error: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub details: Vec<serde_json::Value>,
+    /// For a batch: how many items and problems there are in all.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub counts: Option<Counts>,
+}
+
+/// How many bad items and problems a batch has, and how many bad items
+/// its refusal leaves out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub bad_items: usize,
+    pub problems: usize,
+    pub left_out_items: usize,
+}
+
+/// The problems of a batch's items, in memory bounded whatever the batch:
+/// every problem of the first [`MAX_LISTED`] bad items is kept (reasons cut
+/// at [`MAX_REASON`] bytes), the rest are only counted. Problems are pushed
+/// in item order.
+#[derive(Debug, Default)]
+pub(crate) struct Problems {
+    listed: Vec<serde_json::Value>,
+    bad_items: usize,
+    problems: usize,
+    last_index: Option<usize>,
+}
+
+impl Problems {
+    /// Records a problem with `field` of item `index`.
+    pub(crate) fn push(&mut self, index: usize, field: &str, reason: impl std::fmt::Display) {
+        if self.last_index != Some(index) {
+            self.last_index = Some(index);
+            self.bad_items += 1;
+        }
+        self.problems += 1;
+        if self.bad_items <= MAX_LISTED {
+            let (field, reason) = (clip(field.to_owned()), clip(reason.to_string()));
+            self.listed.push(serde_json::json!({ "index": index, "field": field, "reason": reason }));
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.problems == 0
+    }
+
+    /// Problems so far.
+    pub(crate) fn len(&self) -> usize {
+        self.problems
+    }
+
+    /// The refusal listing these problems: `error`, and when items were
+    /// left out, how many.
+    pub(crate) fn refusal(self, status: u16, error: &str) -> Refusal {
+        let left_out_items = self.bad_items.saturating_sub(MAX_LISTED);
+        let error = if left_out_items == 0 {
+            error.to_owned()
+        } else {
+            format!(
+                "{error} ({} bad items, {} problems; the first {MAX_LISTED} items are listed, {left_out_items} left out)",
+                self.bad_items, self.problems
+            )
+        };
+        Refusal {
+            status,
+            error,
+            details: self.listed,
+            counts: Some(Counts { bad_items: self.bad_items, problems: self.problems, left_out_items }),
+        }
+    }
+}
+
+/// `text` cut to [`MAX_REASON`] bytes: a message that quotes the input
+/// (serde quotes a value of the wrong type) stays short.
+pub(crate) fn clip(mut text: String) -> String {
+    if text.len() > MAX_REASON {
+        let cut = (0..=MAX_REASON).rev().find(|&at| text.is_char_boundary(at)).unwrap_or(0);
+        text.truncate(cut);
+        text.push_str("... (cut)");
+    }
+    text
 }
 
 impl Refusal {
     pub(crate) fn with(status: u16, error: impl Into<String>) -> Self {
-        Refusal { status, error: error.into(), details: Vec::new() }
+        Refusal { status, error: error.into(), details: Vec::new(), counts: None }
     }
     pub(crate) fn bad_request(error: impl Into<String>) -> Self {
         Self::with(400, error)
     }
-    pub(crate) fn invalid(error: impl Into<String>, details: Vec<serde_json::Value>) -> Self {
-        Refusal { status: 422, error: error.into(), details }
+    /// A batch refused for the items `problems` lists (422).
+    pub(crate) fn invalid(error: &str, problems: Problems) -> Self {
+        problems.refusal(422, error)
     }
     pub(crate) fn not_found(error: impl Into<String>) -> Self {
         Self::with(404, error)
@@ -298,6 +387,7 @@ fn start_engine(
         db: db.to_path_buf(),
         limits: config.limits,
         known,
+        bars: RecentBars::default(),
         view: Arc::clone(&view),
         checkpoint_every: Duration::from_secs(config.daemon.snapshot_minutes * 60),
         adopt_new_scripts,
@@ -474,6 +564,23 @@ pub(crate) fn reader(db: &Path) -> Result<StoreReader, Refusal> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refusal_lists_the_first_bad_items_in_full_and_counts_every_one() {
+        let mut problems = Problems::default();
+        for index in 0..250 {
+            problems.push(index, "a", "short");
+            problems.push(index, "b", "x".repeat(10_000));
+        }
+        let refusal = problems.refusal(422, "invalid");
+        assert_eq!(refusal.counts, Some(Counts { bad_items: 250, problems: 500, left_out_items: 150 }));
+        assert_eq!(refusal.details.len(), 2 * MAX_LISTED);
+        assert_eq!(refusal.details.last().unwrap()["index"], MAX_LISTED - 1);
+        assert!(refusal.details[1]["reason"].as_str().unwrap().len() < 400, "a long reason is cut");
+        assert!(refusal.error.contains("150 left out"), "{}", refusal.error);
+        let json = serde_json::to_value(&refusal).unwrap();
+        assert_eq!((json["bad_items"].as_u64(), json["left_out_items"].as_u64()), (Some(250), Some(150)));
+    }
 
     #[test]
     fn hidden_and_unreadable_entries_of_a_folder_are_not_strategies() {

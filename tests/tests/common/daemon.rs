@@ -12,13 +12,29 @@ pub(crate) struct Daemon {
     agent: ureq::Agent,
 }
 
-/// An HTTP answer: status and body.
+/// An HTTP answer: status, headers (names in lower case) and body.
 pub(crate) struct Answer {
     pub(crate) status: u16,
+    pub(crate) headers: Vec<(String, String)>,
     pub(crate) body: String,
 }
 
 impl Answer {
+    fn of(mut response: ureq::http::Response<ureq::Body>) -> Answer {
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(name, value)| (name.as_str().to_owned(), value.to_str().unwrap_or_default().to_owned()))
+            .collect();
+        let body = response.body_mut().read_to_string().unwrap();
+        Answer { status: response.status().as_u16(), headers, body }
+    }
+
+    /// The value of the header `name` (lower case), if it was sent.
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
     pub(crate) fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
     }
@@ -89,8 +105,7 @@ impl Daemon {
     }
 
     pub(crate) fn get(&self, path: &str) -> Answer {
-        let mut response = self.agent.get(format!("{}{path}", self.base)).call().unwrap();
-        Answer { status: response.status().as_u16(), body: response.body_mut().read_to_string().unwrap() }
+        Answer::of(self.agent.get(format!("{}{path}", self.base)).call().unwrap())
     }
 
     pub(crate) fn post(&self, path: &str, body: &str) -> Answer {
@@ -98,13 +113,20 @@ impl Daemon {
     }
 
     pub(crate) fn post_with(&self, path: &str, body: &str, token: Option<&str>) -> Answer {
+        let authorization = token.map(|token| format!("Bearer {token}"));
+        let headers: Vec<(&str, &str)> =
+            authorization.iter().map(|value| ("Authorization", value.as_str())).collect();
+        self.post_headers(path, body, &headers)
+    }
+
+    /// A JSON post with these headers besides.
+    pub(crate) fn post_headers(&self, path: &str, body: &str, headers: &[(&str, &str)]) -> Answer {
         let mut request =
             self.agent.post(format!("{}{path}", self.base)).header("Content-Type", "application/json");
-        if let Some(token) = token {
-            request = request.header("Authorization", format!("Bearer {token}"));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
         }
-        let mut response = request.send(body).unwrap();
-        Answer { status: response.status().as_u16(), body: response.body_mut().read_to_string().unwrap() }
+        Answer::of(request.send(body).unwrap())
     }
 
     /// Polls `path` until `ready` accepts its JSON, or fails after `limit`.
