@@ -347,7 +347,7 @@ fn build_engine(
     store.commit(commands)?;
     let schedule =
         Schedule::new(&config.schedule).map_err(|problems| anyhow::anyhow!(problems.join("; ")))?;
-    let problems = lineup.problems.clone();
+    let mut problems = lineup.problems.clone();
     for problem in &problems {
         tracing::error!(error = %problem, "the script does not load; its live version from the store runs instead");
     }
@@ -373,6 +373,16 @@ fn build_engine(
                 version = version.0,
                 "was on probation at the restart but the store holds no saved probation; it stays live without a shadow"
             );
+        }
+        // Code changed while the daemon was stopped: deployed as a hot reload.
+        let deployed = crate::restore::deploy(&mut engine, lineup.deploys, now);
+        store.commit(deployed.commands)?;
+        for deploy in &deployed.deploys {
+            tracing::info!("{deploy}");
+        }
+        for problem in deployed.refused {
+            tracing::error!(error = %problem, "the new code does not take over the state; the live version runs instead");
+            problems.push(problem);
         }
     }
     Ok((engine, problems, failed))

@@ -7,8 +7,12 @@
 //! * the script file is the code of the live version: the live state is set;
 //! * the file holds code this strategy already loaded once (it was rolled
 //!   back since): the live version's stored code runs, so a rollback sticks;
-//! * the file holds code never seen: it is new code, and the live state is
-//!   carried over through `migrate` as a new version (`reload`).
+//! * the file holds code never seen: it is new code, deployed as a hot
+//!   reload deploys it: the live version is restored, and once the run is
+//!   restored [`crate::restore::deploy`] hands the new code to
+//!   [`crate::engine::Engine::deploy`], which carries the live state over
+//!   through `migrate` as a new version (`reload`) and keeps the live
+//!   version running in shadow on probation.
 //!
 //! The live state is the newest checkpoint of the live version with every
 //! outcome committed after it learned again, in the order the engine closed
@@ -47,6 +51,12 @@ pub struct Lineup {
     /// Strategies of a resumed store that could not be restored: they are
     /// not in `members`, and this says why.
     pub failed: Vec<StrategyError>,
+    /// New code found in the files (changed while the daemon was stopped, or
+    /// between two parts of a replay): the members run their live versions,
+    /// and once the run is restored [`crate::restore::deploy`] deploys this
+    /// code over them exactly as a hot reload does (a `reload` version on
+    /// probation against the live one).
+    pub deploys: Vec<Box<dyn Strategy>>,
 }
 
 /// A strategy that has never run: compiled (or opened), `init(params)`,
@@ -110,7 +120,15 @@ pub fn load_lineup(config: &Config, now: Timestamp) -> Result<Lineup, Vec<Strate
         evidence: serde_json::Value::Null,
         moved_at: now,
     });
-    Ok(Lineup { members, champion, versions, alias, problems: Vec::new(), failed: Vec::new() })
+    Ok(Lineup {
+        members,
+        champion,
+        versions,
+        alias,
+        problems: Vec::new(),
+        failed: Vec::new(),
+        deploys: Vec::new(),
+    })
 }
 
 /// Restores the configured strategies from a store, as the module docs say.
@@ -125,12 +143,14 @@ pub fn resume_lineup(
     let mut versions = Vec::new();
     let mut failed = Vec::new();
     let mut problems = Vec::new();
+    let mut deploys = Vec::new();
     for spec in config.enabled_strategies() {
         match resume_strategy(spec, config.limits, store, now) {
-            Ok(Resumed { member, record, problem }) => {
+            Ok(Resumed { member, record, problem, deploy }) => {
                 members.push(member);
                 versions.extend(record);
                 problems.extend(problem);
+                deploys.extend(deploy);
             }
             Err(error) => failed.push(error),
         }
@@ -161,7 +181,7 @@ pub fn resume_lineup(
             (index, alias)
         }
     };
-    Ok(Lineup { members, champion, versions, alias, problems, failed })
+    Ok(Lineup { members, champion, versions, alias, problems, failed, deploys })
 }
 
 /// One strategy resumed from the store.
@@ -172,6 +192,9 @@ pub struct Resumed {
     pub record: Option<VersionRecord>,
     /// Why the script file was not taken, when the live version runs instead.
     pub problem: Option<StrategyError>,
+    /// New code found in the file, to deploy over the live `member` with
+    /// [`crate::engine::Engine::deploy`] once the run is restored.
+    pub deploy: Option<Box<dyn Strategy>>,
 }
 
 fn config_name(config: &Config) -> String {
@@ -200,7 +223,7 @@ pub fn resume_strategy(
     let history = store.versions(&spec.name).map_err(|e| store_failure(&spec.name, e))?;
     let Some(live) = history.last() else {
         let (member, record) = fresh(spec, limits, now)?;
-        return Ok(Resumed { member, record: Some(record), problem: None });
+        return Ok(Resumed { member, record: Some(record), problem: None, deploy: None });
     };
     let file = Code::read(&name, &spec.path)?;
     let file_hash = file.hash();
@@ -223,42 +246,58 @@ pub fn resume_strategy(
         let strategy = restored.ok_or_else(|| {
             store_failure(&spec.name, StoreError::Corrupt(format!("no stored code for {}", live.code_hash)))
         })?;
-        return Ok(Resumed { member: member(strategy, live.version), record: None, problem: None });
+        return Ok(Resumed {
+            member: member(strategy, live.version),
+            record: None,
+            problem: None,
+            deploy: None,
+        });
     }
-    // New code: the state as the old code left it, carried over through migrate.
-    let old_state = match &restored {
-        Some(strategy) => strategy.state()?,
-        None => live.state.clone(),
-    };
-    let migrated = file
-        .build(name, &spec.path, limits)
-        .and_then(|mut strategy| strategy.migrate(&old_state).map(|()| strategy));
-    let strategy = match (migrated, restored) {
-        (Ok(strategy), _) => strategy,
+    let built = file.build(name, &spec.path, limits);
+    match (built, restored) {
+        // New code: the live version runs, and the new code is deployed
+        // over it once the run is restored, as a hot reload deploys it
+        // (see [`Lineup::deploys`]).
+        (Ok(new), Some(live_strategy)) => Ok(Resumed {
+            member: member(live_strategy, live.version),
+            record: None,
+            problem: None,
+            deploy: Some(new),
+        }),
         // The new code does not load: the live version keeps running.
-        (Err(problem), Some(live_strategy)) => {
-            return Ok(Resumed {
-                member: member(live_strategy, live.version),
-                record: None,
-                problem: Some(problem),
-            });
+        (Err(problem), Some(live_strategy)) => Ok(Resumed {
+            member: member(live_strategy, live.version),
+            record: None,
+            problem: Some(problem),
+            deploy: None,
+        }),
+        // The store lacks the live version's code (a store from before code
+        // was stored): nothing can run in shadow, so the new code takes the
+        // stored state over directly.
+        (built, None) => {
+            let mut strategy = built?;
+            strategy.migrate(&live.state)?;
+            let record = VersionRecord {
+                strategy: strategy.name().clone(),
+                version: VersionId(live.version.0 + 1),
+                parent: Some(live.version),
+                code_hash: strategy.code_hash().to_owned(),
+                code: Some(strategy.code()),
+                params: live.params.clone(),
+                state: strategy.state()?,
+                reason: VersionReason::Reload,
+                metrics: serde_json::json!({ "previous_code": live.code_hash }),
+                created_at: now,
+            };
+            let version = record.version;
+            Ok(Resumed {
+                member: member(strategy, version),
+                record: Some(record),
+                problem: None,
+                deploy: None,
+            })
         }
-        (Err(problem), None) => return Err(problem),
-    };
-    let record = VersionRecord {
-        strategy: strategy.name().clone(),
-        version: VersionId(live.version.0 + 1),
-        parent: Some(live.version),
-        code_hash: strategy.code_hash().to_owned(),
-        code: Some(strategy.code()),
-        params: live.params.clone(),
-        state: strategy.state()?,
-        reason: VersionReason::Reload,
-        metrics: serde_json::json!({ "previous_code": live.code_hash }),
-        created_at: now,
-    };
-    let version = record.version;
-    Ok(Resumed { member: member(strategy, version), record: Some(record), problem: None })
+    }
 }
 
 /// The live version running `source`, with the newest checkpoint of its
