@@ -380,3 +380,65 @@ fn versions_created(reader: &StoreReader, n: u32) -> i64 {
     let versions = reader.versions("head_weights").unwrap();
     versions.iter().find(|v| v.version.0 == n).unwrap().created_at.as_millis()
 }
+
+#[test]
+fn a_name_clash_at_start_stops_only_that_strategy() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = scripts(dir.path(), &["baseline"]);
+    let first = "fn decide(signal) { false }";
+    std::fs::write(folder.join("hw.rhai"), first).unwrap();
+    let daemon = Daemon::start(dir.path(), &[]);
+    assert_eq!(strategy(&daemon.get("/api/strategies").json(), "hw")["version"], 1);
+    assert_eq!(daemon.stop().code(), Some(0));
+
+    // While stopped: hw gets a namesake in the plugins folder and new code,
+    // and a new strategy comes as two files at once.
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    let library = plugins.join(format!("{}hw{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX));
+    std::fs::write(&library, "not a library yet").unwrap();
+    std::fs::write(folder.join("hw.rhai"), "fn decide(signal) { true }").unwrap();
+    let other =
+        plugins.join(format!("{}fresh{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX));
+    std::fs::write(&other, "not a library").unwrap();
+    std::fs::write(folder.join("fresh.rhai"), "fn decide(signal) { true }").unwrap();
+
+    let daemon = Daemon::try_start(dir.path(), &[], &[]).unwrap_or_else(|log| panic!("did not start: {log}"));
+    let status = daemon.get("/api/strategies").json();
+    assert_eq!(strategy(&status, "baseline")["running"], true, "{status}");
+    // hw runs its live version (the stored code: neither file holds it).
+    let hw = strategy(&status, "hw");
+    assert_eq!((hw["running"].as_bool(), hw["version"].as_u64()), (Some(true), Some(1)), "{status}");
+    let message = hw["reload_error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("would both be the strategy \"hw\"")
+            && message.contains("hw.rhai")
+            && message.contains(library.file_name().unwrap().to_str().unwrap())
+            && message.contains("rename one")
+            && message.contains("live version v1 runs"),
+        "{message}"
+    );
+    let fresh = strategy(&status, "fresh");
+    assert_eq!(fresh["running"], false, "{status}");
+    let message = fresh["reload_error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("would both be the strategy \"fresh\"") && message.contains("rename one"),
+        "{message}"
+    );
+    let answer = daemon.post("/api/signals", &signal("a", "BTC", T0, ""));
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.json()["decisions"][0]["strategy"], "baseline");
+
+    // The namesakes go: each strategy takes its one file.
+    std::fs::remove_file(&library).unwrap();
+    let status = daemon.wait_for("/api/strategies", WAIT, |d| strategy(d, "hw")["version"] == 2);
+    assert!(strategy(&status, "hw")["reload_error"].is_null(), "{status}");
+    assert_eq!(
+        strategy(&status, "hw")["probation"]["shadow_version"],
+        1,
+        "the new code is a deploy: {status}"
+    );
+    std::fs::remove_file(&other).unwrap();
+    daemon.wait_for("/api/strategies", WAIT, |d| strategy(d, "fresh")["running"] == true);
+    assert_eq!(daemon.stop().code(), Some(0));
+}

@@ -39,7 +39,7 @@ use crate::config::{Config, StrategyConfig};
 use crate::engine::{Effect, Engine, LineupSpec};
 use crate::schedule::Schedule;
 use crate::store::{Command, Store, StoreReader};
-use crate::strategy::{StrategyError, load_lineup, native, resume_lineup};
+use crate::strategy::{Clash, StrategyError, native, start_lineup};
 use core::{Core, Request, wall_now};
 use known::KnownIds;
 use view::{StrategyStatus, View};
@@ -155,9 +155,9 @@ fn unusable(path: &Path) -> Option<String> {
 /// The strategies: the configured ones, or every `*.rhai` of the scripts
 /// folder and every library of the plugins folder (sorted by name;
 /// `baseline` is champion when present).
-fn strategies(config: &mut Config) -> anyhow::Result<bool> {
+fn strategies(config: &mut Config) -> anyhow::Result<(bool, Vec<Clash>)> {
     if !config.strategies.is_empty() {
-        return Ok(false);
+        return Ok((false, Vec::new()));
     }
     let scripts = files_in(&config.daemon.scripts, |p| p.extension().is_some_and(|e| e == "rhai"))
         .into_iter()
@@ -167,23 +167,15 @@ fn strategies(config: &mut Config) -> anyhow::Result<bool> {
         .filter_map(|path| Some((native::strategy_name(&path)?, path)));
     let mut found: Vec<(String, PathBuf)> = scripts.chain(plugins).collect();
     found.sort();
-    for pair in found.windows(2) {
-        if pair[0].0 == pair[1].0 {
-            bail!(
-                "{} and {} would both be the strategy {:?}; rename one (strategies are named after their files)",
-                pair[0].1.display(),
-                pair[1].1.display(),
-                pair[0].0
-            );
-        }
-    }
+    // Two files that would be one strategy stop only that strategy.
+    let clashes = Clash::take_from(&mut found);
     for (name, path) in found {
         config.strategies.push(StrategyConfig { name, path, params: serde_json::json!({}), enabled: true });
     }
     if config.experiment.champion.is_none() && config.strategies.iter().any(|s| s.name == "baseline") {
         config.experiment.champion = Some("baseline".into());
     }
-    Ok(true)
+    Ok((true, clashes))
 }
 
 /// Runs the daemon until SIGINT or SIGTERM.
@@ -198,7 +190,7 @@ pub fn run(mut config: Config) -> anyhow::Result<()> {
         );
     }
     let given = config.clone();
-    let adopt_new_scripts = strategies(&mut config)?;
+    let (adopt_new_scripts, clashes) = strategies(&mut config)?;
     let problems = config.validate();
     if !problems.is_empty() {
         bail!("the configuration has {} problem(s):\n  - {}", problems.len(), problems.join("\n  - "));
@@ -213,7 +205,7 @@ pub fn run(mut config: Config) -> anyhow::Result<()> {
         );
     }
     let db = config.daemon.db.clone();
-    let (core, view) = start_engine(&config, given, &db, adopt_new_scripts)?;
+    let (core, view) = start_engine(&config, &clashes, given, &db, adopt_new_scripts)?;
     let (requests, receiver) = mpsc::channel(config.daemon.queue);
     let engine_thread = std::thread::Builder::new()
         .name("siglearn-engine".into())
@@ -279,13 +271,14 @@ pub fn run(mut config: Config) -> anyhow::Result<()> {
 /// The store is opened first: its write lock keeps every other writer out.
 fn start_engine(
     config: &Config,
+    clashes: &[Clash],
     given: Config,
     db: &Path,
     adopt_new_scripts: bool,
 ) -> anyhow::Result<(Core, Arc<RwLock<View>>)> {
     let store = Store::open(db, &config.engine().monitor)
         .with_context(|| format!("opening store {}", db.display()))?;
-    let (engine, problems, failed) = build_engine(config, db, &store)?;
+    let (engine, problems, failed) = build_engine(config, clashes, db, &store)?;
     let known = KnownIds::load(StoreReader::open(db)?)?;
     tracing::debug!(bytes = known.memory(), "the ids of the stored signals are loaded");
     let mut view = View::new();
@@ -317,8 +310,8 @@ pub(crate) fn rebuild(
     store: &Store,
 ) -> anyhow::Result<(Engine, std::collections::BTreeMap<String, StrategyStatus>)> {
     let mut config = given.clone();
-    strategies(&mut config)?;
-    let (engine, problems, failed) = build_engine(&config, db, store)?;
+    let (_, clashes) = strategies(&mut config)?;
+    let (engine, problems, failed) = build_engine(&config, &clashes, db, store)?;
     let statuses = statuses(&config, &engine, problems, failed);
     Ok((engine, statuses))
 }
@@ -327,6 +320,7 @@ pub(crate) fn rebuild(
 /// recorded, and the scripts that did not load or could not be restored.
 fn build_engine(
     config: &Config,
+    clashes: &[Clash],
     db: &Path,
     store: &Store,
 ) -> anyhow::Result<(Engine, Vec<StrategyError>, Vec<StrategyError>)> {
@@ -334,11 +328,7 @@ fn build_engine(
     engine_config.clock_exits = true;
     let now = wall_now();
     let earlier = crate::restore::earlier_run(db, std::iter::empty())?;
-    let lineup = match &earlier {
-        Some(reader) => resume_lineup(config, reader, now),
-        None => load_lineup(config, now),
-    }
-    .map_err(|errors| {
+    let lineup = start_lineup(config, clashes, earlier.as_ref(), now).map_err(|errors| {
         let listing: Vec<String> = errors.iter().map(|e| format!("  - {e}")).collect();
         anyhow::anyhow!("cannot load the strategies:\n{}", listing.join("\n"))
     })?;
@@ -353,7 +343,7 @@ fn build_engine(
     }
     let failed = lineup.failed.clone();
     for error in &failed {
-        tracing::error!(%error, "the strategy cannot be restored from the store and does not run; the others do");
+        tracing::error!(%error, "the strategy cannot be restored or loaded and does not run; the others do");
         store.send(Command::InsertStrategyError { error: error.clone(), at: now })?;
     }
     let champion = lineup.champion;

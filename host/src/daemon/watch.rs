@@ -31,7 +31,7 @@ use tokio::sync::mpsc;
 use super::core::{Reload, Request};
 use super::view::View;
 use crate::strategy::script::Limits;
-use crate::strategy::{StrategyError, native};
+use crate::strategy::{Clash, native};
 
 /// Keeps the watch alive; dropping it stops watching.
 #[derive(Debug)]
@@ -500,16 +500,13 @@ impl Settling {
             if self.watched.known.insert(load.to_path_buf()) {
                 self.appeared_or_left();
             }
-            if let Some(other) = namesakes.first() {
+            if !namesakes.is_empty() {
                 // As at start: two files cannot be one strategy. The one
                 // running stays live.
-                let message = format!(
-                    "{} and {} would both be the strategy {name:?}; rename one (strategies are named \
-                     after their files); the running version stays live",
-                    load.display(),
-                    other.display()
-                );
-                let error = StrategyError::new(StrategyId::new(name.as_str()), load, message);
+                let mut files = namesakes.clone();
+                files.push(load.to_path_buf());
+                let clash = Clash { name: name.clone(), files };
+                let error = clash.error(load, "the running version stays live");
                 Reload::Changed { name, path: load.to_path_buf(), compiled: Err(error) }
             } else {
                 let before = stamp(load);

@@ -26,6 +26,8 @@
 //! state or code no longer loads) is left out and reported in
 //! [`Lineup::failed`]; the others run.
 
+use std::path::{Path, PathBuf};
+
 use siglearn_plugin_api::{StrategyId, Timestamp, VersionId};
 
 use super::{Code, Strategy, StrategyError};
@@ -139,6 +141,16 @@ pub fn resume_lineup(
     store: &StoreReader,
     now: Timestamp,
 ) -> Result<Lineup, Vec<StrategyError>> {
+    resume_with_clashes(config, &[], store, now)
+}
+
+/// [`resume_lineup`], with the strategies of `clashes` besides.
+fn resume_with_clashes(
+    config: &Config,
+    clashes: &[Clash],
+    store: &StoreReader,
+    now: Timestamp,
+) -> Result<Lineup, Vec<StrategyError>> {
     let mut members = Vec::new();
     let mut versions = Vec::new();
     let mut failed = Vec::new();
@@ -151,6 +163,15 @@ pub fn resume_lineup(
                 versions.extend(record);
                 problems.extend(problem);
                 deploys.extend(deploy);
+            }
+            Err(error) => failed.push(error),
+        }
+    }
+    for clash in clashes {
+        match resume_clash(clash, config.limits, store) {
+            Ok(Resumed { member, problem, .. }) => {
+                members.push(member);
+                problems.extend(problem);
             }
             Err(error) => failed.push(error),
         }
@@ -182,6 +203,110 @@ pub fn resume_lineup(
         }
     };
     Ok(Lineup { members, champion, versions, alias, problems, failed, deploys })
+}
+
+/// Files of the daemon's folders that would be one strategy (a `hw.rhai`
+/// beside a `libhw.so`): which one is meant cannot be told, so neither is
+/// taken. It stops only that strategy: one the store knows runs its live
+/// version, a new one does not run, until one file is renamed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Clash {
+    pub name: String,
+    /// Every file that would be the strategy, sorted.
+    pub files: Vec<PathBuf>,
+}
+
+impl Clash {
+    /// Takes every name found more than once out of `found` (strategy name,
+    /// file), as clashes; the rest stay, in their order.
+    pub fn take_from(found: &mut Vec<(String, PathBuf)>) -> Vec<Clash> {
+        let mut clashes: Vec<Clash> = Vec::new();
+        for (name, file) in found.iter() {
+            if found.iter().filter(|(other, _)| other == name).count() < 2 {
+                continue;
+            }
+            match clashes.iter_mut().find(|clash| &clash.name == name) {
+                Some(clash) => clash.files.push(file.clone()),
+                None => clashes.push(Clash { name: name.clone(), files: vec![file.clone()] }),
+            }
+        }
+        found.retain(|(name, _)| !clashes.iter().any(|clash| &clash.name == name));
+        for clash in &mut clashes {
+            clash.files.sort();
+        }
+        clashes
+    }
+
+    /// The error naming both files and the fix; `meanwhile` says what runs.
+    pub fn error(&self, file: &Path, meanwhile: &str) -> StrategyError {
+        let others: Vec<String> =
+            self.files.iter().filter(|f| f.as_path() != file).map(|f| f.display().to_string()).collect();
+        StrategyError::new(
+            StrategyId::new(self.name.as_str()),
+            file,
+            format!(
+                "{} and {} would both be the strategy {:?}; rename one (strategies are named after their \
+                 files); {meanwhile}",
+                file.display(),
+                others.join(" and "),
+                self.name
+            ),
+        )
+    }
+}
+
+/// The lineup a start makes: resumed from `earlier` when it holds a run,
+/// else loaded fresh; each clash of `clashes` stops only its strategy
+/// (see [`Clash`]).
+pub fn start_lineup(
+    config: &Config,
+    clashes: &[Clash],
+    earlier: Option<&StoreReader>,
+    now: Timestamp,
+) -> Result<Lineup, Vec<StrategyError>> {
+    let Some(store) = earlier else {
+        let mut lineup = load_lineup(config, now)?;
+        let new = "it is a new strategy and does not run until then";
+        lineup.failed.extend(clashes.iter().map(|clash| clash.error(&clash.files[0], new)));
+        return Ok(lineup);
+    };
+    resume_with_clashes(config, clashes, store, now)
+}
+
+/// A clashing strategy the store knows runs its live version: the code of
+/// the file that holds it, or else the stored code. A new one is an error.
+fn resume_clash(clash: &Clash, limits: Limits, store: &StoreReader) -> Result<Resumed, StrategyError> {
+    let name = StrategyId::new(clash.name.as_str());
+    let history = store.versions(&clash.name).map_err(|e| store_failure(&clash.name, e))?;
+    let Some(live) = history.last() else {
+        return Err(clash.error(&clash.files[0], "it is a new strategy and does not run until then"));
+    };
+    let matching = clash.files.iter().find_map(|file| {
+        let code = Code::read(&name, file).ok()?;
+        (code.hash() == live.code_hash).then(|| (file.clone(), code))
+    });
+    let (path, code) = match matching {
+        Some(found) => found,
+        None => {
+            let stored = store.code(&live.code_hash).map_err(|e| store_failure(&clash.name, e))?;
+            let code = stored.ok_or_else(|| {
+                clash.error(
+                    &clash.files[0],
+                    "its live version's code is not stored, so it does not run until then",
+                )
+            })?;
+            (clash.files[0].clone(), code)
+        }
+    };
+    let spec = StrategyConfig { name: clash.name.clone(), path, params: live.params.clone(), enabled: true };
+    let strategy = restore_live(name, &spec, &code, live, limits, store)?;
+    let meanwhile = format!("its live version {} runs until then", live.version);
+    Ok(Resumed {
+        member: Member { strategy, version: live.version, params: live.params.clone() },
+        record: None,
+        problem: Some(clash.error(&spec.path, &meanwhile)),
+        deploy: None,
+    })
 }
 
 /// One strategy resumed from the store.
@@ -346,6 +471,32 @@ mod tests {
             });
         }
         config
+    }
+
+    #[test]
+    fn files_that_would_be_one_strategy_are_taken_out_as_a_clash_and_the_rest_stay() {
+        let file = |f: &str| std::path::PathBuf::from(f);
+        let mut found = vec![
+            ("a".to_owned(), file("scripts/a.rhai")),
+            ("hw".to_owned(), file("scripts/hw.rhai")),
+            ("hw".to_owned(), file("plugins/libhw.so")),
+            ("z".to_owned(), file("plugins/libz.so")),
+        ];
+        let clashes = Clash::take_from(&mut found);
+        assert_eq!(
+            found,
+            [("a".to_owned(), file("scripts/a.rhai")), ("z".to_owned(), file("plugins/libz.so"))]
+        );
+        assert_eq!(
+            clashes,
+            [Clash { name: "hw".into(), files: vec![file("plugins/libhw.so"), file("scripts/hw.rhai")] }]
+        );
+        let error = clashes[0].error(&file("scripts/hw.rhai"), "its live version v3 runs until then");
+        assert_eq!(
+            error.message,
+            "scripts/hw.rhai and plugins/libhw.so would both be the strategy \"hw\"; rename one (strategies are \
+             named after their files); its live version v3 runs until then"
+        );
     }
 
     #[test]
