@@ -195,7 +195,10 @@ pub fn run(mut config: Config) -> anyhow::Result<()> {
     if !problems.is_empty() {
         bail!("the configuration has {} problem(s):\n  - {}", problems.len(), problems.join("\n  - "));
     }
-    if config.enabled_strategies().next().is_none() && !config.daemon.allow_no_strategies {
+    if config.enabled_strategies().next().is_none()
+        && clashes.is_empty()
+        && !config.daemon.allow_no_strategies
+    {
         bail!(
             "no strategy to run: no [[strategies]] are configured, {} holds no *.rhai script and {} no plugin \
              library; add one (or fix daemon.scripts / --scripts), or set daemon.allow_no_strategies = true \
