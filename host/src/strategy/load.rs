@@ -24,7 +24,9 @@
 //! comes back after it was removed); only a strategy the store has never
 //! seen starts at version 1. A strategy that cannot be resumed (its stored
 //! state or code no longer loads) is left out and reported in
-//! [`Lineup::failed`]; the others run.
+//! [`Lineup::failed`]; the others run. So does a [`Clash`] of the daemon's
+//! folders (two files that would be one strategy): it stops only its
+//! strategy ([`start_lineup`]).
 
 use std::path::{Path, PathBuf};
 
