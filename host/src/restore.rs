@@ -15,6 +15,11 @@
 //! deploy still in its window without a saved probation (a store from before
 //! probations were saved) stays live without one, and
 //! [`Restored::cut_probations`] names it.
+//!
+//! Code that changed since the run stopped (a script edited while the
+//! daemon was down, or between two parts of a replay) is a deploy like a
+//! hot reload: the lineup resumes the live version, and [`deploy`] then
+//! deploys the new code over it, on probation against it.
 
 use std::path::Path;
 
@@ -22,10 +27,10 @@ use anyhow::{Context, bail};
 
 use siglearn_plugin_api::{Timestamp, VersionId};
 
-use crate::engine::Engine;
-use crate::store::StoreReader;
-use crate::strategy::Verdict;
+use crate::engine::{Effect, Engine};
+use crate::store::{Command, StoreReader};
 use crate::strategy::script::Limits;
+use crate::strategy::{Strategy, StrategyError, Verdict};
 use crate::versions::{CHAMPION, VersionReason};
 
 /// What a restore put back.
@@ -141,6 +146,77 @@ pub fn restore(engine: &mut Engine, reader: &StoreReader, limits: Limits) -> any
         }
     }
     Ok(Restored { closed_trades: trades.len(), open_signals, probations, cut_probations })
+}
+
+/// New code deployed at a resume: the strategy, its new version, and the
+/// version it replaced, in shadow until `until` (`None`: probation is off).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Deploy {
+    pub strategy: String,
+    pub version: VersionId,
+    pub replaced: VersionId,
+    pub until: Option<Timestamp>,
+}
+
+impl std::fmt::Display for Deploy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (strategy, version, replaced) = (&self.strategy, self.version, self.replaced);
+        write!(f, "{strategy}: its code changed since {replaced} ran; the new code is {version} (reload)")?;
+        match self.until {
+            Some(until) => write!(
+                f,
+                ", on probation until {} against {replaced}, which runs in shadow and goes live again if \
+                 the new code proves worse",
+                crate::timestamp::format_timestamp(until)
+            ),
+            None => write!(f, ", live without probation (probation_days = 0)"),
+        }
+    }
+}
+
+/// What deploying the new code of a resumed lineup did.
+#[derive(Debug, Default)]
+pub struct Deployed {
+    pub deploys: Vec<Deploy>,
+    /// New code that would not take over the live state (`migrate`
+    /// failed): the live version runs on, and this says why.
+    pub refused: Vec<StrategyError>,
+    /// The rows to write: the new versions and the probations.
+    pub commands: Vec<Command>,
+}
+
+/// Deploys `new_code` (the [`crate::strategy::Lineup::deploys`] of a
+/// resumed lineup) over the live versions `engine` runs, at `now`, once
+/// [`restore`] has put the run back: each through
+/// [`Engine::deploy`], exactly as a hot reload of the same file while
+/// running would have, so the new code is a `reload` version on probation
+/// against the stored live version.
+pub fn deploy(engine: &mut Engine, new_code: Vec<Box<dyn Strategy>>, now: Timestamp) -> Deployed {
+    let mut deployed = Deployed::default();
+    let mut effects = Vec::new();
+    for new in new_code {
+        let name = new.name().to_string();
+        let replaced = engine.versions().into_iter().find(|(n, _, _)| n.as_str() == name).map(|(_, v, _)| v);
+        let first = effects.len();
+        match (engine.deploy(new, now, &mut effects), replaced) {
+            (Ok(version), Some(replaced)) if version != replaced => {
+                let until = effects[first..].iter().find_map(|effect| match effect {
+                    Effect::ProbationStarted { until, .. } => Some(*until),
+                    _ => None,
+                });
+                deployed.deploys.push(Deploy { strategy: name, version, replaced, until });
+            }
+            (Ok(_), _) => {}
+            (Err(error), _) => deployed.refused.push(error),
+        }
+    }
+    for effect in &effects {
+        Command::of_effect(effect, now, &mut deployed.commands);
+    }
+    if !deployed.deploys.is_empty() {
+        deployed.commands.push(Command::SaveProbations { probations: engine.probations(), at: now });
+    }
+    deployed
 }
 
 /// Rebuilds a saved probation's shadow and hands it to the engine.

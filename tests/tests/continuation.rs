@@ -224,3 +224,53 @@ fn a_replay_split_anywhere_and_continued_equals_one_run() {
         split_equals_whole(&cut, Split::ByClose);
     }
 }
+
+/// A script changed between two parts of a replay is a deploy, as a hot
+/// reload of the same file would be: a `reload` version that runs on
+/// probation beside the stored live version, and is rolled back when the
+/// probation's test finds it worse.
+#[test]
+fn worse_code_between_two_parts_goes_on_probation_and_is_rolled_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let (candles, signals) = common::synth(dir.path(), 1500);
+    let shipped = |name: &str| {
+        std::fs::read_to_string(format!("{}/../scripts/{name}.rhai", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    };
+    let config = common::lineup(
+        dir.path(),
+        &[("baseline", &shipped("baseline")), ("hw", &shipped("head_weights"))],
+        "",
+    );
+    // Part one to the cut; part two the ten days after it.
+    let (cut, end) = ("2024-08-01T00:00:00Z", "2024-08-11T00:00:00Z");
+    let (signals_1, rest) = split_at(dir.path(), &signals, "entry_ts", cut);
+    let (signals_2, _) = split_at(dir.path(), &rest, "entry_ts", end);
+    let (candles_1, rest) = split_at(dir.path(), &candles, "ts", cut);
+    let (candles_2, _) = split_at(dir.path(), &rest, "ts", end);
+    let db = out(dir.path(), "run.db");
+    common::replay(&candles_1, &signals_1, &config, &["--db", &db]).unwrap();
+    let live = StoreReader::open(Path::new(&db)).unwrap().versions("hw").unwrap().pop().unwrap();
+
+    // hw now takes the signals its heads vote against.
+    let script = dir.path().join("hw.rhai");
+    let source = std::fs::read_to_string(&script).unwrap();
+    let worse = source.replace("take: consensus > this.threshold", "take: consensus < this.threshold");
+    assert_ne!(source, worse);
+    std::fs::write(&script, worse).unwrap();
+    common::replay(&candles_2, &signals_2, &config, &["--db", &db]).unwrap();
+
+    let versions = StoreReader::open(Path::new(&db)).unwrap().versions("hw").unwrap();
+    let reload = versions.iter().find(|v| v.version.0 == live.version.0 + 1).unwrap();
+    assert_eq!((reload.reason.as_str(), reload.parent), ("reload", Some(live.version)));
+    assert_eq!(reload.created_at.as_millis(), millis(cut), "deployed where the second part starts");
+    assert_ne!(reload.code_hash, live.code_hash);
+    let rollbacks: Vec<_> = versions.iter().filter(|v| v.reason.as_str() == "rollback").collect();
+    assert_eq!(rollbacks.len(), 1, "{versions:#?}");
+    let rollback = rollbacks[0];
+    assert_eq!(rollback.parent, Some(live.version), "back to the version the deploy replaced");
+    assert_eq!(rollback.code_hash, live.code_hash);
+    assert_eq!(rollback.metrics["probation"]["verdict"], "worse", "{}", rollback.metrics);
+    // The 7-day window ends at the close of the last hourly bar inside it.
+    assert_eq!(rollback.created_at.as_millis(), millis(cut) + 7 * DAY);
+    assert_eq!(versions.last().unwrap().code_hash, live.code_hash, "the old code stays live");
+}

@@ -172,6 +172,26 @@ fn a_symlinked_script_reloads_when_its_target_is_edited() {
     assert_eq!(daemon.stop().code(), Some(0));
 }
 
+#[cfg(unix)]
+#[test]
+fn a_symlinked_script_added_while_running_reloads_when_its_target_is_edited() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = scripts(dir.path(), &["baseline"]);
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::fs::write(elsewhere.join("iw.rhai"), "fn decide(signal) { false }").unwrap();
+    let daemon = Daemon::start(dir.path(), &[]);
+
+    // Linked in while running, as at start: watched at its target.
+    std::os::unix::fs::symlink("../elsewhere/iw.rhai", folder.join("iw.rhai")).unwrap();
+    wait_version(&daemon, "iw", 1);
+    std::fs::write(elsewhere.join("iw.rhai"), "fn decide(signal) { true }").unwrap();
+    wait_version(&daemon, "iw", 2);
+    save_atomically(&elsewhere.join("iw.rhai"), "fn decide(signal) { signal.heads.len() > 0 }");
+    wait_version(&daemon, "iw", 3);
+    assert_eq!(daemon.stop().code(), Some(0));
+}
+
 #[test]
 fn store_writes_beside_a_script_never_hold_its_reload_back() {
     let dir = tempfile::tempdir().unwrap();

@@ -322,3 +322,123 @@ fn a_store_in_a_read_only_folder_is_read_and_a_write_says_the_folder_is_read_onl
     let refused = siglearn_error(&["rollback", "baseline", "1", "--db", db]);
     assert!(refused.contains("read-only"), "{refused}");
 }
+
+#[test]
+fn code_edited_while_the_daemon_was_stopped_is_deployed_on_probation_as_a_hot_reload_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = scripts(dir.path(), &["baseline", "head_weights"]);
+    let daemon = Daemon::start(dir.path(), &[]);
+    assert_eq!(daemon.post("/api/signals", &signal("a", "BTC", T0, "")).status, 200);
+    assert_eq!(daemon.stop().code(), Some(0));
+
+    // Edited while stopped: a worse rule, as a user might deploy by mistake.
+    let path = folder.join("head_weights.rhai");
+    let source = std::fs::read_to_string(&path).unwrap();
+    let worse = source.replace("take: consensus > this.threshold", "take: consensus < this.threshold");
+    assert_ne!(source, worse);
+    std::fs::write(&path, &worse).unwrap();
+    let daemon = Daemon::start(dir.path(), &[]);
+    let status = daemon.get("/api/strategies").json();
+    let weights = strategy(&status, "head_weights");
+    // v1 was live; the new code is v2, with v1 in shadow for 7 days.
+    assert_eq!(weights["version"], 2, "{status}");
+    assert_eq!(weights["probation"]["shadow_version"], 1, "{status}");
+    assert_eq!(strategy(&status, "baseline")["probation"], serde_json::Value::Null, "{status}");
+    assert_eq!(daemon.stop().code(), Some(0));
+    let text = log(dir.path());
+    assert!(!text.contains("holds no saved probation"), "{text}");
+    assert!(
+        text.contains("its code changed since v1 ran; the new code is v2 (reload), on probation"),
+        "{text}"
+    );
+
+    let reader = StoreReader::open(&dir.path().join("siglearn.db")).unwrap();
+    let versions: Vec<(u32, Option<u32>, &str)> = reader
+        .versions("head_weights")
+        .unwrap()
+        .iter()
+        .map(|v| (v.version.0, v.parent.map(|p| p.0), v.reason.as_str()))
+        .collect();
+    assert_eq!(versions, [(1, None, "load"), (2, Some(1), "reload")]);
+    let saved = reader.probations().unwrap();
+    assert_eq!(saved.len(), 1);
+    let (probation, _) = &saved[0];
+    assert_eq!((probation.live_version, probation.shadow_version), (VersionId(2), VersionId(1)));
+    assert_eq!(probation.until.as_millis() - versions_created(&reader, 2), 7 * 24 * 3_600_000);
+
+    // Started again with the same file: the probation continues, nothing new.
+    let daemon = Daemon::start(dir.path(), &[]);
+    let status = daemon.get("/api/strategies").json();
+    assert_eq!(strategy(&status, "head_weights")["version"], 2, "{status}");
+    assert_eq!(strategy(&status, "head_weights")["probation"]["shadow_version"], 1, "{status}");
+    assert_eq!(daemon.stop().code(), Some(0));
+    assert!(log(dir.path()).contains("continues its probation"));
+}
+
+/// When version `n` of head_weights was made.
+fn versions_created(reader: &StoreReader, n: u32) -> i64 {
+    let versions = reader.versions("head_weights").unwrap();
+    versions.iter().find(|v| v.version.0 == n).unwrap().created_at.as_millis()
+}
+
+#[test]
+fn a_name_clash_at_start_stops_only_that_strategy() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = scripts(dir.path(), &["baseline"]);
+    let first = "fn decide(signal) { false }";
+    std::fs::write(folder.join("hw.rhai"), first).unwrap();
+    let daemon = Daemon::start(dir.path(), &[]);
+    assert_eq!(strategy(&daemon.get("/api/strategies").json(), "hw")["version"], 1);
+    assert_eq!(daemon.stop().code(), Some(0));
+
+    // While stopped: hw gets a namesake in the plugins folder and new code,
+    // and a new strategy comes as two files at once.
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    let library = plugins.join(format!("{}hw{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX));
+    std::fs::write(&library, "not a library yet").unwrap();
+    std::fs::write(folder.join("hw.rhai"), "fn decide(signal) { true }").unwrap();
+    let other =
+        plugins.join(format!("{}fresh{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX));
+    std::fs::write(&other, "not a library").unwrap();
+    std::fs::write(folder.join("fresh.rhai"), "fn decide(signal) { true }").unwrap();
+
+    let daemon = Daemon::try_start(dir.path(), &[], &[]).unwrap_or_else(|log| panic!("did not start: {log}"));
+    let status = daemon.get("/api/strategies").json();
+    assert_eq!(strategy(&status, "baseline")["running"], true, "{status}");
+    // hw runs its live version (the stored code: neither file holds it).
+    let hw = strategy(&status, "hw");
+    assert_eq!((hw["running"].as_bool(), hw["version"].as_u64()), (Some(true), Some(1)), "{status}");
+    let message = hw["reload_error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("would both be the strategy \"hw\"")
+            && message.contains("hw.rhai")
+            && message.contains(library.file_name().unwrap().to_str().unwrap())
+            && message.contains("rename one")
+            && message.contains("live version v1 runs"),
+        "{message}"
+    );
+    let fresh = strategy(&status, "fresh");
+    assert_eq!(fresh["running"], false, "{status}");
+    let message = fresh["reload_error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("would both be the strategy \"fresh\"") && message.contains("rename one"),
+        "{message}"
+    );
+    let answer = daemon.post("/api/signals", &signal("a", "BTC", T0, ""));
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.json()["decisions"][0]["strategy"], "baseline");
+
+    // The namesakes go: each strategy takes its one file.
+    std::fs::remove_file(&library).unwrap();
+    let status = daemon.wait_for("/api/strategies", WAIT, |d| strategy(d, "hw")["version"] == 2);
+    assert!(strategy(&status, "hw")["reload_error"].is_null(), "{status}");
+    assert_eq!(
+        strategy(&status, "hw")["probation"]["shadow_version"],
+        1,
+        "the new code is a deploy: {status}"
+    );
+    std::fs::remove_file(&other).unwrap();
+    daemon.wait_for("/api/strategies", WAIT, |d| strategy(d, "fresh")["running"] == true);
+    assert_eq!(daemon.stop().code(), Some(0));
+}

@@ -292,6 +292,19 @@ pub(super) fn run_replay(
                  saved probation; it stays live without a shadow"
             );
         }
+        // Code changed since the earlier run: deployed as a hot reload.
+        let deployed = restore::deploy(&mut engine, lineup.deploys, start);
+        for deploy in &deployed.deploys {
+            eprintln!("{deploy}");
+        }
+        for problem in &deployed.refused {
+            eprintln!("warning: {problem}\n  (the strategy runs its live version from the store instead)");
+        }
+        if let Some(store) = &store {
+            for command in deployed.commands {
+                store.send(command)?;
+            }
+        }
     }
     // Trials evaluated by the runs this one continues, counted before it
     // adds its own versions to the store.

@@ -548,17 +548,26 @@ impl Core {
             params: serde_json::json!({}),
             enabled: true,
         };
-        let Resumed { member, record, problem } = if known.is_empty() {
+        let Resumed { member, record, problem, deploy } = if known.is_empty() {
             // New: the code the watcher compiled, initialised.
             let (member, record) =
                 first_version(strategy, &spec.params, now).map_err(|e| (name.clone(), e))?;
-            Resumed { member, record: Some(record), problem: None }
+            Resumed { member, record: Some(record), problem: None, deploy: None }
         } else {
             resume_strategy(&spec, self.limits, &reader, now).map_err(|e| (name.clone(), e))?
         };
         let script = path.display().to_string();
-        let version = member.version;
+        let mut version = member.version;
         self.engine.add_strategy(member, record, effects);
+        // Code changed since its live version ran: a deploy, on probation,
+        // as a reload of a running strategy is.
+        let mut problem = problem;
+        if let Some(new) = deploy {
+            match self.engine.deploy(new, now, effects) {
+                Ok(deployed) => version = deployed,
+                Err(refused) => problem = Some(refused),
+            }
+        }
         if let Some(problem) = problem {
             tracing::error!(error = %problem, "the script does not load; its live version from the store runs instead");
             self.view

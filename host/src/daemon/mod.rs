@@ -39,7 +39,7 @@ use crate::config::{Config, StrategyConfig};
 use crate::engine::{Effect, Engine, LineupSpec};
 use crate::schedule::Schedule;
 use crate::store::{Command, Store, StoreReader};
-use crate::strategy::{StrategyError, load_lineup, native, resume_lineup};
+use crate::strategy::{Clash, StrategyError, native, start_lineup};
 use core::{Core, Request, wall_now};
 use known::{KnownIds, RecentBars};
 use view::{StrategyStatus, View};
@@ -244,9 +244,9 @@ fn unusable(path: &Path) -> Option<String> {
 /// The strategies: the configured ones, or every `*.rhai` of the scripts
 /// folder and every library of the plugins folder (sorted by name;
 /// `baseline` is champion when present).
-fn strategies(config: &mut Config) -> anyhow::Result<bool> {
+fn strategies(config: &mut Config) -> anyhow::Result<(bool, Vec<Clash>)> {
     if !config.strategies.is_empty() {
-        return Ok(false);
+        return Ok((false, Vec::new()));
     }
     let scripts = files_in(&config.daemon.scripts, |p| p.extension().is_some_and(|e| e == "rhai"))
         .into_iter()
@@ -256,23 +256,15 @@ fn strategies(config: &mut Config) -> anyhow::Result<bool> {
         .filter_map(|path| Some((native::strategy_name(&path)?, path)));
     let mut found: Vec<(String, PathBuf)> = scripts.chain(plugins).collect();
     found.sort();
-    for pair in found.windows(2) {
-        if pair[0].0 == pair[1].0 {
-            bail!(
-                "{} and {} would both be the strategy {:?}; rename one (strategies are named after their files)",
-                pair[0].1.display(),
-                pair[1].1.display(),
-                pair[0].0
-            );
-        }
-    }
+    // Two files that would be one strategy stop only that strategy.
+    let clashes = Clash::take_from(&mut found);
     for (name, path) in found {
         config.strategies.push(StrategyConfig { name, path, params: serde_json::json!({}), enabled: true });
     }
     if config.experiment.champion.is_none() && config.strategies.iter().any(|s| s.name == "baseline") {
         config.experiment.champion = Some("baseline".into());
     }
-    Ok(true)
+    Ok((true, clashes))
 }
 
 /// Runs the daemon until SIGINT or SIGTERM.
@@ -287,12 +279,15 @@ pub fn run(mut config: Config) -> anyhow::Result<()> {
         );
     }
     let given = config.clone();
-    let adopt_new_scripts = strategies(&mut config)?;
+    let (adopt_new_scripts, clashes) = strategies(&mut config)?;
     let problems = config.validate();
     if !problems.is_empty() {
         bail!("the configuration has {} problem(s):\n  - {}", problems.len(), problems.join("\n  - "));
     }
-    if config.enabled_strategies().next().is_none() && !config.daemon.allow_no_strategies {
+    if config.enabled_strategies().next().is_none()
+        && clashes.is_empty()
+        && !config.daemon.allow_no_strategies
+    {
         bail!(
             "no strategy to run: no [[strategies]] are configured, {} holds no *.rhai script and {} no plugin \
              library; add one (or fix daemon.scripts / --scripts), or set daemon.allow_no_strategies = true \
@@ -302,7 +297,7 @@ pub fn run(mut config: Config) -> anyhow::Result<()> {
         );
     }
     let db = config.daemon.db.clone();
-    let (core, view) = start_engine(&config, given, &db, adopt_new_scripts)?;
+    let (core, view) = start_engine(&config, &clashes, given, &db, adopt_new_scripts)?;
     let (requests, receiver) = mpsc::channel(config.daemon.queue);
     let engine_thread = std::thread::Builder::new()
         .name("siglearn-engine".into())
@@ -368,13 +363,14 @@ pub fn run(mut config: Config) -> anyhow::Result<()> {
 /// The store is opened first: its write lock keeps every other writer out.
 fn start_engine(
     config: &Config,
+    clashes: &[Clash],
     given: Config,
     db: &Path,
     adopt_new_scripts: bool,
 ) -> anyhow::Result<(Core, Arc<RwLock<View>>)> {
     let store = Store::open(db, &config.engine().monitor)
         .with_context(|| format!("opening store {}", db.display()))?;
-    let (engine, problems, failed) = build_engine(config, db, &store)?;
+    let (engine, problems, failed) = build_engine(config, clashes, db, &store)?;
     let known = KnownIds::load(StoreReader::open(db)?)?;
     tracing::debug!(bytes = known.memory(), "the ids of the stored signals are loaded");
     let mut view = View::new();
@@ -407,8 +403,8 @@ pub(crate) fn rebuild(
     store: &Store,
 ) -> anyhow::Result<(Engine, std::collections::BTreeMap<String, StrategyStatus>)> {
     let mut config = given.clone();
-    strategies(&mut config)?;
-    let (engine, problems, failed) = build_engine(&config, db, store)?;
+    let (_, clashes) = strategies(&mut config)?;
+    let (engine, problems, failed) = build_engine(&config, &clashes, db, store)?;
     let statuses = statuses(&config, &engine, problems, failed);
     Ok((engine, statuses))
 }
@@ -417,6 +413,7 @@ pub(crate) fn rebuild(
 /// recorded, and the scripts that did not load or could not be restored.
 fn build_engine(
     config: &Config,
+    clashes: &[Clash],
     db: &Path,
     store: &Store,
 ) -> anyhow::Result<(Engine, Vec<StrategyError>, Vec<StrategyError>)> {
@@ -424,11 +421,7 @@ fn build_engine(
     engine_config.clock_exits = true;
     let now = wall_now();
     let earlier = crate::restore::earlier_run(db, std::iter::empty())?;
-    let lineup = match &earlier {
-        Some(reader) => resume_lineup(config, reader, now),
-        None => load_lineup(config, now),
-    }
-    .map_err(|errors| {
+    let lineup = start_lineup(config, clashes, earlier.as_ref(), now).map_err(|errors| {
         let listing: Vec<String> = errors.iter().map(|e| format!("  - {e}")).collect();
         anyhow::anyhow!("cannot load the strategies:\n{}", listing.join("\n"))
     })?;
@@ -437,13 +430,13 @@ fn build_engine(
     store.commit(commands)?;
     let schedule =
         Schedule::new(&config.schedule).map_err(|problems| anyhow::anyhow!(problems.join("; ")))?;
-    let problems = lineup.problems.clone();
+    let mut problems = lineup.problems.clone();
     for problem in &problems {
         tracing::error!(error = %problem, "the script does not load; its live version from the store runs instead");
     }
     let failed = lineup.failed.clone();
     for error in &failed {
-        tracing::error!(%error, "the strategy cannot be restored from the store and does not run; the others do");
+        tracing::error!(%error, "the strategy cannot be restored or loaded and does not run; the others do");
         store.send(Command::InsertStrategyError { error: error.clone(), at: now })?;
     }
     let champion = lineup.champion;
@@ -463,6 +456,16 @@ fn build_engine(
                 version = version.0,
                 "was on probation at the restart but the store holds no saved probation; it stays live without a shadow"
             );
+        }
+        // Code changed while the daemon was stopped: deployed as a hot reload.
+        let deployed = crate::restore::deploy(&mut engine, lineup.deploys, now);
+        store.commit(deployed.commands)?;
+        for deploy in &deployed.deploys {
+            tracing::info!("{deploy}");
+        }
+        for problem in deployed.refused {
+            tracing::error!(error = %problem, "the new code does not take over the state; the live version runs instead");
+            problems.push(problem);
         }
     }
     Ok((engine, problems, failed))

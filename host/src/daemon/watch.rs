@@ -9,7 +9,9 @@
 //! (the store's `-wal`, an editor's swap file) are dropped as they arrive,
 //! so writes elsewhere never hold a reload back. A file is loaded only when
 //! it did not change while it was read. The way files really get replaced
-//! is followed: a strategy file that is a symlink is watched at its target;
+//! is followed: a strategy file that is a symlink is watched at its target
+//! (one added while running too: every change of the strategy files
+//! resolves what to watch by the code that resolved it at start);
 //! a folder that is removed and made again, moved away and replaced, or a
 //! symlink to a folder that is pointed elsewhere, is watched again (its
 //! parent folder is watched for that) and its files are read again; a
@@ -29,7 +31,7 @@ use tokio::sync::mpsc;
 use super::core::{Reload, Request};
 use super::view::View;
 use crate::strategy::script::Limits;
-use crate::strategy::{StrategyError, native};
+use crate::strategy::{Clash, native};
 
 /// Keeps the watch alive; dropping it stops watching.
 #[derive(Debug)]
@@ -336,7 +338,7 @@ pub(crate) fn start(
         }
     })?;
     let mut watcher = Watcher { watcher, watching: BTreeSet::new(), view, reported: Vec::new() };
-    watcher.follow(&watched);
+    watcher.follow(&watched, true);
     std::thread::Builder::new().name("siglearn-watch".into()).spawn(move || {
         let mut settling = Settling { watched, watcher, debounce, limits, requests, due: BTreeMap::new() };
         settling.run(&changes);
@@ -353,14 +355,25 @@ struct Watcher {
 }
 
 impl Watcher {
-    /// Watches the folders of `watched`'s layout (again: a folder made anew
-    /// is another folder to the system), and reports the missing ones.
-    fn follow(&mut self, watched: &Watched) {
-        for folder in std::mem::take(&mut self.watching) {
+    /// Watches the folders of `watched`'s layout, and reports the missing
+    /// ones. `anew`: every folder is watched again (a folder made anew is
+    /// another folder to the system); otherwise only the folders that
+    /// joined the layout are added and those that left it dropped, so the
+    /// folders watched all along miss nothing meanwhile.
+    fn follow(&mut self, watched: &Watched, anew: bool) {
+        let leaving: Vec<PathBuf> = if anew {
+            std::mem::take(&mut self.watching).into_iter().collect()
+        } else {
+            self.watching.difference(&watched.layout.folders).cloned().collect()
+        };
+        for folder in leaving {
             let _ = self.watcher.unwatch(&folder);
+            self.watching.remove(&folder);
         }
         let mut problems = watched.problems();
-        for folder in &watched.layout.folders {
+        let joining: Vec<&PathBuf> =
+            watched.layout.folders.iter().filter(|f| !self.watching.contains(*f)).collect();
+        for folder in joining {
             match self.watcher.watch(folder, RecursiveMode::NonRecursive) {
                 Ok(()) => {
                     tracing::debug!(folder = %folder.display(), "watching for strategy changes");
@@ -459,10 +472,22 @@ impl Settling {
     fn moved(&mut self) {
         tracing::info!("a strategy folder or link changed; watching it again and reading its files");
         self.watched.settle_layout();
-        self.watcher.follow(&self.watched);
+        self.watcher.follow(&self.watched, true);
         let files: BTreeSet<PathBuf> = self.watched.present().union(&self.watched.known).cloned().collect();
         for file in files {
             self.due.insert(Some(file), Instant::now() + self.debounce);
+        }
+    }
+
+    /// A strategy file appeared or left while running: the layout is
+    /// resolved again by the code that resolved it at start, so a file
+    /// added as a symlink is watched at its target as one there at start
+    /// is.
+    fn appeared_or_left(&mut self) {
+        let before = std::mem::take(&mut self.watched.layout);
+        self.watched.settle_layout();
+        if self.watched.layout != before {
+            self.watcher.follow(&self.watched, false);
         }
     }
 
@@ -472,17 +497,16 @@ impl Settling {
         let Some(name) = self.watched.name_of(load) else { return true };
         let namesakes = self.watched.namesakes(&name, load);
         let reload = if load.exists() {
-            self.watched.known.insert(load.to_path_buf());
-            if let Some(other) = namesakes.first() {
+            if self.watched.known.insert(load.to_path_buf()) {
+                self.appeared_or_left();
+            }
+            if !namesakes.is_empty() {
                 // As at start: two files cannot be one strategy. The one
                 // running stays live.
-                let message = format!(
-                    "{} and {} would both be the strategy {name:?}; rename one (strategies are named \
-                     after their files); the running version stays live",
-                    load.display(),
-                    other.display()
-                );
-                let error = StrategyError::new(StrategyId::new(name.as_str()), load, message);
+                let mut files = namesakes.clone();
+                files.push(load.to_path_buf());
+                let clash = Clash { name: name.clone(), files };
+                let error = clash.error(load, "the running version stays live");
                 Reload::Changed { name, path: load.to_path_buf(), compiled: Err(error) }
             } else {
                 let before = stamp(load);
@@ -495,6 +519,7 @@ impl Settling {
                 Reload::Changed { name, path: load.to_path_buf(), compiled }
             }
         } else if self.watched.known.remove(load) {
+            self.appeared_or_left();
             match namesakes.as_slice() {
                 // The namesake left alone is the strategy's file now.
                 [other] => {

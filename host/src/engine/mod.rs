@@ -223,13 +223,27 @@ impl Engine {
     }
 
     /// New code for a strategy in the lineup (running, or retired because its
-    /// script was removed): the new code takes over the state (through
-    /// `migrate`) as a new version, reason `reload`; the live code again
-    /// only makes a retired strategy run again. On failure the old code
-    /// stays live.
+    /// script was removed), now: see [`Engine::deploy`].
     pub fn replace_strategy(
         &mut self,
+        new: Box<dyn Strategy>,
+        effects: &mut Vec<Effect>,
+    ) -> Result<VersionId, StrategyError> {
+        let now = self.clock.unwrap_or(Timestamp(0));
+        self.deploy(new, now, effects)
+    }
+
+    /// The one way new code goes live, whether it came by hot reload or was
+    /// found when a run resumed (the file changed while the daemon was
+    /// stopped, or between two parts of a replay): the new code takes over
+    /// the state (through `migrate`) as a new version, reason `reload`, and
+    /// the version it replaced runs in shadow on probation from `now`. The
+    /// live code again only makes a retired strategy run again. On failure
+    /// the old code stays live.
+    pub fn deploy(
+        &mut self,
         mut new: Box<dyn Strategy>,
+        now: Timestamp,
         effects: &mut Vec<Effect>,
     ) -> Result<VersionId, StrategyError> {
         let Some(i) = self.lineup.position(new.name().as_str()) else {
@@ -245,7 +259,6 @@ impl Engine {
         let old_state = seat.member.strategy.state()?;
         new.migrate(&old_state)?;
         let state = new.state()?;
-        let now = self.clock.unwrap_or(Timestamp(0));
         let previous_version = seat.member.version;
         let record = VersionRecord {
             strategy: new.name().clone(),

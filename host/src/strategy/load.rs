@@ -7,8 +7,12 @@
 //! * the script file is the code of the live version: the live state is set;
 //! * the file holds code this strategy already loaded once (it was rolled
 //!   back since): the live version's stored code runs, so a rollback sticks;
-//! * the file holds code never seen: it is new code, and the live state is
-//!   carried over through `migrate` as a new version (`reload`).
+//! * the file holds code never seen: it is new code, deployed as a hot
+//!   reload deploys it: the live version is restored, and once the run is
+//!   restored [`crate::restore::deploy`] hands the new code to
+//!   [`crate::engine::Engine::deploy`], which carries the live state over
+//!   through `migrate` as a new version (`reload`) and keeps the live
+//!   version running in shadow on probation.
 //!
 //! The live state is the newest checkpoint of the live version with every
 //! outcome committed after it learned again, in the order the engine closed
@@ -20,7 +24,11 @@
 //! comes back after it was removed); only a strategy the store has never
 //! seen starts at version 1. A strategy that cannot be resumed (its stored
 //! state or code no longer loads) is left out and reported in
-//! [`Lineup::failed`]; the others run.
+//! [`Lineup::failed`]; the others run. So does a [`Clash`] of the daemon's
+//! folders (two files that would be one strategy): it stops only its
+//! strategy ([`start_lineup`]).
+
+use std::path::{Path, PathBuf};
 
 use siglearn_plugin_api::{StrategyId, Timestamp, VersionId};
 
@@ -47,6 +55,12 @@ pub struct Lineup {
     /// Strategies of a resumed store that could not be restored: they are
     /// not in `members`, and this says why.
     pub failed: Vec<StrategyError>,
+    /// New code found in the files (changed while the daemon was stopped, or
+    /// between two parts of a replay): the members run their live versions,
+    /// and once the run is restored [`crate::restore::deploy`] deploys this
+    /// code over them exactly as a hot reload does (a `reload` version on
+    /// probation against the live one).
+    pub deploys: Vec<Box<dyn Strategy>>,
 }
 
 /// A strategy that has never run: compiled (or opened), `init(params)`,
@@ -110,7 +124,15 @@ pub fn load_lineup(config: &Config, now: Timestamp) -> Result<Lineup, Vec<Strate
         evidence: serde_json::Value::Null,
         moved_at: now,
     });
-    Ok(Lineup { members, champion, versions, alias, problems: Vec::new(), failed: Vec::new() })
+    Ok(Lineup {
+        members,
+        champion,
+        versions,
+        alias,
+        problems: Vec::new(),
+        failed: Vec::new(),
+        deploys: Vec::new(),
+    })
 }
 
 /// Restores the configured strategies from a store, as the module docs say.
@@ -121,15 +143,36 @@ pub fn resume_lineup(
     store: &StoreReader,
     now: Timestamp,
 ) -> Result<Lineup, Vec<StrategyError>> {
+    resume_with_clashes(config, &[], store, now)
+}
+
+/// [`resume_lineup`], with the strategies of `clashes` besides.
+fn resume_with_clashes(
+    config: &Config,
+    clashes: &[Clash],
+    store: &StoreReader,
+    now: Timestamp,
+) -> Result<Lineup, Vec<StrategyError>> {
     let mut members = Vec::new();
     let mut versions = Vec::new();
     let mut failed = Vec::new();
     let mut problems = Vec::new();
+    let mut deploys = Vec::new();
     for spec in config.enabled_strategies() {
         match resume_strategy(spec, config.limits, store, now) {
-            Ok(Resumed { member, record, problem }) => {
+            Ok(Resumed { member, record, problem, deploy }) => {
                 members.push(member);
                 versions.extend(record);
+                problems.extend(problem);
+                deploys.extend(deploy);
+            }
+            Err(error) => failed.push(error),
+        }
+    }
+    for clash in clashes {
+        match resume_clash(clash, config.limits, store) {
+            Ok(Resumed { member, problem, .. }) => {
+                members.push(member);
                 problems.extend(problem);
             }
             Err(error) => failed.push(error),
@@ -161,7 +204,111 @@ pub fn resume_lineup(
             (index, alias)
         }
     };
-    Ok(Lineup { members, champion, versions, alias, problems, failed })
+    Ok(Lineup { members, champion, versions, alias, problems, failed, deploys })
+}
+
+/// Files of the daemon's folders that would be one strategy (a `hw.rhai`
+/// beside a `libhw.so`): which one is meant cannot be told, so neither is
+/// taken. It stops only that strategy: one the store knows runs its live
+/// version, a new one does not run, until one file is renamed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Clash {
+    pub name: String,
+    /// Every file that would be the strategy, sorted.
+    pub files: Vec<PathBuf>,
+}
+
+impl Clash {
+    /// Takes every name found more than once out of `found` (strategy name,
+    /// file), as clashes; the rest stay, in their order.
+    pub fn take_from(found: &mut Vec<(String, PathBuf)>) -> Vec<Clash> {
+        let mut clashes: Vec<Clash> = Vec::new();
+        for (name, file) in found.iter() {
+            if found.iter().filter(|(other, _)| other == name).count() < 2 {
+                continue;
+            }
+            match clashes.iter_mut().find(|clash| &clash.name == name) {
+                Some(clash) => clash.files.push(file.clone()),
+                None => clashes.push(Clash { name: name.clone(), files: vec![file.clone()] }),
+            }
+        }
+        found.retain(|(name, _)| !clashes.iter().any(|clash| &clash.name == name));
+        for clash in &mut clashes {
+            clash.files.sort();
+        }
+        clashes
+    }
+
+    /// The error naming both files and the fix; `meanwhile` says what runs.
+    pub fn error(&self, file: &Path, meanwhile: &str) -> StrategyError {
+        let others: Vec<String> =
+            self.files.iter().filter(|f| f.as_path() != file).map(|f| f.display().to_string()).collect();
+        StrategyError::new(
+            StrategyId::new(self.name.as_str()),
+            file,
+            format!(
+                "{} and {} would both be the strategy {:?}; rename one (strategies are named after their \
+                 files); {meanwhile}",
+                file.display(),
+                others.join(" and "),
+                self.name
+            ),
+        )
+    }
+}
+
+/// The lineup a start makes: resumed from `earlier` when it holds a run,
+/// else loaded fresh; each clash of `clashes` stops only its strategy
+/// (see [`Clash`]).
+pub fn start_lineup(
+    config: &Config,
+    clashes: &[Clash],
+    earlier: Option<&StoreReader>,
+    now: Timestamp,
+) -> Result<Lineup, Vec<StrategyError>> {
+    let Some(store) = earlier else {
+        let mut lineup = load_lineup(config, now)?;
+        let new = "it is a new strategy and does not run until then";
+        lineup.failed.extend(clashes.iter().map(|clash| clash.error(&clash.files[0], new)));
+        return Ok(lineup);
+    };
+    resume_with_clashes(config, clashes, store, now)
+}
+
+/// A clashing strategy the store knows runs its live version: the code of
+/// the file that holds it, or else the stored code. A new one is an error.
+fn resume_clash(clash: &Clash, limits: Limits, store: &StoreReader) -> Result<Resumed, StrategyError> {
+    let name = StrategyId::new(clash.name.as_str());
+    let history = store.versions(&clash.name).map_err(|e| store_failure(&clash.name, e))?;
+    let Some(live) = history.last() else {
+        return Err(clash.error(&clash.files[0], "it is a new strategy and does not run until then"));
+    };
+    let matching = clash.files.iter().find_map(|file| {
+        let code = Code::read(&name, file).ok()?;
+        (code.hash() == live.code_hash).then(|| (file.clone(), code))
+    });
+    let (path, code) = match matching {
+        Some(found) => found,
+        None => {
+            let stored = store.code(&live.code_hash).map_err(|e| store_failure(&clash.name, e))?;
+            let code = stored.ok_or_else(|| {
+                clash.error(
+                    &clash.files[0],
+                    "its live version's code is not stored, so it does not run until then",
+                )
+            })?;
+            (clash.files[0].clone(), code)
+        }
+    };
+    let spec = StrategyConfig { name: clash.name.clone(), path, params: live.params.clone(), enabled: true };
+    let strategy = restore_live(name, &spec, &code, live, limits, store)?;
+    let meanwhile = format!("its live version {} runs until then", live.version);
+    Ok(Resumed {
+        member: Member { strategy, version: live.version, params: live.params.clone() },
+        record: None,
+        problem: Some(clash.error(&spec.path, &meanwhile)),
+        deploy: None,
+    })
 }
 
 /// One strategy resumed from the store.
@@ -172,6 +319,9 @@ pub struct Resumed {
     pub record: Option<VersionRecord>,
     /// Why the script file was not taken, when the live version runs instead.
     pub problem: Option<StrategyError>,
+    /// New code found in the file, to deploy over the live `member` with
+    /// [`crate::engine::Engine::deploy`] once the run is restored.
+    pub deploy: Option<Box<dyn Strategy>>,
 }
 
 fn config_name(config: &Config) -> String {
@@ -200,7 +350,7 @@ pub fn resume_strategy(
     let history = store.versions(&spec.name).map_err(|e| store_failure(&spec.name, e))?;
     let Some(live) = history.last() else {
         let (member, record) = fresh(spec, limits, now)?;
-        return Ok(Resumed { member, record: Some(record), problem: None });
+        return Ok(Resumed { member, record: Some(record), problem: None, deploy: None });
     };
     let file = Code::read(&name, &spec.path)?;
     let file_hash = file.hash();
@@ -223,42 +373,58 @@ pub fn resume_strategy(
         let strategy = restored.ok_or_else(|| {
             store_failure(&spec.name, StoreError::Corrupt(format!("no stored code for {}", live.code_hash)))
         })?;
-        return Ok(Resumed { member: member(strategy, live.version), record: None, problem: None });
+        return Ok(Resumed {
+            member: member(strategy, live.version),
+            record: None,
+            problem: None,
+            deploy: None,
+        });
     }
-    // New code: the state as the old code left it, carried over through migrate.
-    let old_state = match &restored {
-        Some(strategy) => strategy.state()?,
-        None => live.state.clone(),
-    };
-    let migrated = file
-        .build(name, &spec.path, limits)
-        .and_then(|mut strategy| strategy.migrate(&old_state).map(|()| strategy));
-    let strategy = match (migrated, restored) {
-        (Ok(strategy), _) => strategy,
+    let built = file.build(name, &spec.path, limits);
+    match (built, restored) {
+        // New code: the live version runs, and the new code is deployed
+        // over it once the run is restored, as a hot reload deploys it
+        // (see [`Lineup::deploys`]).
+        (Ok(new), Some(live_strategy)) => Ok(Resumed {
+            member: member(live_strategy, live.version),
+            record: None,
+            problem: None,
+            deploy: Some(new),
+        }),
         // The new code does not load: the live version keeps running.
-        (Err(problem), Some(live_strategy)) => {
-            return Ok(Resumed {
-                member: member(live_strategy, live.version),
-                record: None,
-                problem: Some(problem),
-            });
+        (Err(problem), Some(live_strategy)) => Ok(Resumed {
+            member: member(live_strategy, live.version),
+            record: None,
+            problem: Some(problem),
+            deploy: None,
+        }),
+        // The store lacks the live version's code (a store from before code
+        // was stored): nothing can run in shadow, so the new code takes the
+        // stored state over directly.
+        (built, None) => {
+            let mut strategy = built?;
+            strategy.migrate(&live.state)?;
+            let record = VersionRecord {
+                strategy: strategy.name().clone(),
+                version: VersionId(live.version.0 + 1),
+                parent: Some(live.version),
+                code_hash: strategy.code_hash().to_owned(),
+                code: Some(strategy.code()),
+                params: live.params.clone(),
+                state: strategy.state()?,
+                reason: VersionReason::Reload,
+                metrics: serde_json::json!({ "previous_code": live.code_hash }),
+                created_at: now,
+            };
+            let version = record.version;
+            Ok(Resumed {
+                member: member(strategy, version),
+                record: Some(record),
+                problem: None,
+                deploy: None,
+            })
         }
-        (Err(problem), None) => return Err(problem),
-    };
-    let record = VersionRecord {
-        strategy: strategy.name().clone(),
-        version: VersionId(live.version.0 + 1),
-        parent: Some(live.version),
-        code_hash: strategy.code_hash().to_owned(),
-        code: Some(strategy.code()),
-        params: live.params.clone(),
-        state: strategy.state()?,
-        reason: VersionReason::Reload,
-        metrics: serde_json::json!({ "previous_code": live.code_hash }),
-        created_at: now,
-    };
-    let version = record.version;
-    Ok(Resumed { member: member(strategy, version), record: Some(record), problem: None })
+    }
 }
 
 /// The live version running `source`, with the newest checkpoint of its
@@ -307,6 +473,32 @@ mod tests {
             });
         }
         config
+    }
+
+    #[test]
+    fn files_that_would_be_one_strategy_are_taken_out_as_a_clash_and_the_rest_stay() {
+        let file = |f: &str| std::path::PathBuf::from(f);
+        let mut found = vec![
+            ("a".to_owned(), file("scripts/a.rhai")),
+            ("hw".to_owned(), file("scripts/hw.rhai")),
+            ("hw".to_owned(), file("plugins/libhw.so")),
+            ("z".to_owned(), file("plugins/libz.so")),
+        ];
+        let clashes = Clash::take_from(&mut found);
+        assert_eq!(
+            found,
+            [("a".to_owned(), file("scripts/a.rhai")), ("z".to_owned(), file("plugins/libz.so"))]
+        );
+        assert_eq!(
+            clashes,
+            [Clash { name: "hw".into(), files: vec![file("plugins/libhw.so"), file("scripts/hw.rhai")] }]
+        );
+        let error = clashes[0].error(&file("scripts/hw.rhai"), "its live version v3 runs until then");
+        assert_eq!(
+            error.message,
+            "scripts/hw.rhai and plugins/libhw.so would both be the strategy \"hw\"; rename one (strategies are \
+             named after their files); its live version v3 runs until then"
+        );
     }
 
     #[test]

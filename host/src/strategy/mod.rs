@@ -21,7 +21,9 @@ use std::sync::Arc;
 use serde::Serialize;
 use siglearn_plugin_api::{Outcome, Signal, SignalId, StrategyId};
 
-pub use load::{Lineup, Resumed, first_version, load_lineup, resume_lineup, resume_strategy};
+pub use load::{
+    Clash, Lineup, Resumed, first_version, load_lineup, resume_lineup, resume_strategy, start_lineup,
+};
 
 use crate::trade::Trade;
 
