@@ -688,6 +688,59 @@ mod tests {
     }
 
     #[test]
+    fn config_validation_accepts_the_edges_of_each_range_and_refuses_one_beyond() {
+        let with = |min_blocks: u32, block_minutes: u32| {
+            SequentialConfig { min_blocks, block_minutes, ..SequentialConfig::default() }.validate()
+        };
+        assert_eq!(with(2, 1), Ok(()));
+        assert_eq!(with(2, 527_040), Ok(()), "a year of minutes (366 days)");
+        assert!(with(1, 1440).unwrap_err().starts_with("min_blocks"));
+        assert!(with(20, 527_041).unwrap_err().starts_with("block_minutes"));
+        assert!(with(20, 0).unwrap_err().starts_with("block_minutes"));
+    }
+
+    #[test]
+    fn the_boundary_tuning_is_the_papers_formula_and_absent_for_an_invalid_config() {
+        // rho*^2 = (-2 ln alpha + ln(1 - 2 ln alpha)) / planned (Waudby-Smith
+        // et al. 2024, eq. for the asymptotic CS), for alpha 0.05 worked out
+        // by hand: 5.991464547 + ln 6.991464547 = 7.936154602.
+        let rho = |alpha: f64, planned_blocks: u32| {
+            SequentialConfig { alpha, planned_blocks, ..SequentialConfig::default() }.unit_rho_squared()
+        };
+        assert!((rho(0.05, 1).unwrap() - 7.936_154_601_737_565).abs() < 1e-12);
+        assert!((rho(0.05, 100).unwrap() - 0.079_361_546_017_375_65).abs() < 1e-14);
+        for (alpha, planned) in [(0.0, 100), (1.0, 100), (2.0, 100), (-0.5, 100), (f64::NAN, 100), (0.05, 0)] {
+            assert_eq!(rho(alpha, planned), None, "alpha {alpha}, planned {planned}");
+        }
+    }
+
+    #[test]
+    fn a_late_signal_joins_the_first_block_after_the_latest_frontier() {
+        let mut test = PairedTest::new(SequentialConfig::default());
+        test.add(Timestamp(0), 0.0, 1.0);
+        test.add(Timestamp(5 * MILLIS_PER_DAY), 0.0, 1.0);
+        test.feed_through(3);
+        test.feed_through(6);
+        assert_eq!(test.blocks(), 2);
+        // Days 4 and 6 both land in day 6, the first block not yet fed.
+        test.add(Timestamp(4 * MILLIS_PER_DAY), 0.0, 2.0);
+        test.add(Timestamp(6 * MILLIS_PER_DAY), 0.0, 1.0);
+        assert_eq!(test.open_differences(), [3.0]);
+    }
+
+    #[test]
+    fn observing_equal_or_non_finite_values_changes_nothing() {
+        let mut test = PairedTest::new(SequentialConfig::default());
+        test.observe(0.0, 1.0);
+        let before = test.clone();
+        test.observe(1.0, 1.0);
+        test.observe(0.0, f64::NAN);
+        test.observe(-f64::MAX, f64::MAX);
+        assert_eq!((test.blocks(), test.mean_difference()), (before.blocks(), before.mean_difference()));
+        assert_eq!(test.blocks(), 1);
+    }
+
+    #[test]
     fn an_invalid_config_never_decides() {
         let config = SequentialConfig { alpha: 0.0, ..SequentialConfig::default() };
         let mut test = PairedTest::new(config);
