@@ -228,8 +228,8 @@ mod tests {
             .iter()
             .map(|d| (d["index"].as_u64().unwrap(), d["field"].as_str().unwrap()))
             .collect();
-        // Item 1: an unknown key is named first (its values are checked once the keys are right).
-        assert_eq!(found, [(1, "x"), (2, "signal_id")]);
+        // Item 1: the unknown key beside the bad values; item 2: the repeated id.
+        assert_eq!(found, [(1, "x"), (1, "take_profit"), (1, "confidence"), (2, "signal_id")]);
         let second = SIGNAL
             .replace("\"a\"", "\"b\"")
             .replace("110", "90")

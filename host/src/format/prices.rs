@@ -188,8 +188,8 @@ fn read_file(path: &Path, kind: Kind, options: ReadOptions) -> Result<(Vec<Serie
         let line = record.position().map_or(line, csv::Position::line);
         let (symbol, price) = match layout.parse(&record) {
             Ok(parsed) => parsed,
-            Err((field, reason)) => {
-                rejects.add(line, field, reason);
+            Err(problems) => {
+                rejects.add_all(line, problems);
                 continue;
             }
         };
@@ -273,23 +273,36 @@ impl Layout {
         })
     }
 
-    fn parse<'r>(&self, record: &'r csv::StringRecord) -> Result<(&'r str, Price), FieldError> {
+    /// The symbol and price of a row, or every problem with it: each cell
+    /// is read on its own, and the rules of a bar are checked on the cells
+    /// that could be read.
+    fn parse<'r>(&self, record: &'r csv::StringRecord) -> Result<(&'r str, Price), Vec<FieldError>> {
         let cell = |i: usize| record.get(i).unwrap_or("");
+        let mut problems = Vec::new();
         let symbol = cell(self.symbol);
         if symbol.is_empty() {
-            return Err(("symbol", "missing value".to_owned()));
+            problems.push(("symbol", "missing value; every row needs its symbol".to_owned()));
         }
-        let ts = parse_timestamp(cell(self.ts)).map_err(|error| ("ts", error.to_string()))?;
+        let ts = parse_timestamp(cell(self.ts)).unwrap_or_else(|error| {
+            problems.push(("ts", error.to_string()));
+            Timestamp(0)
+        });
+        // A cell that is not a number stands in as NaN, which the price
+        // rules refuse; that problem is not listed twice.
+        let mut number = |field: &'static str, text: &str| {
+            parse_f64(text).unwrap_or_else(|reason| {
+                problems.push((field, reason));
+                f64::NAN
+            })
+        };
         let mut values = [0.0; 4];
         for (value, &(i, name)) in values.iter_mut().zip(&self.prices) {
-            *value = parse_f64(cell(i)).map_err(|reason| (name, reason))?;
+            *value = number(name, cell(i));
         }
         let price = match self.kind {
             Kind::Candles => {
                 let volume = match self.volume {
-                    Some(i) if !cell(i).is_empty() => {
-                        parse_f64(cell(i)).map_err(|reason| ("volume", reason))?
-                    }
+                    Some(i) if !cell(i).is_empty() => number("volume", cell(i)),
                     _ => 0.0,
                 };
                 let [open, high, low, close] = values;
@@ -297,8 +310,12 @@ impl Layout {
             }
             Kind::Ticks => Price::Tick(Tick { ts, price: values[0] }),
         };
-        price.validate().map_err(|error| (error.field(), error.to_string()))?;
-        Ok((symbol, price))
+        for error in price.problems() {
+            if !problems.iter().any(|(field, _)| *field == error.field()) {
+                problems.push((error.field(), error.to_string()));
+            }
+        }
+        if problems.is_empty() { Ok((symbol, price)) } else { Err(problems) }
     }
 }
 
@@ -350,6 +367,26 @@ mod tests {
         assert!(text.contains("--skip-invalid"), "{text}");
         let (series, skipped) = read_prices(&[path], &[], ReadOptions { skip_invalid: true }).unwrap();
         assert_eq!((series[0].prices.len(), skipped.count), (1, 3));
+    }
+
+    #[test]
+    fn every_bad_cell_of_a_price_row_is_listed_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        // Line 2: no symbol, epoch seconds, an open that is not a number and
+        // a negative volume; line 3: low above the close and high below the open.
+        let path = file(&dir, "c.csv", &format!("{HEADER},1714557600,abc,2,0.5,1,-3\nA,0,3,2.5,1.5,1,0\n"));
+        let text = read_prices(&[path], &[], ReadOptions::default()).unwrap_err().to_string();
+        for expected in [
+            "c.csv:2: symbol: missing value",
+            "c.csv:2: ts: \"1714557600\" looks like epoch seconds",
+            "c.csv:2: open: \"abc\" is not a number",
+            "c.csv:2: volume: volume is -3",
+            "c.csv:3: low: low is above open or close",
+            "c.csv:3: high: high is below open or close",
+        ] {
+            assert!(text.contains(expected), "{expected:?} missing from {text}");
+        }
+        assert!(text.starts_with("2 bad row(s)"), "{text}");
     }
 
     #[test]
