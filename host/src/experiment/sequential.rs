@@ -134,6 +134,12 @@ impl SequentialConfig {
     /// Checks every field and reports all problems at once, each naming its
     /// field and the fix.
     pub fn validate(&self) -> Result<(), String> {
+        let problems = self.problems();
+        if problems.is_empty() { Ok(()) } else { Err(problems.join("; ")) }
+    }
+
+    /// Every problem of [`SequentialConfig::validate`], one message each.
+    pub fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
         if !(self.alpha > 0.0 && self.alpha < 1.0) {
             problems.push(format!("alpha must be between 0 and 1 exclusive, e.g. 0.05; got {}", self.alpha));
@@ -153,7 +159,7 @@ impl SequentialConfig {
                 self.block_minutes
             ));
         }
-        if problems.is_empty() { Ok(()) } else { Err(problems.join("; ")) }
+        problems
     }
 
     /// The block of entry time `ts` falls in (blocks start at the Unix
