@@ -6,6 +6,7 @@
 //! and counted. Structural problems (unsorted candles, duplicate timestamps,
 //! one symbol in two files, a missing column) always refuse the input.
 
+mod cell;
 mod columns;
 mod prices;
 mod signals;
@@ -34,10 +35,9 @@ mod fuzz {
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use prices::{Prices, Series, most_common_gap, read_prices, write_candles};
-pub use signals::{
-    FieldProblem, SignalFile, read_signals, signal_from_json, signals_from_json_array, write_signals,
-};
+pub use cell::FieldProblem;
+pub use prices::{Prices, Series, most_common_gap, price_from_json, read_prices, write_candles};
+pub use signals::{SignalFile, read_signals, signal_from_json, signals_from_json_array, write_signals};
 pub use trades::{TRADES_HEADER, write_trades};
 
 /// How readers treat bad rows.

@@ -11,8 +11,9 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use siglearn_plugin_api::{Bar, Price, Symbol, Tick, Timestamp};
+use siglearn_plugin_api::{Bar, MAX_NAME_BYTES, Price, PriceUpdate, Symbol, Tick, Timestamp};
 
+use super::cell::{Cell, FieldProblem, cut, shown};
 use super::columns::{self, Columns};
 use super::{FormatError, ReadOptions, Rejects, RowErrors, parse_f64};
 use crate::timestamp::{format_timestamp, parse_timestamp};
@@ -158,6 +159,100 @@ pub fn write_candles(path: &Path, series: &[Series]) -> Result<(), FormatError> 
     }
     let mut inner = out.into_inner().map_err(|e| fail(e.into_error()))?;
     inner.flush().map_err(fail)
+}
+
+/// The keys of a price posted as JSON: a bar or a tick.
+const JSON_KEYS: [&str; 8] = ["symbol", "ts", "open", "high", "low", "close", "volume", "price"];
+
+/// Reads one price update from a JSON object (as the daemon receives
+/// them): a bar (`open`, `high`, `low`, `close`, optional `volume`) or a
+/// tick (`price`), with `symbol` and `ts`. The error lists every problem as
+/// (field, reason): unknown keys, missing keys, values of the wrong type and
+/// values that break a rule of a bar or tick, all at once.
+pub fn price_from_json(value: &serde_json::Value) -> Result<PriceUpdate, Vec<FieldProblem>> {
+    let Some(object) = value.as_object() else {
+        return Err(vec![("-".to_owned(), format!("{} is not a JSON object", shown(value)))]);
+    };
+    let mut problems: Vec<FieldProblem> = Vec::new();
+    let cell = |key: &str| object.get(key).map_or(Cell::Absent, Cell::Json);
+    let mut fail = |field: &str, reason: String| problems.push((field.to_owned(), reason));
+    let symbol = match cell("symbol").text("a string") {
+        Ok(Some(symbol)) if !symbol.trim().is_empty() => symbol,
+        Ok(_) => {
+            fail("symbol", "missing value; every price needs its symbol".to_owned());
+            ""
+        }
+        Err(reason) => {
+            fail("symbol", reason);
+            ""
+        }
+    };
+    if symbol.len() > MAX_NAME_BYTES {
+        fail("symbol", format!("symbol is {} bytes long; the most is {MAX_NAME_BYTES}", symbol.len()));
+    }
+    // Which shape the item has is told by the keys it sets; a value that
+    // cannot be read stands in as NaN, which the price rules refuse, and
+    // that problem is not listed twice.
+    let set = |key: &str| !cell(key).is_absent();
+    let mut number = |field: &str| match cell(field).number() {
+        Ok(value) => value.unwrap_or(f64::NAN),
+        Err(reason) => {
+            fail(field, reason);
+            f64::NAN
+        }
+    };
+    let bar = ["open", "high", "low", "close"];
+    let price = if set("price") && !bar.iter().any(|&key| set(key)) {
+        Some(Price::Tick(Tick { ts: Timestamp(0), price: number("price") }))
+    } else if !set("price") && bar.iter().all(|&key| set(key)) {
+        let [open, high, low, close] = bar.map(&mut number);
+        let volume = if set("volume") { number("volume") } else { 0.0 };
+        Some(Price::Bar(Bar { ts: Timestamp(0), open, high, low, close, volume }))
+    } else {
+        fail(
+            "price",
+            "send a tick (price) or a bar (open, high, low, close, optional volume), not both".to_owned(),
+        );
+        None
+    };
+    if let Some(price) = &price {
+        for error in price.problems() {
+            if !problems.iter().any(|(field, _)| field == error.field()) {
+                problems.push((error.field().to_owned(), error.to_string()));
+            }
+        }
+    }
+    let ts = match cell("ts").instant() {
+        Ok(Some(ts)) => Some(ts),
+        Ok(None) => {
+            problems.push(("ts".to_owned(), "missing value; every price needs its ts".to_owned()));
+            None
+        }
+        Err(reason) => {
+            problems.push(("ts".to_owned(), reason));
+            None
+        }
+    };
+    for key in object.keys().filter(|key| !JSON_KEYS.contains(&key.as_str())) {
+        let key = cut(key);
+        problems.push((
+            key.clone(),
+            format!(
+                "unknown field {key:?}; remove it or fix its name (the fields are {})",
+                JSON_KEYS.join(", ")
+            ),
+        ));
+    }
+    match (price, ts) {
+        (Some(price), Some(ts)) if problems.is_empty() => {
+            let price = match price {
+                Price::Bar(bar) => Price::Bar(Bar { ts, ..bar }),
+                Price::Tick(tick) => Price::Tick(Tick { ts, ..tick }),
+            };
+            Ok(PriceUpdate { symbol: Symbol::new(symbol), price })
+        }
+        _ => Err(problems),
+    }
 }
 
 /// Rows of one symbol while a file is read.
@@ -387,6 +482,37 @@ mod tests {
             assert!(text.contains(expected), "{expected:?} missing from {text}");
         }
         assert!(text.starts_with("2 bad row(s)"), "{text}");
+    }
+
+    #[test]
+    fn a_posted_price_lists_unknown_keys_and_wrong_types_beside_its_other_problems() {
+        let item = serde_json::json!({"symbol": 5, "ts": 1714557600, "open": "1", "high": 2, "low": 0.5,
+            "close": 1, "colour": "red"});
+        let problems = price_from_json(&item).unwrap_err();
+        let found: Vec<(&str, &str)> = problems.iter().map(|(f, r)| (f.as_str(), r.as_str())).collect();
+        assert_eq!(
+            found.iter().map(|p| p.0).collect::<Vec<_>>(),
+            ["symbol", "open", "ts", "colour"],
+            "{found:#?}"
+        );
+        for (piece, (_, reason)) in [
+            "5 is not a string",
+            "\"1\" is not a number",
+            "looks like epoch seconds",
+            "unknown field \"colour\"",
+        ]
+        .iter()
+        .zip(&found)
+        {
+            assert!(reason.contains(piece), "{reason:?} lacks {piece:?}");
+        }
+        // Read: every rule of a bar, once the values are numbers.
+        let bar = serde_json::json!({"symbol": "A", "ts": 0, "open": 3, "high": 2.5, "low": 1.5, "close": 1, "volume": -1});
+        let fields: Vec<String> = price_from_json(&bar).unwrap_err().into_iter().map(|p| p.0).collect();
+        assert_eq!(fields, ["volume", "low", "high"]);
+        let tick = serde_json::json!({"symbol": "A", "ts": "2024-05-01T10:00:00Z", "price": 1.5});
+        let update = price_from_json(&tick).unwrap();
+        assert_eq!(update.price, Price::Tick(Tick { ts: Timestamp(1_714_557_600_000), price: 1.5 }));
     }
 
     #[test]

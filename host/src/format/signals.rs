@@ -23,9 +23,10 @@ use siglearn_plugin_api::{
     MILLIS_PER_MINUTE, Names, Side, Signal, SignalError, SignalId, Symbol, Timestamp, Values,
 };
 
+use super::cell::{Cell, FieldProblem, cut, shown};
 use super::columns::{self, Columns};
-use super::{FormatError, ReadOptions, Rejects, RowErrors, parse_f64};
-use crate::timestamp::{MAX_HOLD_MS, format_timestamp, parse_timestamp, timestamp_from_json};
+use super::{FormatError, ReadOptions, Rejects, RowErrors};
+use crate::timestamp::{MAX_HOLD_MS, format_timestamp, timestamp_from_json};
 
 const REQUIRED: [&str; 8] = [
     "signal_id",
@@ -123,59 +124,6 @@ impl Record {
             indicators: names.share(self.indicators),
         };
         signal.validate().is_ok().then_some(signal)
-    }
-}
-
-/// A problem with one field of an item: the field (CSV column or JSON key,
-/// `head.<name>` and `ind.<name>` for a vote or an indicator) and what is
-/// wrong with it, naming the value and the fix.
-pub type FieldProblem = (String, String);
-
-/// One field of an item as it arrived: a CSV cell or a JSON value. An empty
-/// cell and a JSON `null` both mean absent.
-#[derive(Clone, Copy, Debug)]
-enum Cell<'a> {
-    Absent,
-    Text(&'a str),
-    Json(&'a serde_json::Value),
-}
-
-impl<'a> Cell<'a> {
-    fn is_absent(self) -> bool {
-        matches!(self, Cell::Absent | Cell::Text("") | Cell::Json(serde_json::Value::Null))
-    }
-
-    fn number(self) -> Result<Option<f64>, String> {
-        match self {
-            _ if self.is_absent() => Ok(None),
-            Cell::Text(text) => parse_f64(text).map(Some),
-            Cell::Json(serde_json::Value::Number(number)) => {
-                number.as_f64().map(Some).ok_or_else(|| format!("{number} is not a finite number"))
-            }
-            Cell::Json(other) => Err(format!("{} is not a number; write it without quotes", shown(other))),
-            Cell::Absent => Ok(None),
-        }
-    }
-
-    /// The text of the cell; `expected` says what it should be when it is not text.
-    fn text(self, expected: &str) -> Result<Option<&'a str>, String> {
-        match self {
-            _ if self.is_absent() => Ok(None),
-            Cell::Text(text) => Ok(Some(text)),
-            Cell::Json(serde_json::Value::String(text)) => Ok(Some(text.as_str())),
-            Cell::Json(other) => Err(format!("{} is not {expected}", shown(other))),
-            Cell::Absent => Ok(None),
-        }
-    }
-
-    fn instant(self) -> Result<Option<Timestamp>, String> {
-        let read = match self {
-            _ if self.is_absent() => return Ok(None),
-            Cell::Text(text) => parse_timestamp(text),
-            Cell::Json(value) => timestamp_from_json(value),
-            Cell::Absent => return Ok(None),
-        };
-        read.map(Some).map_err(|e| e.to_string())
     }
 }
 
@@ -434,20 +382,6 @@ pub fn signals_from_json_array(text: &str, names: &mut Names) -> Option<Vec<Sign
 /// the wrong type and values that break a rule, all at once.
 pub fn signal_from_json(value: serde_json::Value, names: &mut Names) -> Result<Signal, Vec<FieldProblem>> {
     Item::from_json(&value, names).into_signal()
-}
-
-/// A JSON value as an error message quotes it: at most 60 characters.
-fn shown(value: &serde_json::Value) -> String {
-    let text = value.to_string();
-    match text.char_indices().nth(60) {
-        Some((end, _)) => format!("{}...", &text[..end]),
-        None => text,
-    }
-}
-
-/// A name as a field of an error names it: at most 64 characters.
-fn cut(name: &str) -> String {
-    name.chars().take(64).collect()
 }
 
 /// The CSV columns of a signals file.
