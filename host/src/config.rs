@@ -331,10 +331,17 @@ pub fn missing_folder(what: &str, folder: &Path) -> Option<String> {
 
 /// A configuration that cannot be used, with every problem found.
 #[derive(Debug, thiserror::Error)]
-#[error("{}: {} problem(s):\n{}", path.display(), problems.len(), problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+#[error("{}: {} problem(s):\n{}", path.display(), problems.len(), bullets(problems))]
 pub struct ConfigError {
     pub path: PathBuf,
     pub problems: Vec<String>,
+}
+
+/// One bullet a problem; the lines of a longer one (a TOML syntax error
+/// with its caret) stay indented under it.
+fn bullets(problems: &[String]) -> String {
+    let bullet = |p: &String| format!("  - {}", p.trim_end().replace('\n', "\n    "));
+    problems.iter().map(bullet).collect::<Vec<_>>().join("\n")
 }
 
 impl Config {
@@ -648,6 +655,11 @@ mod tests {
     fn syntax_errors_name_the_line() {
         let problems = Config::parse("[outcomes\nfee_pct = 1").unwrap_err();
         assert!(problems[0].contains("line 1"), "{problems:?}");
+        // Shown under its bullet: the caret lines are indented, not new bullets.
+        let shown = ConfigError { path: "s.toml".into(), problems }.to_string();
+        let lines: Vec<&str> = shown.lines().collect();
+        assert!(lines[1].starts_with("  - ") && lines.len() > 2, "{shown}");
+        assert!(lines[2..].iter().all(|line| line.starts_with("    ")), "{shown}");
     }
 
     #[test]
