@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 use siglearn_plugin_api::{
-    MILLIS_PER_MINUTE, Names, Side, Signal, SignalError, SignalId, Symbol, Timestamp, Values,
+    MAX_VALUES, MILLIS_PER_MINUTE, Names, Side, Signal, SignalError, SignalId, Symbol, Timestamp, Values,
 };
 
 use super::cell::{Cell, FieldProblem, cut, shown};
@@ -201,9 +201,16 @@ impl Problems {
         self.0.iter().any(|(name, _)| name == field)
     }
 
-    /// The values of heads or indicators (`prefix` `head.` or `ind.`): each
-    /// cell that is not a number is a problem of its own.
-    fn values(&mut self, prefix: &str, cells: Vec<(Arc<str>, Cell<'_>)>) -> Values {
+    /// The values of heads or indicators (`field` `heads` or `indicators`,
+    /// each named `prefix` `head.` or `ind.` and its name): each cell that
+    /// is not a number is a problem of its own. Past [`MAX_VALUES`] of them
+    /// only their count is, so a problem list stays as short as a signal.
+    fn values(&mut self, field: &str, prefix: &str, cells: Vec<(Arc<str>, Cell<'_>)>) -> Values {
+        if cells.len() > MAX_VALUES {
+            let count = cells.len();
+            self.0.push((field.to_owned(), format!("{field} has {count} entries; the most is {MAX_VALUES}")));
+            return Values::new();
+        }
         let mut values = Vec::with_capacity(cells.len());
         for (name, cell) in cells {
             let field = format!("{prefix}{}", cut(&name));
@@ -296,8 +303,8 @@ impl<'a> Item<'a> {
         let confidence = problems.take("confidence", false, confidence.number());
         let pattern = problems.take("pattern", false, pattern.text("a string"));
         let regime = problems.take("regime", false, regime.text("a string"));
-        let heads = problems.values("head.", self.heads);
-        let indicators = problems.values("ind.", self.indicators);
+        let heads = problems.values("heads", "head.", self.heads);
+        let indicators = problems.values("indicators", "ind.", self.indicators);
         // A field that could not be read stands in as a value its own rule
         // refuses (an empty id, a NaN price), and that problem is not listed twice.
         let signal = Signal {
@@ -762,6 +769,13 @@ mod tests {
         let problems = signal_from_json(bad, &mut names).unwrap_err();
         let fields: Vec<&str> = problems.iter().map(|p| p.0.as_str()).collect();
         assert_eq!(fields, ["indicators", "signal_id", "entry_ts", "head.rsi"], "{problems:#?}");
+        // Past the most heads a signal may have, one problem says how many.
+        let many: serde_json::Map<String, serde_json::Value> =
+            (0..10_000).map(|i| (format!("h{i}"), serde_json::Value::from("x"))).collect();
+        let crowded = serde_json::json!({"signal_id": "a", "symbol": "BTC", "side": "long", "entry_ts": 0,
+            "entry_price": 100, "stop_loss": 95, "heads": many});
+        let problems = signal_from_json(crowded, &mut names).unwrap_err();
+        assert_eq!(problems, [("heads".to_owned(), "heads has 10000 entries; the most is 256".to_owned())]);
         let good = r#"{"signal_id":"a","symbol":"BTC","side":"sell","entry_ts":1714557600000,"entry_price":100,
             "take_profit":90,"stop_loss":null,"max_hold_minutes":60,"pattern":"","heads":{"rsi":-0.5}}"#;
         let one = signal_from_json(serde_json::from_str(good).unwrap(), &mut names).unwrap();
