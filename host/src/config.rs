@@ -194,6 +194,123 @@ fn explicit_daemon_keys(text: &str) -> Vec<String> {
     }
 }
 
+/// The `[[strategies]]` entries that can be read, each checked key by key
+/// as [`section`] does; an entry without its name or file is left out, with
+/// the problem.
+fn strategies(value: toml::Value, problems: &mut Vec<String>) -> Vec<StrategyConfig> {
+    let toml::Value::Array(entries) = value else {
+        problems.push(format!(
+            "strategies = {}: it must be a list of [[strategies]] tables with name and script (or plugin)",
+            shown(&value)
+        ));
+        return Vec::new();
+    };
+    let mut read = Vec::new();
+    for (i, entry) in entries.into_iter().enumerate() {
+        let path = format!("strategies[{i}]");
+        let keys: Vec<String> = entry.as_table().map(|t| t.keys().cloned().collect()).unwrap_or_default();
+        let has = |key: &str| keys.iter().any(|k| k == key);
+        // The keys an entry needs, so that each other key can be read on its own.
+        let mut needed = toml::Table::new();
+        needed.insert("name".to_owned(), toml::Value::String("x".to_owned()));
+        needed.insert("script".to_owned(), toml::Value::String("x.rhai".to_owned()));
+        let before = problems.len();
+        if entry.is_table() && !has("name") {
+            problems.push(format!("{path}.name is missing; give every strategy a name"));
+        }
+        if entry.is_table() && !has("script") && !has("plugin") {
+            problems
+                .push(format!("{path} has no file; set script = \"name.rhai\" or plugin = \"libname.so\""));
+        }
+        if has("script") && has("plugin") {
+            problems.push(format!("{path} sets both script and plugin; keep one"));
+        }
+        let strategy: Option<StrategyConfig> = section(&path, entry, &needed, problems);
+        if problems.len() == before {
+            read.extend(strategy);
+        }
+    }
+    read
+}
+
+/// One table `path` read as a `T` key by key: each key is read alone, on top
+/// of `needed` (the keys a `T` cannot do without), so that an unknown key or
+/// a value of the wrong type is named without hiding any other; then the
+/// keys that could be read are read together.
+fn section<T: serde::de::DeserializeOwned>(
+    path: &str,
+    value: toml::Value,
+    needed: &toml::Table,
+    problems: &mut Vec<String>,
+) -> Option<T> {
+    let toml::Value::Table(table) = value else {
+        problems.push(format!("{path} = {}: it must be a table, [{path}] with its keys", shown(&value)));
+        return None;
+    };
+    let mut good = needed.clone();
+    for (key, value) in table {
+        let mut one = needed.clone();
+        if key == "plugin" {
+            one.remove("script");
+        }
+        one.insert(key.clone(), value.clone());
+        let mut unknown = false;
+        let read: Result<T, _> = serde_ignored::deserialize(toml::Value::Table(one), |_| unknown = true);
+        match read {
+            _ if unknown => problems.push(unknown_key(&format!("{path}.{key}"), &value)),
+            Err(error) => problems.push(format!("{path}.{key} = {}: {}", shown(&value), type_error(&error))),
+            Ok(_) => {
+                if key == "plugin" {
+                    good.remove("script");
+                }
+                good.insert(key, value);
+            }
+        }
+    }
+    match serde_ignored::deserialize(toml::Value::Table(good), |_| {}) {
+        Ok(read) => Some(read),
+        Err(error) => {
+            problems.push(format!("{path}: {}", type_error(&error)));
+            None
+        }
+    }
+}
+
+fn unknown_key(key: &str, value: &toml::Value) -> String {
+    format!(
+        "unknown key {key} = {}; remove it or fix its name (siglearn.example.toml shows every key)",
+        shown(value)
+    )
+}
+
+/// A TOML value as a problem quotes it: on one line, at most 60 characters.
+fn shown(value: &toml::Value) -> String {
+    let text = match value {
+        toml::Value::Table(_) => "a table".to_owned(),
+        other => other.to_string().replace('\n', " "),
+    };
+    match text.char_indices().nth(60) {
+        Some((end, _)) => format!("{}...", &text[..end]),
+        None => text,
+    }
+}
+
+/// serde's complaint about a value, on one line and in the words of the
+/// file (a whole number, not a u64).
+fn type_error(error: &toml::de::Error) -> String {
+    let mut text = error.message().split_whitespace().collect::<Vec<_>>().join(" ");
+    for (rust, words) in [
+        ("expected u64", "expected a whole number, 0 or more"),
+        ("expected u32", "expected a whole number, 0 or more"),
+        ("expected usize", "expected a whole number, 0 or more"),
+        ("expected f64", "expected a number"),
+        ("expected a boolean", "expected true or false"),
+    ] {
+        text = text.replace(rust, words);
+    }
+    text
+}
+
 /// The problem with a folder the user named (`what`: the key or flag), if
 /// it is not an existing folder.
 pub fn missing_folder(what: &str, folder: &Path) -> Option<String> {
@@ -214,19 +331,27 @@ pub fn missing_folder(what: &str, folder: &Path) -> Option<String> {
 
 /// A configuration that cannot be used, with every problem found.
 #[derive(Debug, thiserror::Error)]
-#[error("{}: {} problem(s):\n{}", path.display(), problems.len(), problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+#[error("{}: {} problem(s):\n{}", path.display(), problems.len(), bullets(problems))]
 pub struct ConfigError {
     pub path: PathBuf,
     pub problems: Vec<String>,
 }
 
+/// One bullet a problem; the lines of a longer one (a TOML syntax error
+/// with its caret) stay indented under it.
+fn bullets(problems: &[String]) -> String {
+    let bullet = |p: &String| format!("  - {}", p.trim_end().replace('\n', "\n    "));
+    problems.iter().map(bullet).collect::<Vec<_>>().join("\n")
+}
+
 impl Config {
     /// Reads, parses and checks `path`; script paths come back resolved.
+    /// Every problem is reported at once: unknown keys, values of the wrong
+    /// type, values out of range, missing files and folders.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let fail = |problem: String| ConfigError { path: path.to_path_buf(), problems: vec![problem] };
-        let text = std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read it: {e}")))?;
-        let mut config =
-            Config::parse(&text).map_err(|problems| ConfigError { path: path.to_path_buf(), problems })?;
+        let fail = |problems: Vec<String>| ConfigError { path: path.to_path_buf(), problems };
+        let text = std::fs::read_to_string(path).map_err(|e| fail(vec![format!("cannot read it: {e}")]))?;
+        let (mut config, mut problems) = Config::read(&text).map_err(fail)?;
         let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         // The folders the file names itself must exist; left at their
         // defaults, a missing scripts or plugins folder only means none.
@@ -241,7 +366,7 @@ impl Config {
                 *folder = base.join(&*folder);
             }
         }
-        let mut problems = config.validate();
+        problems.extend(config.validate());
         let daemon = &config.daemon;
         for (key, folder) in [("scripts", &daemon.scripts), ("plugins", &daemon.plugins)] {
             if named.iter().any(|k| k == key) {
@@ -251,39 +376,52 @@ impl Config {
         if let Some(folder) = daemon.db.parent().filter(|p| !p.as_os_str().is_empty()) {
             problems.extend(missing_folder("daemon.db's folder", folder));
         }
-        if problems.is_empty() { Ok(config) } else { Err(ConfigError { path: path.to_path_buf(), problems }) }
+        if problems.is_empty() { Ok(config) } else { Err(fail(problems)) }
     }
 
-    /// Parses TOML text, collecting every unknown key.
+    /// Parses TOML text; the error lists every unknown key and every value
+    /// of the wrong type (not the range checks of [`Config::validate`]).
     pub fn parse(text: &str) -> Result<Config, Vec<String>> {
-        let deserializer = toml::de::Deserializer::parse(text).map_err(|e| vec![e.to_string()])?;
-        let mut unknown = Vec::new();
-        let config: Config = serde_ignored::deserialize(deserializer, |path| unknown.push(path.to_string()))
-            .map_err(|e| vec![e.to_string()])?;
-        if unknown.is_empty() {
-            Ok(config)
-        } else {
-            Err(unknown
-                .into_iter()
-                .map(|key| format!("unknown key {key} (see siglearn.example.toml for every key)"))
-                .collect())
-        }
+        let (config, problems) = Config::read(text)?;
+        if problems.is_empty() { Ok(config) } else { Err(problems) }
     }
 
+    /// Parses TOML text key by key: the configuration with every key that
+    /// could be read, and a problem for each that could not (unknown, or of
+    /// the wrong type), which keeps its default so that it hides no other
+    /// problem. Only text that is not TOML at all is an error.
+    fn read(text: &str) -> Result<(Config, Vec<String>), Vec<String>> {
+        let table: toml::Table = toml::from_str(text).map_err(|e| vec![e.to_string()])?;
+        let mut config = Config::default();
+        let mut problems = Vec::new();
+        let none = toml::Table::new();
+        for (key, value) in table {
+            let problems = &mut problems;
+            match key.as_str() {
+                "outcomes" => config.outcomes = section(&key, value, &none, problems).unwrap_or_default(),
+                "experiment" => config.experiment = section(&key, value, &none, problems).unwrap_or_default(),
+                "schedule" => config.schedule = section(&key, value, &none, problems).unwrap_or_default(),
+                "retrain" => config.retrain = section(&key, value, &none, problems).unwrap_or_default(),
+                "limits" => config.limits = section(&key, value, &none, problems).unwrap_or_default(),
+                "daemon" => config.daemon = section(&key, value, &none, problems).unwrap_or_default(),
+                "strategies" => config.strategies = strategies(value, problems),
+                _ => problems.push(unknown_key(&key, &value)),
+            }
+        }
+        Ok((config, problems))
+    }
     /// Every problem with the values, scripts and names.
     pub fn validate(&self) -> Vec<String> {
         let mut problems = Vec::new();
         if !(self.outcomes.fee_pct.is_finite() && (0.0..50.0).contains(&self.outcomes.fee_pct)) {
             problems.push(format!("outcomes.fee_pct is {}; use a percent in [0, 50)", self.outcomes.fee_pct));
         }
-        if let Err(message) = self.experiment.test().validate() {
-            problems.extend(message.split("; ").map(|p| format!("experiment.{p}")));
-        }
+        problems.extend(self.experiment.test().problems().into_iter().map(|p| format!("experiment.{p}")));
         if let Err(schedule) = Schedule::new(&self.schedule) {
             problems.extend(schedule);
         }
         if self.retrain.train_days == 0 {
-            problems.push("retrain.train_days must be at least 1".to_owned());
+            problems.push("retrain.train_days is 0; use at least 1".to_owned());
         }
         problems.extend(self.limits.validate());
         if self.daemon.listen.parse::<std::net::SocketAddr>().is_err() {
@@ -299,7 +437,7 @@ impl Config {
             [("snapshot_minutes", self.daemon.snapshot_minutes), ("queue", self.daemon.queue as u64)]
         {
             if value == 0 {
-                problems.push(format!("daemon.{name} must be at least 1"));
+                problems.push(format!("daemon.{name} is 0; use at least 1"));
             }
         }
         // Durations are bounded so that no sum or product of them overflows.
@@ -440,7 +578,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(problems.len(), 3, "{problems:?}");
         assert!(problems[0].contains("outcomes.ambiguty"), "{problems:?}");
-        assert!(problems[2].contains("strategies.0.parms"), "{problems:?}");
+        assert!(problems[2].contains("strategies[0].parms"), "{problems:?}");
     }
 
     #[test]
@@ -468,6 +606,45 @@ mod tests {
     }
 
     #[test]
+    fn unknown_keys_type_errors_and_range_errors_are_reported_together_one_line_each() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("siglearn.toml");
+        std::fs::write(
+            &path,
+            "[outcomes]\nambiguty = \"take_first\"\n[experiment]\nalpha = 2.0\nmin_blocks = -1\nblock_minutes = 0\n",
+        )
+        .unwrap();
+        let error = Config::load(&path).unwrap_err();
+        // Each problem: its section.key, the value given, and what to write instead.
+        let expected = [
+            ("unknown key outcomes.ambiguty = \"take_first\"", "remove it or fix its name"),
+            ("experiment.alpha must be between 0 and 1 exclusive", "got 2"),
+            ("experiment.min_blocks = -1", "expected a whole number, 0 or more"),
+            ("experiment.block_minutes must be from 1 to 527040", "got 0"),
+        ];
+        assert_eq!(error.problems.len(), expected.len(), "{error}");
+        for (start, fix) in expected {
+            let problem = error.problems.iter().find(|p| p.starts_with(start));
+            let problem = problem.unwrap_or_else(|| panic!("no problem starts with {start:?}: {error}"));
+            assert!(problem.contains(fix) && !problem.contains('\n'), "{problem:?}");
+        }
+        let shown = error.to_string();
+        assert_eq!(shown.lines().count(), 1 + expected.len(), "{shown}");
+    }
+
+    #[test]
+    fn a_strategy_entry_with_a_bad_key_is_named_by_its_index() {
+        let problems = Config::parse(
+            "[[strategies]]\nname = \"a\"\nscript = \"a.rhai\"\nenabled = \"yes\"\n\
+             [[strategies]]\nscript = \"b.rhai\"\n[[strategies]]\nname = \"c\"\nplugin = \"libc.so\"\n",
+        )
+        .unwrap_err();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].starts_with("strategies[0].enabled = \"yes\": "), "{problems:?}");
+        assert!(problems[1].starts_with("strategies[1].name is missing"), "{problems:?}");
+    }
+
+    #[test]
     fn the_token_never_shows_in_debug_output() {
         let config = Config::parse("[daemon]\ntoken = \"hunter2\"\n").unwrap();
         let shown = format!("{config:?}");
@@ -478,6 +655,11 @@ mod tests {
     fn syntax_errors_name_the_line() {
         let problems = Config::parse("[outcomes\nfee_pct = 1").unwrap_err();
         assert!(problems[0].contains("line 1"), "{problems:?}");
+        // Shown under its bullet: the caret lines are indented, not new bullets.
+        let shown = ConfigError { path: "s.toml".into(), problems }.to_string();
+        let lines: Vec<&str> = shown.lines().collect();
+        assert!(lines[1].starts_with("  - ") && lines.len() > 2, "{shown}");
+        assert!(lines[2..].iter().all(|line| line.starts_with("    ")), "{shown}");
     }
 
     #[test]
@@ -529,7 +711,7 @@ mod tests {
     #[test]
     fn durations_longer_than_ten_years_are_refused_by_name() {
         let config = Config::parse(
-            "[daemon]\nsnapshot_minutes = 18446744073709551615\nfuture_tolerance_minutes = 6000000\n\
+            "[daemon]\nsnapshot_minutes = 9223372036854775807\nfuture_tolerance_minutes = 6000000\n\
              [experiment]\nprobation_days = 4000\n[retrain]\ntrain_days = 3651\n",
         )
         .unwrap();

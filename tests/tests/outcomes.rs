@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{csv_rows, json, out, siglearn, write};
+use common::{csv_rows, json, out, siglearn, siglearn_error, write};
 
 /// One-minute bars of GOLD from 00:00 to 00:06.
 const CANDLES: &str = "symbol,ts,open,high,low,close,volume
@@ -233,4 +233,40 @@ fn ticks_exit_at_the_tick_price() {
         ("106.25", "2024-01-01T00:00:01Z")
     );
     assert_eq!(rows[0]["holding_minutes"].parse::<f64>().unwrap(), 1.0 / 60.0);
+}
+
+#[test]
+fn a_replay_refuses_a_bad_signal_naming_every_bad_field_of_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let candles = write(dir.path(), "candles.csv", CANDLES);
+    // Line 2: a side that is neither, a 200-byte id, a 70-byte symbol, a
+    // negative entry, confidence 2 and a vote of 5. Line 3: a hold of over
+    // ten years, a take-profit below a long's entry and confidence -1.
+    let signals = write(
+        dir.path(),
+        "signals.csv",
+        &format!(
+            "signal_id,symbol,side,entry_ts,entry_price,take_profit,stop_loss,max_hold_minutes,confidence,head.rsi\n\
+             {},{},up,2024-01-01T00:01:00Z,-1,105,98,,2,5\n\
+             b,GOLD,long,2024-01-01T00:01:00Z,100,95,98,6000000,-1,\n",
+            "i".repeat(200),
+            "G".repeat(70)
+        ),
+    );
+    let error = siglearn_error(&["replay", "--candles", &candles, "--signals", &signals]);
+    for (line, field) in [
+        (2, "side"),
+        (2, "signal_id"),
+        (2, "symbol"),
+        (2, "entry_price"),
+        (2, "confidence"),
+        (2, "head.rsi"),
+        (3, "max_hold_minutes"),
+        (3, "take_profit"),
+        (3, "confidence"),
+    ] {
+        assert!(error.contains(&format!("signals.csv:{line}: {field}: ")), "line {line} {field}: {error}");
+    }
+    assert!(error.contains("2 bad row(s)"), "{error}");
+    assert_eq!(error.matches("signals.csv:").count(), 9, "nothing else listed: {error}");
 }

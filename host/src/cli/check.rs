@@ -29,6 +29,16 @@ pub(super) fn run(args: CheckArgs) -> anyhow::Result<()> {
         Ok(_) => bail!("--params must be a JSON object, like '{{\"threshold\": 0.4}}'"),
         Err(error) => bail!("--params is not JSON: {error}"),
     };
+    // Any other file would be compiled as Rhai and fail with a syntax error
+    // about its first line; say what check takes instead.
+    let is_script = args.script.extension().is_some_and(|e| e.eq_ignore_ascii_case("rhai"));
+    if !is_script && !crate::strategy::native::is_library(&args.script) {
+        bail!(
+            "{}: check takes a Rhai script (.rhai) or a plugin library (.so, .dylib, .dll); \
+             signals and candles are read by replay",
+            args.script.display()
+        );
+    }
     let name = crate::strategy::native::strategy_name(&args.script).unwrap_or_else(|| "strategy".to_owned());
     outln!("check {}", args.script.display());
     let mut strategy = match crate::strategy::open(StrategyId::new(name), &args.script, Limits::default()) {
@@ -133,4 +143,19 @@ fn brief(state: &Result<serde_json::Value, StrategyError>) -> String {
 fn fail(step: &str, error: &StrategyError) -> anyhow::Result<()> {
     outln!("  {step:<12} FAILED");
     bail!("{error}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_that_is_neither_a_script_nor_a_library_is_refused_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("signals.csv");
+        std::fs::write(&path, "signal_id,symbol\na,BTC\n").unwrap();
+        let error = run(CheckArgs { script: path.clone(), params: "{}".to_owned() }).unwrap_err().to_string();
+        assert!(error.starts_with(&format!("{}: ", path.display())), "{error}");
+        assert!(error.contains("a Rhai script (.rhai) or a plugin library (.so, .dylib, .dll)"), "{error}");
+    }
 }

@@ -7,13 +7,12 @@
 //! `daemon.future_tolerance_minutes`) is refused, since the daemon's jobs run
 //! on the wall clock and a stamp from the future would run them early.
 
-use serde::Deserialize;
 use serde::de::{Error as _, SeqAccess, Visitor};
-use siglearn_plugin_api::{Bar, Names, Price, PriceUpdate, Signal, Symbol, Tick, Timestamp};
+use siglearn_plugin_api::{Names, PriceUpdate, Signal, Timestamp};
 
 use super::{MAX_BATCH, Problems, Refusal};
-use crate::format::{signal_from_json, signals_from_json_array};
-use crate::timestamp::{format_timestamp, timestamp_from_json};
+use crate::format::{price_from_json, signal_from_json, signals_from_json_array};
+use crate::timestamp::format_timestamp;
 
 /// The refusal of a batch of more than [`MAX_BATCH`] items.
 fn too_many() -> Refusal {
@@ -271,73 +270,6 @@ pub(crate) fn signals(body: &[u8], latest: Timestamp) -> Result<Vec<Signal>, Ref
     if problems.is_empty() { Ok(signals) } else { Err(Refusal::invalid("invalid signals", problems)) }
 }
 
-/// A price as posted: a bar (open, high, low, close, volume) or a tick (price).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PostedPrice {
-    symbol: String,
-    ts: serde_json::Value,
-    open: Option<f64>,
-    high: Option<f64>,
-    low: Option<f64>,
-    close: Option<f64>,
-    volume: Option<f64>,
-    price: Option<f64>,
-}
-
-impl PostedPrice {
-    /// The update, or every problem with it (field, reason).
-    fn into_update(self) -> Result<PriceUpdate, Vec<(&'static str, String)>> {
-        let mut problems = Vec::new();
-        if self.symbol.trim().is_empty() {
-            problems.push(("symbol", "missing value".to_owned()));
-        } else if self.symbol.len() > siglearn_plugin_api::MAX_NAME_BYTES {
-            let (bytes, max) = (self.symbol.len(), siglearn_plugin_api::MAX_NAME_BYTES);
-            problems.push(("symbol", format!("symbol is {bytes} bytes long; the most is {max}")));
-        }
-        let ts = timestamp_from_json(&self.ts).map_err(|e| ("ts", e.to_string()));
-        let price = match (self.price, self.open, self.high, self.low, self.close) {
-            (Some(price), None, None, None, None) => Some(Price::Tick(Tick { ts: Timestamp(0), price })),
-            (None, Some(open), Some(high), Some(low), Some(close)) => Some(Price::Bar(Bar {
-                ts: Timestamp(0),
-                open,
-                high,
-                low,
-                close,
-                volume: self.volume.unwrap_or(0.0),
-            })),
-            _ => {
-                problems.push((
-                    "price",
-                    "send a tick (price) or a bar (open, high, low, close, optional volume), not both"
-                        .to_owned(),
-                ));
-                None
-            }
-        };
-        if let Some(price) = &price {
-            problems.extend(price.problems().into_iter().map(|e| (e.field(), e.to_string())));
-        }
-        let ts = match ts {
-            Ok(ts) => Some(ts),
-            Err(problem) => {
-                problems.push(problem);
-                None
-            }
-        };
-        match (price, ts) {
-            (Some(price), Some(ts)) if problems.is_empty() => {
-                let price = match price {
-                    Price::Bar(bar) => Price::Bar(Bar { ts, ..bar }),
-                    Price::Tick(tick) => Price::Tick(Tick { ts, ..tick }),
-                };
-                Ok(PriceUpdate { symbol: Symbol::new(self.symbol.as_str()), price })
-            }
-            _ => Err(problems),
-        }
-    }
-}
-
 /// The price updates of a body, or its problems (see [`Problems`]); none
 /// may be stamped after `latest`.
 pub(crate) fn prices(body: &[u8], latest: Timestamp) -> Result<Vec<PriceUpdate>, Refusal> {
@@ -345,10 +277,7 @@ pub(crate) fn prices(body: &[u8], latest: Timestamp) -> Result<Vec<PriceUpdate>,
     let mut updates = Vec::new();
     let mut problems = Problems::default();
     each_object(body, |index, value| {
-        let parsed = serde_json::from_value::<PostedPrice>(value)
-            .map_err(|e| vec![("-", e.to_string())])
-            .and_then(PostedPrice::into_update);
-        match parsed {
+        match price_from_json(&value) {
             Ok(update) => {
                 if let Some(reason) = ahead(update.price.ts(), latest) {
                     problems.push(index, "ts", reason);
@@ -359,7 +288,7 @@ pub(crate) fn prices(body: &[u8], latest: Timestamp) -> Result<Vec<PriceUpdate>,
             }
             Err(bad) => {
                 for (field, reason) in bad {
-                    problems.push(index, field, reason);
+                    problems.push(index, &field, reason);
                 }
             }
         }
@@ -369,6 +298,8 @@ pub(crate) fn prices(body: &[u8], latest: Timestamp) -> Result<Vec<PriceUpdate>,
 
 #[cfg(test)]
 mod tests {
+    use siglearn_plugin_api::Price;
+
     use super::*;
 
     /// Far ahead of every instant these tests post.
@@ -417,8 +348,8 @@ mod tests {
             .iter()
             .map(|d| (d["index"].as_u64().unwrap(), d["field"].as_str().unwrap()))
             .collect();
-        // Item 1: an unknown key is named first (its values are checked once the keys are right).
-        assert_eq!(found, [(1, "x"), (2, "signal_id")]);
+        // Item 1: the unknown key beside the bad values; item 2: the repeated id.
+        assert_eq!(found, [(1, "x"), (1, "take_profit"), (1, "confidence"), (2, "signal_id")]);
         let second = SIGNAL
             .replace("\"a\"", "\"b\"")
             .replace("110", "90")

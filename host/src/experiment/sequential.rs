@@ -134,6 +134,12 @@ impl SequentialConfig {
     /// Checks every field and reports all problems at once, each naming its
     /// field and the fix.
     pub fn validate(&self) -> Result<(), String> {
+        let problems = self.problems();
+        if problems.is_empty() { Ok(()) } else { Err(problems.join("; ")) }
+    }
+
+    /// Every problem of [`SequentialConfig::validate`], one message each.
+    pub fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
         if !(self.alpha > 0.0 && self.alpha < 1.0) {
             problems.push(format!("alpha must be between 0 and 1 exclusive, e.g. 0.05; got {}", self.alpha));
@@ -153,7 +159,7 @@ impl SequentialConfig {
                 self.block_minutes
             ));
         }
-        if problems.is_empty() { Ok(()) } else { Err(problems.join("; ")) }
+        problems
     }
 
     /// The block of entry time `ts` falls in (blocks start at the Unix
@@ -689,7 +695,7 @@ mod tests {
 
     #[test]
     fn config_validation_accepts_the_edges_of_each_range_and_refuses_one_beyond() {
-        let with = |min_blocks: u32, block_minutes: u32| {
+        let with = |min_blocks: u64, block_minutes: u64| {
             SequentialConfig { min_blocks, block_minutes, ..SequentialConfig::default() }.validate()
         };
         assert_eq!(with(2, 1), Ok(()));
@@ -704,7 +710,7 @@ mod tests {
         // rho*^2 = (-2 ln alpha + ln(1 - 2 ln alpha)) / planned (Waudby-Smith
         // et al. 2024, eq. for the asymptotic CS), for alpha 0.05 worked out
         // by hand: 5.991464547 + ln 6.991464547 = 7.936154602.
-        let rho = |alpha: f64, planned_blocks: u32| {
+        let rho = |alpha: f64, planned_blocks: u64| {
             SequentialConfig { alpha, planned_blocks, ..SequentialConfig::default() }.unit_rho_squared()
         };
         assert!((rho(0.05, 1).unwrap() - 7.936_154_601_737_565).abs() < 1e-12);

@@ -6,6 +6,7 @@
 //! and counted. Structural problems (unsorted candles, duplicate timestamps,
 //! one symbol in two files, a missing column) always refuse the input.
 
+mod cell;
 mod columns;
 mod prices;
 mod signals;
@@ -34,7 +35,8 @@ mod fuzz {
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use prices::{Prices, Series, most_common_gap, read_prices, write_candles};
+pub use cell::FieldProblem;
+pub use prices::{Prices, Series, most_common_gap, price_from_json, read_prices, write_candles};
 pub use signals::{SignalFile, read_signals, signal_from_json, signals_from_json_array, write_signals};
 pub use trades::{TRADES_HEADER, write_trades};
 
@@ -60,26 +62,37 @@ impl fmt::Display for RowError {
     }
 }
 
-/// Bad rows found in one or more files, with the first few kept to show.
+/// Bad rows found in one or more files, with the first few of their
+/// problems kept to show (a row may have several, each its own line).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RowErrors {
+    /// Bad rows.
     pub count: usize,
+    /// Problems of those rows, at least one a row.
+    pub problems: usize,
     pub examples: Vec<RowError>,
 }
 
 impl RowErrors {
-    /// How many bad rows are kept to show.
+    /// How many problems are kept to show.
     const SHOWN: usize = 20;
 
+    /// One bad row with one problem.
     pub(crate) fn push(&mut self, error: RowError) {
+        self.push_row(vec![error]);
+    }
+
+    /// One bad row with every problem it has.
+    pub(crate) fn push_row(&mut self, errors: Vec<RowError>) {
         self.count += 1;
-        if self.examples.len() < Self::SHOWN {
-            self.examples.push(error);
-        }
+        self.problems += errors.len();
+        let room = Self::SHOWN.saturating_sub(self.examples.len());
+        self.examples.extend(errors.into_iter().take(room));
     }
 
     pub(crate) fn absorb(&mut self, other: RowErrors) {
         self.count += other.count;
+        self.problems += other.problems;
         let room = Self::SHOWN.saturating_sub(self.examples.len());
         self.examples.extend(other.examples.into_iter().take(room));
     }
@@ -94,8 +107,8 @@ impl fmt::Display for RowErrors {
         for error in &self.examples {
             writeln!(f, "  {error}")?;
         }
-        if self.count > self.examples.len() {
-            writeln!(f, "  ... and {} more", self.count - self.examples.len())?;
+        if self.problems > self.examples.len() {
+            writeln!(f, "  ... and {} more problem(s)", self.problems - self.examples.len())?;
         }
         Ok(())
     }
@@ -146,13 +159,30 @@ impl<'a> Rejects<'a> {
         Rejects { path, errors: RowErrors::default() }
     }
 
+    /// A bad row with one problem.
     pub(crate) fn add(&mut self, line: u64, field: impl Into<String>, reason: impl Into<String>) {
-        self.errors.push(RowError {
-            path: self.path.to_path_buf(),
-            line,
-            field: field.into(),
-            reason: reason.into(),
-        });
+        let field: String = field.into();
+        self.add_all(line, [(field, reason.into())]);
+    }
+
+    /// A bad row with every problem it has, as (field, reason).
+    pub(crate) fn add_all<F: Into<String>>(
+        &mut self,
+        line: u64,
+        problems: impl IntoIterator<Item = (F, String)>,
+    ) {
+        let path = self.path;
+        self.errors.push_row(
+            problems
+                .into_iter()
+                .map(|(field, reason)| RowError {
+                    path: path.to_path_buf(),
+                    line,
+                    field: field.into(),
+                    reason,
+                })
+                .collect(),
+        );
     }
 
     /// The bad rows, or the refusal of the whole input.
@@ -169,8 +199,12 @@ pub(crate) fn open(path: &Path) -> Result<std::fs::File, FormatError> {
     std::fs::File::open(path).map_err(|source| FormatError::Io { path: path.to_path_buf(), source })
 }
 
-/// Parses a number cell; `field` names the column in the error.
+/// Parses a number cell; the error quotes the cell (at most 60 characters).
 pub(crate) fn parse_f64(text: &str) -> Result<f64, String> {
-    let value: f64 = text.trim().parse().map_err(|_| format!("{text:?} is not a number"))?;
-    if value.is_finite() { Ok(value) } else { Err(format!("{text:?} is not a finite number")) }
+    let quoted = || match text.char_indices().nth(60) {
+        Some((end, _)) => format!("{:?}...", &text[..end]),
+        None => format!("{text:?}"),
+    };
+    let value: f64 = text.trim().parse().map_err(|_| format!("{} is not a number", quoted()))?;
+    if value.is_finite() { Ok(value) } else { Err(format!("{} is not a finite number", quoted())) }
 }

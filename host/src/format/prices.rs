@@ -11,8 +11,9 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use siglearn_plugin_api::{Bar, Price, Symbol, Tick, Timestamp};
+use siglearn_plugin_api::{Bar, MAX_NAME_BYTES, Price, PriceUpdate, Symbol, Tick, Timestamp};
 
+use super::cell::{Cell, FieldProblem, cut, shown};
 use super::columns::{self, Columns};
 use super::{FormatError, ReadOptions, Rejects, RowErrors, parse_f64};
 use crate::timestamp::{format_timestamp, parse_timestamp};
@@ -160,6 +161,100 @@ pub fn write_candles(path: &Path, series: &[Series]) -> Result<(), FormatError> 
     inner.flush().map_err(fail)
 }
 
+/// The keys of a price posted as JSON: a bar or a tick.
+const JSON_KEYS: [&str; 8] = ["symbol", "ts", "open", "high", "low", "close", "volume", "price"];
+
+/// Reads one price update from a JSON object (as the daemon receives
+/// them): a bar (`open`, `high`, `low`, `close`, optional `volume`) or a
+/// tick (`price`), with `symbol` and `ts`. The error lists every problem as
+/// (field, reason): unknown keys, missing keys, values of the wrong type and
+/// values that break a rule of a bar or tick, all at once.
+pub fn price_from_json(value: &serde_json::Value) -> Result<PriceUpdate, Vec<FieldProblem>> {
+    let Some(object) = value.as_object() else {
+        return Err(vec![("-".to_owned(), format!("{} is not a JSON object", shown(value)))]);
+    };
+    let mut problems: Vec<FieldProblem> = Vec::new();
+    let cell = |key: &str| object.get(key).map_or(Cell::Absent, Cell::Json);
+    let mut fail = |field: &str, reason: String| problems.push((field.to_owned(), reason));
+    let symbol = match cell("symbol").text("a string") {
+        Ok(Some(symbol)) if !symbol.trim().is_empty() => symbol,
+        Ok(_) => {
+            fail("symbol", "missing value; every price needs its symbol".to_owned());
+            ""
+        }
+        Err(reason) => {
+            fail("symbol", reason);
+            ""
+        }
+    };
+    if symbol.len() > MAX_NAME_BYTES {
+        fail("symbol", format!("symbol is {} bytes long; the most is {MAX_NAME_BYTES}", symbol.len()));
+    }
+    // Which shape the item has is told by the keys it sets; a value that
+    // cannot be read stands in as NaN, which the price rules refuse, and
+    // that problem is not listed twice.
+    let set = |key: &str| !cell(key).is_absent();
+    let mut number = |field: &str| match cell(field).number() {
+        Ok(value) => value.unwrap_or(f64::NAN),
+        Err(reason) => {
+            fail(field, reason);
+            f64::NAN
+        }
+    };
+    let bar = ["open", "high", "low", "close"];
+    let price = if set("price") && !bar.iter().any(|&key| set(key)) {
+        Some(Price::Tick(Tick { ts: Timestamp(0), price: number("price") }))
+    } else if !set("price") && bar.iter().all(|&key| set(key)) {
+        let [open, high, low, close] = bar.map(&mut number);
+        let volume = if set("volume") { number("volume") } else { 0.0 };
+        Some(Price::Bar(Bar { ts: Timestamp(0), open, high, low, close, volume }))
+    } else {
+        fail(
+            "price",
+            "send a tick (price) or a bar (open, high, low, close, optional volume), not both".to_owned(),
+        );
+        None
+    };
+    if let Some(price) = &price {
+        for error in price.problems() {
+            if !problems.iter().any(|(field, _)| field == error.field()) {
+                problems.push((error.field().to_owned(), error.to_string()));
+            }
+        }
+    }
+    let ts = match cell("ts").instant() {
+        Ok(Some(ts)) => Some(ts),
+        Ok(None) => {
+            problems.push(("ts".to_owned(), "missing value; every price needs its ts".to_owned()));
+            None
+        }
+        Err(reason) => {
+            problems.push(("ts".to_owned(), reason));
+            None
+        }
+    };
+    for key in object.keys().filter(|key| !JSON_KEYS.contains(&key.as_str())) {
+        let key = cut(key);
+        problems.push((
+            key.clone(),
+            format!(
+                "unknown field {key:?}; remove it or fix its name (the fields are {})",
+                JSON_KEYS.join(", ")
+            ),
+        ));
+    }
+    match (price, ts) {
+        (Some(price), Some(ts)) if problems.is_empty() => {
+            let price = match price {
+                Price::Bar(bar) => Price::Bar(Bar { ts, ..bar }),
+                Price::Tick(tick) => Price::Tick(Tick { ts, ..tick }),
+            };
+            Ok(PriceUpdate { symbol: Symbol::new(symbol), price })
+        }
+        _ => Err(problems),
+    }
+}
+
 /// Rows of one symbol while a file is read.
 struct Growing {
     symbol: Symbol,
@@ -188,8 +283,8 @@ fn read_file(path: &Path, kind: Kind, options: ReadOptions) -> Result<(Vec<Serie
         let line = record.position().map_or(line, csv::Position::line);
         let (symbol, price) = match layout.parse(&record) {
             Ok(parsed) => parsed,
-            Err((field, reason)) => {
-                rejects.add(line, field, reason);
+            Err(problems) => {
+                rejects.add_all(line, problems);
                 continue;
             }
         };
@@ -273,23 +368,36 @@ impl Layout {
         })
     }
 
-    fn parse<'r>(&self, record: &'r csv::StringRecord) -> Result<(&'r str, Price), FieldError> {
+    /// The symbol and price of a row, or every problem with it: each cell
+    /// is read on its own, and the rules of a bar are checked on the cells
+    /// that could be read.
+    fn parse<'r>(&self, record: &'r csv::StringRecord) -> Result<(&'r str, Price), Vec<FieldError>> {
         let cell = |i: usize| record.get(i).unwrap_or("");
+        let mut problems = Vec::new();
         let symbol = cell(self.symbol);
         if symbol.is_empty() {
-            return Err(("symbol", "missing value".to_owned()));
+            problems.push(("symbol", "missing value; every row needs its symbol".to_owned()));
         }
-        let ts = parse_timestamp(cell(self.ts)).map_err(|error| ("ts", error.to_string()))?;
+        let ts = parse_timestamp(cell(self.ts)).unwrap_or_else(|error| {
+            problems.push(("ts", error.to_string()));
+            Timestamp(0)
+        });
+        // A cell that is not a number stands in as NaN, which the price
+        // rules refuse; that problem is not listed twice.
+        let mut number = |field: &'static str, text: &str| {
+            parse_f64(text).unwrap_or_else(|reason| {
+                problems.push((field, reason));
+                f64::NAN
+            })
+        };
         let mut values = [0.0; 4];
         for (value, &(i, name)) in values.iter_mut().zip(&self.prices) {
-            *value = parse_f64(cell(i)).map_err(|reason| (name, reason))?;
+            *value = number(name, cell(i));
         }
         let price = match self.kind {
             Kind::Candles => {
                 let volume = match self.volume {
-                    Some(i) if !cell(i).is_empty() => {
-                        parse_f64(cell(i)).map_err(|reason| ("volume", reason))?
-                    }
+                    Some(i) if !cell(i).is_empty() => number("volume", cell(i)),
                     _ => 0.0,
                 };
                 let [open, high, low, close] = values;
@@ -297,8 +405,12 @@ impl Layout {
             }
             Kind::Ticks => Price::Tick(Tick { ts, price: values[0] }),
         };
-        price.validate().map_err(|error| (error.field(), error.to_string()))?;
-        Ok((symbol, price))
+        for error in price.problems() {
+            if !problems.iter().any(|(field, _)| *field == error.field()) {
+                problems.push((error.field(), error.to_string()));
+            }
+        }
+        if problems.is_empty() { Ok((symbol, price)) } else { Err(problems) }
     }
 }
 
@@ -350,6 +462,57 @@ mod tests {
         assert!(text.contains("--skip-invalid"), "{text}");
         let (series, skipped) = read_prices(&[path], &[], ReadOptions { skip_invalid: true }).unwrap();
         assert_eq!((series[0].prices.len(), skipped.count), (1, 3));
+    }
+
+    #[test]
+    fn every_bad_cell_of_a_price_row_is_listed_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        // Line 2: no symbol, epoch seconds, an open that is not a number and
+        // a negative volume; line 3: low above the close and high below the open.
+        let path = file(&dir, "c.csv", &format!("{HEADER},1714557600,abc,2,0.5,1,-3\nA,0,3,2.5,1.5,1,0\n"));
+        let text = read_prices(&[path], &[], ReadOptions::default()).unwrap_err().to_string();
+        for expected in [
+            "c.csv:2: symbol: missing value",
+            "c.csv:2: ts: \"1714557600\" looks like epoch seconds",
+            "c.csv:2: open: \"abc\" is not a number",
+            "c.csv:2: volume: volume is -3",
+            "c.csv:3: low: low is above open or close",
+            "c.csv:3: high: high is below open or close",
+        ] {
+            assert!(text.contains(expected), "{expected:?} missing from {text}");
+        }
+        assert!(text.starts_with("2 bad row(s)"), "{text}");
+    }
+
+    #[test]
+    fn a_posted_price_lists_unknown_keys_and_wrong_types_beside_its_other_problems() {
+        let item = serde_json::json!({"symbol": 5, "ts": 1714557600, "open": "1", "high": 2, "low": 0.5,
+            "close": 1, "colour": "red"});
+        let problems = price_from_json(&item).unwrap_err();
+        let found: Vec<(&str, &str)> = problems.iter().map(|(f, r)| (f.as_str(), r.as_str())).collect();
+        assert_eq!(
+            found.iter().map(|p| p.0).collect::<Vec<_>>(),
+            ["symbol", "open", "ts", "colour"],
+            "{found:#?}"
+        );
+        for (piece, (_, reason)) in [
+            "5 is not a string",
+            "\"1\" is not a number",
+            "looks like epoch seconds",
+            "unknown field \"colour\"",
+        ]
+        .iter()
+        .zip(&found)
+        {
+            assert!(reason.contains(piece), "{reason:?} lacks {piece:?}");
+        }
+        // Read: every rule of a bar, once the values are numbers.
+        let bar = serde_json::json!({"symbol": "A", "ts": 0, "open": 3, "high": 2.5, "low": 1.5, "close": 1, "volume": -1});
+        let fields: Vec<String> = price_from_json(&bar).unwrap_err().into_iter().map(|p| p.0).collect();
+        assert_eq!(fields, ["volume", "low", "high"]);
+        let tick = serde_json::json!({"symbol": "A", "ts": "2024-05-01T10:00:00Z", "price": 1.5});
+        let update = price_from_json(&tick).unwrap();
+        assert_eq!(update.price, Price::Tick(Tick { ts: Timestamp(1_714_557_600_000), price: 1.5 }));
     }
 
     #[test]

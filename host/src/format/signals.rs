@@ -8,6 +8,10 @@
 //! absent. Any other column is refused, so a typo never silently drops data.
 //! JSON Lines: one object per line with the same keys, plus `heads` and
 //! `indicators` objects; `entry_ts` is a string or epoch milliseconds.
+//!
+//! A row, a line and an item the daemon receives are all read by one parse
+//! ([`signal_from_json`] for JSON): each field on its own, then the rules
+//! of a valid signal, so that a bad one lists every problem at once.
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::{BufRead, BufReader, Write};
@@ -15,10 +19,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::Deserialize;
-use siglearn_plugin_api::{MILLIS_PER_MINUTE, Names, Side, Signal, SignalId, Symbol, Values};
+use siglearn_plugin_api::{
+    MAX_VALUES, MILLIS_PER_MINUTE, Names, Side, Signal, SignalError, SignalId, Symbol, Timestamp, Values,
+};
 
+use super::cell::{Cell, FieldProblem, cut, shown};
 use super::columns::{self, Columns};
-use super::{FormatError, ReadOptions, Rejects, RowErrors, parse_f64};
+use super::{FormatError, ReadOptions, Rejects, RowErrors};
 use crate::timestamp::{MAX_HOLD_MS, format_timestamp, timestamp_from_json};
 
 const REQUIRED: [&str; 8] = [
@@ -74,14 +81,15 @@ pub fn read_signals(path: &Path, options: ReadOptions) -> Result<SignalFile, For
     Ok(SignalFile { path: path.to_path_buf(), signals, lines, skipped })
 }
 
-/// One signal as written in a file, before validation.
+/// One signal of a JSON array as serde reads it in one pass: the daemon's
+/// fast path for a batch that is all valid. Any problem sends the batch
+/// through [`Item`], which names every one.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Record {
     signal_id: String,
     symbol: String,
     side: String,
-    /// Text or epoch milliseconds, read by [`timestamp_from_json`].
     #[serde(default)]
     entry_ts: serde_json::Value,
     entry_price: f64,
@@ -97,64 +105,250 @@ struct Record {
     indicators: Values,
 }
 
-type FieldError = (String, String);
-
 impl Record {
-    /// The valid signal, or the first problem with it.
-    fn into_signal(self) -> Result<Signal, FieldError> {
-        let signal = self.into_parsed()?;
-        signal.validate().map_err(|e| (e.field(), e.to_string()))?;
-        Ok(signal)
-    }
-
-    /// The signal, parsed but not validated.
-    fn into_parsed(self) -> Result<Signal, FieldError> {
-        let side: Side =
-            self.side.parse().map_err(|e: siglearn_plugin_api::ParseSideError| field("side", e))?;
-        let entry_ts = timestamp_from_json(&self.entry_ts).map_err(|e| field("entry_ts", e))?;
-        let max_hold_ms = match self.max_hold_minutes {
-            None => None,
-            Some(minutes) if minutes.is_finite() && minutes > 0.0 => {
-                let millis = (minutes * MILLIS_PER_MINUTE as f64).round();
-                if millis > MAX_HOLD_MS as f64 {
-                    return Err(field(
-                        "max_hold_minutes",
-                        format!(
-                            "{minutes} minutes is longer than ten years ({} minutes); use a shorter hold",
-                            MAX_HOLD_MS / MILLIS_PER_MINUTE
-                        ),
-                    ));
-                }
-                Some(millis as i64)
-            }
-            Some(minutes) => {
-                return Err(field(
-                    "max_hold_minutes",
-                    format!("{minutes} is not a positive number of minutes"),
-                ));
-            }
-        };
+    /// The signal when it is valid; `None` says "read it with [`Item`]".
+    fn into_valid_signal(self, names: &mut Names) -> Option<Signal> {
         let signal = Signal {
             id: SignalId::new(self.signal_id),
             symbol: Symbol::new(self.symbol.as_str()),
-            side,
-            entry_ts,
+            side: self.side.parse().ok()?,
+            entry_ts: timestamp_from_json(&self.entry_ts).ok()?,
             entry_price: self.entry_price,
             take_profit: self.take_profit,
             stop_loss: self.stop_loss,
-            max_hold_ms,
+            max_hold_ms: self.max_hold_minutes.map(hold_ms).transpose().ok()?,
             confidence: self.confidence,
             pattern: self.pattern.filter(|p| !p.is_empty()),
             regime: self.regime.filter(|r| !r.is_empty()),
-            heads: self.heads,
-            indicators: self.indicators,
+            heads: names.share(self.heads),
+            indicators: names.share(self.indicators),
         };
-        Ok(signal)
+        signal.validate().is_ok().then_some(signal)
     }
 }
 
-fn field(name: &str, reason: impl ToString) -> FieldError {
-    (name.to_owned(), reason.to_string())
+/// Every field of a signal but its heads and indicators, in the order their
+/// problems are listed.
+const FIELDS: [&str; 11] = [
+    "signal_id",
+    "symbol",
+    "side",
+    "entry_ts",
+    "entry_price",
+    "take_profit",
+    "stop_loss",
+    "max_hold_minutes",
+    "confidence",
+    "pattern",
+    "regime",
+];
+
+/// The keys of a JSON signal: the fields, `heads` and `indicators`.
+const JSON_KEYS: [&str; 13] = [
+    "signal_id",
+    "symbol",
+    "side",
+    "entry_ts",
+    "entry_price",
+    "take_profit",
+    "stop_loss",
+    "max_hold_minutes",
+    "confidence",
+    "pattern",
+    "regime",
+    "heads",
+    "indicators",
+];
+
+/// One signal (a CSV row or a JSON object) taken apart into its fields,
+/// none of them read yet. [`Item::into_signal`] reads each field on its own
+/// and then checks the rules of a valid signal, so that every problem is
+/// named at once; the CSV and JSON Lines readers and the daemon's intake
+/// all read signals through it.
+#[derive(Debug)]
+struct Item<'a> {
+    /// The cell of each of [`FIELDS`], in that order.
+    cells: [Cell<'a>; FIELDS.len()],
+    /// Each head's and each indicator's name and cell.
+    heads: Vec<(Arc<str>, Cell<'a>)>,
+    indicators: Vec<(Arc<str>, Cell<'a>)>,
+    /// Problems found while taking the item apart: not an object, unknown
+    /// keys, `heads` that is not an object.
+    problems: Vec<FieldProblem>,
+}
+
+/// The problems of one item while its fields are read.
+struct Problems(Vec<FieldProblem>);
+
+impl Problems {
+    /// The value of a field, or `None` with its problem recorded (a
+    /// required field that is absent is one).
+    fn take<T>(&mut self, field: &str, required: bool, read: Result<Option<T>, String>) -> Option<T> {
+        match read {
+            Ok(None) if required => {
+                self.0.push((field.to_owned(), format!("missing value; every signal needs {field}")));
+                None
+            }
+            Ok(value) => value,
+            Err(reason) => {
+                self.0.push((field.to_owned(), reason));
+                None
+            }
+        }
+    }
+
+    fn has(&self, field: &str) -> bool {
+        self.0.iter().any(|(name, _)| name == field)
+    }
+
+    /// The values of heads or indicators (`field` `heads` or `indicators`,
+    /// each named `prefix` `head.` or `ind.` and its name): each cell that
+    /// is not a number is a problem of its own. Past [`MAX_VALUES`] of them
+    /// only their count is, so a problem list stays as short as a signal.
+    fn values(&mut self, field: &str, prefix: &str, cells: Vec<(Arc<str>, Cell<'_>)>) -> Values {
+        if cells.len() > MAX_VALUES {
+            let count = cells.len();
+            self.0.push((field.to_owned(), format!("{field} has {count} entries; the most is {MAX_VALUES}")));
+            return Values::new();
+        }
+        let mut values = Vec::with_capacity(cells.len());
+        for (name, cell) in cells {
+            let field = format!("{prefix}{}", cut(&name));
+            if let Some(value) = self.take(&field, false, cell.number()) {
+                values.push((name, value));
+            }
+        }
+        values.into_iter().collect()
+    }
+}
+
+impl<'a> Item<'a> {
+    fn new() -> Self {
+        Item {
+            cells: [Cell::Absent; FIELDS.len()],
+            heads: Vec::new(),
+            indicators: Vec::new(),
+            problems: Vec::new(),
+        }
+    }
+
+    /// A JSON object with the JSON Lines keys; head and indicator names are
+    /// shared through `names`.
+    fn from_json(value: &'a serde_json::Value, names: &mut Names) -> Self {
+        let mut item = Item::new();
+        let Some(object) = value.as_object() else {
+            item.problems.push(("-".to_owned(), format!("{} is not a JSON object", shown(value))));
+            return item;
+        };
+        for (cell, field) in item.cells.iter_mut().zip(FIELDS) {
+            *cell = object.get(field).map_or(Cell::Absent, Cell::Json);
+        }
+        for (key, list) in [("heads", &mut item.heads), ("indicators", &mut item.indicators)] {
+            match object.get(key) {
+                None | Some(serde_json::Value::Null) => {}
+                Some(serde_json::Value::Object(values)) => {
+                    list.extend(values.iter().map(|(name, value)| (names.get(name), Cell::Json(value))));
+                }
+                Some(other) => item.problems.push((
+                    key.to_owned(),
+                    format!("{} is not an object of numbers like {{\"rsi\": 0.4}}", shown(other)),
+                )),
+            }
+        }
+        for key in object.keys().filter(|key| !JSON_KEYS.contains(&key.as_str())) {
+            let key = cut(key);
+            item.problems.push((
+                key.clone(),
+                format!(
+                    "unknown field {key:?}; remove it or fix its name (the fields are {})",
+                    JSON_KEYS.join(", ")
+                ),
+            ));
+        }
+        item
+    }
+
+    /// The valid signal, or every problem with it: each field that cannot
+    /// be read, then each rule of a valid signal that a readable field
+    /// breaks. A rule between fields (a level on the wrong side of the
+    /// entry, no exit at all) is checked only when the fields it needs
+    /// could be read, so no problem is a consequence of another.
+    fn into_signal(self) -> Result<Signal, Vec<FieldProblem>> {
+        let [
+            id,
+            symbol,
+            side,
+            entry_ts,
+            entry_price,
+            take_profit,
+            stop_loss,
+            max_hold,
+            confidence,
+            pattern,
+            regime,
+        ] = self.cells;
+        let mut problems = Problems(self.problems);
+        let id = problems.take("signal_id", true, id.text("a string"));
+        let symbol = problems.take("symbol", true, symbol.text("a string"));
+        let side = side.text("\"long\" or \"short\"").and_then(|side| {
+            side.map(|s| s.parse::<Side>().map_err(|e| format!("{e}; use long or short"))).transpose()
+        });
+        let side = problems.take("side", true, side);
+        let entry_ts = problems.take("entry_ts", true, entry_ts.instant());
+        let entry_price = problems.take("entry_price", true, entry_price.number());
+        let take_profit = problems.take("take_profit", false, take_profit.number());
+        let stop_loss = problems.take("stop_loss", false, stop_loss.number());
+        let max_hold = max_hold.number().and_then(|minutes| minutes.map(hold_ms).transpose());
+        let max_hold_ms = problems.take("max_hold_minutes", false, max_hold);
+        let confidence = problems.take("confidence", false, confidence.number());
+        let pattern = problems.take("pattern", false, pattern.text("a string"));
+        let regime = problems.take("regime", false, regime.text("a string"));
+        let heads = problems.values("heads", "head.", self.heads);
+        let indicators = problems.values("indicators", "ind.", self.indicators);
+        // A field that could not be read stands in as a value its own rule
+        // refuses (an empty id, a NaN price), and that problem is not listed twice.
+        let signal = Signal {
+            id: SignalId::new(id.unwrap_or_default()),
+            symbol: Symbol::new(symbol.unwrap_or_default()),
+            side: side.unwrap_or(Side::Long),
+            entry_ts: entry_ts.unwrap_or(Timestamp(0)),
+            entry_price: entry_price.unwrap_or(f64::NAN),
+            take_profit,
+            stop_loss,
+            max_hold_ms,
+            confidence,
+            pattern: pattern.filter(|p| !p.is_empty()).map(str::to_owned),
+            regime: regime.filter(|r| !r.is_empty()).map(str::to_owned),
+            heads,
+            indicators,
+        };
+        let unread = |problems: &Problems, error: &SignalError| match error {
+            SignalError::WrongSide { .. } => problems.has("side") || problems.has("entry_price"),
+            SignalError::NoExit => problems.has("take_profit") || problems.has("stop_loss"),
+            _ => false,
+        } || problems.has(&error.field());
+        for error in signal.problems() {
+            if !unread(&problems, &error) {
+                problems.0.push((error.field(), error.to_string()));
+            }
+        }
+        if problems.0.is_empty() { Ok(signal) } else { Err(problems.0) }
+    }
+}
+
+/// A hold in minutes as milliseconds: positive and at most ten years.
+fn hold_ms(minutes: f64) -> Result<i64, String> {
+    if !(minutes.is_finite() && minutes > 0.0) {
+        return Err(format!("{minutes} is not a positive number of minutes; use one, or leave it empty"));
+    }
+    let millis = (minutes * MILLIS_PER_MINUTE as f64).round();
+    if millis > MAX_HOLD_MS as f64 {
+        return Err(format!(
+            "{minutes} minutes is longer than ten years ({} minutes); use a shorter hold",
+            MAX_HOLD_MS / MILLIS_PER_MINUTE
+        ));
+    }
+    Ok(millis as i64)
 }
 
 fn read_json_lines(
@@ -170,125 +364,31 @@ fn read_json_lines(
         if text.trim().is_empty() {
             continue;
         }
-        let mut record: Record = match serde_json::from_str(&text) {
-            Ok(record) => record,
-            Err(error) => {
-                rejects.add(line_no, json_field(&error.to_string()), error.to_string());
-                continue;
-            }
-        };
-        record.heads = names.share(std::mem::take(&mut record.heads));
-        record.indicators = names.share(std::mem::take(&mut record.indicators));
-        match record.into_signal() {
+        let read = serde_json::from_str(&text)
+            .map_err(|error| vec![("-".to_owned(), format!("the line is not JSON: {error}"))])
+            .and_then(|value| signal_from_json(value, &mut names));
+        match read {
             Ok(signal) => parsed.push((line_no, signal)),
-            Err((name, reason)) => rejects.add(line_no, name, reason),
+            Err(problems) => rejects.add_all(line_no, problems),
         }
     }
     Ok(())
 }
 
 /// Reads a JSON array of signals in one pass; `None` when any item is not a
-/// valid signal (the caller then reads them one by one to say which).
+/// valid signal (the caller then reads them one by one with
+/// [`signal_from_json`] to say what is wrong).
 pub fn signals_from_json_array(text: &str, names: &mut Names) -> Option<Vec<Signal>> {
     let records: Vec<Record> = serde_json::from_str(text).ok()?;
-    records
-        .into_iter()
-        .map(|mut record| {
-            record.heads = names.share(std::mem::take(&mut record.heads));
-            record.indicators = names.share(std::mem::take(&mut record.indicators));
-            record.into_signal().ok()
-        })
-        .collect()
+    records.into_iter().map(|record| record.into_valid_signal(names)).collect()
 }
 
 /// Reads one signal from a JSON object with the JSON Lines keys (as the
-/// daemon receives them); the error lists every problem as (field, reason):
-/// each key of the wrong type, unknown or missing, else every invalid value.
-pub fn signal_from_json(
-    value: serde_json::Value,
-    names: &mut Names,
-) -> Result<Signal, Vec<(String, String)>> {
-    let problems = key_problems(&value);
-    if !problems.is_empty() {
-        return Err(problems);
-    }
-    let mut record: Record = serde_json::from_value(value).map_err(|e| {
-        let message = e.to_string();
-        vec![(json_field(&message), message)]
-    })?;
-    record.heads = names.share(std::mem::take(&mut record.heads));
-    record.indicators = names.share(std::mem::take(&mut record.indicators));
-    let signal = record.into_parsed().map_err(|problem| vec![problem])?;
-    let problems: Vec<(String, String)> =
-        signal.problems().iter().map(|e| (e.field(), e.to_string())).collect();
-    if problems.is_empty() { Ok(signal) } else { Err(problems) }
-}
-
-/// A key of a JSON signal: its name, whether it is required, the test of
-/// its value, and what that test expects.
-type KeyCheck<'a> = (&'a str, bool, &'a dyn Fn(&serde_json::Value) -> bool, &'a str);
-
-/// Every key of a JSON signal that cannot be read: not an object, keys
-/// unknown or missing, values of the wrong type.
-fn key_problems(value: &serde_json::Value) -> Vec<(String, String)> {
-    use serde_json::Value;
-    let Some(object) = value.as_object() else {
-        return vec![("-".to_owned(), format!("{} is not a JSON object", shown(value)))];
-    };
-    let mut problems = Vec::new();
-    let number = |v: &Value| v.is_number();
-    let text = |v: &Value| v.is_string();
-    let optional_number = |v: &Value| v.is_number() || v.is_null();
-    let optional_text = |v: &Value| v.is_string() || v.is_null();
-    let time = |v: &Value| v.is_string() || v.as_i64().is_some();
-    let values = |v: &Value| v.is_null() || v.as_object().is_some_and(|o| o.values().all(Value::is_number));
-    let keys: [KeyCheck<'_>; 13] = [
-        ("signal_id", true, &text, "a string"),
-        ("symbol", true, &text, "a string"),
-        ("side", true, &text, "\"long\" or \"short\""),
-        ("entry_ts", true, &time, "an ISO-8601 string or epoch milliseconds"),
-        ("entry_price", true, &number, "a number"),
-        ("take_profit", false, &optional_number, "a number"),
-        ("stop_loss", false, &optional_number, "a number"),
-        ("max_hold_minutes", false, &optional_number, "a number"),
-        ("confidence", false, &optional_number, "a number"),
-        ("pattern", false, &optional_text, "a string"),
-        ("regime", false, &optional_text, "a string"),
-        ("heads", false, &values, "an object of numbers"),
-        ("indicators", false, &values, "an object of numbers"),
-    ];
-    for (key, required, valid, expected) in keys {
-        match object.get(key) {
-            None if required => problems.push((key.to_owned(), "missing value".to_owned())),
-            None => {}
-            Some(value) if !valid(value) => {
-                problems.push((key.to_owned(), format!("{} is not {expected}", shown(value))));
-            }
-            Some(_) => {}
-        }
-    }
-    for key in object.keys().filter(|key| !keys.iter().any(|(known, ..)| known == key)) {
-        let shown: String = key.chars().take(64).collect();
-        problems.push((
-            shown.clone(),
-            format!("unknown field {shown:?}; the fields are {}", keys.map(|k| k.0).join(", ")),
-        ));
-    }
-    problems
-}
-
-/// A JSON value as an error message quotes it: at most 60 characters.
-fn shown(value: &serde_json::Value) -> String {
-    let text = value.to_string();
-    match text.char_indices().nth(60) {
-        Some((end, _)) => format!("{}...", &text[..end]),
-        None => text,
-    }
-}
-
-/// The key a serde_json error is about, when its message names one.
-fn json_field(message: &str) -> String {
-    message.split('`').nth(1).map_or_else(|| "-".to_owned(), str::to_owned)
+/// daemon receives them and JSON Lines files hold them). The error lists
+/// every problem as (field, reason): unknown keys, missing keys, values of
+/// the wrong type and values that break a rule, all at once.
+pub fn signal_from_json(value: serde_json::Value, names: &mut Names) -> Result<Signal, Vec<FieldProblem>> {
+    Item::from_json(&value, names).into_signal()
 }
 
 /// The CSV columns of a signals file.
@@ -338,48 +438,16 @@ impl CsvLayout {
         Ok(CsvLayout { fixed, heads, indicators })
     }
 
-    fn record(&self, row: &csv::StringRecord) -> Result<Record, FieldError> {
-        let text = |name: &str| self.fixed.get(name).and_then(|&i| row.get(i)).unwrap_or("");
-        let optional = |name: &'static str| -> Result<Option<f64>, FieldError> {
-            match text(name) {
-                "" => Ok(None),
-                cell => parse_f64(cell).map(Some).map_err(|reason| field(name, reason)),
-            }
-        };
-        let required_text = |name: &'static str| -> Result<String, FieldError> {
-            match text(name) {
-                "" => Err(field(name, "missing value")),
-                cell => Ok(cell.to_owned()),
-            }
-        };
-        let named = |columns: &[(Arc<str>, usize)], prefix: &str| -> Result<Values, FieldError> {
-            let mut values = Vec::with_capacity(columns.len());
-            for (name, i) in columns {
-                match row.get(*i).unwrap_or("") {
-                    "" => {}
-                    cell => {
-                        let value = parse_f64(cell).map_err(|reason| (format!("{prefix}{name}"), reason))?;
-                        values.push((Arc::clone(name), value));
-                    }
-                }
-            }
-            Ok(values.into_iter().collect())
-        };
-        Ok(Record {
-            signal_id: required_text("signal_id")?,
-            symbol: required_text("symbol")?,
-            side: required_text("side")?,
-            entry_ts: serde_json::Value::String(required_text("entry_ts")?),
-            entry_price: optional("entry_price")?.ok_or_else(|| field("entry_price", "missing value"))?,
-            take_profit: optional("take_profit")?,
-            stop_loss: optional("stop_loss")?,
-            max_hold_minutes: optional("max_hold_minutes")?,
-            confidence: optional("confidence")?,
-            pattern: Some(text("pattern").to_owned()),
-            regime: Some(text("regime").to_owned()),
-            heads: named(&self.heads, "head.")?,
-            indicators: named(&self.indicators, "ind.")?,
-        })
+    /// The fields of one row, to be read by [`Item::into_signal`].
+    fn item<'r>(&self, row: &'r csv::StringRecord) -> Item<'r> {
+        let cell = |i: usize| row.get(i).map_or(Cell::Absent, Cell::Text);
+        let mut item = Item::new();
+        for (slot, field) in item.cells.iter_mut().zip(FIELDS) {
+            *slot = self.fixed.get(field).map_or(Cell::Absent, |&i| cell(i));
+        }
+        item.heads = self.heads.iter().map(|(name, i)| (Arc::clone(name), cell(*i))).collect();
+        item.indicators = self.indicators.iter().map(|(name, i)| (Arc::clone(name), cell(*i))).collect();
+        item
     }
 }
 
@@ -406,9 +474,9 @@ fn read_csv(
             }
         }
         let line = row.position().map_or(next_line, csv::Position::line);
-        match layout.record(&row).and_then(Record::into_signal) {
+        match layout.item(&row).into_signal() {
             Ok(signal) => parsed.push((line, signal)),
-            Err((name, reason)) => rejects.add(line, name, reason),
+            Err(problems) => rejects.add_all(line, problems),
         }
     }
     Ok(())
@@ -602,6 +670,120 @@ mod tests {
         assert!(
             text.contains("s.jsonl:1: entry_ts:") && text.contains("outside the accepted range"),
             "{text}"
+        );
+    }
+
+    /// The fields and reasons of every problem of each line of a file refused.
+    fn problems_by_line(path: &Path) -> Vec<(u64, String, String)> {
+        match read_signals(path, ReadOptions::default()) {
+            Err(FormatError::InvalidRows { errors }) => {
+                assert_eq!(errors.problems, errors.examples.len(), "every problem shown");
+                errors.examples.into_iter().map(|e| (e.line, e.field, e.reason)).collect()
+            }
+            other => panic!("expected bad rows, got {other:?}"),
+        }
+    }
+
+    /// Checks that line `line` has exactly the problems `expected` (field,
+    /// and a piece of the reason naming the value or the rule), in any order.
+    fn assert_problems(found: &[(u64, String, String)], line: u64, expected: &[(&str, &str)]) {
+        let mut on_line: Vec<(&str, &str)> =
+            found.iter().filter(|p| p.0 == line).map(|p| (p.1.as_str(), p.2.as_str())).collect();
+        on_line.sort();
+        let mut fields: Vec<&str> = on_line.iter().map(|p| p.0).collect();
+        fields.dedup();
+        let mut wanted: Vec<&str> = expected.iter().map(|e| e.0).collect();
+        wanted.sort();
+        assert_eq!(fields, wanted, "line {line}: {on_line:#?}");
+        assert_eq!(on_line.len(), expected.len(), "one problem a field on line {line}: {on_line:#?}");
+        for (field, piece) in expected {
+            let reason = on_line.iter().find(|p| p.0 == *field).unwrap().1;
+            assert!(reason.contains(piece), "line {line}, {field}: {reason:?} lacks {piece:?}");
+        }
+    }
+
+    #[test]
+    fn every_bad_field_of_a_row_or_line_is_listed_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let (id, symbol) = ("i".repeat(200), "S".repeat(70));
+        // Row 2: six problems, one a field; row 3: three; row 4: a number
+        // that is not one, beside a rule broken by another field.
+        let csv = file(
+            &dir,
+            "s.csv",
+            &format!(
+                "{HEADER},confidence,head.rsi\n\
+                 {id},{symbol},up,2024-05-01T10:00:00Z,-1,110,95,,2,5\n\
+                 b,BTC,long,2024-05-01T10:00:00Z,100,90,95,6000000,-1,\n\
+                 c,BTC,long,2024-05-01T10:00:00Z,abc,110,95,,2,\n"
+            ),
+        );
+        let jsonl = file(
+            &dir,
+            "s.jsonl",
+            &format!(
+                "{{\"signal_id\":\"{id}\",\"symbol\":\"{symbol}\",\"side\":\"up\",\"entry_ts\":\"2024-05-01T10:00:00Z\",\
+                 \"entry_price\":-1,\"take_profit\":110,\"stop_loss\":95,\"confidence\":2,\"heads\":{{\"rsi\":5}}}}\n\
+                 {{\"signal_id\":\"b\",\"symbol\":\"BTC\",\"side\":\"long\",\"entry_ts\":\"2024-05-01T10:00:00Z\",\
+                 \"entry_price\":100,\"take_profit\":90,\"stop_loss\":95,\"max_hold_minutes\":6000000,\"confidence\":-1}}\n\
+                 {{\"signal_id\":\"c\",\"symbol\":\"BTC\",\"side\":\"long\",\"entry_ts\":\"2024-05-01T10:00:00Z\",\
+                 \"entry_price\":\"abc\",\"take_profit\":110,\"stop_loss\":95,\"confidence\":2,\"colour\":1}}\n"
+            ),
+        );
+        let first = [
+            ("signal_id", "200 bytes long; the most is 128"),
+            ("symbol", "70 bytes long; the most is 64"),
+            ("side", "\"up\""),
+            ("entry_price", "-1"),
+            ("confidence", "confidence 2 is outside [0, 1]"),
+            ("head.rsi", "vote 5 of head \"rsi\" is outside [-1, 1]"),
+        ];
+        let second = [
+            ("max_hold_minutes", "6000000 minutes is longer than ten years"),
+            ("take_profit", "take_profit 90 is on the wrong side"),
+            ("confidence", "confidence -1 is outside [0, 1]"),
+        ];
+        let csv_found = problems_by_line(&csv);
+        assert_problems(&csv_found, 2, &first);
+        assert_problems(&csv_found, 3, &second);
+        assert_problems(&csv_found, 4, &[("entry_price", "\"abc\" is not a number"), ("confidence", "2")]);
+        let json_found = problems_by_line(&jsonl);
+        assert_problems(&json_found, 1, &first);
+        assert_problems(&json_found, 2, &second);
+        assert_problems(
+            &json_found,
+            3,
+            &[
+                ("entry_price", "\"abc\" is not a number"),
+                ("confidence", "2"),
+                ("colour", "unknown field \"colour\""),
+            ],
+        );
+    }
+
+    #[test]
+    fn a_json_signal_lists_every_problem_and_reads_a_valid_one_as_the_one_pass_reader_does() {
+        let mut names = Names::default();
+        let bad = serde_json::json!({"signal_id": 7, "symbol": "BTC", "side": "long", "entry_ts": true,
+            "entry_price": 100, "stop_loss": 95, "heads": {"rsi": "high"}, "indicators": [1]});
+        let problems = signal_from_json(bad, &mut names).unwrap_err();
+        let fields: Vec<&str> = problems.iter().map(|p| p.0.as_str()).collect();
+        assert_eq!(fields, ["indicators", "signal_id", "entry_ts", "head.rsi"], "{problems:#?}");
+        // Past the most heads a signal may have, one problem says how many.
+        let many: serde_json::Map<String, serde_json::Value> =
+            (0..10_000).map(|i| (format!("h{i}"), serde_json::Value::from("x"))).collect();
+        let crowded = serde_json::json!({"signal_id": "a", "symbol": "BTC", "side": "long", "entry_ts": 0,
+            "entry_price": 100, "stop_loss": 95, "heads": many});
+        let problems = signal_from_json(crowded, &mut names).unwrap_err();
+        assert_eq!(problems, [("heads".to_owned(), "heads has 10000 entries; the most is 256".to_owned())]);
+        let good = r#"{"signal_id":"a","symbol":"BTC","side":"sell","entry_ts":1714557600000,"entry_price":100,
+            "take_profit":90,"stop_loss":null,"max_hold_minutes":60,"pattern":"","heads":{"rsi":-0.5}}"#;
+        let one = signal_from_json(serde_json::from_str(good).unwrap(), &mut names).unwrap();
+        let array = signals_from_json_array(&format!("[{good}]"), &mut names).unwrap();
+        assert_eq!(array, std::slice::from_ref(&one));
+        assert_eq!(
+            (one.side, one.max_hold_ms, one.stop_loss, one.pattern),
+            (Side::Short, Some(3_600_000), None, None)
         );
     }
 

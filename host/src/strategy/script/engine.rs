@@ -179,27 +179,55 @@ impl CallBudget {
         self.prints_dropped.load(Ordering::Relaxed)
     }
 
-    /// `Some(reason)` once the call has used up its budget.
-    fn exceeded(&self, operations: u64) -> Option<String> {
-        let allowed = self.operations.load(Ordering::Relaxed);
-        if operations > allowed {
-            return Some(format!(
-                "operation budget exceeded ({allowed} operations); simplify the hook or raise limits"
-            ));
+    /// `Some(budget)` once the call has used up one of its budgets.
+    fn exceeded(&self, operations: u64) -> Option<Exceeded> {
+        if operations > self.operations.load(Ordering::Relaxed) {
+            return Some(Exceeded::Operations);
         }
         // Reading the clock costs more than an operation: look every 1024.
         let deadline = self.deadline_nanos.load(Ordering::Relaxed);
         if operations % 1024 == 0 && deadline != u64::MAX {
             let now = u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX);
             if now > deadline {
-                return Some(
-                    "time budget exceeded (limits.hot_millis / limits.job_millis, wall time); simplify \
-                     the hook or raise limits"
-                        .to_owned(),
-                );
+                return Some(Exceeded::Time);
             }
         }
         None
+    }
+}
+
+/// Which budget of a call ran out: the progress callback stops the call
+/// with it, and [`Limits::exceeded`] says so.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Exceeded {
+    Operations,
+    Time,
+}
+
+impl Limits {
+    /// What a call of `hook` under `budget` says when it runs out of it:
+    /// the budget (`operation budget exceeded` / `time budget exceeded`),
+    /// the hook, the limit, and the key that raises it.
+    pub(crate) fn exceeded(
+        &self,
+        exceeded: Exceeded,
+        budget: Budget,
+        hook: impl std::fmt::Display,
+    ) -> String {
+        let (what, key, value, unit) = match (exceeded, budget) {
+            (Exceeded::Operations, Budget::Hot) => {
+                ("operation", "hot_operations", self.hot_operations, "operations")
+            }
+            (Exceeded::Operations, Budget::Job) => {
+                ("operation", "job_operations", self.job_operations, "operations")
+            }
+            (Exceeded::Time, Budget::Hot) => ("time", "hot_millis", self.hot_millis, "ms of wall time"),
+            (Exceeded::Time, Budget::Job) => ("time", "job_millis", self.job_millis, "ms of wall time"),
+        };
+        format!(
+            "{what} budget exceeded ({value} {unit}) in {hook}; simplify the hook, or raise limits.{key} \
+             (the [limits] section of the config)"
+        )
     }
 }
 
@@ -250,12 +278,10 @@ mod tests {
         let budget = CallBudget::new();
         let limits = Limits::default();
         budget.arm(&limits, Budget::Hot);
-        let operations = budget.exceeded(limits.hot_operations + 1).unwrap();
-        assert!(operations.starts_with("operation budget exceeded"), "{operations}");
+        assert_eq!(budget.exceeded(limits.hot_operations + 1), Some(Exceeded::Operations));
         // A deadline already passed: the time budget, named as such.
         budget.deadline_nanos.store(0, Ordering::Relaxed);
-        let time = budget.exceeded(1024).unwrap();
-        assert!(time.starts_with("time budget exceeded"), "{time}");
+        assert_eq!(budget.exceeded(1024), Some(Exceeded::Time));
         // Without time budgets the deadline is never, however late it is.
         budget.arm(&limits.without_time_budgets(), Budget::Hot);
         assert_eq!(budget.deadline_nanos.load(Ordering::Relaxed), u64::MAX);

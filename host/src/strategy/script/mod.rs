@@ -23,7 +23,7 @@ use siglearn_plugin_api::{Outcome, Signal, SignalId, StrategyId};
 
 use super::{Code, DailySummary, HistoryItem, Hook, Strategy, StrategyError, StrategyFailure, Verdict};
 pub use engine::Limits;
-use engine::{Budget, CallBudget};
+use engine::{Budget, CallBudget, Exceeded};
 use types::{ScriptOutcome, ScriptSignal};
 
 /// A strategy written in Rhai.
@@ -237,17 +237,31 @@ impl ScriptStrategy {
                 self.limits.print_lines
             );
         }
-        result.map_err(|error| self.script_error(hook, signal, &error))
+        result.map_err(|error| self.script_error(hook, budget, signal, &error))
     }
 
-    fn script_error(&self, hook: Hook, signal: Option<&SignalId>, error: &EvalAltResult) -> StrategyError {
+    fn script_error(
+        &self,
+        hook: Hook,
+        budget: Budget,
+        signal: Option<&SignalId>,
+        error: &EvalAltResult,
+    ) -> StrategyError {
         let inner = error.unwrap_inner();
         let mut position = if inner.position().is_none() { error.position() } else { inner.position() };
         if position.is_none() && matches!(inner, EvalAltResult::ErrorStackOverflow(_)) {
             position = recursion::recursive_call(&self.ast, hook.name()).unwrap_or(position);
         }
         let message = match inner {
-            EvalAltResult::ErrorTerminated(reason, _) => reason.to_string(),
+            // A budget ran out: the progress callback's (or, for a job
+            // hook at Rhai's own cap, Rhai's) stop says the same thing.
+            EvalAltResult::ErrorTooManyOperations(_) => {
+                self.limits.exceeded(Exceeded::Operations, budget, hook)
+            }
+            EvalAltResult::ErrorTerminated(reason, _) => match reason.clone().try_cast::<Exceeded>() {
+                Some(exceeded) => self.limits.exceeded(exceeded, budget, hook),
+                None => reason.to_string(),
+            },
             other => {
                 let mut text = other.to_string();
                 // Rhai appends the position; it is reported separately.

@@ -125,6 +125,39 @@ fn an_endless_loop_hits_the_operation_budget() {
 }
 
 #[test]
+fn every_hook_that_runs_out_of_operations_names_the_budget_the_hook_and_the_key_to_raise() {
+    let limits =
+        Limits { hot_operations: 1_000, job_operations: 5_000, ..Limits::default() }.without_time_budgets();
+    let endless =
+        "fn init(params) { loop { } } fn decide(signal) { loop { } } fn daily(summary) { loop { } }";
+    let mut s =
+        ScriptStrategy::compile(StrategyId::new("test"), Path::new("test.rhai"), endless, limits).unwrap();
+    let init = s.init(&json!({})).unwrap_err().message.clone();
+    assert!(
+        init.starts_with("operation budget exceeded (5000 operations) in init; ")
+            && init.contains("limits.job_operations"),
+        "{init}"
+    );
+    let decide = s.decide(&fixture::signal()).unwrap_err().message.clone();
+    assert!(
+        decide.starts_with("operation budget exceeded (1000 operations) in decide; ")
+            && decide.contains("limits.hot_operations"),
+        "{decide}"
+    );
+    let summary = crate::strategy::DailySummary {
+        date: "2018-01-01".into(),
+        signals: 0,
+        taken: 0,
+        trades: 0,
+        wins: 0,
+        pnl_pct: 0.0,
+        win_rate: 0.0,
+    };
+    let daily = s.daily(&summary).unwrap_err().message.clone();
+    assert!(daily.starts_with("operation budget exceeded (5000 operations) in daily; "), "{daily}");
+}
+
+#[test]
 fn deep_recursion_hits_the_call_depth_limit() {
     let mut s = strategy("fn down(n) {\n  down(n + 1)\n}\nfn decide(signal) {\n  down(0)\n}");
     let err = s.decide(&fixture::signal()).unwrap_err();
