@@ -334,6 +334,11 @@ fn build_engine(
     engine_config.clock_exits = true;
     let now = wall_now();
     let earlier = crate::restore::earlier_run(db, std::iter::empty())?;
+    if let Some(found) = earlier.as_ref().map(|reader| reader.out_of_range()).transpose()? {
+        if found.count > 0 {
+            tracing::warn!(store = %db.display(), "{found}");
+        }
+    }
     let lineup = match &earlier {
         Some(reader) => resume_lineup(config, reader, now),
         None => load_lineup(config, now),

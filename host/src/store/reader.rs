@@ -1,4 +1,15 @@
 //! Read-only access to a store, for reports and the API read model.
+//!
+//! Every instant a reader hands on lies in the accepted range
+//! ([`crate::timestamp::EARLIEST`] to [`crate::timestamp::END`]). A row an
+//! older version wrote with a time outside it (nanoseconds read as
+//! milliseconds, `i64::MIN`) is set aside in the query itself: a signal,
+//! outcome, job run, snapshot, saved test or probation so stamped is not
+//! read, so no report, restore or daemon sees it (one such stamp would make
+//! every per-day figure span millions of years). Version and alias rows are
+//! the strategies' history and their numbering, so they are kept, with that
+//! time read as 1970-01-01. [`StoreReader::out_of_range`] lists them all, for
+//! the warning that names each row and the fix.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -27,6 +38,52 @@ pub type DecisionsBySignal = HashMap<String, Vec<(String, Option<Verdict>)>>;
 /// Saved promotion tests: the champion, and each challenger's test.
 pub type SavedTests = (String, Vec<(String, PairedTest)>);
 
+/// How many rows [`StoreReader::out_of_range`] names; the rest are counted.
+const LISTED_OUT_OF_RANGE: usize = 10;
+
+/// Each column of a store that holds an instant: (table, how a row is
+/// named, column, what a reader does with a row stamped outside the range).
+const STAMPED_COLUMNS: &[(&str, &str, &str, &str)] = &[
+    ("signals", "'signal ' || quote(id)", "entry_ts", "set aside"),
+    ("outcomes", "'outcome of signal ' || quote(signal_id)", "exit_ts", "set aside"),
+    ("outcomes", "'outcome of signal ' || quote(signal_id)", "known_ts", "set aside"),
+    ("versions", "'version ' || strategy || ' v' || n", "created_at", "kept, its time read as 1970-01-01"),
+    ("alias_history", "'alias move ' || id", "moved_at", "kept, its time read as 1970-01-01"),
+    ("job_runs", "'job run ' || id || ' (' || job || ')'", "scheduled_at", "set aside"),
+    ("snapshots", "'snapshot ' || id || ' (' || kind || ' of ' || strategy || ')'", "at", "set aside"),
+    ("experiment", "'promotion test of ' || strategy", "updated_at", "set aside"),
+    ("probations", "'probation of ' || strategy", "saved_at", "set aside"),
+];
+
+/// The rows of a store stamped outside the accepted range.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OutOfRange {
+    /// How many there are.
+    pub count: u64,
+    /// The first few of them, each named in a line with its fix.
+    pub listed: Vec<String>,
+}
+
+impl std::fmt::Display for OutOfRange {
+    /// What a command prints (or the daemon logs) as its warning.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} row(s) of the store are stamped outside the accepted range (an older version wrote them) \
+             and are left out of reports, restores and the daemon:",
+            self.count
+        )?;
+        for line in &self.listed {
+            write!(f, "\n  - {line}")?;
+        }
+        let more = self.count.saturating_sub(self.listed.len() as u64);
+        if more > 0 {
+            write!(f, "\n  - and {more} more")?;
+        }
+        Ok(())
+    }
+}
+
 /// A read-only connection to an existing store.
 #[derive(Debug)]
 pub struct StoreReader {
@@ -36,12 +93,11 @@ pub struct StoreReader {
 
 impl StoreReader {
     /// Opens an existing store; a missing file is an error, never a new store.
+    /// A missing file, or one that is not a siglearn store, is refused with
+    /// what it is and how to get a store.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        if !path.is_file() {
-            return Err(StoreError::Open {
-                path: path.to_path_buf(),
-                source: rusqlite::Error::InvalidPath(path.to_path_buf()),
-            });
+        if let Some(error) = super::no_store_file(path) {
+            return Err(error);
         }
         // A store in a read-only folder (read-only media, a mounted
         // backup) cannot get the `-shm` file WAL readers need: it is read
@@ -64,7 +120,11 @@ impl StoreReader {
                 connect_read_only(path, true)
                     .map_err(|source| StoreError::Open { path: path.to_path_buf(), source })?
             }
+            Err(source) if super::not_sqlite(&source) => return Err(super::not_a_store(path, false)),
             Err(source) => return Err(StoreError::Open { path: path.to_path_buf(), source }),
+        };
+        let Some(version) = version else {
+            return Err(super::not_a_store(path, true));
         };
         if version > super::migrations::LATEST {
             return Err(StoreError::TooNew { found: version, known: super::migrations::LATEST });
@@ -74,6 +134,46 @@ impl StoreReader {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The rows stamped outside the accepted range (written by an older
+    /// version), which every other read sets aside or reads as 1970.
+    pub fn out_of_range(&self) -> Result<OutOfRange, StoreError> {
+        let mut found = OutOfRange::default();
+        for &(table, name, column, treatment) in STAMPED_COLUMNS {
+            let present: bool = self.conn.query_row(
+                "SELECT EXISTS (SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2)",
+                [table, column],
+                |row| row.get(0),
+            )?;
+            if !present {
+                continue;
+            }
+            let outside = format!("{column} IS NOT NULL AND NOT {}", in_range(column));
+            let count: i64 =
+                self.conn.query_row(&format!("SELECT COUNT(*) FROM {table} WHERE {outside}"), [], |row| {
+                    row.get(0)
+                })?;
+            found.count += count.unsigned_abs();
+            let room = LISTED_OUT_OF_RANGE.saturating_sub(found.listed.len());
+            if room == 0 || count == 0 {
+                continue;
+            }
+            let mut statement = self.conn.prepare(&format!(
+                "SELECT {name}, CAST({column} AS TEXT) FROM {table} WHERE {outside} LIMIT {room}"
+            ))?;
+            let rows =
+                statement.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))?;
+            for row in rows {
+                let (row, value) = row?;
+                found.listed.push(format!(
+                    "{row}: {table}.{column} = {value} is outside 1970-01-01..2100-01-01 in epoch milliseconds \
+                     ({treatment}); fix: delete that row, or re-run the replay that wrote the store into a \
+                     new --db file"
+                ));
+            }
+        }
+        Ok(found)
     }
 
     /// Whether the store holds anything an earlier run wrote (signals,
@@ -95,7 +195,9 @@ impl StoreReader {
             "SELECT {SIGNAL_COLUMNS},
                     o.kind, o.exit_ts, o.exit_price, o.pnl_pct, o.holding_ms, o.ambiguous, o.mfe_pct, o.mae_pct
              FROM outcomes o JOIN signals s ON s.id = o.signal_id
-             ORDER BY o.exit_ts, o.signal_id"
+             WHERE {closed}
+             ORDER BY o.exit_ts, o.signal_id",
+            closed = closed_in_range()
         ))?;
         let mut names = Names::default();
         let rows = statement.query_map([], |row| Ok((signal_from(row, &mut names), outcome_from(row))))?;
@@ -117,7 +219,9 @@ impl StoreReader {
                     o.kind, o.exit_ts, o.exit_price, o.pnl_pct, o.holding_ms, o.ambiguous, o.mfe_pct, o.mae_pct,
                     COALESCE(o.known_ts, o.exit_ts) AS known
              FROM outcomes o JOIN signals s ON s.id = o.signal_id
-             ORDER BY o.rowid"
+             WHERE {closed}
+             ORDER BY o.rowid",
+            closed = closed_in_range()
         ))?;
         let mut names = Names::default();
         let rows = statement.query_map([], |row| {
@@ -146,8 +250,9 @@ impl StoreReader {
                     o.kind, o.exit_ts, o.exit_price, o.pnl_pct, o.holding_ms, o.ambiguous, o.mfe_pct, o.mae_pct,
                     o.rowid
              FROM outcomes o JOIN signals s ON s.id = o.signal_id
-             WHERE (?1 IS NULL OR s.symbol = ?1) AND (?3 IS NULL OR o.rowid < ?3)
-             ORDER BY o.rowid DESC LIMIT ?2"
+             WHERE (?1 IS NULL OR s.symbol = ?1) AND (?3 IS NULL OR o.rowid < ?3) AND {closed}
+             ORDER BY o.rowid DESC LIMIT ?2",
+            closed = closed_in_range()
         ))?;
         let mut names = Names::default();
         let rows = statement.query_map(rusqlite::params![symbol, limit, before], |row| {
@@ -172,7 +277,8 @@ impl StoreReader {
         let mut statement = self.conn.prepare(&format!(
             "SELECT {SIGNAL_COLUMNS}
              FROM signals s LEFT JOIN outcomes o ON o.signal_id = s.id
-             WHERE o.signal_id IS NULL ORDER BY s.rowid"
+             WHERE o.signal_id IS NULL AND {entry} ORDER BY s.rowid",
+            entry = in_range("s.entry_ts")
         ))?;
         let mut names = Names::default();
         let rows = statement.query_map([], |row| Ok(signal_from(row, &mut names)))?;
@@ -313,7 +419,7 @@ impl StoreReader {
                 version: VersionId(row.get(2)?),
                 reason: row.get(3)?,
                 evidence: serde_json::from_str(&evidence).unwrap_or(serde_json::Value::Null),
-                moved_at: Timestamp(row.get(5)?),
+                moved_at: stamp_or_earliest(row.get(5)?),
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -322,15 +428,17 @@ impl StoreReader {
     /// The engine's clock when the stored run last checkpointed (a replay
     /// checkpoints when it ends): where a continued replay must start.
     pub fn last_clock(&self) -> Result<Option<Timestamp>, StoreError> {
-        let at: Option<i64> =
-            self.conn
-                .query_row("SELECT MAX(at) FROM snapshots WHERE kind = 'state'", [], |row| row.get(0))?;
+        let sql = format!("SELECT MAX(at) FROM snapshots WHERE kind = 'state' AND {}", in_range("at"));
+        let at: Option<i64> = self.conn.query_row(&sql, [], |row| row.get(0))?;
         Ok(at.map(Timestamp))
     }
 
     /// The time of the newest run of each job.
     pub fn last_job_runs(&self) -> Result<Vec<(JobKind, Timestamp)>, StoreError> {
-        let mut statement = self.conn.prepare("SELECT job, MAX(scheduled_at) FROM job_runs GROUP BY job")?;
+        let mut statement = self.conn.prepare(&format!(
+            "SELECT job, MAX(scheduled_at) FROM job_runs WHERE {} GROUP BY job",
+            in_range("scheduled_at")
+        ))?;
         let rows = statement.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)))?;
         let mut runs = Vec::new();
         for row in rows {
@@ -401,8 +509,12 @@ impl StoreReader {
         version: VersionId,
     ) -> Result<Option<(serde_json::Value, i64)>, StoreError> {
         let row = optional(self.conn.query_row(
-            "SELECT state, outcomes_through FROM snapshots WHERE kind = 'state' AND strategy = ?1 AND version = ?2
-             ORDER BY id DESC LIMIT 1",
+            &format!(
+                "SELECT state, outcomes_through FROM snapshots
+                 WHERE kind = 'state' AND strategy = ?1 AND version = ?2 AND {}
+                 ORDER BY id DESC LIMIT 1",
+                in_range("at")
+            ),
             rusqlite::params![strategy, version.0],
             |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)),
         ))?;
@@ -417,7 +529,10 @@ impl StoreReader {
     /// The state the last weekly run left for `strategy`, if any.
     pub fn anchor(&self, strategy: &str) -> Result<Option<serde_json::Value>, StoreError> {
         let row = optional(self.conn.query_row(
-            "SELECT state FROM snapshots WHERE kind = 'anchor' AND strategy = ?1 ORDER BY id DESC LIMIT 1",
+            &format!(
+                "SELECT state FROM snapshots WHERE kind = 'anchor' AND strategy = ?1 AND {} ORDER BY id DESC LIMIT 1",
+                in_range("at")
+            ),
             [strategy],
             |row| row.get::<_, String>(0),
         ))?;
@@ -432,7 +547,8 @@ impl StoreReader {
             "SELECT {SIGNAL_COLUMNS},
                     o.kind, o.exit_ts, o.exit_price, o.pnl_pct, o.holding_ms, o.ambiguous, o.mfe_pct, o.mae_pct
              FROM outcomes o JOIN signals s ON s.id = o.signal_id
-             WHERE o.rowid > ?1 ORDER BY o.rowid"
+             WHERE o.rowid > ?1 AND {closed} ORDER BY o.rowid",
+            closed = closed_in_range()
         ))?;
         let mut names = Names::default();
         let rows =
@@ -454,10 +570,12 @@ impl StoreReader {
         limit: u32,
         before: Option<i64>,
     ) -> Result<Vec<(i64, JobRun)>, StoreError> {
-        let mut statement = self.conn.prepare(
+        let mut statement = self.conn.prepare(&format!(
             "SELECT id, job, scheduled_at, strategy, figures FROM job_runs
-             WHERE (?1 IS NULL OR job = ?1) AND (?3 IS NULL OR id < ?3) ORDER BY id DESC LIMIT ?2",
-        )?;
+             WHERE (?1 IS NULL OR job = ?1) AND (?3 IS NULL OR id < ?3) AND {}
+             ORDER BY id DESC LIMIT ?2",
+            in_range("scheduled_at")
+        ))?;
         let rows =
             statement.query_map(rusqlite::params![job.map(JobKind::as_str), limit, before], |row| {
                 Ok((
@@ -486,9 +604,11 @@ impl StoreReader {
 
     /// Every run of `job`, oldest first.
     pub fn job_runs(&self, job: JobKind) -> Result<Vec<JobRun>, StoreError> {
-        let mut statement = self.conn.prepare(
-            "SELECT scheduled_at, strategy, figures FROM job_runs WHERE job = ?1 ORDER BY scheduled_at, id",
-        )?;
+        let mut statement = self.conn.prepare(&format!(
+            "SELECT scheduled_at, strategy, figures FROM job_runs WHERE job = ?1 AND {}
+             ORDER BY scheduled_at, id",
+            in_range("scheduled_at")
+        ))?;
         let rows = statement.query_map([job.as_str()], |row| {
             Ok((row.get::<_, i64>(0)?, row.get::<_, Option<String>>(1)?, row.get::<_, String>(2)?))
         })?;
@@ -531,8 +651,10 @@ impl StoreReader {
 
     /// The saved promotion tests: (champion, [(challenger, test)]).
     pub fn tests(&self) -> Result<Option<SavedTests>, StoreError> {
-        let mut statement =
-            self.conn.prepare("SELECT strategy, champion, test FROM experiment ORDER BY strategy")?;
+        let mut statement = self.conn.prepare(&format!(
+            "SELECT strategy, champion, test FROM experiment WHERE {} ORDER BY strategy",
+            in_range("updated_at")
+        ))?;
         let rows = statement.query_map([], |row| {
             Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?))
         })?;
@@ -550,8 +672,10 @@ impl StoreReader {
 
     /// The probations saved last, each with the outcomes rowid it was saved at.
     pub fn probations(&self) -> Result<Vec<(crate::engine::SavedProbation, i64)>, StoreError> {
-        let mut statement =
-            self.conn.prepare("SELECT probation, outcomes_through FROM probations ORDER BY strategy")?;
+        let mut statement = self.conn.prepare(&format!(
+            "SELECT probation, outcomes_through FROM probations WHERE {} ORDER BY strategy",
+            in_range("saved_at")
+        ))?;
         let rows = statement.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)))?;
         let mut saved = Vec::new();
         for row in rows {
@@ -584,9 +708,9 @@ impl StoreReader {
 }
 
 /// Opens `path` read-only (as immutable: no locks, no `-shm`) and reads its
-/// schema version, the first read, where a WAL store that cannot be opened
-/// fails.
-fn connect_read_only(path: &Path, immutable: bool) -> rusqlite::Result<(Connection, i64)> {
+/// schema version (`None`: not a siglearn store), the first read, where a
+/// WAL store that cannot be opened fails.
+fn connect_read_only(path: &Path, immutable: bool) -> rusqlite::Result<(Connection, Option<i64>)> {
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = if immutable {
         Connection::open_with_flags(
@@ -596,9 +720,12 @@ fn connect_read_only(path: &Path, immutable: bool) -> rusqlite::Result<(Connecti
     } else {
         Connection::open_with_flags(path, flags)?
     };
+    if super::store_kind(&conn)? != super::StoreKind::Siglearn {
+        return Ok((conn, None));
+    }
     let version =
         conn.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |row| row.get(0))?;
-    Ok((conn, version))
+    Ok((conn, Some(version)))
 }
 
 /// `path` for a `file:` URI: the characters a URI gives a meaning escaped.
@@ -656,8 +783,35 @@ fn version_from(row: &Row<'_>) -> Result<VersionRecord, StoreError> {
         state: json(5)?,
         reason: reason.parse().map_err(corrupt)?,
         metrics: json(7)?,
-        created_at: Timestamp(row.get(8)?),
+        created_at: stamp_or_earliest(row.get(8)?),
     })
+}
+
+/// SQL that holds when `column` is an instant in the accepted range.
+fn in_range(column: &str) -> String {
+    format!("({column} BETWEEN {} AND {})", crate::timestamp::EARLIEST.0, crate::timestamp::END.0 - 1)
+}
+
+/// SQL that holds for a closed signal (`s` joined with its outcome `o`)
+/// whose every instant is in the accepted range.
+fn closed_in_range() -> String {
+    format!(
+        "{} AND {} AND (o.known_ts IS NULL OR {})",
+        in_range("s.entry_ts"),
+        in_range("o.exit_ts"),
+        in_range("o.known_ts")
+    )
+}
+
+/// A stored instant, or 1970-01-01 for one outside the accepted range (a
+/// row kept for what else it holds; [`StoreReader::out_of_range`] names it).
+fn stamp_or_earliest(millis: i64) -> Timestamp {
+    let stamp = Timestamp(millis);
+    if (crate::timestamp::EARLIEST..crate::timestamp::END).contains(&stamp) {
+        stamp
+    } else {
+        crate::timestamp::EARLIEST
+    }
 }
 
 fn corrupt(what: impl std::fmt::Display) -> StoreError {
