@@ -13,6 +13,7 @@
 
 mod lock;
 mod migrations;
+mod range;
 mod reader;
 mod writer;
 
@@ -25,7 +26,8 @@ use rusqlite::Connection;
 use siglearn_plugin_api::{Decision, Outcome, Signal, SignalId, StrategyId, Timestamp, VersionId};
 
 pub use lock::{Holder, WriteLock, announce};
-pub use reader::{DecisionsBySignal, OutOfRange, SavedTests, StoreReader};
+pub use range::OutOfRange;
+pub use reader::{DecisionsBySignal, SavedTests, StoreReader};
 use writer::Writer;
 
 use crate::engine::Effect;

@@ -1,15 +1,7 @@
 //! Read-only access to a store, for reports and the API read model.
 //!
-//! Every instant a reader hands on lies in the accepted range
-//! ([`crate::timestamp::EARLIEST`] to [`crate::timestamp::END`]). A row an
-//! older version wrote with a time outside it (nanoseconds read as
-//! milliseconds, `i64::MIN`) is set aside in the query itself: a signal,
-//! outcome, job run, snapshot, saved test or probation so stamped is not
-//! read, so no report, restore or daemon sees it (one such stamp would make
-//! every per-day figure span millions of years). Version and alias rows are
-//! the strategies' history and their numbering, so they are kept, with that
-//! time read as 1970-01-01. [`StoreReader::out_of_range`] lists them all, for
-//! the warning that names each row and the fix.
+//! Rows stamped outside the accepted range are left out or read as 1970
+//! ([`super::range`]).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -26,6 +18,7 @@ use crate::strategy::{Code, Verdict};
 use crate::versions::{AliasMove, VersionReason, VersionRecord};
 
 use super::StoreError;
+use super::range::{OutOfRange, closed_in_range, in_range, stamp_or_earliest};
 use crate::trade::Trade;
 
 /// The columns [`signal_from`] reads, in its order, from `signals s`.
@@ -37,52 +30,6 @@ pub type DecisionsBySignal = HashMap<String, Vec<(String, Option<Verdict>)>>;
 
 /// Saved promotion tests: the champion, and each challenger's test.
 pub type SavedTests = (String, Vec<(String, PairedTest)>);
-
-/// How many rows [`StoreReader::out_of_range`] names; the rest are counted.
-const LISTED_OUT_OF_RANGE: usize = 10;
-
-/// Each column of a store that holds an instant: (table, how a row is
-/// named, column, what a reader does with a row stamped outside the range).
-const STAMPED_COLUMNS: &[(&str, &str, &str, &str)] = &[
-    ("signals", "'signal ' || quote(id)", "entry_ts", "set aside"),
-    ("outcomes", "'outcome of signal ' || quote(signal_id)", "exit_ts", "set aside"),
-    ("outcomes", "'outcome of signal ' || quote(signal_id)", "known_ts", "set aside"),
-    ("versions", "'version ' || strategy || ' v' || n", "created_at", "kept, its time read as 1970-01-01"),
-    ("alias_history", "'alias move ' || id", "moved_at", "kept, its time read as 1970-01-01"),
-    ("job_runs", "'job run ' || id || ' (' || job || ')'", "scheduled_at", "set aside"),
-    ("snapshots", "'snapshot ' || id || ' (' || kind || ' of ' || strategy || ')'", "at", "set aside"),
-    ("experiment", "'promotion test of ' || strategy", "updated_at", "set aside"),
-    ("probations", "'probation of ' || strategy", "saved_at", "set aside"),
-];
-
-/// The rows of a store stamped outside the accepted range.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct OutOfRange {
-    /// How many there are.
-    pub count: u64,
-    /// The first few of them, each named in a line with its fix.
-    pub listed: Vec<String>,
-}
-
-impl std::fmt::Display for OutOfRange {
-    /// What a command prints (or the daemon logs) as its warning.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} row(s) of the store are stamped outside the accepted range (an older version wrote them) \
-             and are left out of reports, restores and the daemon:",
-            self.count
-        )?;
-        for line in &self.listed {
-            write!(f, "\n  - {line}")?;
-        }
-        let more = self.count.saturating_sub(self.listed.len() as u64);
-        if more > 0 {
-            write!(f, "\n  - and {more} more")?;
-        }
-        Ok(())
-    }
-}
 
 /// A read-only connection to an existing store.
 #[derive(Debug)]
@@ -139,41 +86,7 @@ impl StoreReader {
     /// The rows stamped outside the accepted range (written by an older
     /// version), which every other read sets aside or reads as 1970.
     pub fn out_of_range(&self) -> Result<OutOfRange, StoreError> {
-        let mut found = OutOfRange::default();
-        for &(table, name, column, treatment) in STAMPED_COLUMNS {
-            let present: bool = self.conn.query_row(
-                "SELECT EXISTS (SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2)",
-                [table, column],
-                |row| row.get(0),
-            )?;
-            if !present {
-                continue;
-            }
-            let outside = format!("{column} IS NOT NULL AND NOT {}", in_range(column));
-            let count: i64 =
-                self.conn.query_row(&format!("SELECT COUNT(*) FROM {table} WHERE {outside}"), [], |row| {
-                    row.get(0)
-                })?;
-            found.count += count.unsigned_abs();
-            let room = LISTED_OUT_OF_RANGE.saturating_sub(found.listed.len());
-            if room == 0 || count == 0 {
-                continue;
-            }
-            let mut statement = self.conn.prepare(&format!(
-                "SELECT {name}, CAST({column} AS TEXT) FROM {table} WHERE {outside} LIMIT {room}"
-            ))?;
-            let rows =
-                statement.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))?;
-            for row in rows {
-                let (row, value) = row?;
-                found.listed.push(format!(
-                    "{row}: {table}.{column} = {value} is outside 1970-01-01..2100-01-01 in epoch milliseconds \
-                     ({treatment}); fix: delete that row, or re-run the replay that wrote the store into a \
-                     new --db file"
-                ));
-            }
-        }
-        Ok(found)
+        super::range::out_of_range(&self.conn)
     }
 
     /// Whether the store holds anything an earlier run wrote (signals,
@@ -785,33 +698,6 @@ fn version_from(row: &Row<'_>) -> Result<VersionRecord, StoreError> {
         metrics: json(7)?,
         created_at: stamp_or_earliest(row.get(8)?),
     })
-}
-
-/// SQL that holds when `column` is an instant in the accepted range.
-fn in_range(column: &str) -> String {
-    format!("({column} BETWEEN {} AND {})", crate::timestamp::EARLIEST.0, crate::timestamp::END.0 - 1)
-}
-
-/// SQL that holds for a closed signal (`s` joined with its outcome `o`)
-/// whose every instant is in the accepted range.
-fn closed_in_range() -> String {
-    format!(
-        "{} AND {} AND (o.known_ts IS NULL OR {})",
-        in_range("s.entry_ts"),
-        in_range("o.exit_ts"),
-        in_range("o.known_ts")
-    )
-}
-
-/// A stored instant, or 1970-01-01 for one outside the accepted range (a
-/// row kept for what else it holds; [`StoreReader::out_of_range`] names it).
-fn stamp_or_earliest(millis: i64) -> Timestamp {
-    let stamp = Timestamp(millis);
-    if (crate::timestamp::EARLIEST..crate::timestamp::END).contains(&stamp) {
-        stamp
-    } else {
-        crate::timestamp::EARLIEST
-    }
 }
 
 fn corrupt(what: impl std::fmt::Display) -> StoreError {
