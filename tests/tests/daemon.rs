@@ -296,32 +296,6 @@ fn items_stamped_ahead_of_the_wall_clock_or_in_other_units_are_refused_by_item_a
 }
 
 #[test]
-fn a_store_holding_out_of_range_stamps_still_starts_and_serves() {
-    let dir = tempfile::tempdir().unwrap();
-    scripts(dir.path(), &["baseline"]);
-    let daemon = Daemon::start(dir.path(), &[]);
-    let batch = format!("[{}, {}]", signal("a", "BTC", T0, ""), signal("b", "BTC", T0, ""));
-    assert_eq!(daemon.post("/api/signals", &batch).status, 200);
-    assert_eq!(daemon.post("/api/prices", &bar("BTC", T1, 100.0, 111.0, 99.0)).status, 200);
-    assert_eq!(daemon.stop().code(), Some(0));
-    // What an older version wrote for stamps in nanoseconds and i64::MIN.
-    let store = rusqlite::Connection::open(dir.path().join("siglearn.db")).unwrap();
-    store
-        .execute("UPDATE outcomes SET exit_ts = ?1 WHERE signal_id = 'a'", [1_714_557_600_000_000_000_i64])
-        .unwrap();
-    store.execute("UPDATE signals SET entry_ts = ?1 WHERE id = 'b'", [i64::MIN]).unwrap();
-    drop(store);
-    let daemon = Daemon::start(dir.path(), &[]);
-    assert_eq!(daemon.get("/healthz").status, 200);
-    let performance = daemon.wait_for("/api/learning/performance?period=all", Duration::from_secs(30), |p| {
-        p["overall"]["total_trades"] == 2
-    });
-    assert_eq!(performance["overall"]["wins"], 2);
-    assert_eq!(daemon.get("/api/outcomes").json()["count"], 2);
-    assert_eq!(daemon.stop().code(), Some(0));
-}
-
-#[test]
 fn decide_failures_are_logged_a_few_per_strategy_per_minute() {
     let dir = tempfile::tempdir().unwrap();
     let folder = scripts(dir.path(), &["baseline"]);

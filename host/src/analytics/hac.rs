@@ -25,7 +25,7 @@
 //! largest of the three wins, and the interval is never narrower than the
 //! independent one: its standard error is multiplied by `√deff`.
 
-use siglearn_plugin_api::{MILLIS_PER_DAY, Timestamp};
+use siglearn_plugin_api::Timestamp;
 
 /// The design effect of influence values `(signal entry time, ψ)` given in
 /// any order (ties keep their order).
@@ -36,12 +36,15 @@ pub(super) fn design_effect(mut points: Vec<(Timestamp, f64)>) -> f64 {
         return 1.0;
     }
     let by_trade: Vec<f64> = points.iter().map(|(_, psi)| *psi).collect();
-    let day = |at: Timestamp| at.0.div_euclid(MILLIS_PER_DAY);
-    let first = day(points[0].0);
-    let span = usize::try_from(day(points[points.len() - 1].0) - first + 1).unwrap_or(1);
+    // Days within the accepted range only, so the series stays bounded
+    // whatever a store holds; a trade stamped outside it counts by trade.
+    let accepted = crate::timestamp::accepted_days();
+    let days = || points.iter().map(|(at, _)| at.utc_day()).filter(|day| accepted.contains(day));
+    let (first, last) = (days().min().unwrap_or(0), days().max().unwrap_or(0));
+    let span = usize::try_from(last - first + 1).unwrap_or(1);
     let mut by_day = vec![0.0; span];
     for (at, psi) in &points {
-        if let Some(sum) = usize::try_from(day(*at) - first).ok().and_then(|d| by_day.get_mut(d)) {
+        if let Some(sum) = usize::try_from(at.utc_day() - first).ok().and_then(|d| by_day.get_mut(d)) {
             *sum += psi;
         }
     }
@@ -69,9 +72,28 @@ fn newey_west(u: &[f64], lags: usize) -> f64 {
 
 #[cfg(test)]
 mod tests {
+    use siglearn_plugin_api::MILLIS_PER_DAY;
+
     use super::*;
 
     const HOUR: i64 = MILLIS_PER_DAY / 24;
+
+    #[test]
+    fn a_stamp_outside_the_accepted_range_adds_no_days() {
+        // Two trades a day apart, one stamped in nanoseconds (year 56 million
+        // read as milliseconds): the day series spans the two good days
+        // only. By hand: by trade ψ = 1, 1, -2: Σψ² = 6; lag 1 (L = 2,
+        // weight 2/3): 1 - 2 = -1; lag 2 (weight 1/3): -2. NW = 6 - 4/3 -
+        // 4/3 = 10/3. Days: 1, 1 → lag 0: 2, lag 1 (L = 2, weight 2/3): +1 →
+        // 2 + 4/3 = 10/3. deff = max(1, 10/3 / 6) = 1.
+        let nanos = Timestamp(1_714_557_600_000_000_000);
+        let points = vec![(Timestamp(0), 1.0), (Timestamp(MILLIS_PER_DAY), 1.0), (nanos, -2.0)];
+        assert_eq!(design_effect(points), 1.0);
+        let points = vec![(Timestamp(i64::MIN), 1.0), (Timestamp(0), 1.0), (nanos, 1.0)];
+        // All three by trade: Σψ² = 3, lag 1 (weight 2/3): 2, lag 2 (weight 1/3): 1
+        // → 3 + 8/3 + 2/3 = 19/3 → deff 19/9.
+        assert!((design_effect(points) - 19.0 / 9.0).abs() < 1e-12);
+    }
 
     #[test]
     fn newey_west_by_hand() {

@@ -75,7 +75,10 @@ pub(super) fn run(args: DemoArgs) -> anyhow::Result<()> {
     format::write_signals(&signals_path, &signals)?;
 
     let db = out.join("siglearn.db");
+    // Under its write lock: a store a daemon holds is refused, not removed.
+    let lock = crate::store::WriteLock::acquire(&db)?;
     remove_store(&db)?;
+    drop(lock);
     let (trades, report, ab) = (out.join("trades.csv"), out.join("report.json"), out.join("ab.json"));
     let inputs = Inputs::read(&prices, &[], &signals_path)?;
     let outputs = Outputs { trades: Some(&trades), report: Some(&report), ab: Some(&ab), json: false };

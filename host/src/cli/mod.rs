@@ -217,6 +217,16 @@ fn abbreviate(text: &str, max: usize) -> String {
     }
 }
 
+/// Tells the user about the rows of a store stamped outside the accepted
+/// range, which every read leaves out (or reads as 1970).
+fn warn_out_of_range(reader: &crate::store::StoreReader) -> anyhow::Result<()> {
+    let found = reader.out_of_range()?;
+    if found.count > 0 {
+        eprintln!("warning: {}: {found}", reader.path().display());
+    }
+    Ok(())
+}
+
 /// Tells the user about skipped rows, without flooding the terminal.
 fn warn_skipped(skipped: &RowErrors) {
     if skipped.is_empty() {

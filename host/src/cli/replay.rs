@@ -18,7 +18,7 @@ use crate::format::{self, FormatError, ReadOptions, Series};
 use crate::replay::{self, ReplayResult};
 use crate::restore;
 use crate::schedule::Schedule;
-use crate::store::{Command, Store};
+use crate::store::{Command, Store, WriteLock};
 use crate::strategy::{load_lineup, resume_lineup};
 use crate::timestamp::format_duration;
 use crate::trade::Trade;
@@ -217,10 +217,21 @@ pub(super) fn run_replay(
     let config = &Config { limits: config.limits.without_time_budgets(), ..config.clone() };
     let engine_config = config.engine();
     let start = first_time(&inputs).unwrap_or(Timestamp(0));
+    // The write lock before anything is read from the store to decide: a
+    // store a daemon (or another replay) writes is refused as such.
+    let lock = match db {
+        Some(path) => {
+            Some(WriteLock::acquire(path).with_context(|| format!("opening store {}", path.display()))?)
+        }
+        None => None,
+    };
     let earlier = match db {
         Some(path) => restore::earlier_run(path, inputs.signals.iter().map(|s| s.id.as_str()))?,
         None => None,
     };
+    if let Some(reader) = &earlier {
+        super::warn_out_of_range(reader)?;
+    }
     if let (Some(reader), Some(first)) = (&earlier, first_event(&inputs)) {
         if let Some(clock) = reader.last_clock()?.filter(|&clock| first < clock) {
             bail!(
@@ -251,11 +262,14 @@ pub(super) fn run_replay(
     for problem in &lineup.problems {
         eprintln!("warning: {problem}\n  (the strategy runs its live version from the store instead)");
     }
-    let store = match db {
-        Some(path) => Some(
-            Store::open(path, &engine_config.monitor)
-                .with_context(|| format!("opening store {}", path.display()))?,
-        ),
+    let store = match lock {
+        Some(lock) => {
+            let path = lock.store().to_path_buf();
+            Some(
+                Store::open_locked(lock, &engine_config.monitor)
+                    .with_context(|| format!("opening store {}", path.display()))?,
+            )
+        }
         None => None,
     };
     if let Some(store) = &store {

@@ -23,8 +23,8 @@ pub(super) struct ReportArgs {
 }
 
 pub(super) fn run(args: ReportArgs) -> anyhow::Result<()> {
-    let reader =
-        StoreReader::open(&args.db).with_context(|| format!("reading store {}", args.db.display()))?;
+    let reader = StoreReader::open(&args.db)?;
+    super::warn_out_of_range(&reader)?;
     let trades = reader.trades()?;
     let open = reader.open_signals()?.len();
     let report = with_lineup(build_report(&trades, open), &reader, &trades)?;

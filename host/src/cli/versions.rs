@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::Args;
 use siglearn_plugin_api::{Timestamp, VersionId};
 
@@ -59,11 +59,12 @@ fn parse_version(text: &str) -> Result<VersionId, String> {
 }
 
 fn reader(args: &StoreArgs) -> anyhow::Result<StoreReader> {
-    StoreReader::open(&args.db).with_context(|| format!("reading store {}", args.db.display()))
+    Ok(StoreReader::open(&args.db)?)
 }
 
 pub(super) fn strategies(args: StrategiesArgs) -> anyhow::Result<()> {
     let reader = reader(&args.store)?;
+    super::warn_out_of_range(&reader)?;
     let champion = reader.alias(CHAMPION)?;
     let counts = reader.version_counts()?;
     let latest = reader.latest_versions()?;
@@ -109,6 +110,7 @@ pub(super) fn strategies(args: StrategiesArgs) -> anyhow::Result<()> {
 
 pub(super) fn versions(args: VersionsArgs) -> anyhow::Result<()> {
     let reader = reader(&args.store)?;
+    super::warn_out_of_range(&reader)?;
     let history = reader.versions(&args.name)?;
     if history.is_empty() {
         bail!(

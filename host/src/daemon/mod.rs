@@ -421,6 +421,11 @@ fn build_engine(
     engine_config.clock_exits = true;
     let now = wall_now();
     let earlier = crate::restore::earlier_run(db, std::iter::empty())?;
+    if let Some(found) = earlier.as_ref().map(|reader| reader.out_of_range()).transpose()? {
+        if found.count > 0 {
+            tracing::warn!(store = %db.display(), "{found}");
+        }
+    }
     let lineup = start_lineup(config, clashes, earlier.as_ref(), now).map_err(|errors| {
         let listing: Vec<String> = errors.iter().map(|e| format!("  - {e}")).collect();
         anyhow::anyhow!("cannot load the strategies:\n{}", listing.join("\n"))

@@ -64,15 +64,19 @@ pub(super) fn held_message(store: &Path, holder: Option<&Holder>) -> String {
     }
 }
 
-/// An exclusive hold on a store's lock file, released when dropped.
+/// An exclusive hold on a store's lock file, released when dropped. A
+/// command that writes a store takes it before it reads anything from the
+/// store to decide, so a store another process writes is refused with the
+/// holder named, whatever else is wrong, and nothing read can change under it.
 #[derive(Debug)]
-pub(super) struct WriteLock {
+pub struct WriteLock {
     _file: File,
+    store: PathBuf,
 }
 
 impl WriteLock {
     /// Takes the lock of the store at `store`, or says who holds it.
-    pub(super) fn acquire(store: &Path) -> Result<Self, StoreError> {
+    pub fn acquire(store: &Path) -> Result<Self, StoreError> {
         let path = lock_path(store);
         let failed = |source| StoreError::Lock { path: path.clone(), source };
         let mut file = OpenOptions::new()
@@ -86,7 +90,14 @@ impl WriteLock {
             return Err(StoreError::Held { path: store.to_path_buf(), holder: read_holder(&mut file) });
         }
         write_holder(&mut file, &Holder::this_process(None)).map_err(failed)?;
-        Ok(WriteLock { _file: file })
+        Ok(WriteLock { _file: file, store: store.to_path_buf() })
+    }
+}
+
+impl WriteLock {
+    /// The store it locks.
+    pub fn store(&self) -> &Path {
+        &self.store
     }
 }
 

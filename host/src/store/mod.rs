@@ -13,6 +13,7 @@
 
 mod lock;
 mod migrations;
+mod range;
 mod reader;
 mod writer;
 
@@ -24,8 +25,8 @@ use std::thread::JoinHandle;
 use rusqlite::Connection;
 use siglearn_plugin_api::{Decision, Outcome, Signal, SignalId, StrategyId, Timestamp, VersionId};
 
-use lock::WriteLock;
-pub use lock::{Holder, announce};
+pub use lock::{Holder, WriteLock, announce};
+pub use range::OutOfRange;
 pub use reader::{DecisionsBySignal, SavedTests, StoreReader};
 use writer::Writer;
 
@@ -173,6 +174,10 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("cannot open store {}: {source}", path.display())]
     Open { path: PathBuf, source: rusqlite::Error },
+    #[error("no store at {p} (run a replay with --db {p} or start the daemon to create one)", p = path.display())]
+    Missing { path: PathBuf },
+    #[error("{} is {what}; check the --db path (a siglearn store is the SQLite file a replay with --db or the daemon wrote)", path.display())]
+    NotAStore { path: PathBuf, what: &'static str },
     #[error("store schema version {found} is newer than this siglearn knows ({known}); upgrade siglearn")]
     TooNew { found: i64, known: i64 },
     #[error(
@@ -219,12 +224,72 @@ pub(crate) fn connect(path: &Path) -> Result<Connection, StoreError> {
 fn open_for_writing(path: &Path) -> Result<Connection, StoreError> {
     let mut conn =
         Connection::open(path).map_err(|source| StoreError::Open { path: path.to_path_buf(), source })?;
+    // Another program's database is refused before anything is written
+    // into it; an empty file or database becomes a new store.
+    match store_kind(&conn) {
+        Ok(StoreKind::Siglearn | StoreKind::Empty) => {}
+        Ok(StoreKind::Foreign) => return Err(not_a_store(path, true)),
+        Err(error) if not_sqlite(&error) => return Err(not_a_store(path, false)),
+        Err(error) => return Err(StoreError::Open { path: path.to_path_buf(), source: error }),
+    }
     // WAL lets readers work while the writer commits; NORMAL sync keeps
     // every committed transaction across a process crash.
     let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
     conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;")?;
     migrations::migrate(&mut conn)?;
     Ok(conn)
+}
+
+/// What an SQLite file holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum StoreKind {
+    /// A siglearn store (it has the migrations table).
+    Siglearn,
+    /// No tables at all: a new file.
+    Empty,
+    /// Tables, but not a siglearn store's.
+    Foreign,
+}
+
+/// What the database open on `conn` holds; an error for a file that is not
+/// SQLite (see [`not_sqlite`]).
+pub(crate) fn store_kind(conn: &Connection) -> rusqlite::Result<StoreKind> {
+    let (tables, ours): (i64, bool) = conn.query_row(
+        "SELECT COUNT(*), COALESCE(SUM(name = 'schema_migrations'), 0) > 0 FROM sqlite_master WHERE type = 'table'",
+        [],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )?;
+    Ok(match (ours, tables) {
+        (true, _) => StoreKind::Siglearn,
+        (false, 0) => StoreKind::Empty,
+        (false, _) => StoreKind::Foreign,
+    })
+}
+
+/// Whether SQLite found the file is not a database.
+pub(crate) fn not_sqlite(error: &rusqlite::Error) -> bool {
+    matches!(error, rusqlite::Error::SqliteFailure(e, _) if e.code == rusqlite::ErrorCode::NotADatabase)
+}
+
+/// The refusal of a file that is not a siglearn store.
+pub(crate) fn not_a_store(path: &Path, sqlite: bool) -> StoreError {
+    let what = if sqlite {
+        "an SQLite file but not a siglearn store"
+    } else {
+        "not an SQLite file, so not a siglearn store"
+    };
+    StoreError::NotAStore { path: path.to_path_buf(), what }
+}
+
+/// The refusal of a path where a store should be: missing, or not a file.
+pub(crate) fn no_store_file(path: &Path) -> Option<StoreError> {
+    if !path.exists() {
+        Some(StoreError::Missing { path: path.to_path_buf() })
+    } else if !path.is_file() {
+        Some(StoreError::NotAStore { path: path.to_path_buf(), what: "not a file, so not a siglearn store" })
+    } else {
+        None
+    }
 }
 
 /// Whether the folder of `path` exists but this process cannot create a file
@@ -271,7 +336,13 @@ impl Store {
     /// starts its writer thread.
     /// Refused ([`StoreError::Held`]) while another process writes it.
     pub fn open(path: &Path, config: &MonitorConfig) -> Result<Self, StoreError> {
-        let lock = WriteLock::acquire(path)?;
+        Self::open_locked(WriteLock::acquire(path)?, config)
+    }
+
+    /// [`Store::open`] with its lock already taken (before the caller read
+    /// the store to decide what to write).
+    pub fn open_locked(lock: WriteLock, config: &MonitorConfig) -> Result<Self, StoreError> {
+        let path = &lock.store().to_path_buf();
         let conn = connect(path)?;
         let requested = settings_text(config);
         let stored: Option<String> = conn
@@ -296,13 +367,13 @@ impl Store {
     /// Opens an existing store to record versions and alias moves, whatever
     /// outcome settings it holds.
     pub fn open_existing(path: &Path) -> Result<Self, StoreError> {
-        if !path.is_file() {
-            return Err(StoreError::Open {
-                path: path.to_path_buf(),
-                source: rusqlite::Error::InvalidPath(path.to_path_buf()),
-            });
+        if let Some(error) = no_store_file(path) {
+            return Err(error);
         }
         let lock = WriteLock::acquire(path)?;
+        // Only a store that exists: another program's file (or an empty
+        // one) is refused rather than made into a store.
+        StoreReader::open(path)?;
         let conn = connect(path)?;
         Self::spawn(path, conn, lock)
     }

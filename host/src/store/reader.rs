@@ -1,4 +1,7 @@
 //! Read-only access to a store, for reports and the API read model.
+//!
+//! Rows stamped outside the accepted range are left out or read as 1970
+//! ([`super::range`]).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -15,6 +18,7 @@ use crate::strategy::{Code, Verdict};
 use crate::versions::{AliasMove, VersionReason, VersionRecord};
 
 use super::StoreError;
+use super::range::{OutOfRange, closed_in_range, in_range, stamp_or_earliest};
 use crate::trade::Trade;
 
 /// The columns [`signal_from`] reads, in its order, from `signals s`.
@@ -36,12 +40,11 @@ pub struct StoreReader {
 
 impl StoreReader {
     /// Opens an existing store; a missing file is an error, never a new store.
+    /// A missing file, or one that is not a siglearn store, is refused with
+    /// what it is and how to get a store.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        if !path.is_file() {
-            return Err(StoreError::Open {
-                path: path.to_path_buf(),
-                source: rusqlite::Error::InvalidPath(path.to_path_buf()),
-            });
+        if let Some(error) = super::no_store_file(path) {
+            return Err(error);
         }
         // A store in a read-only folder (read-only media, a mounted
         // backup) cannot get the `-shm` file WAL readers need: it is read
@@ -64,7 +67,11 @@ impl StoreReader {
                 connect_read_only(path, true)
                     .map_err(|source| StoreError::Open { path: path.to_path_buf(), source })?
             }
+            Err(source) if super::not_sqlite(&source) => return Err(super::not_a_store(path, false)),
             Err(source) => return Err(StoreError::Open { path: path.to_path_buf(), source }),
+        };
+        let Some(version) = version else {
+            return Err(super::not_a_store(path, true));
         };
         if version > super::migrations::LATEST {
             return Err(StoreError::TooNew { found: version, known: super::migrations::LATEST });
@@ -74,6 +81,12 @@ impl StoreReader {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The rows stamped outside the accepted range (written by an older
+    /// version), which every other read sets aside or reads as 1970.
+    pub fn out_of_range(&self) -> Result<OutOfRange, StoreError> {
+        super::range::out_of_range(&self.conn)
     }
 
     /// Whether the store holds anything an earlier run wrote (signals,
@@ -95,7 +108,9 @@ impl StoreReader {
             "SELECT {SIGNAL_COLUMNS},
                     o.kind, o.exit_ts, o.exit_price, o.pnl_pct, o.holding_ms, o.ambiguous, o.mfe_pct, o.mae_pct
              FROM outcomes o JOIN signals s ON s.id = o.signal_id
-             ORDER BY o.exit_ts, o.signal_id"
+             WHERE {closed}
+             ORDER BY o.exit_ts, o.signal_id",
+            closed = closed_in_range()
         ))?;
         let mut names = Names::default();
         let rows = statement.query_map([], |row| Ok((signal_from(row, &mut names), outcome_from(row))))?;
@@ -117,7 +132,9 @@ impl StoreReader {
                     o.kind, o.exit_ts, o.exit_price, o.pnl_pct, o.holding_ms, o.ambiguous, o.mfe_pct, o.mae_pct,
                     COALESCE(o.known_ts, o.exit_ts) AS known
              FROM outcomes o JOIN signals s ON s.id = o.signal_id
-             ORDER BY o.rowid"
+             WHERE {closed}
+             ORDER BY o.rowid",
+            closed = closed_in_range()
         ))?;
         let mut names = Names::default();
         let rows = statement.query_map([], |row| {
@@ -146,8 +163,9 @@ impl StoreReader {
                     o.kind, o.exit_ts, o.exit_price, o.pnl_pct, o.holding_ms, o.ambiguous, o.mfe_pct, o.mae_pct,
                     o.rowid
              FROM outcomes o JOIN signals s ON s.id = o.signal_id
-             WHERE (?1 IS NULL OR s.symbol = ?1) AND (?3 IS NULL OR o.rowid < ?3)
-             ORDER BY o.rowid DESC LIMIT ?2"
+             WHERE (?1 IS NULL OR s.symbol = ?1) AND (?3 IS NULL OR o.rowid < ?3) AND {closed}
+             ORDER BY o.rowid DESC LIMIT ?2",
+            closed = closed_in_range()
         ))?;
         let mut names = Names::default();
         let rows = statement.query_map(rusqlite::params![symbol, limit, before], |row| {
@@ -172,7 +190,8 @@ impl StoreReader {
         let mut statement = self.conn.prepare(&format!(
             "SELECT {SIGNAL_COLUMNS}
              FROM signals s LEFT JOIN outcomes o ON o.signal_id = s.id
-             WHERE o.signal_id IS NULL ORDER BY s.rowid"
+             WHERE o.signal_id IS NULL AND {entry} ORDER BY s.rowid",
+            entry = in_range("s.entry_ts")
         ))?;
         let mut names = Names::default();
         let rows = statement.query_map([], |row| Ok(signal_from(row, &mut names)))?;
@@ -313,7 +332,7 @@ impl StoreReader {
                 version: VersionId(row.get(2)?),
                 reason: row.get(3)?,
                 evidence: serde_json::from_str(&evidence).unwrap_or(serde_json::Value::Null),
-                moved_at: Timestamp(row.get(5)?),
+                moved_at: stamp_or_earliest(row.get(5)?),
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -322,15 +341,17 @@ impl StoreReader {
     /// The engine's clock when the stored run last checkpointed (a replay
     /// checkpoints when it ends): where a continued replay must start.
     pub fn last_clock(&self) -> Result<Option<Timestamp>, StoreError> {
-        let at: Option<i64> =
-            self.conn
-                .query_row("SELECT MAX(at) FROM snapshots WHERE kind = 'state'", [], |row| row.get(0))?;
+        let sql = format!("SELECT MAX(at) FROM snapshots WHERE kind = 'state' AND {}", in_range("at"));
+        let at: Option<i64> = self.conn.query_row(&sql, [], |row| row.get(0))?;
         Ok(at.map(Timestamp))
     }
 
     /// The time of the newest run of each job.
     pub fn last_job_runs(&self) -> Result<Vec<(JobKind, Timestamp)>, StoreError> {
-        let mut statement = self.conn.prepare("SELECT job, MAX(scheduled_at) FROM job_runs GROUP BY job")?;
+        let mut statement = self.conn.prepare(&format!(
+            "SELECT job, MAX(scheduled_at) FROM job_runs WHERE {} GROUP BY job",
+            in_range("scheduled_at")
+        ))?;
         let rows = statement.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)))?;
         let mut runs = Vec::new();
         for row in rows {
@@ -401,8 +422,12 @@ impl StoreReader {
         version: VersionId,
     ) -> Result<Option<(serde_json::Value, i64)>, StoreError> {
         let row = optional(self.conn.query_row(
-            "SELECT state, outcomes_through FROM snapshots WHERE kind = 'state' AND strategy = ?1 AND version = ?2
-             ORDER BY id DESC LIMIT 1",
+            &format!(
+                "SELECT state, outcomes_through FROM snapshots
+                 WHERE kind = 'state' AND strategy = ?1 AND version = ?2 AND {}
+                 ORDER BY id DESC LIMIT 1",
+                in_range("at")
+            ),
             rusqlite::params![strategy, version.0],
             |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)),
         ))?;
@@ -417,7 +442,10 @@ impl StoreReader {
     /// The state the last weekly run left for `strategy`, if any.
     pub fn anchor(&self, strategy: &str) -> Result<Option<serde_json::Value>, StoreError> {
         let row = optional(self.conn.query_row(
-            "SELECT state FROM snapshots WHERE kind = 'anchor' AND strategy = ?1 ORDER BY id DESC LIMIT 1",
+            &format!(
+                "SELECT state FROM snapshots WHERE kind = 'anchor' AND strategy = ?1 AND {} ORDER BY id DESC LIMIT 1",
+                in_range("at")
+            ),
             [strategy],
             |row| row.get::<_, String>(0),
         ))?;
@@ -432,7 +460,8 @@ impl StoreReader {
             "SELECT {SIGNAL_COLUMNS},
                     o.kind, o.exit_ts, o.exit_price, o.pnl_pct, o.holding_ms, o.ambiguous, o.mfe_pct, o.mae_pct
              FROM outcomes o JOIN signals s ON s.id = o.signal_id
-             WHERE o.rowid > ?1 ORDER BY o.rowid"
+             WHERE o.rowid > ?1 AND {closed} ORDER BY o.rowid",
+            closed = closed_in_range()
         ))?;
         let mut names = Names::default();
         let rows =
@@ -454,10 +483,12 @@ impl StoreReader {
         limit: u32,
         before: Option<i64>,
     ) -> Result<Vec<(i64, JobRun)>, StoreError> {
-        let mut statement = self.conn.prepare(
+        let mut statement = self.conn.prepare(&format!(
             "SELECT id, job, scheduled_at, strategy, figures FROM job_runs
-             WHERE (?1 IS NULL OR job = ?1) AND (?3 IS NULL OR id < ?3) ORDER BY id DESC LIMIT ?2",
-        )?;
+             WHERE (?1 IS NULL OR job = ?1) AND (?3 IS NULL OR id < ?3) AND {}
+             ORDER BY id DESC LIMIT ?2",
+            in_range("scheduled_at")
+        ))?;
         let rows =
             statement.query_map(rusqlite::params![job.map(JobKind::as_str), limit, before], |row| {
                 Ok((
@@ -486,9 +517,11 @@ impl StoreReader {
 
     /// Every run of `job`, oldest first.
     pub fn job_runs(&self, job: JobKind) -> Result<Vec<JobRun>, StoreError> {
-        let mut statement = self.conn.prepare(
-            "SELECT scheduled_at, strategy, figures FROM job_runs WHERE job = ?1 ORDER BY scheduled_at, id",
-        )?;
+        let mut statement = self.conn.prepare(&format!(
+            "SELECT scheduled_at, strategy, figures FROM job_runs WHERE job = ?1 AND {}
+             ORDER BY scheduled_at, id",
+            in_range("scheduled_at")
+        ))?;
         let rows = statement.query_map([job.as_str()], |row| {
             Ok((row.get::<_, i64>(0)?, row.get::<_, Option<String>>(1)?, row.get::<_, String>(2)?))
         })?;
@@ -531,8 +564,10 @@ impl StoreReader {
 
     /// The saved promotion tests: (champion, [(challenger, test)]).
     pub fn tests(&self) -> Result<Option<SavedTests>, StoreError> {
-        let mut statement =
-            self.conn.prepare("SELECT strategy, champion, test FROM experiment ORDER BY strategy")?;
+        let mut statement = self.conn.prepare(&format!(
+            "SELECT strategy, champion, test FROM experiment WHERE {} ORDER BY strategy",
+            in_range("updated_at")
+        ))?;
         let rows = statement.query_map([], |row| {
             Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?))
         })?;
@@ -550,8 +585,10 @@ impl StoreReader {
 
     /// The probations saved last, each with the outcomes rowid it was saved at.
     pub fn probations(&self) -> Result<Vec<(crate::engine::SavedProbation, i64)>, StoreError> {
-        let mut statement =
-            self.conn.prepare("SELECT probation, outcomes_through FROM probations ORDER BY strategy")?;
+        let mut statement = self.conn.prepare(&format!(
+            "SELECT probation, outcomes_through FROM probations WHERE {} ORDER BY strategy",
+            in_range("saved_at")
+        ))?;
         let rows = statement.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)))?;
         let mut saved = Vec::new();
         for row in rows {
@@ -584,9 +621,9 @@ impl StoreReader {
 }
 
 /// Opens `path` read-only (as immutable: no locks, no `-shm`) and reads its
-/// schema version, the first read, where a WAL store that cannot be opened
-/// fails.
-fn connect_read_only(path: &Path, immutable: bool) -> rusqlite::Result<(Connection, i64)> {
+/// schema version (`None`: not a siglearn store), the first read, where a
+/// WAL store that cannot be opened fails.
+fn connect_read_only(path: &Path, immutable: bool) -> rusqlite::Result<(Connection, Option<i64>)> {
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = if immutable {
         Connection::open_with_flags(
@@ -596,9 +633,12 @@ fn connect_read_only(path: &Path, immutable: bool) -> rusqlite::Result<(Connecti
     } else {
         Connection::open_with_flags(path, flags)?
     };
+    if super::store_kind(&conn)? != super::StoreKind::Siglearn {
+        return Ok((conn, None));
+    }
     let version =
         conn.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |row| row.get(0))?;
-    Ok((conn, version))
+    Ok((conn, Some(version)))
 }
 
 /// `path` for a `file:` URI: the characters a URI gives a meaning escaped.
@@ -656,7 +696,7 @@ fn version_from(row: &Row<'_>) -> Result<VersionRecord, StoreError> {
         state: json(5)?,
         reason: reason.parse().map_err(corrupt)?,
         metrics: json(7)?,
-        created_at: Timestamp(row.get(8)?),
+        created_at: stamp_or_earliest(row.get(8)?),
     })
 }
 
