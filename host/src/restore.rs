@@ -23,7 +23,7 @@
 
 use std::path::Path;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 
 use siglearn_plugin_api::{Timestamp, VersionId};
 
@@ -56,8 +56,8 @@ pub fn earlier_run<'a>(
     if !path.exists() {
         return Ok(None);
     }
-    let reader = StoreReader::open(path)
-        .with_context(|| format!("{} exists but is not a siglearn store", path.display()))?;
+    // The reader's refusal names the path and what the file is.
+    let reader = StoreReader::open(path)?;
     if !reader.holds_run()? {
         return Ok(None);
     }

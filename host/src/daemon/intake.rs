@@ -276,20 +276,18 @@ pub(crate) fn prices(body: &[u8], latest: Timestamp) -> Result<Vec<PriceUpdate>,
     shape(body, "prices")?;
     let mut updates = Vec::new();
     let mut problems = Problems::default();
-    each_object(body, |index, value| {
-        match price_from_json(&value) {
-            Ok(update) => {
-                if let Some(reason) = ahead(update.price.ts(), latest) {
-                    problems.push(index, "ts", reason);
-                }
-                if problems.is_empty() {
-                    updates.push(update);
-                }
+    each_object(body, |index, value| match price_from_json(&value) {
+        Ok(update) => {
+            if let Some(reason) = ahead(update.price.ts(), latest) {
+                problems.push(index, "ts", reason);
             }
-            Err(bad) => {
-                for (field, reason) in bad {
-                    problems.push(index, &field, reason);
-                }
+            if problems.is_empty() {
+                updates.push(update);
+            }
+        }
+        Err(bad) => {
+            for (field, reason) in bad {
+                problems.push(index, &field, reason);
             }
         }
     })?;

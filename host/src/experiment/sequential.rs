@@ -715,7 +715,8 @@ mod tests {
         };
         assert!((rho(0.05, 1).unwrap() - 7.936_154_601_737_565).abs() < 1e-12);
         assert!((rho(0.05, 100).unwrap() - 0.079_361_546_017_375_65).abs() < 1e-14);
-        for (alpha, planned) in [(0.0, 100), (1.0, 100), (2.0, 100), (-0.5, 100), (f64::NAN, 100), (0.05, 0)] {
+        for (alpha, planned) in [(0.0, 100), (1.0, 100), (2.0, 100), (-0.5, 100), (f64::NAN, 100), (0.05, 0)]
+        {
             assert_eq!(rho(alpha, planned), None, "alpha {alpha}, planned {planned}");
         }
     }
