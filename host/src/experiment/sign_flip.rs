@@ -107,6 +107,33 @@ mod tests {
     }
 
     #[test]
+    fn zero_and_non_finite_differences_are_left_out() {
+        let test = sign_flip_greater(&[3.0, 0.0, f64::NAN, -1.0, f64::INFINITY, 2.0, f64::NEG_INFINITY]);
+        assert_eq!((test.blocks, test.statistic, test.p_value), (3, 4.0, 0.25));
+    }
+
+    #[test]
+    fn sums_within_rounding_of_the_observed_one_count_as_ties() {
+        // d = (1000, -(1000 - 1e-10)): the observed sum is about 1e-10; the
+        // pattern (-, +) sums to about -1e-10, 2e-10 below it, which is
+        // 1e-13 of the total size 2000: within the 1e-12 of rounding, so
+        // it counts as a tie (conservative): 3 of 4 patterns.
+        assert_eq!(sign_flip_greater(&[1000.0, -(1000.0 - 1e-10)]).p_value, 0.75);
+        // Twice as far apart relative to the sizes (2e-9 of 1): not a tie.
+        assert_eq!(sign_flip_greater(&[1.0, -(1.0 - 1e-9)]).p_value, 0.5);
+    }
+
+    #[test]
+    fn a_sampled_p_value_counts_the_observed_pattern_and_is_never_zero() {
+        // 40 equal positive blocks: only the all-plus pattern reaches the
+        // sum, which 65,536 random draws hit with chance 6e-8; the p-value
+        // is (1 + 0) / (1 + 65,536) (Phipson & Smyth 2010: a Monte Carlo
+        // p-value counts the observed statistic among the draws).
+        let test = sign_flip_greater(&[1.0; 40]);
+        assert_eq!(test.p_value, 1.0 / 65_537.0);
+    }
+
+    #[test]
     fn four_blocks_can_never_pass_five_percent() {
         let test = sign_flip_greater(&[5.0, 4.0, 3.0, 2.0]);
         assert_eq!(test.p_value, 1.0 / 16.0);
