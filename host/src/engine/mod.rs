@@ -654,6 +654,66 @@ mod tests {
     }
 
     #[test]
+    fn the_daily_job_counts_each_strategys_taken_trades_wins_and_return() {
+        let script = |name: &str, source: &str| -> Member {
+            let path = std::path::Path::new("s.rhai");
+            let limits = crate::strategy::script::Limits::default();
+            let mut strategy =
+                crate::strategy::script::ScriptStrategy::compile(name.into(), path, source, limits).unwrap();
+            strategy.init(&serde_json::json!({})).unwrap();
+            Member { strategy: Box::new(strategy), version: VersionId(1), params: serde_json::json!({}) }
+        };
+        let daily_only = crate::schedule::ScheduleConfig {
+            daily: "0 0 * * *".into(),
+            weekly: "off".into(),
+            hourly: "off".into(),
+        };
+        let spec = LineupSpec {
+            members: vec![
+                script("taker", "fn decide(signal) { true }"),
+                script("skipper", "fn decide(signal) { false }"),
+            ],
+            champion: Some(0),
+            schedule: Some(crate::schedule::Schedule::new(&daily_only).unwrap()),
+        };
+        let mut engine = Engine::with_lineup(EngineConfig::default(), spec);
+        let mut effects = Vec::new();
+        // Long at 100, TP 110, SL 95: `a` reaches the take-profit (+10 %),
+        // `b`, entering at 2 min, the stop (-5 %). No fee.
+        engine.handle(Event::Signal(signal("a", Side::Long)), &mut effects).unwrap();
+        engine.handle(bar(0, 100.0, 111.0, 99.0), &mut effects).unwrap();
+        let late = Signal { entry_ts: Timestamp(120_000), ..signal("b", Side::Long) };
+        engine.handle(Event::Signal(late), &mut effects).unwrap();
+        engine.handle(bar(120_000, 100.0, 100.5, 94.0), &mut effects).unwrap();
+        engine.handle(Event::Clock(Timestamp(86_400_000 + 60_000)), &mut effects).unwrap();
+        let days: Vec<(String, serde_json::Value)> = effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::JobRan(run) if run.job == JobKind::Daily => {
+                    let f = &run.figures;
+                    let name = run.strategy.as_ref()?.to_string();
+                    Some((
+                        name,
+                        serde_json::json!([f["signals"], f["taken"], f["trades"], f["wins"], f["pnl_pct"]]),
+                    ))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            days,
+            [
+                // DESIGN's pnl of a long, (exit / entry - 1) * 100, summed.
+                (
+                    "taker".to_owned(),
+                    serde_json::json!([2, 2, 2, 1, (1.1 - 1.0) * 100.0 + (0.95 - 1.0) * 100.0])
+                ),
+                ("skipper".to_owned(), serde_json::json!([2, 0, 0, 0, 0.0])),
+            ]
+        );
+    }
+
+    #[test]
     fn the_clock_only_moves_forward() {
         let mut engine = Engine::new(EngineConfig::default());
         let mut effects = Vec::new();
