@@ -714,6 +714,49 @@ mod tests {
     }
 
     #[test]
+    fn a_live_engine_started_on_a_fresh_store_starts_its_schedule() {
+        let path = std::path::Path::new("s.rhai");
+        let limits = crate::strategy::script::Limits::default();
+        let mut strategy = crate::strategy::script::ScriptStrategy::compile(
+            "s".into(),
+            path,
+            "fn decide(signal) { true }",
+            limits,
+        )
+        .unwrap();
+        strategy.init(&serde_json::json!({})).unwrap();
+        let member =
+            Member { strategy: Box::new(strategy), version: VersionId(1), params: serde_json::json!({}) };
+        let daily_only = crate::schedule::ScheduleConfig {
+            daily: "0 0 * * *".into(),
+            weekly: "off".into(),
+            hourly: "off".into(),
+        };
+        let spec = LineupSpec {
+            members: vec![member],
+            champion: Some(0),
+            schedule: Some(crate::schedule::Schedule::new(&daily_only).unwrap()),
+        };
+        // The daemon's engine: exits and catch-up on the wall clock.
+        let config = EngineConfig { clock_exits: true, ..EngineConfig::default() };
+        let mut engine = Engine::with_lineup(config, spec);
+        let mut effects = Vec::new();
+        engine.handle(Event::Clock(Timestamp(3_600_000)), &mut effects).unwrap();
+        engine.handle(Event::Clock(Timestamp(2 * 86_400_000 + 60_000)), &mut effects).unwrap();
+        let runs: Vec<Timestamp> = effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::JobRan(run) if run.job == JobKind::Daily && run.strategy.is_none() => {
+                    Some(run.scheduled_at)
+                }
+                _ => None,
+            })
+            .collect();
+        // Started at 01:00 on day 0: the runs of days 1 and 2 at midnight.
+        assert_eq!(runs, [Timestamp(86_400_000), Timestamp(2 * 86_400_000)]);
+    }
+
+    #[test]
     fn the_clock_only_moves_forward() {
         let mut engine = Engine::new(EngineConfig::default());
         let mut effects = Vec::new();
