@@ -143,22 +143,8 @@ const FIELDS: [&str; 11] = [
     "regime",
 ];
 
-/// The keys of a JSON signal: the fields, `heads` and `indicators`.
-const JSON_KEYS: [&str; 13] = [
-    "signal_id",
-    "symbol",
-    "side",
-    "entry_ts",
-    "entry_price",
-    "take_profit",
-    "stop_loss",
-    "max_hold_minutes",
-    "confidence",
-    "pattern",
-    "regime",
-    "heads",
-    "indicators",
-];
+/// The keys of a JSON signal beyond [`FIELDS`].
+const JSON_LISTS: [&str; 2] = ["heads", "indicators"];
 
 /// One signal (a CSV row or a JSON object) taken apart into its fields,
 /// none of them read yet. [`Item::into_signal`] reads each field on its own
@@ -255,13 +241,15 @@ impl<'a> Item<'a> {
                 )),
             }
         }
-        for key in object.keys().filter(|key| !JSON_KEYS.contains(&key.as_str())) {
+        let known = |key: &str| FIELDS.contains(&key) || JSON_LISTS.contains(&key);
+        for key in object.keys().filter(|key| !known(key)) {
             let key = cut(key);
             item.problems.push((
                 key.clone(),
                 format!(
-                    "unknown field {key:?}; remove it or fix its name (the fields are {})",
-                    JSON_KEYS.join(", ")
+                    "unknown field {key:?}; remove it or fix its name (the fields are {}, {})",
+                    FIELDS.join(", "),
+                    JSON_LISTS.join(", ")
                 ),
             ));
         }
