@@ -549,3 +549,49 @@ fn hourly(at: Timestamp, lineup: &Lineup, open_signals: usize, effects: &mut Vec
     let figures = serde_json::json!({ "open_signals": open_signals, "strategies": strategies });
     effects.push(Effect::JobRan(JobRun { job: JobKind::Hourly, scheduled_at: at, strategy: None, figures }));
 }
+
+#[cfg(test)]
+mod tests {
+    use siglearn_plugin_api::{Outcome, OutcomeKind, Side, SignalId};
+
+    use super::*;
+    use crate::experiment::sequential::SequentialConfig;
+    use crate::monitor::fixtures::signal;
+
+    const DAY: i64 = MILLIS_PER_DAY;
+
+    fn trade(id: &str) -> Trade {
+        Trade {
+            signal: Arc::new(signal(id, Side::Long)),
+            outcome: Outcome {
+                signal_id: SignalId::new(id),
+                kind: OutcomeKind::TpHit,
+                exit_ts: Timestamp(0),
+                exit_price: 110.0,
+                pnl_pct: 10.0,
+                holding_ms: 0,
+                ambiguous: false,
+                mfe_pct: 10.0,
+                mae_pct: 0.0,
+            },
+        }
+    }
+
+    #[test]
+    fn a_weekly_run_keeps_exactly_the_trades_the_next_training_window_needs() {
+        let schedule = Schedule::new(&crate::schedule::ScheduleConfig::default()).unwrap();
+        let retrain = RetrainConfig { train_days: 7, ..RetrainConfig::default() };
+        let mut jobs = Jobs::new(Some(schedule), retrain, 0, false);
+        let mut lineup = Lineup::new(Vec::new(), None, SequentialConfig::default(), 0);
+        for (id, day) in [("a", 0), ("b", 3), ("c", 7), ("d", 10)] {
+            jobs.on_closed(&trade(id), None, Timestamp(day * DAY));
+        }
+        jobs.last_weekly = Some(Timestamp(7 * DAY));
+        jobs.weekly(Timestamp(14 * DAY), &mut lineup, &mut Vec::new());
+        // The next run validates from day 14 and trains on trades known in
+        // [14 - 7, 14) days: from day 7 on, so `c` (known at day 7 exactly)
+        // stays and `a` and `b` go.
+        let kept: Vec<&str> = jobs.history.iter().map(|c| c.trade.signal.id.as_str()).collect();
+        assert_eq!(kept, ["c", "d"]);
+    }
+}
