@@ -28,17 +28,10 @@ use super::columns::{self, Columns};
 use super::{FormatError, ReadOptions, Rejects, RowErrors};
 use crate::timestamp::{MAX_HOLD_MS, format_timestamp, timestamp_from_json};
 
-const REQUIRED: [&str; 8] = [
-    "signal_id",
-    "symbol",
-    "side",
-    "entry_ts",
-    "entry_price",
-    "take_profit",
-    "stop_loss",
-    "max_hold_minutes",
-];
-const OPTIONAL: [&str; 3] = ["confidence", "pattern", "regime"];
+/// The columns a signals CSV must have, then those it may have: the first
+/// eight of [`FIELDS`] and the rest.
+const REQUIRED: &[&str] = FIELDS.split_at(8).0;
+const OPTIONAL: &[&str] = FIELDS.split_at(8).1;
 
 /// The valid signals of one file, each with the line it came from.
 #[derive(Clone, Debug, PartialEq)]
@@ -391,10 +384,10 @@ impl CsvLayout {
     fn new(path: &Path, columns: &Columns) -> Result<Self, FormatError> {
         let expected = REQUIRED.join(",");
         let mut fixed = HashMap::new();
-        for name in REQUIRED {
+        for &name in REQUIRED {
             fixed.insert(name, columns.require(path, name, &expected)?);
         }
-        for name in OPTIONAL {
+        for &name in OPTIONAL {
             if let Some(i) = columns.get(name) {
                 fixed.insert(name, i);
             }
@@ -479,7 +472,7 @@ pub fn write_signals(path: &Path, signals: &[Signal]) -> Result<(), FormatError>
         signals.iter().flat_map(|s| s.indicators.names().map(|n| &**n)).collect();
     let file = std::fs::File::create(path).map_err(fail)?;
     let mut out = csv::Writer::from_writer(std::io::BufWriter::new(file));
-    let mut header: Vec<String> = REQUIRED.iter().chain(&OPTIONAL).map(|s| (*s).to_owned()).collect();
+    let mut header: Vec<String> = FIELDS.iter().map(|s| (*s).to_owned()).collect();
     header.extend(heads.iter().map(|h| format!("head.{h}")));
     header.extend(indicators.iter().map(|i| format!("ind.{i}")));
     out.write_record(&header).map_err(|e| fail(e.into()))?;
