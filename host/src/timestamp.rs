@@ -59,6 +59,9 @@ pub enum TimestampError {
 /// Parses an ISO-8601 instant or epoch milliseconds in the sane range.
 pub fn parse_timestamp(text: &str) -> Result<Timestamp, TimestampError> {
     let text = text.trim();
+    if let Some(millis) = plain_utc_millis(text.as_bytes()).filter(|&millis| in_range(millis)) {
+        return Ok(Timestamp(millis));
+    }
     let digits = text.strip_prefix('-').unwrap_or(text);
     if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
         return match text.parse::<i64>() {
@@ -122,8 +125,109 @@ fn in_range(millis: i64) -> bool {
     (EARLIEST.as_millis()..END.as_millis()).contains(&millis)
 }
 
+/// The exact shape of most files, `YYYY-MM-DDTHH:MM:SSZ`, read without the
+/// general parser; `None` for anything else (another shape, a date that does
+/// not exist, a leap second), which the general parser then decides. Called
+/// for every row of a price file, so it is kept to plain byte arithmetic.
+fn plain_utc_millis(text: &[u8]) -> Option<i64> {
+    let &[y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1, b'T', h0, h1, b':', n0, n1, b':', s0, s1, b'Z'] = text
+    else {
+        return None;
+    };
+    let digit = |b: u8| b.is_ascii_digit().then(|| i64::from(b - b'0'));
+    let two = |a: u8, b: u8| Some(digit(a)? * 10 + digit(b)?);
+    let year = two(y0, y1)? * 100 + two(y2, y3)?;
+    let (month, day) = (two(m0, m1)?, two(d0, d1)?);
+    let (hour, minute, second) = (two(h0, h1)?, two(n0, n1)?, two(s0, s1)?);
+    let valid = (1..=12).contains(&month)
+        && (1..=days_in_month(year, month)).contains(&day)
+        && hour < 24
+        && minute < 60
+        && second < 60;
+    valid.then(|| {
+        days_from_civil(year, month, day) * MILLIS_PER_DAY + ((hour * 60 + minute) * 60 + second) * 1000
+    })
+}
+
+/// Days in `month` (1 to 12) of a proleptic Gregorian `year`.
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant,
+/// "chrono-Compatible Low-Level Date Algorithms", `days_from_civil`).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+/// The proleptic Gregorian (year, month, day) of a day number since
+/// 1970-01-01 (H. Hinnant, `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let days = days + 719_468;
+    let era = days.div_euclid(146_097);
+    let day_of_era = days - era * 146_097;
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let shifted_month = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
+    let month = if shifted_month < 10 { shifted_month + 3 } else { shifted_month - 9 };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// The first instant of year 10000: four-digit years are written by hand.
+const YEAR_10000: i64 = 253_402_300_800_000;
+
+/// Appends an instant as [`format_timestamp`] writes it, without allocating
+/// for the years 1970 to 9999 (the trades file writes two a row).
+pub fn write_timestamp(out: &mut Vec<u8>, ts: Timestamp) {
+    let millis = ts.as_millis();
+    if !(0..YEAR_10000).contains(&millis) {
+        out.extend_from_slice(format_timestamp(ts).as_bytes());
+        return;
+    }
+    let (year, month, day) = civil_from_days(millis / MILLIS_PER_DAY);
+    let in_day = millis % MILLIS_PER_DAY;
+    let (seconds, fraction) = (in_day / 1000, in_day % 1000);
+    let digit = |value: i64| b'0' + (value % 10) as u8;
+    out.extend_from_slice(&[digit(year / 1000), digit(year / 100), digit(year / 10), digit(year), b'-']);
+    let mut two = |value: i64, after: u8| {
+        out.extend_from_slice(&[b'0' + (value / 10) as u8, b'0' + (value % 10) as u8, after]);
+    };
+    two(month, b'-');
+    two(day, b'T');
+    two(seconds / 3600, b':');
+    two(seconds / 60 % 60, b':');
+    out.extend_from_slice(&[digit(seconds % 60 / 10), digit(seconds)]);
+    if fraction != 0 {
+        out.extend_from_slice(&[b'.', digit(fraction / 100), digit(fraction / 10), digit(fraction)]);
+    }
+    out.push(b'Z');
+}
+
 /// Formats an instant as ISO-8601 UTC ending in `Z`.
 pub fn format_timestamp(ts: Timestamp) -> String {
+    if (0..YEAR_10000).contains(&ts.as_millis()) {
+        let mut out = Vec::with_capacity(24);
+        write_timestamp(&mut out, ts);
+        // Only ASCII digits and separators were written.
+        return String::from_utf8(out).unwrap_or_default();
+    }
+    chrono_format(ts)
+}
+
+/// [`format_timestamp`] through chrono: the years it does not write by hand.
+fn chrono_format(ts: Timestamp) -> String {
     match DateTime::<Utc>::from_timestamp_millis(ts.as_millis()) {
         Some(instant) => {
             let precision = if ts.as_millis().rem_euclid(1000) == 0 {
@@ -295,7 +399,76 @@ mod tests {
                 let seconds_window = (100_000_000..10_000_000_000).contains(&millis);
                 prop_assert_eq!(parse_timestamp(&millis.to_string()).is_ok(), in_range && !seconds_window);
             }
+
+            #[test]
+            fn hand_written_dates_agree_with_chrono(millis in 0..YEAR_10000, whole in any::<bool>()) {
+                let millis = if whole { millis - millis % 1000 } else { millis };
+                let text = by_chrono(millis);
+                prop_assert_eq!(format_timestamp(Timestamp(millis)), text.clone());
+                let mut written = b"x".to_vec();
+                write_timestamp(&mut written, Timestamp(millis));
+                prop_assert_eq!(&written[1..], text.as_bytes());
+                if whole {
+                    prop_assert_eq!(plain_utc_millis(text.as_bytes()), Some(millis));
+                }
+            }
+
+            #[test]
+            fn the_plain_shape_is_read_as_chrono_reads_it(text in "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z") {
+                let by_chrono = DateTime::parse_from_rfc3339(&text).ok().map(|t| t.timestamp_millis());
+                // Where the hand-written reader answers, chrono agrees; a
+                // leap second is the only text chrono reads that it leaves.
+                match plain_utc_millis(text.as_bytes()) {
+                    Some(millis) => prop_assert_eq!(Some(millis), by_chrono),
+                    None => prop_assert!(by_chrono.is_none() || &text[17..19] == "60", "{}", text),
+                }
+            }
         }
+    }
+
+    /// chrono's RFC 3339 text of an instant: the twin the hand-written
+    /// formatter is held against.
+    fn by_chrono(millis: i64) -> String {
+        let precision =
+            if millis.rem_euclid(1000) == 0 { SecondsFormat::Secs } else { SecondsFormat::Millis };
+        DateTime::<Utc>::from_timestamp_millis(millis).unwrap().to_rfc3339_opts(precision, true)
+    }
+
+    #[test]
+    fn hand_written_dates_agree_with_chrono_at_the_calendar_edges() {
+        // Leap days of 2000 (divisible by 400) and 2024, the non-leap 2100,
+        // month ends, the first and last instants written by hand.
+        for text in [
+            "1970-01-01T00:00:00Z",
+            "2000-02-29T23:59:59Z",
+            "2024-02-29T12:00:00Z",
+            "2023-12-31T23:59:59Z",
+            "2099-12-31T23:59:59Z",
+            "9999-12-31T23:59:59Z",
+        ] {
+            let millis = DateTime::parse_from_rfc3339(text).unwrap().timestamp_millis();
+            assert_eq!(plain_utc_millis(text.as_bytes()), Some(millis), "{text}");
+            assert_eq!(format_timestamp(Timestamp(millis)), by_chrono(millis), "{text}");
+        }
+        // Dates that do not exist and leap seconds are left to chrono.
+        for text in [
+            "2100-02-29T00:00:00Z",
+            "2023-02-29T00:00:00Z",
+            "2024-04-31T00:00:00Z",
+            "2024-13-01T00:00:00Z",
+            "2024-00-10T00:00:00Z",
+            "2024-01-00T00:00:00Z",
+            "2024-01-01T24:00:00Z",
+            "2016-12-31T23:59:60Z",
+            "2024-01-01t00:00:00Z",
+            "2024-01-01T00:00:00z",
+            "2024-01-01T0a:00:00Z",
+        ] {
+            assert_eq!(plain_utc_millis(text.as_bytes()), None, "{text}");
+        }
+        assert_eq!(parse_timestamp("2100-02-29T00:00:00Z").map_err(|_| ()), Err(()));
+        assert_eq!(format_timestamp(Timestamp(YEAR_10000)), by_chrono(YEAR_10000));
+        assert_eq!(format_timestamp(Timestamp(-1)), by_chrono(-1));
     }
 
     #[test]

@@ -8,7 +8,12 @@ use crate::trade::Trade;
 
 /// Groups trades given in exit order by `key` and summarises each group on its
 /// own trades. Grouping keeps the exit order, so no group needs re-sorting.
-pub(super) fn group_summaries<K: Ord>(trades: &[&Trade], key: impl Fn(&Trade) -> K) -> BTreeMap<K, Summary> {
+/// The key may borrow from the trade (a symbol or pattern as `&str`), so
+/// that grouping allocates nothing per trade.
+pub(super) fn group_summaries<'t, K: Ord>(
+    trades: &[&'t Trade],
+    key: impl Fn(&'t Trade) -> K,
+) -> BTreeMap<K, Summary> {
     let mut groups: BTreeMap<K, Vec<&Trade>> = BTreeMap::new();
     for &trade in trades {
         groups.entry(key(trade)).or_default().push(trade);

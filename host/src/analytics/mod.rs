@@ -56,7 +56,7 @@ mod text;
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use siglearn_plugin_api::{Side, Symbol};
+use siglearn_plugin_api::{Side, Symbol, Timestamp};
 
 use crate::trade::Trade;
 
@@ -95,15 +95,31 @@ pub struct Report {
 pub fn build_report(trades: &[Trade], open_signals: usize) -> Report {
     let mut ordered: Vec<&Trade> = trades.iter().collect();
     sort_in_exit_order(&mut ordered);
-    let label = |value: &Option<String>| value.clone().unwrap_or_else(|| MISSING_KEY.to_owned());
+    build_report_ordered(&ordered, open_signals)
+}
+
+/// [`build_report`] of trades already in exit order (see [`sort_in_exit_order`]).
+pub fn build_report_ordered(ordered: &[&Trade], open_signals: usize) -> Report {
+    // Groups are keyed by borrowed names and given owned keys once each,
+    // not once a trade.
+    let owned = |groups: BTreeMap<&str, Summary>| -> BTreeMap<String, Summary> {
+        groups.into_iter().map(|(key, summary)| (key.to_owned(), summary)).collect()
+    };
     Report {
-        overall: Summary::of_exit_ordered(&ordered),
-        by_symbol: breakdown::group_summaries(&ordered, |trade| trade.signal.symbol.clone()),
-        by_side: breakdown::group_summaries(&ordered, |trade| trade.signal.side),
-        by_pattern: breakdown::group_summaries(&ordered, |trade| label(&trade.signal.pattern)),
-        by_regime: breakdown::group_summaries(&ordered, |trade| label(&trade.signal.regime)),
-        by_head: heads::by_head(&ordered),
-        by_indicator: spearman::by_indicator(&ordered),
+        overall: Summary::of_exit_ordered(ordered),
+        by_symbol: breakdown::group_summaries(ordered, |trade| &trade.signal.symbol)
+            .into_iter()
+            .map(|(symbol, summary)| (symbol.clone(), summary))
+            .collect(),
+        by_side: breakdown::group_summaries(ordered, |trade| trade.signal.side),
+        by_pattern: owned(breakdown::group_summaries(ordered, |trade| {
+            trade.signal.pattern.as_deref().unwrap_or(MISSING_KEY)
+        })),
+        by_regime: owned(breakdown::group_summaries(ordered, |trade| {
+            trade.signal.regime.as_deref().unwrap_or(MISSING_KEY)
+        })),
+        by_head: heads::by_head(ordered),
+        by_indicator: spearman::by_indicator(ordered),
         lineup: None,
         open_signals,
     }
@@ -126,9 +142,18 @@ impl Report {
 /// Sorts trades into exit order: by exit time, ties by signal id as text.
 /// The sort is stable, and every metric relies on this one order.
 pub(crate) fn sort_in_exit_order(trades: &mut [&Trade]) {
-    trades.sort_by(|a, b| {
-        a.outcome.exit_ts.cmp(&b.outcome.exit_ts).then_with(|| a.signal.id.as_str().cmp(b.signal.id.as_str()))
-    });
+    // By exit time with the time beside each reference (no trade is read
+    // during the sort), then each run of equal times by id: both sorts are
+    // stable, so this is the stable sort by (exit time, id).
+    let mut keyed: Vec<(Timestamp, &Trade)> =
+        trades.iter().map(|&trade| (trade.outcome.exit_ts, trade)).collect();
+    keyed.sort_by_key(|&(exit_ts, _)| exit_ts);
+    for run in keyed.chunk_by_mut(|a, b| a.0 == b.0).filter(|run| run.len() > 1) {
+        run.sort_by(|a, b| a.1.signal.id.as_str().cmp(b.1.signal.id.as_str()));
+    }
+    for (slot, (_, trade)) in trades.iter_mut().zip(keyed) {
+        *slot = trade;
+    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use siglearn_plugin_api::Signal;
 use siglearn_plugin_api::Timestamp;
 
 use super::{OutcomeArgs, PriceArgs, progress, warn_skipped};
-use crate::analytics::{Report, Trials, build_report};
+use crate::analytics::{Report, Trials, build_report_ordered, sort_in_exit_order};
 use crate::config::Config;
 use crate::engine::{Engine, LineupSpec};
 use crate::experiment::ab::AbTable;
@@ -129,12 +129,18 @@ pub(super) struct Inputs {
 impl Inputs {
     pub(super) fn read(prices: &PriceArgs, ticks: &[PathBuf], signals: &Path) -> anyhow::Result<Self> {
         let options = prices.read_options();
-        let (series, skipped_prices) =
-            format::read_prices(&prices.candles, ticks, options).context("reading prices")?;
-        warn_skipped(&skipped_prices);
         // Bad rows and unknown symbols are gathered first and reported together.
         let gather = ReadOptions { skip_invalid: true };
-        let file = format::read_signals(signals, gather).context("reading signals")?;
+        // The signals are read beside the prices; a problem with the prices
+        // is still reported first.
+        let (read_prices, read_signals) = std::thread::scope(|scope| {
+            let signals = scope.spawn(|| format::read_signals(signals, gather));
+            let prices = format::read_prices(&prices.candles, ticks, options);
+            (prices, signals.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+        });
+        let (series, skipped_prices) = read_prices.context("reading prices")?;
+        warn_skipped(&skipped_prices);
+        let file = read_signals.context("reading signals")?;
         let (signals, skipped_signals) = replay::signals_with_prices(file, &series, gather)?;
         if !options.skip_invalid && !skipped_signals.is_empty() {
             return Err(FormatError::InvalidRows { errors: skipped_signals }).context("reading signals");
@@ -358,7 +364,21 @@ pub(super) fn run_replay(
         store.close().with_context(|| format!("writing store {}", path.display()))?;
     }
     let elapsed = started.elapsed();
-    let report = build_report(&result.trades, result.open.len());
+    let mut ordered: Vec<&Trade> = result.trades.iter().collect();
+    sort_in_exit_order(&mut ordered);
+    // The trades file is written on a thread of its own while the report is
+    // computed: both read the same ordered trades.
+    let (report, written) = std::thread::scope(|scope| {
+        let writer = outputs.trades.map(|path| {
+            let ordered = &ordered;
+            scope.spawn(move || format::write_trades(path, ordered))
+        });
+        let report = build_report_ordered(&ordered, result.open.len());
+        let written =
+            writer.map(|writer| writer.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
+        (report, written)
+    });
+    written.transpose()?;
     let tried =
         tried_before + result.versions.iter().filter(|version| Trials::counts(version.reason)).count();
     let ab = with_strategies.then(|| AbTable::of(&engine).with_versions(tried));
@@ -366,7 +386,7 @@ pub(super) fn run_replay(
         Some(ab) => report.with_lineup(ab.selection.clone()),
         None => report,
     };
-    write_outputs(&result.trades, &report, ab.as_ref(), outputs)?;
+    write_outputs(&report, ab.as_ref(), outputs)?;
     if outputs.json {
         outln!("{}", report.to_json_pretty());
     } else {
@@ -379,6 +399,11 @@ pub(super) fn run_replay(
             out!("{}", ab.render_text());
         }
     }
+    // A replay is the last thing its process does: freeing a million trades
+    // one allocation at a time would cost more than writing them, and the
+    // operating system takes the memory back at exit anyway.
+    drop(ordered);
+    std::mem::forget(result);
     Ok(report)
 }
 
@@ -441,15 +466,9 @@ fn print_strategy_news(result: &ReplayResult) {
     }
 }
 
-fn write_outputs(
-    trades: &[Trade],
-    report: &Report,
-    ab: Option<&AbTable>,
-    outputs: &Outputs<'_>,
-) -> anyhow::Result<()> {
-    if let Some(path) = outputs.trades {
-        format::write_trades(path, trades)?;
-    }
+/// Writes the report and A/B files asked for (the trades file is written
+/// beside the report, in [`run_replay`]).
+fn write_outputs(report: &Report, ab: Option<&AbTable>, outputs: &Outputs<'_>) -> anyhow::Result<()> {
     if let Some(path) = outputs.report {
         std::fs::write(path, report.to_json_pretty() + "\n")
             .with_context(|| format!("cannot write {}", path.display()))?;

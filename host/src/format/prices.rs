@@ -101,18 +101,37 @@ const TICK_HEADER: &str = "symbol,ts,price";
 
 /// Reads candle and tick files into one series per symbol, in order of first
 /// appearance. Returns the skipped rows when `options.skip_invalid` is set.
+///
+/// Files are read on as many threads as the machine has cores; the result,
+/// and the first error when there is one, are those of reading the files
+/// one after the other in the order given.
 pub fn read_prices(
     candle_files: &[PathBuf],
     tick_files: &[PathBuf],
     options: ReadOptions,
 ) -> Result<(Vec<Series>, RowErrors), FormatError> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    read_prices_on(candle_files, tick_files, options, threads)
+}
+
+/// [`read_prices`] on at most `threads` threads.
+pub(crate) fn read_prices_on(
+    candle_files: &[PathBuf],
+    tick_files: &[PathBuf],
+    options: ReadOptions,
+    threads: usize,
+) -> Result<(Vec<Series>, RowErrors), FormatError> {
+    let files: Vec<(&PathBuf, Kind)> = candle_files
+        .iter()
+        .map(|p| (p, Kind::Candles))
+        .chain(tick_files.iter().map(|p| (p, Kind::Ticks)))
+        .collect();
+    let read = in_parallel(&files, threads, |&(path, kind)| read_file(path, kind, options));
     let mut all: Vec<Series> = Vec::new();
     let mut owner: HashMap<Symbol, PathBuf> = HashMap::new();
     let mut skipped = RowErrors::default();
-    let files =
-        candle_files.iter().map(|p| (p, Kind::Candles)).chain(tick_files.iter().map(|p| (p, Kind::Ticks)));
-    for (path, kind) in files {
-        let (series, rejected) = read_file(path, kind, options)?;
+    for (&(path, _), one) in files.iter().zip(read) {
+        let (series, rejected) = one?;
         skipped.absorb(rejected);
         for one in series {
             if let Some(first) = owner.get(&one.symbol) {
@@ -127,6 +146,38 @@ pub fn read_prices(
         }
     }
     Ok((all, skipped))
+}
+
+/// `work` applied to every item on up to `threads` threads (each takes the
+/// next item not yet taken), the results in the items' order.
+fn in_parallel<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    work: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    let threads = threads.clamp(1, items.len().max(1));
+    if threads == 1 {
+        return items.iter().map(work).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let take = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(item) = items.get(i) else { return done };
+            done.push((i, work(item)));
+        }
+    };
+    let mut results: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(take)).collect();
+        let mut results = take();
+        for helper in helpers {
+            results.extend(helper.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
+        }
+        results
+    });
+    results.sort_unstable_by_key(|&(i, _)| i);
+    results.into_iter().map(|(_, result)| result).collect()
 }
 
 /// Writes the bars of `series` to one candle file, symbol after symbol, with
@@ -268,6 +319,7 @@ fn read_file(path: &Path, kind: Kind, options: ReadOptions) -> Result<(Vec<Serie
     let mut rejects = Rejects::new(path);
     let mut growing: Vec<Growing> = Vec::new();
     let mut by_symbol: HashMap<String, usize> = HashMap::new();
+    let mut last_slot = usize::MAX;
     let mut record = csv::StringRecord::new();
     loop {
         let line = reader.position().line();
@@ -288,7 +340,11 @@ fn read_file(path: &Path, kind: Kind, options: ReadOptions) -> Result<(Vec<Serie
                 continue;
             }
         };
-        let slot = match by_symbol.get(symbol) {
+        // Most files hold one symbol: the row's symbol is compared with the
+        // previous row's before it is looked up.
+        let same = growing.get(last_slot).is_some_and(|series| series.symbol.as_str() == symbol);
+        let known = if same { Some(&last_slot) } else { by_symbol.get(symbol) };
+        let slot = match known {
             Some(&slot) => slot,
             None => {
                 by_symbol.insert(symbol.to_owned(), growing.len());
@@ -298,6 +354,7 @@ fn read_file(path: &Path, kind: Kind, options: ReadOptions) -> Result<(Vec<Serie
                 growing.len() - 1
             }
         };
+        last_slot = slot;
         let series = &mut growing[slot];
         let ts = price.ts();
         if let Some((previous, first_line)) = series.last {

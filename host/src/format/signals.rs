@@ -56,14 +56,24 @@ pub fn read_signals(path: &Path, options: ReadOptions) -> Result<SignalFile, For
     } else {
         read_csv(path, &mut rejects, &mut parsed)?;
     }
-    let mut first_line: HashMap<SignalId, u64> = HashMap::new();
+    // A second use of an id is a bad row, naming the line of the first.
+    let mut first_line: HashMap<&str, u64> = HashMap::with_capacity(parsed.len());
+    let mut repeated: Vec<(usize, u64)> = Vec::new();
+    for (i, (line, signal)) in parsed.iter().enumerate() {
+        if let Some(&first) = first_line.get(signal.id.as_str()) {
+            rejects.add(*line, "signal_id", format!("{} is already used on line {first}", signal.id));
+            repeated.push((i, first));
+        } else {
+            first_line.insert(signal.id.as_str(), *line);
+        }
+    }
+    drop(first_line);
     let (mut signals, mut lines) = (Vec::with_capacity(parsed.len()), Vec::with_capacity(parsed.len()));
-    for (line, signal) in parsed {
-        if let Some(first) = first_line.get(&signal.id) {
-            rejects.add(line, "signal_id", format!("{} is already used on line {first}", signal.id));
+    let mut repeated = repeated.into_iter().map(|(i, _)| i).peekable();
+    for (i, (line, signal)) in parsed.into_iter().enumerate() {
+        if repeated.next_if_eq(&i).is_some() {
             continue;
         }
-        first_line.insert(signal.id.clone(), line);
         signals.push(signal);
         lines.push(line);
     }
@@ -254,7 +264,7 @@ impl<'a> Item<'a> {
     /// breaks. A rule between fields (a level on the wrong side of the
     /// entry, no exit at all) is checked only when the fields it needs
     /// could be read, so no problem is a consequence of another.
-    fn into_signal(self) -> Result<Signal, Vec<FieldProblem>> {
+    fn into_signal(self, names: &mut Names) -> Result<Signal, Vec<FieldProblem>> {
         let [
             id,
             symbol,
@@ -290,7 +300,8 @@ impl<'a> Item<'a> {
         // refuses (an empty id, a NaN price), and that problem is not listed twice.
         let signal = Signal {
             id: SignalId::new(id.unwrap_or_default()),
-            symbol: Symbol::new(symbol.unwrap_or_default()),
+            // One allocation per symbol, shared by its signals.
+            symbol: Symbol::new(names.get(symbol.unwrap_or_default())),
             side: side.unwrap_or(Side::Long),
             entry_ts: entry_ts.unwrap_or(Timestamp(0)),
             entry_price: entry_price.unwrap_or(f64::NAN),
@@ -369,12 +380,13 @@ pub fn signals_from_json_array(text: &str, names: &mut Names) -> Option<Vec<Sign
 /// every problem as (field, reason): unknown keys, missing keys, values of
 /// the wrong type and values that break a rule, all at once.
 pub fn signal_from_json(value: serde_json::Value, names: &mut Names) -> Result<Signal, Vec<FieldProblem>> {
-    Item::from_json(&value, names).into_signal()
+    Item::from_json(&value, names).into_signal(names)
 }
 
 /// The CSV columns of a signals file.
 struct CsvLayout {
-    fixed: HashMap<&'static str, usize>,
+    /// The column of each of [`FIELDS`], in that order.
+    fixed: [Option<usize>; FIELDS.len()],
     /// Name (shared by every row) and position of each `head.*` column.
     heads: Vec<(Arc<str>, usize)>,
     indicators: Vec<(Arc<str>, usize)>,
@@ -383,14 +395,12 @@ struct CsvLayout {
 impl CsvLayout {
     fn new(path: &Path, columns: &Columns) -> Result<Self, FormatError> {
         let expected = REQUIRED.join(",");
-        let mut fixed = HashMap::new();
-        for &name in REQUIRED {
-            fixed.insert(name, columns.require(path, name, &expected)?);
-        }
-        for &name in OPTIONAL {
-            if let Some(i) = columns.get(name) {
-                fixed.insert(name, i);
-            }
+        let mut fixed = [None; FIELDS.len()];
+        for (slot, name) in fixed.iter_mut().zip(FIELDS) {
+            *slot = match REQUIRED.contains(&name) {
+                true => Some(columns.require(path, name, &expected)?),
+                false => columns.get(name),
+            };
         }
         let (mut heads, mut indicators) = (Vec::new(), Vec::new());
         for (i, name) in columns.names().iter().enumerate() {
@@ -423,8 +433,8 @@ impl CsvLayout {
     fn item<'r>(&self, row: &'r csv::StringRecord) -> Item<'r> {
         let cell = |i: usize| row.get(i).map_or(Cell::Absent, Cell::Text);
         let mut item = Item::new();
-        for (slot, field) in item.cells.iter_mut().zip(FIELDS) {
-            *slot = self.fixed.get(field).map_or(Cell::Absent, |&i| cell(i));
+        for (slot, column) in item.cells.iter_mut().zip(self.fixed) {
+            *slot = column.map_or(Cell::Absent, cell);
         }
         item.heads = self.heads.iter().map(|(name, i)| (Arc::clone(name), cell(*i))).collect();
         item.indicators = self.indicators.iter().map(|(name, i)| (Arc::clone(name), cell(*i))).collect();
@@ -439,6 +449,7 @@ fn read_csv(
 ) -> Result<(), FormatError> {
     let (mut reader, columns) = columns::reader(path)?;
     let layout = CsvLayout::new(path, &columns)?;
+    let mut names = Names::default();
     let mut row = csv::StringRecord::new();
     loop {
         let next_line = reader.position().line();
@@ -455,7 +466,7 @@ fn read_csv(
             }
         }
         let line = row.position().map_or(next_line, csv::Position::line);
-        match layout.item(&row).into_signal() {
+        match layout.item(&row).into_signal(&mut names) {
             Ok(signal) => parsed.push((line, signal)),
             Err(problems) => rejects.add_all(line, problems),
         }

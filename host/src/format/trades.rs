@@ -1,49 +1,92 @@
 //! The trades CSV: one row per closed signal, in exit order (ties by signal
 //! id as text), the same order the metrics use. Floats are written in their
 //! shortest form that reads back to the same f64.
+//!
+//! A replay writes a row per closed signal, a million or more, so rows are
+//! put together by hand into one reused buffer: Rust's `{}` for floats
+//! (shortest round trip, never an exponent), [`write_timestamp`] for times,
+//! and the CSV quoting of RFC 4180 (a field holding a comma, a quote or a
+//! line break is quoted, its quotes doubled), byte for byte what the `csv`
+//! crate writes.
 
 use std::io::Write;
 use std::path::Path;
 
 use super::FormatError;
-use crate::timestamp::format_timestamp;
+use crate::timestamp::write_timestamp;
 use crate::trade::Trade;
 
 /// The header of the trades CSV.
 pub const TRADES_HEADER: &str = "signal_id,symbol,side,entry_ts,entry_price,exit_ts,exit_price,pnl_pct,outcome,\
                                  ambiguous,mfe_pct,mae_pct,holding_minutes";
 
-/// Writes the trades CSV to `path`.
-pub fn write_trades(path: &Path, trades: &[Trade]) -> Result<(), FormatError> {
+/// Writes the trades CSV to `path`; `ordered` is in exit order (see
+/// `analytics::sort_in_exit_order`) and written as given.
+pub fn write_trades(path: &Path, ordered: &[&Trade]) -> Result<(), FormatError> {
     let fail = |source: std::io::Error| FormatError::Write { path: path.to_path_buf(), source };
     let file = std::fs::File::create(path).map_err(fail)?;
-    let mut out = csv::Writer::from_writer(std::io::BufWriter::new(file));
-    out.write_record(TRADES_HEADER.split(',')).map_err(|e| fail(e.into()))?;
-    let mut ordered: Vec<&Trade> = trades.iter().collect();
-    ordered.sort_by(|a, b| {
-        (a.outcome.exit_ts, a.signal.id.as_str()).cmp(&(b.outcome.exit_ts, b.signal.id.as_str()))
-    });
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+    let mut row = Vec::with_capacity(256);
+    row.extend_from_slice(TRADES_HEADER.as_bytes());
+    row.push(b'\n');
+    out.write_all(&row).map_err(fail)?;
     for trade in ordered {
-        let (signal, outcome) = (&trade.signal, &trade.outcome);
-        out.write_record([
-            signal.id.as_str(),
-            signal.symbol.as_str(),
-            signal.side.as_str(),
-            &format_timestamp(signal.entry_ts),
-            &signal.entry_price.to_string(),
-            &format_timestamp(outcome.exit_ts),
-            &outcome.exit_price.to_string(),
-            &outcome.pnl_pct.to_string(),
-            outcome.kind.as_str(),
-            if outcome.ambiguous { "true" } else { "false" },
-            &outcome.mfe_pct.to_string(),
-            &outcome.mae_pct.to_string(),
-            &outcome.holding_minutes().to_string(),
-        ])
-        .map_err(|e| fail(e.into()))?;
+        row.clear();
+        trade_row(&mut row, trade);
+        out.write_all(&row).map_err(fail)?;
     }
-    let mut inner = out.into_inner().map_err(|e| fail(e.into_error()))?;
-    inner.flush().map_err(fail)
+    out.into_inner().map_err(|e| fail(e.into_error()))?;
+    Ok(())
+}
+
+/// One row of the trades CSV, with its line end.
+fn trade_row(row: &mut Vec<u8>, trade: &Trade) {
+    let (signal, outcome) = (&trade.signal, &trade.outcome);
+    text_field(row, signal.id.as_str());
+    row.push(b',');
+    text_field(row, signal.symbol.as_str());
+    row.push(b',');
+    row.extend_from_slice(signal.side.as_str().as_bytes());
+    row.push(b',');
+    write_timestamp(row, signal.entry_ts);
+    row.push(b',');
+    number(row, signal.entry_price);
+    row.push(b',');
+    write_timestamp(row, outcome.exit_ts);
+    for value in [outcome.exit_price, outcome.pnl_pct] {
+        row.push(b',');
+        number(row, value);
+    }
+    row.push(b',');
+    row.extend_from_slice(outcome.kind.as_str().as_bytes());
+    row.extend_from_slice(if outcome.ambiguous { b",true" } else { b",false" });
+    for value in [outcome.mfe_pct, outcome.mae_pct, outcome.holding_minutes()] {
+        row.push(b',');
+        number(row, value);
+    }
+    row.push(b'\n');
+}
+
+/// A float in Rust's `{}` form: the shortest digits that read back to it.
+fn number(row: &mut Vec<u8>, value: f64) {
+    // Writing into a Vec cannot fail.
+    let _ = write!(row, "{value}");
+}
+
+/// A text field, quoted when it holds a comma, a quote or a line break.
+fn text_field(row: &mut Vec<u8>, text: &str) {
+    if !text.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
+        row.extend_from_slice(text.as_bytes());
+        return;
+    }
+    row.push(b'"');
+    for byte in text.bytes() {
+        if byte == b'"' {
+            row.push(b'"');
+        }
+        row.push(byte);
+    }
+    row.push(b'"');
 }
 
 #[cfg(test)]
@@ -72,16 +115,19 @@ mod tests {
         }
     }
 
+    /// Writes `trades` after putting them in exit order.
+    fn write(path: &Path, trades: &[Trade]) {
+        let mut ordered: Vec<&Trade> = trades.iter().collect();
+        crate::analytics::sort_in_exit_order(&mut ordered);
+        write_trades(path, &ordered).unwrap();
+    }
+
     #[test]
     fn rows_come_in_exit_order_with_exact_floats() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("trades.csv");
         let tricky = 0.1 + 0.2;
-        write_trades(
-            &path,
-            &[trade("9", 90_000, tricky), trade("10", 90_000, -1.0 / 3.0), trade("x", 0, 1e-9)],
-        )
-        .unwrap();
+        write(&path, &[trade("9", 90_000, tricky), trade("10", 90_000, -1.0 / 3.0), trade("x", 0, 1e-9)]);
         let text = std::fs::read_to_string(&path).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], TRADES_HEADER);
@@ -97,5 +143,70 @@ mod tests {
         assert!(lines[3].ends_with(",1.5"), "holding minutes: {}", lines[3]);
         let small: f64 = lines[1].split(',').nth(7).unwrap().parse().unwrap();
         assert_eq!(small, 1e-9);
+    }
+
+    /// The trades file as the `csv` crate writes it: the twin the hand-built
+    /// rows are held against.
+    fn by_csv_crate(trades: &[&Trade]) -> Vec<u8> {
+        let mut out = csv::Writer::from_writer(Vec::new());
+        out.write_record(TRADES_HEADER.split(',')).unwrap();
+        for trade in trades {
+            let (signal, outcome) = (&trade.signal, &trade.outcome);
+            out.write_record([
+                signal.id.as_str(),
+                signal.symbol.as_str(),
+                signal.side.as_str(),
+                &crate::timestamp::format_timestamp(signal.entry_ts),
+                &signal.entry_price.to_string(),
+                &crate::timestamp::format_timestamp(outcome.exit_ts),
+                &outcome.exit_price.to_string(),
+                &outcome.pnl_pct.to_string(),
+                outcome.kind.as_str(),
+                if outcome.ambiguous { "true" } else { "false" },
+                &outcome.mfe_pct.to_string(),
+                &outcome.mae_pct.to_string(),
+                &outcome.holding_minutes().to_string(),
+            ])
+            .unwrap();
+        }
+        out.into_inner().unwrap()
+    }
+
+    mod fuzz {
+        use proptest::prelude::*;
+        use siglearn_plugin_api::{Signal, Symbol};
+
+        use super::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+            #[test]
+            fn rows_are_byte_for_byte_what_the_csv_crate_writes(
+                rows in prop::collection::vec(
+                    ("[a-z0-9,\"\r\n ]{1,8}", "[A-Z,\" ]{1,5}", 0..4_102_444_800_000i64, any::<f64>(), any::<f64>(), any::<bool>()),
+                    1..8,
+                ),
+            ) {
+                let trades: Vec<Trade> = rows
+                    .iter()
+                    .map(|(id, symbol, exit_ms, pnl, price, ambiguous)| {
+                        let mut trade = trade(id, *exit_ms, *pnl);
+                        let mut signal = Signal::clone(&trade.signal);
+                        signal.symbol = Symbol::new(symbol.as_str());
+                        signal.entry_price = price.abs();
+                        trade.signal = Arc::new(signal);
+                        trade.outcome.ambiguous = *ambiguous;
+                        trade.outcome.mfe_pct = *price;
+                        trade
+                    })
+                    .collect();
+                let ordered: Vec<&Trade> = trades.iter().collect();
+                let dir = tempfile::tempdir().unwrap();
+                let path = dir.path().join("trades.csv");
+                write_trades(&path, &ordered).unwrap();
+                prop_assert_eq!(std::fs::read(&path).unwrap(), by_csv_crate(&ordered));
+            }
+        }
     }
 }

@@ -148,7 +148,7 @@ pub fn replay(
     store: Option<&Store>,
     mut progress: impl FnMut(u64),
 ) -> Result<ReplayResult, ReplayError> {
-    signals.sort_by_key(|signal| signal.entry_ts);
+    sort_by_entry(&mut signals);
     let prices = price_order(series)?;
     let mut effects = Vec::new();
     let mut result = ReplayResult::default();
@@ -195,6 +195,34 @@ pub fn replay(
     Ok(result)
 }
 
+/// Sorts signals by entry time, keeping the file order of equal times (a
+/// stable sort), by sorting (entry time, position) pairs and then moving
+/// each signal into place along the cycles of that permutation, rather than
+/// moving whole signals at every step of a sort or copying them all.
+fn sort_by_entry(signals: &mut [Signal]) {
+    if signals.is_sorted_by_key(|signal| signal.entry_ts) {
+        return;
+    }
+    let mut order: Vec<(Timestamp, usize)> =
+        signals.iter().enumerate().map(|(i, signal)| (signal.entry_ts, i)).collect();
+    // Positions are unique, so the unstable sort gives the stable order.
+    order.sort_unstable();
+    // `from[i]`: the position whose signal belongs at i; `usize::MAX` once placed.
+    let mut from: Vec<usize> = order.into_iter().map(|(_, i)| i).collect();
+    for start in 0..from.len() {
+        let mut at = start;
+        loop {
+            let source = std::mem::replace(&mut from[at], usize::MAX);
+            if source == start || source == usize::MAX {
+                break;
+            }
+            // `at` gets its signal; the one it held (the start's) moves on.
+            signals.swap(at, source);
+            at = source;
+        }
+    }
+}
+
 /// Every price as (the time it is known, series, index), in stream order.
 fn price_order(series: &[Series]) -> Result<Vec<(Timestamp, u32, u32)>, ReplayError> {
     let mut order = Vec::with_capacity(series.iter().map(|s| s.prices.len()).sum());
@@ -216,6 +244,39 @@ fn price_order(series: &[Series]) -> Result<Vec<(Timestamp, u32, u32)>, ReplayEr
     Ok(order)
 }
 
+#[cfg(test)]
+mod sort_tests {
+    use proptest::prelude::*;
+    use siglearn_plugin_api::{SignalId, Timestamp};
+
+    use super::sort_by_entry;
+    use crate::monitor::fixtures::signal;
+
+    proptest! {
+        #[test]
+        fn signals_are_put_in_entry_order_keeping_the_file_order_of_ties(
+            entries in prop::collection::vec(0..6i64, 0..60),
+        ) {
+            let mut signals: Vec<_> = entries
+                .iter()
+                .enumerate()
+                .map(|(i, &entry)| {
+                    let mut one = signal(&i.to_string(), siglearn_plugin_api::Side::Long);
+                    one.entry_ts = Timestamp(entry);
+                    one
+                })
+                .collect();
+            // The twin: the standard library's stable sort.
+            let mut expected: Vec<(i64, usize)> = entries.iter().copied().zip(0..).collect();
+            expected.sort_by_key(|&(entry, _)| entry);
+            sort_by_entry(&mut signals);
+            let got: Vec<(i64, SignalId)> = signals.iter().map(|s| (s.entry_ts.as_millis(), s.id.clone())).collect();
+            let expected: Vec<(i64, SignalId)> =
+                expected.into_iter().map(|(entry, i)| (entry, SignalId::new(i.to_string()))).collect();
+            prop_assert_eq!(got, expected);
+        }
+    }
+}
 #[cfg(test)]
 mod lookahead_tests;
 #[cfg(test)]

@@ -111,3 +111,83 @@ fn effects_reach_the_store() {
     assert_eq!(reader.trades().unwrap().len(), 1);
     assert_eq!(reader.open_signals().unwrap().len(), 1);
 }
+
+mod parallel_reading {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::format::{ReadOptions, read_prices_on, write_candles};
+
+    /// The candles shipped for the demo: real prices of five symbols, at
+    /// one-minute, hourly and daily bars.
+    fn demo_series() -> Vec<Series> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/demo");
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| path.extension().is_some_and(|e| e == "csv"))
+            .collect();
+        files.sort();
+        read_prices_on(&files, &[], ReadOptions::default(), 1).unwrap().0
+    }
+
+    /// A signal on every 97th bar of each series: take-profit 1 % and
+    /// stop-loss 1 % away, held at most a day.
+    fn signals(series: &[Series]) -> Vec<Signal> {
+        let mut signals = Vec::new();
+        for one in series {
+            for i in (0..one.prices.len()).step_by(97) {
+                let price = one.prices.get(i).unwrap();
+                let close = price.close();
+                signals.push(Signal {
+                    symbol: one.symbol.clone(),
+                    entry_ts: price.ts(),
+                    entry_price: close,
+                    take_profit: Some(close * 1.01),
+                    stop_loss: Some(close * 0.99),
+                    max_hold_ms: Some(86_400_000),
+                    ..signal(&format!("{}-{i}", one.symbol), Side::Long)
+                });
+            }
+        }
+        signals
+    }
+
+    fn trades(series: &[Series]) -> Vec<Trade> {
+        let mut engine = Engine::new(EngineConfig::default());
+        replay(&mut engine, series, signals(series), None, |_| {}).unwrap().trades
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 6, ..ProptestConfig::default() })]
+
+        /// The symbols spread over files at random, read on one thread and
+        /// on several: the same series, so the same event stream and trades.
+        #[test]
+        fn files_read_in_parallel_give_the_series_and_trades_of_reading_them_one_by_one(
+            file_of in prop::collection::vec(0..5usize, 5),
+            threads in 2..5usize,
+        ) {
+            let all = demo_series();
+            let dir = tempfile::tempdir().unwrap();
+            let mut files = Vec::new();
+            for f in 0..5 {
+                let group: Vec<Series> =
+                    all.iter().zip(&file_of).filter(|&(_, &of)| of == f).map(|(s, _)| s.clone()).collect();
+                if !group.is_empty() {
+                    let path = dir.path().join(format!("part{f}.csv"));
+                    write_candles(&path, &group).unwrap();
+                    files.push(path);
+                }
+            }
+            let one_by_one = read_prices_on(&files, &[], ReadOptions::default(), 1).unwrap();
+            let parallel = read_prices_on(&files, &[], ReadOptions::default(), threads).unwrap();
+            prop_assert_eq!(&parallel, &one_by_one);
+            let order = |series: &[Series]| price_order(series).unwrap();
+            prop_assert_eq!(order(&parallel.0), order(&one_by_one.0));
+            let (expected, got) = (trades(&one_by_one.0), trades(&parallel.0));
+            prop_assert!(expected.len() > 200, "{} trades", expected.len());
+            prop_assert_eq!(got, expected);
+        }
+    }
+}
