@@ -46,7 +46,8 @@ macro_rules! string_id {
 
 string_id!(
     /// The upstream generator's id of a signal; unique within a store.
-    SignalId(String)
+    /// Ids of up to 24 bytes are held inline.
+    SignalId(compact_str::CompactString)
 );
 string_id!(
     /// The name of a learning strategy (script or plugin), unique within a run.
