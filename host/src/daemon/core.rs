@@ -322,7 +322,7 @@ impl Core {
                 continue;
             }
             let first = effects.len();
-            if let Err(error) = self.engine.handle(Event::Signal(signal), &mut effects) {
+            if let Err(error) = self.engine.handle(Event::Signal(signal.into()), &mut effects) {
                 // The engine may hold part of the batch: start it again from the store.
                 return Err(self.fail(format!("the engine refused a signal: {error}")));
             }

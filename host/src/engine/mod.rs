@@ -45,7 +45,8 @@ use crate::schedule::{JobKind, JobRun, Schedule};
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
     /// A new signal: it enters the book and every strategy decides on it.
-    Signal(Signal),
+    /// Shared, so that a replay moves a pointer rather than the signal.
+    Signal(Arc<Signal>),
     /// A bar or tick, known at `at`: it may close signals of its symbol.
     ///
     /// `at` is when the price's effects happen: a bar's close (its open time
@@ -450,7 +451,6 @@ impl Engine {
                 signal
                     .validate()
                     .map_err(|source| EngineError::InvalidSignal { id: signal.id.clone(), source })?;
-                let signal = Arc::new(signal);
                 self.monitor.watch(Arc::clone(&signal))?;
                 effects.push(Effect::SignalAccepted(Arc::clone(&signal)));
                 let verdicts = self.lineup.decide(&signal, effects);
@@ -587,7 +587,7 @@ mod tests {
     fn a_signal_is_accepted_then_closed_by_a_price() {
         let mut engine = Engine::new(EngineConfig::default());
         let mut effects = Vec::new();
-        engine.handle(Event::Signal(signal("s", Side::Long)), &mut effects).unwrap();
+        engine.handle(Event::Signal(signal("s", Side::Long).into()), &mut effects).unwrap();
         engine.handle(bar(0, 100.0, 111.0, 99.0), &mut effects).unwrap();
         assert!(matches!(&effects[0], Effect::SignalAccepted(s) if s.id.as_str() == "s"));
         assert!(matches!(&effects[1], Effect::Closed(t) if t.outcome.kind == OutcomeKind::TpHit));
@@ -601,7 +601,7 @@ mod tests {
         let mut engine = Engine::new(EngineConfig::default());
         let mut effects = Vec::new();
         let wrong = Signal { take_profit: Some(50.0), ..signal("s", Side::Long) };
-        let err = engine.handle(Event::Signal(wrong), &mut effects).unwrap_err();
+        let err = engine.handle(Event::Signal(wrong.into()), &mut effects).unwrap_err();
         assert!(matches!(err, EngineError::InvalidSignal { .. }), "{err}");
         let err = engine.handle(bar(0, f64::NAN, 1.0, 1.0), &mut effects).unwrap_err();
         assert!(err.to_string().contains("open"), "{err}");
@@ -680,10 +680,10 @@ mod tests {
         let mut effects = Vec::new();
         // Long at 100, TP 110, SL 95: `a` reaches the take-profit (+10 %),
         // `b`, entering at 2 min, the stop (-5 %). No fee.
-        engine.handle(Event::Signal(signal("a", Side::Long)), &mut effects).unwrap();
+        engine.handle(Event::Signal(signal("a", Side::Long).into()), &mut effects).unwrap();
         engine.handle(bar(0, 100.0, 111.0, 99.0), &mut effects).unwrap();
         let late = Signal { entry_ts: Timestamp(120_000), ..signal("b", Side::Long) };
-        engine.handle(Event::Signal(late), &mut effects).unwrap();
+        engine.handle(Event::Signal(late.into()), &mut effects).unwrap();
         engine.handle(bar(120_000, 100.0, 100.5, 94.0), &mut effects).unwrap();
         engine.handle(Event::Clock(Timestamp(86_400_000 + 60_000)), &mut effects).unwrap();
         let days: Vec<(String, serde_json::Value)> = effects

@@ -325,7 +325,7 @@ fn learn(signal, outcome) { this.seen += 1; }
                 heads,
                 ..signal(&format!("s{i}"), Side::Long)
             };
-            engine.handle(Event::Signal(s), &mut effects).unwrap();
+            engine.handle(Event::Signal(s.into()), &mut effects).unwrap();
             let (high, low) = if wins(i) { (111.0, 99.0) } else { (101.0, 94.0) };
             let price: Price = bar(at + 500, 100.0, high, low);
             let update = PriceUpdate { symbol: Symbol::new("BTC"), price };

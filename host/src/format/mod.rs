@@ -36,9 +36,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use cell::FieldProblem;
-pub use prices::{Prices, Series, most_common_gap, price_from_json, read_prices, write_candles};
 #[cfg(test)]
 pub(crate) use prices::read_prices_on;
+pub use prices::{Prices, Series, most_common_gap, price_from_json, read_prices, write_candles};
 pub use signals::{SignalFile, read_signals, signal_from_json, signals_from_json_array, write_signals};
 pub use trades::{TRADES_HEADER, write_trades};
 

@@ -46,7 +46,7 @@ pub struct SignalFile {
 /// Reads and validates a signals file. Duplicate ids are bad rows.
 pub fn read_signals(path: &Path, options: ReadOptions) -> Result<SignalFile, FormatError> {
     let mut rejects = Rejects::new(path);
-    let mut parsed = Vec::new();
+    let mut parsed = Parsed::default();
     let is_json_lines = path
         .extension()
         .and_then(|e| e.to_str())
@@ -57,25 +57,23 @@ pub fn read_signals(path: &Path, options: ReadOptions) -> Result<SignalFile, For
         read_csv(path, &mut rejects, &mut parsed)?;
     }
     // A second use of an id is a bad row, naming the line of the first.
-    let mut first_line: HashMap<&str, u64> = HashMap::with_capacity(parsed.len());
-    let mut repeated: Vec<(usize, u64)> = Vec::new();
-    for (i, (line, signal)) in parsed.iter().enumerate() {
+    let Parsed { mut signals, mut lines } = parsed;
+    let mut first_line: HashMap<&str, u64> = HashMap::with_capacity(signals.len());
+    let mut keep = vec![true; signals.len()];
+    for ((signal, &line), keep) in signals.iter().zip(&lines).zip(&mut keep) {
         if let Some(&first) = first_line.get(signal.id.as_str()) {
-            rejects.add(*line, "signal_id", format!("{} is already used on line {first}", signal.id));
-            repeated.push((i, first));
+            rejects.add(line, "signal_id", format!("{} is already used on line {first}", signal.id));
+            *keep = false;
         } else {
-            first_line.insert(signal.id.as_str(), *line);
+            first_line.insert(signal.id.as_str(), line);
         }
     }
     drop(first_line);
-    let (mut signals, mut lines) = (Vec::with_capacity(parsed.len()), Vec::with_capacity(parsed.len()));
-    let mut repeated = repeated.into_iter().map(|(i, _)| i).peekable();
-    for (i, (line, signal)) in parsed.into_iter().enumerate() {
-        if repeated.next_if_eq(&i).is_some() {
-            continue;
-        }
-        signals.push(signal);
-        lines.push(line);
+    if keep.contains(&false) {
+        let mut kept = keep.iter().copied();
+        signals.retain(|_| kept.next().unwrap_or(true));
+        let mut kept = keep.iter().copied();
+        lines.retain(|_| kept.next().unwrap_or(true));
     }
     let skipped = rejects.finish(options)?;
     if signals.is_empty() && skipped.is_empty() {
@@ -343,11 +341,7 @@ fn hold_ms(minutes: f64) -> Result<i64, String> {
     Ok(millis as i64)
 }
 
-fn read_json_lines(
-    path: &Path,
-    rejects: &mut Rejects<'_>,
-    parsed: &mut Vec<(u64, Signal)>,
-) -> Result<(), FormatError> {
+fn read_json_lines(path: &Path, rejects: &mut Rejects<'_>, parsed: &mut Parsed) -> Result<(), FormatError> {
     let reader = BufReader::new(super::open(path)?);
     let mut names = Names::default();
     for (n, line) in reader.lines().enumerate() {
@@ -360,7 +354,7 @@ fn read_json_lines(
             .map_err(|error| vec![("-".to_owned(), format!("the line is not JSON: {error}"))])
             .and_then(|value| signal_from_json(value, &mut names));
         match read {
-            Ok(signal) => parsed.push((line_no, signal)),
+            Ok(signal) => parsed.push(line_no, signal),
             Err(problems) => rejects.add_all(line_no, problems),
         }
     }
@@ -442,11 +436,21 @@ impl CsvLayout {
     }
 }
 
-fn read_csv(
-    path: &Path,
-    rejects: &mut Rejects<'_>,
-    parsed: &mut Vec<(u64, Signal)>,
-) -> Result<(), FormatError> {
+/// The signals of a file as read, with the line of each.
+#[derive(Default)]
+struct Parsed {
+    signals: Vec<Signal>,
+    lines: Vec<u64>,
+}
+
+impl Parsed {
+    fn push(&mut self, line: u64, signal: Signal) {
+        self.signals.push(signal);
+        self.lines.push(line);
+    }
+}
+
+fn read_csv(path: &Path, rejects: &mut Rejects<'_>, parsed: &mut Parsed) -> Result<(), FormatError> {
     let (mut reader, columns) = columns::reader(path)?;
     let layout = CsvLayout::new(path, &columns)?;
     let mut names = Names::default();
@@ -467,7 +471,7 @@ fn read_csv(
         }
         let line = row.position().map_or(next_line, csv::Position::line);
         match layout.item(&row).into_signal(&mut names) {
-            Ok(signal) => parsed.push((line, signal)),
+            Ok(signal) => parsed.push(line, signal),
             Err(problems) => rejects.add_all(line, problems),
         }
     }

@@ -132,7 +132,7 @@ pub fn signals_with_prices(
 }
 
 /// How many events a replay of these inputs feeds the engine.
-pub fn event_count(series: &[Series], signals: &[Signal]) -> u64 {
+pub fn event_count(series: &[Series], signals: &[impl std::borrow::Borrow<Signal>]) -> u64 {
     (series.iter().map(|s| s.prices.len()).sum::<usize>() + signals.len()) as u64
 }
 
@@ -144,11 +144,14 @@ pub fn event_count(series: &[Series], signals: &[Signal]) -> u64 {
 pub fn replay(
     engine: &mut Engine,
     series: &[Series],
-    mut signals: Vec<Signal>,
+    mut signals: Vec<impl Into<Arc<Signal>> + std::borrow::Borrow<Signal>>,
     store: Option<&Store>,
     mut progress: impl FnMut(u64),
 ) -> Result<ReplayResult, ReplayError> {
     sort_by_entry(&mut signals);
+    // Shared from here on, allocated in the order the replay reads them
+    // (and, roughly, the order their trades close in).
+    let signals: Vec<Arc<Signal>> = signals.into_iter().map(Into::into).collect();
     let prices = price_order(series)?;
     let mut effects = Vec::new();
     let mut result = ReplayResult::default();
@@ -199,12 +202,13 @@ pub fn replay(
 /// stable sort), by sorting (entry time, position) pairs and then moving
 /// each signal into place along the cycles of that permutation, rather than
 /// moving whole signals at every step of a sort or copying them all.
-fn sort_by_entry(signals: &mut [Signal]) {
-    if signals.is_sorted_by_key(|signal| signal.entry_ts) {
+fn sort_by_entry(signals: &mut [impl std::borrow::Borrow<Signal>]) {
+    let entry = |signal: &dyn std::borrow::Borrow<Signal>| signal.borrow().entry_ts;
+    if signals.is_sorted_by_key(|signal| entry(signal)) {
         return;
     }
     let mut order: Vec<(Timestamp, usize)> =
-        signals.iter().enumerate().map(|(i, signal)| (signal.entry_ts, i)).collect();
+        signals.iter().enumerate().map(|(i, signal)| (entry(signal), i)).collect();
     // Positions are unique, so the unstable sort gives the stable order.
     order.sort_unstable();
     // `from[i]`: the position whose signal belongs at i; `usize::MAX` once placed.
@@ -263,7 +267,7 @@ mod sort_tests {
                 .map(|(i, &entry)| {
                     let mut one = signal(&i.to_string(), siglearn_plugin_api::Side::Long);
                     one.entry_ts = Timestamp(entry);
-                    one
+                    std::sync::Arc::new(one)
                 })
                 .collect();
             // The twin: the standard library's stable sort.
