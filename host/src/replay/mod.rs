@@ -149,9 +149,7 @@ pub fn replay(
     mut progress: impl FnMut(u64),
 ) -> Result<ReplayResult, ReplayError> {
     sort_by_entry(&mut signals);
-    // Shared from here on, allocated in the order the replay reads them
-    // (and, roughly, the order their trades close in).
-    let signals: Vec<Arc<Signal>> = signals.into_iter().map(Into::into).collect();
+    let signals = shared(signals);
     let prices = price_order(series)?;
     let mut effects = Vec::new();
     let mut result = ReplayResult::default();
@@ -196,6 +194,25 @@ pub fn replay(
     progress(result.events);
     result.open = engine.open_signals();
     Ok(result)
+}
+
+/// The signals, in the same order, each in an allocation of its own (an
+/// `Arc`, which the engine shares with the strategies and the trades). They
+/// are allocated one after the other in replay order, so the replay, the
+/// report and the trades file walk memory roughly in the order they read
+/// it; and taken from the end of the vector, which is shrunk as it empties,
+/// so the signals are not held twice at any time.
+fn shared<S: Into<Arc<Signal>>>(mut signals: Vec<S>) -> Vec<Arc<Signal>> {
+    const STEP: usize = 1 << 16;
+    let mut shared = Vec::with_capacity(signals.len());
+    while let Some(signal) = signals.pop() {
+        shared.push(signal.into());
+        if signals.len() % STEP == 0 {
+            signals.shrink_to_fit();
+        }
+    }
+    shared.reverse();
+    shared
 }
 
 /// Sorts signals by entry time, keeping the file order of equal times (a
@@ -253,8 +270,19 @@ mod sort_tests {
     use proptest::prelude::*;
     use siglearn_plugin_api::{SignalId, Timestamp};
 
-    use super::sort_by_entry;
+    use super::{shared, sort_by_entry};
     use crate::monitor::fixtures::signal;
+
+    #[test]
+    fn shared_signals_keep_their_order_across_the_shrinking_steps() {
+        // Past one shrinking step (65,536), with a remainder.
+        let ids: Vec<String> = (0..65_536 + 3).map(|i| format!("s{i}")).collect();
+        let signals: Vec<_> = ids.iter().map(|id| signal(id, siglearn_plugin_api::Side::Short)).collect();
+        let signals = shared(signals);
+        let got: Vec<&str> = signals.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(got, ids.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(shared(Vec::<siglearn_plugin_api::Signal>::new()).is_empty());
+    }
 
     proptest! {
         #[test]
