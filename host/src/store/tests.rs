@@ -146,3 +146,149 @@ fn a_failure_discards_what_was_queued_after_it_until_resumed() {
     assert_eq!(reader.signal("c").unwrap(), Some(rich_signal("c")), "read back exactly");
     assert_eq!(store.close().unwrap().signals, 2);
 }
+
+/// Makes a file or folder read-only for this process (as root, where
+/// permission bits do not stop writes, with the immutable attribute), and
+/// undoes it on drop; `None` where that cannot be done here.
+#[cfg(unix)]
+struct ReadOnly(std::path::PathBuf);
+
+#[cfg(unix)]
+impl ReadOnly {
+    fn make(path: &Path) -> Option<ReadOnly> {
+        use std::os::unix::fs::PermissionsExt;
+        let guard = ReadOnly(path.to_path_buf());
+        let mode = if path.is_dir() { 0o555 } else { 0o444 };
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+        if !Self::writable(path) {
+            return Some(guard);
+        }
+        let _ = std::process::Command::new("chattr").arg("+i").arg(path).status();
+        (!Self::writable(path)).then_some(guard)
+    }
+
+    fn writable(path: &Path) -> bool {
+        if path.is_dir() {
+            let probe = path.join("probe");
+            let made = std::fs::write(&probe, "").is_ok();
+            let _ = std::fs::remove_file(probe);
+            made
+        } else {
+            std::fs::OpenOptions::new().write(true).open(path).is_ok()
+        }
+    }
+}
+
+#[cfg(unix)]
+impl Drop for ReadOnly {
+    fn drop(&mut self) {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::process::Command::new("chattr").arg("-i").arg(&self.0).status();
+        let mode = if self.0.is_dir() { 0o755 } else { 0o644 };
+        let _ = std::fs::set_permissions(&self.0, std::fs::Permissions::from_mode(mode));
+    }
+}
+
+/// A store at `path` holding signal "a", its writer closed.
+fn store_with_a_signal(path: &Path) {
+    let store = Store::open(path, &MonitorConfig::default()).unwrap();
+    store.commit(vec![Command::InsertSignal(Arc::new(rich_signal("a")))]).unwrap();
+    store.close().unwrap();
+}
+
+#[cfg(unix)]
+#[test]
+fn a_store_in_a_read_only_folder_is_read_where_it_is_and_refused_for_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let media = dir.path().join("media");
+    std::fs::create_dir(&media).unwrap();
+    let path = media.join("s.db");
+    store_with_a_signal(&path);
+    // What a clean stop may leave: an empty write-ahead log, which holds nothing.
+    std::fs::write(media.join("s.db-wal"), "").unwrap();
+    std::fs::write(media.join("other.db"), "not a database").unwrap();
+    let Some(_read_only) = ReadOnly::make(&media) else {
+        eprintln!("cannot make a folder read-only here; skipped");
+        return;
+    };
+    let reader = StoreReader::open(&path).unwrap();
+    assert_eq!(reader.signal("a").unwrap(), Some(rich_signal("a")));
+    // A file that is not a store is named as such there too.
+    let other = StoreReader::open(&media.join("other.db")).unwrap_err();
+    assert!(matches!(other, StoreError::NotAStore { .. }), "{other:?}");
+    // Writing, to the store or to a new one there, is refused up front.
+    for target in [path.clone(), media.join("new.db")] {
+        let refused = connect(&target).unwrap_err();
+        assert!(matches!(refused, StoreError::ReadOnly { .. }), "{refused:?}");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_store_in_a_read_only_folder_whose_log_holds_commits_is_refused_naming_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("s.db");
+    let store = Store::open(&live, &MonitorConfig::default()).unwrap();
+    store.commit(vec![Command::InsertSignal(Arc::new(rich_signal("a")))]).unwrap();
+    // A copy taken while the writer runs: the commit is in the log, not yet in the file.
+    let media = dir.path().join("media");
+    std::fs::create_dir(&media).unwrap();
+    std::fs::copy(&live, media.join("s.db")).unwrap();
+    std::fs::copy(dir.path().join("s.db-wal"), media.join("s.db-wal")).unwrap();
+    store.close().unwrap();
+    assert!(std::fs::metadata(media.join("s.db-wal")).unwrap().len() > 0);
+    let Some(_read_only) = ReadOnly::make(&media) else {
+        eprintln!("cannot make a folder read-only here; skipped");
+        return;
+    };
+    let refused = StoreReader::open(&media.join("s.db")).unwrap_err();
+    assert!(matches!(refused, StoreError::ReadOnly { .. }), "{refused:?}");
+    assert!(refused.to_string().contains("s.db-wal"), "{refused}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_read_only_store_file_in_a_writable_folder_is_refused_for_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    store_with_a_signal(&path);
+    let Some(_read_only) = ReadOnly::make(&path) else {
+        eprintln!("cannot make a file read-only here; skipped");
+        return;
+    };
+    let refused = connect(&path).unwrap_err();
+    assert!(matches!(refused, StoreError::ReadOnly { .. }), "{refused:?}");
+}
+
+#[test]
+fn a_missing_path_or_a_folder_is_refused_as_no_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.db");
+    assert!(matches!(StoreReader::open(&missing), Err(StoreError::Missing { .. })));
+    assert!(matches!(Store::open_existing(&missing), Err(StoreError::Missing { .. })));
+    let folder = StoreReader::open(dir.path()).unwrap_err();
+    assert!(
+        matches!(folder, StoreError::NotAStore { what, .. } if what.contains("not a file")),
+        "{folder:?}"
+    );
+}
+
+#[test]
+fn a_file_that_is_not_sqlite_is_not_a_store_and_a_busy_database_is_one_that_cannot_be_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("notes.db");
+    std::fs::write(&text, "not a database, but long enough to be read as one").unwrap();
+    let refused = Store::open(&text, &MonitorConfig::default()).unwrap_err();
+    assert!(
+        matches!(refused, StoreError::NotAStore { what, .. } if what.starts_with("not an SQLite file")),
+        "{refused:?}"
+    );
+    // An SQLite file another connection holds exclusively: SQLite cannot
+    // read it now, which says nothing about what it is.
+    let busy = dir.path().join("busy.db");
+    let holder = rusqlite::Connection::open(&busy).unwrap();
+    holder.execute_batch("CREATE TABLE t (x); BEGIN EXCLUSIVE; INSERT INTO t VALUES (1);").unwrap();
+    let refused = Store::open(&busy, &MonitorConfig::default()).unwrap_err();
+    assert!(matches!(refused, StoreError::Open { .. }), "{refused:?}");
+    drop(holder);
+}
