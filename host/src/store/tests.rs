@@ -283,6 +283,8 @@ fn a_file_that_is_not_sqlite_is_not_a_store_and_a_busy_database_is_one_that_cann
         matches!(refused, StoreError::NotAStore { what, .. } if what.starts_with("not an SQLite file")),
         "{refused:?}"
     );
+    let refused = StoreReader::open(&text).unwrap_err();
+    assert!(matches!(refused, StoreError::NotAStore { .. }), "{refused:?}");
     // An SQLite file another connection holds exclusively: SQLite cannot
     // read it now, which says nothing about what it is.
     let busy = dir.path().join("busy.db");
@@ -290,5 +292,42 @@ fn a_file_that_is_not_sqlite_is_not_a_store_and_a_busy_database_is_one_that_cann
     holder.execute_batch("CREATE TABLE t (x); BEGIN EXCLUSIVE; INSERT INTO t VALUES (1);").unwrap();
     let refused = Store::open(&busy, &MonitorConfig::default()).unwrap_err();
     assert!(matches!(refused, StoreError::Open { .. }), "{refused:?}");
+    let refused = StoreReader::open(&busy).unwrap_err();
+    assert!(matches!(refused, StoreError::Open { .. }), "{refused:?}");
     drop(holder);
+}
+
+#[test]
+fn versions_are_counted_by_the_reason_they_were_made() {
+    use crate::versions::{VersionReason, VersionRecord};
+    use siglearn_plugin_api::{StrategyId, VersionId};
+    let version = |strategy: &str, n: u32, reason: VersionReason| {
+        Command::InsertVersion(VersionRecord {
+            strategy: StrategyId::new(strategy),
+            version: VersionId(n),
+            parent: None,
+            code_hash: "h".into(),
+            code: None,
+            params: serde_json::json!({}),
+            state: serde_json::json!({}),
+            reason,
+            metrics: serde_json::Value::Null,
+            created_at: Timestamp(0),
+        })
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    let store = Store::open(&path, &MonitorConfig::default()).unwrap();
+    store
+        .commit(vec![
+            version("a", 1, VersionReason::Load),
+            version("a", 2, VersionReason::Daily),
+            version("a", 3, VersionReason::Daily),
+            version("b", 1, VersionReason::Load),
+            version("b", 2, VersionReason::Retrain),
+        ])
+        .unwrap();
+    store.close().unwrap();
+    let counts = StoreReader::open(&path).unwrap().versions_by_reason().unwrap();
+    assert_eq!(counts, [(VersionReason::Daily, 2), (VersionReason::Load, 2), (VersionReason::Retrain, 1)]);
 }
