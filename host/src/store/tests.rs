@@ -328,6 +328,161 @@ fn versions_are_counted_by_the_reason_they_were_made() {
         ])
         .unwrap();
     store.close().unwrap();
-    let counts = StoreReader::open(&path).unwrap().versions_by_reason().unwrap();
+    let reader = StoreReader::open(&path).unwrap();
+    let counts = reader.versions_by_reason().unwrap();
     assert_eq!(counts, [(VersionReason::Daily, 2), (VersionReason::Load, 2), (VersionReason::Retrain, 1)]);
+    // A page: at most `limit` versions after `after`, oldest first.
+    let page = |after, limit| -> Vec<u32> {
+        reader.versions_page("a", after, limit).unwrap().iter().map(|v| v.version.0).collect()
+    };
+    assert_eq!((page(0, 10), page(1, 1)), (vec![1, 2, 3], vec![2]));
+}
+
+#[test]
+fn alias_moves_read_back_in_order_and_the_last_clock_is_the_newest_state_checkpoint() {
+    use crate::versions::AliasMove;
+    use siglearn_plugin_api::{StrategyId, VersionId};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    let store = Store::open(&path, &MonitorConfig::default()).unwrap();
+    let moved = |strategy: &str, reason: &str, at: i64| AliasMove {
+        alias: "champion".into(),
+        strategy: StrategyId::new(strategy),
+        version: VersionId(1),
+        reason: reason.into(),
+        evidence: serde_json::json!({"n": 1}),
+        moved_at: Timestamp(at),
+    };
+    let snapshot = |anchor: bool, at: i64| Command::SaveSnapshot {
+        strategy: StrategyId::new("a"),
+        version: VersionId(1),
+        state: serde_json::json!({}),
+        at: Timestamp(at),
+        anchor,
+    };
+    store
+        .commit(vec![
+            Command::MoveAlias(moved("a", "config", 1_000)),
+            Command::MoveAlias(moved("b", "promote", 2_000)),
+            snapshot(false, 5_000),
+            snapshot(false, 7_000),
+            // Neither an anchor nor a stamp outside the range is where a run stopped.
+            snapshot(true, 9_000),
+            snapshot(false, i64::MAX),
+        ])
+        .unwrap();
+    store.close().unwrap();
+    let reader = StoreReader::open(&path).unwrap();
+    assert_eq!(
+        reader.alias_history("champion").unwrap(),
+        [moved("a", "config", 1_000), moved("b", "promote", 2_000)]
+    );
+    assert_eq!(reader.last_clock().unwrap(), Some(Timestamp(7_000)));
+}
+
+#[test]
+fn every_read_returns_the_rows_written_in_its_order() {
+    use crate::experiment::sequential::{PairedTest, SequentialConfig};
+    use crate::schedule::{JobKind, JobRun};
+    use crate::strategy::Verdict;
+    use siglearn_plugin_api::{Decision, StrategyId, VersionId};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    let store = Store::open(&path, &MonitorConfig::default()).unwrap();
+    let run = |job: JobKind, at: i64, strategy: Option<&str>| JobRun {
+        job,
+        scheduled_at: Timestamp(at),
+        strategy: strategy.map(StrategyId::new),
+        figures: serde_json::json!({"at": at}),
+    };
+    let closed = |id: &str, exit: i64| Outcome {
+        signal_id: SignalId::new(id),
+        exit_ts: Timestamp(exit),
+        ..outcome(id)
+    };
+    let test = PairedTest::new(SequentialConfig::default());
+    store
+        .commit(vec![
+            Command::InsertSignal(Arc::new(rich_signal("x"))),
+            Command::InsertSignal(Arc::new(rich_signal("y"))),
+            // Closed y first, then x: commit order, not exit order.
+            Command::InsertOutcome { outcome: closed("y", 120_000), known_at: Timestamp(120_000) },
+            Command::InsertOutcome { outcome: closed("x", 60_000), known_at: Timestamp(180_000) },
+            Command::InsertDecision(Decision {
+                strategy: StrategyId::new("a"),
+                version: VersionId(2),
+                signal_id: SignalId::new("x"),
+                take: false,
+                score: 0.25,
+                size: 2.0,
+            }),
+            Command::InsertNoDecision {
+                strategy: StrategyId::new("b"),
+                version: VersionId(1),
+                signal_id: SignalId::new("x"),
+            },
+            Command::InsertJobRun(run(JobKind::Daily, 1_000, None)),
+            Command::InsertJobRun(run(JobKind::Weekly, 2_000, Some("a"))),
+            Command::InsertJobRun(run(JobKind::Daily, 3_000, None)),
+            Command::SaveSnapshot {
+                strategy: StrategyId::new("a"),
+                version: VersionId(2),
+                state: serde_json::json!({"w": 1}),
+                at: Timestamp(4_000),
+                anchor: true,
+            },
+            Command::SaveTests {
+                champion: StrategyId::new("a"),
+                tests: vec![(StrategyId::new("b"), test.clone())],
+                at: Timestamp(5_000),
+            },
+        ])
+        .unwrap();
+    store.close().unwrap();
+    let reader = StoreReader::open(&path).unwrap();
+    let ids = |trades: Vec<crate::trade::Trade>| -> Vec<String> {
+        trades.iter().map(|t| t.signal.id.to_string()).collect()
+    };
+
+    assert_eq!(ids(reader.trades_committed_after(0).unwrap()), ["y", "x"]);
+    assert_eq!(ids(reader.trades_committed_after(1).unwrap()), ["x"]);
+    let recent: Vec<(i64, String)> = reader
+        .recent_trades(10, None, None)
+        .unwrap()
+        .into_iter()
+        .map(|(c, t)| (c, t.signal.id.to_string()))
+        .collect();
+    assert_eq!(recent, [(2, "x".to_owned()), (1, "y".to_owned())]);
+    let page: Vec<i64> =
+        reader.recent_trades(10, None, Some(2)).unwrap().into_iter().map(|(c, _)| c).collect();
+    assert_eq!(page, [1]);
+
+    let verdict = Verdict { take: false, score: 0.25, size: 2.0 };
+    assert_eq!(reader.decision("a", "x").unwrap(), Some((VersionId(2), Some(verdict))));
+    assert_eq!(reader.decision("b", "x").unwrap(), Some((VersionId(1), None)));
+    assert_eq!(reader.decision("c", "x").unwrap(), None);
+
+    let mut last = reader.last_job_runs().unwrap();
+    last.sort_by_key(|(job, _)| job.as_str());
+    assert_eq!(last, [(JobKind::Daily, Timestamp(3_000)), (JobKind::Weekly, Timestamp(2_000))]);
+    assert_eq!(
+        reader.job_runs(JobKind::Daily).unwrap(),
+        [run(JobKind::Daily, 1_000, None), run(JobKind::Daily, 3_000, None)]
+    );
+    let newest: Vec<(i64, JobRun)> = reader.recent_job_runs(None, 2, None).unwrap();
+    assert_eq!(newest, [(3, run(JobKind::Daily, 3_000, None)), (2, run(JobKind::Weekly, 2_000, Some("a")))]);
+    assert_eq!(
+        reader.recent_job_runs(Some(JobKind::Daily), 5, Some(3)).unwrap(),
+        [(1, run(JobKind::Daily, 1_000, None))]
+    );
+
+    assert_eq!(reader.anchor("a").unwrap(), Some(serde_json::json!({"w": 1})));
+    assert_eq!(reader.anchor("b").unwrap(), None);
+    let (champion, tests) = reader.tests().unwrap().unwrap();
+    assert_eq!(champion, "a");
+    assert_eq!(tests.len(), 1);
+    assert_eq!(
+        (tests[0].0.as_str(), serde_json::to_value(&tests[0].1).unwrap()),
+        ("b", serde_json::to_value(&test).unwrap())
+    );
 }
