@@ -10,7 +10,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::daemon::{Daemon, bar, scripts, signal};
+use common::daemon::{Daemon, bar, binary, scripts, signal};
 use common::{siglearn, siglearn_error};
 use siglearn::store::StoreReader;
 use siglearn_plugin_api::VersionId;
@@ -321,6 +321,31 @@ fn a_store_in_a_read_only_folder_is_read_and_a_write_says_the_folder_is_read_onl
     assert_eq!(StoreReader::open(Path::new(db)).unwrap().trades().unwrap().len(), 1);
     let refused = siglearn_error(&["rollback", "baseline", "1", "--db", db]);
     assert!(refused.contains("read-only"), "{refused}");
+}
+
+#[test]
+fn a_write_to_a_store_named_relative_to_a_read_only_working_folder_says_the_folder_is_read_only() {
+    let dir = tempfile::tempdir().unwrap();
+    scripts(dir.path(), &["baseline"]);
+    let media = dir.path().join("media");
+    std::fs::create_dir(&media).unwrap();
+    let daemon = Daemon::start(dir.path(), &["--db", "media/siglearn.db"]);
+    assert_eq!(daemon.post("/api/signals", &signal("a", "BTC", T0, "")).status, 200);
+    assert_eq!(daemon.stop().code(), Some(0));
+    let Some(_read_only) = ReadOnly::make(&media) else {
+        eprintln!("cannot make a folder read-only here (no chattr as root); skipped");
+        return;
+    };
+    // The store named by its bare file name, from inside the read-only folder.
+    let refused = std::process::Command::new(binary())
+        .current_dir(&media)
+        .args(["rollback", "baseline", "1", "--db", "siglearn.db"])
+        .env_remove("SIGLEARN_TOKEN")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(stderr.contains("read-only") && stderr.contains("writable folder"), "{stderr}");
 }
 
 #[test]

@@ -476,6 +476,91 @@ mod tests {
         assert_eq!(refusal.details[0]["field"], "ts");
     }
 
+    /// The refusal of an item for holding too many values (field "-"), if that is why.
+    fn too_big(refusal: &Refusal) -> bool {
+        refusal.details.iter().any(|d| {
+            d["field"] == "-" && d["reason"].as_str().is_some_and(|r| r.contains("values (a signal has"))
+        })
+    }
+
+    #[test]
+    fn a_signal_with_every_field_and_256_heads_and_256_indicators_is_taken() {
+        // The largest signal there is: every field, and as many heads and
+        // indicators as a signal may have.
+        let map = |prefix: &str| {
+            let pairs: Vec<String> = (0..256).map(|i| format!(r#""{prefix}{i}":0.5"#)).collect();
+            format!("{{{}}}", pairs.join(","))
+        };
+        let full = SIGNAL.replace(
+            "\"stop_loss\":95",
+            &format!(
+                r#""stop_loss":95,"max_hold_minutes":60,"confidence":0.5,"pattern":"p","regime":"r","heads":{},"indicators":{}"#,
+                map("h"),
+                map("i")
+            ),
+        );
+        for body in [format!("[{full}]"), full.clone()] {
+            assert_eq!(signals(body.as_bytes(), LATEST).unwrap().len(), 1);
+        }
+    }
+
+    #[test]
+    fn values_of_every_kind_count_towards_the_limit_of_an_item() {
+        // 600 values of one kind in a key siglearn does not read: refused for
+        // their number before anything else is looked at, in an array and in JSON Lines.
+        for value in ["true", "-1", "1", "0.5", "\"s\"", "null", "[]", "{}"] {
+            let many = vec![value; 600].join(",");
+            let item = format!(r#"{{"symbol":"BTC","ts":0,"price":1,"x":[{many}]}}"#);
+            for body in [format!("[{item}]"), item.clone()] {
+                let refusal = prices(body.as_bytes(), LATEST).unwrap_err();
+                assert!(too_big(&refusal), "600 x {value}: {refusal:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_item_of_exactly_max_item_values_passes_the_size_check_and_one_more_does_not() {
+        // The object, symbol, ts and the array are 4 values; the array's numbers the rest.
+        let item = |numbers: usize| {
+            format!(r#"{{"symbol":"BTC","ts":0,"price":[{}]}}"#, vec!["1"; numbers].join(","))
+        };
+        let at_most = prices(item(MAX_ITEM_VALUES - 4).as_bytes(), LATEST).unwrap_err();
+        assert!(!too_big(&at_most), "refused for its price, not its size: {at_most:?}");
+        assert_eq!(at_most.details[0]["field"], "price");
+        let over = prices(item(MAX_ITEM_VALUES - 3).as_bytes(), LATEST).unwrap_err();
+        assert!(too_big(&over), "{over:?}");
+    }
+
+    #[test]
+    fn an_array_of_exactly_max_batch_items_is_taken() {
+        let tick = r#"{"symbol":"BTC","ts":0,"price":1}"#;
+        let array = format!("[{}]", vec![tick; MAX_BATCH].join(","));
+        assert_eq!(prices(array.as_bytes(), LATEST).unwrap().len(), MAX_BATCH);
+    }
+
+    #[test]
+    fn an_array_that_is_not_json_is_a_bad_request() {
+        for body in ["[{", "[1,]", r#"[{"symbol":"BTC"} x]"#] {
+            assert_eq!(prices(body.as_bytes(), LATEST).unwrap_err().status, 400, "{body}");
+            assert_eq!(signals(body.as_bytes(), LATEST).unwrap_err().status, 400, "{body}");
+        }
+    }
+
+    #[test]
+    fn a_valid_array_is_refused_for_a_repeated_id_or_for_any_item_ahead_of_the_clock() {
+        let refusal = signals(format!("[{SIGNAL}, {SIGNAL}]").as_bytes(), LATEST).unwrap_err();
+        assert_eq!(
+            (refusal.details[0]["index"].as_u64(), refusal.details[0]["field"].as_str()),
+            (Some(1), Some("signal_id"))
+        );
+        // SIGNAL enters at 2024-01-01T00:00:00Z = 1704067200000 ms: every item ahead.
+        let refusal = signals(format!("[{SIGNAL}]").as_bytes(), Timestamp(1_704_067_199_999)).unwrap_err();
+        assert_eq!(
+            (refusal.details[0]["index"].as_u64(), refusal.details[0]["field"].as_str()),
+            (Some(0), Some("entry_ts"))
+        );
+    }
+
     mod fuzz {
         use proptest::prelude::*;
 

@@ -130,3 +130,78 @@ pub(super) fn stamp_or_earliest(millis: i64) -> Timestamp {
         crate::timestamp::EARLIEST
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use siglearn_plugin_api::{Side, StrategyId, VersionId};
+
+    use super::*;
+    use crate::monitor::MonitorConfig;
+    use crate::store::{Command, Store, StoreReader};
+    use crate::versions::{VersionReason, VersionRecord};
+
+    /// 2024-05-01T10:00:00Z in nanoseconds, as an older version could write it.
+    const NANOS: i64 = 1_714_557_600_000_000_000;
+
+    fn version(n: u32, created_at: i64) -> Command {
+        Command::InsertVersion(VersionRecord {
+            strategy: StrategyId::new("s"),
+            version: VersionId(n),
+            parent: None,
+            code_hash: "h".into(),
+            code: None,
+            params: serde_json::json!({}),
+            state: serde_json::json!({}),
+            reason: VersionReason::Load,
+            metrics: serde_json::Value::Null,
+            created_at: Timestamp(created_at),
+        })
+    }
+
+    #[test]
+    fn rows_stamped_outside_the_range_are_counted_the_first_ten_named_and_versions_kept_as_1970() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let store = Store::open(&path, &MonitorConfig::default()).unwrap();
+        let mut commands: Vec<Command> = (0..12)
+            .map(|i| {
+                let mut signal = crate::monitor::fixtures::signal(&format!("n{i:02}"), Side::Long);
+                signal.entry_ts = Timestamp(NANOS);
+                Command::InsertSignal(Arc::new(signal))
+            })
+            .collect();
+        commands.push(Command::InsertSignal(Arc::new(crate::monitor::fixtures::signal("ok", Side::Long))));
+        commands.push(version(1, 60_000));
+        commands.push(version(2, -1));
+        store.commit(commands).unwrap();
+        store.close().unwrap();
+
+        let reader = StoreReader::open(&path).unwrap();
+        let found = reader.out_of_range().unwrap();
+        // 12 signals and version 2; the first ten rows (signals) named.
+        assert_eq!(found.count, 13);
+        assert_eq!(found.listed.len(), 10);
+        assert!(
+            found.listed[0].starts_with("signal 'n00': signals.entry_ts = 1714557600000000000"),
+            "{found}"
+        );
+        let text = found.to_string();
+        assert!(text.starts_with("13 row(s)"), "{text}");
+        assert!(text.ends_with("\n  - and 3 more"), "{text}");
+        // Set aside: only the signal in range is open; versions kept, v2 read as 1970.
+        let open: Vec<String> = reader.open_signals().unwrap().iter().map(|s| s.id.to_string()).collect();
+        assert_eq!(open, ["ok"]);
+        let created: Vec<Timestamp> = reader.versions("s").unwrap().iter().map(|v| v.created_at).collect();
+        assert_eq!(created, [Timestamp(60_000), Timestamp(0)]);
+    }
+
+    #[test]
+    fn a_warning_that_names_every_row_says_no_more() {
+        let all = OutOfRange { count: 2, listed: vec!["a".into(), "b".into()] };
+        assert!(all.to_string().ends_with("\n  - a\n  - b"), "{all}");
+        let none = OutOfRange::default();
+        assert!(!none.to_string().contains("more"), "{none}");
+    }
+}

@@ -146,3 +146,343 @@ fn a_failure_discards_what_was_queued_after_it_until_resumed() {
     assert_eq!(reader.signal("c").unwrap(), Some(rich_signal("c")), "read back exactly");
     assert_eq!(store.close().unwrap().signals, 2);
 }
+
+/// Makes a file or folder read-only for this process (as root, where
+/// permission bits do not stop writes, with the immutable attribute), and
+/// undoes it on drop; `None` where that cannot be done here.
+#[cfg(unix)]
+struct ReadOnly(std::path::PathBuf);
+
+#[cfg(unix)]
+impl ReadOnly {
+    fn make(path: &Path) -> Option<ReadOnly> {
+        use std::os::unix::fs::PermissionsExt;
+        let guard = ReadOnly(path.to_path_buf());
+        let mode = if path.is_dir() { 0o555 } else { 0o444 };
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+        if !Self::writable(path) {
+            return Some(guard);
+        }
+        let _ = std::process::Command::new("chattr").arg("+i").arg(path).status();
+        (!Self::writable(path)).then_some(guard)
+    }
+
+    fn writable(path: &Path) -> bool {
+        if path.is_dir() {
+            let probe = path.join("probe");
+            let made = std::fs::write(&probe, "").is_ok();
+            let _ = std::fs::remove_file(probe);
+            made
+        } else {
+            std::fs::OpenOptions::new().write(true).open(path).is_ok()
+        }
+    }
+}
+
+#[cfg(unix)]
+impl Drop for ReadOnly {
+    fn drop(&mut self) {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::process::Command::new("chattr").arg("-i").arg(&self.0).status();
+        let mode = if self.0.is_dir() { 0o755 } else { 0o644 };
+        let _ = std::fs::set_permissions(&self.0, std::fs::Permissions::from_mode(mode));
+    }
+}
+
+/// A store at `path` holding signal "a", its writer closed.
+fn store_with_a_signal(path: &Path) {
+    let store = Store::open(path, &MonitorConfig::default()).unwrap();
+    store.commit(vec![Command::InsertSignal(Arc::new(rich_signal("a")))]).unwrap();
+    store.close().unwrap();
+}
+
+#[cfg(unix)]
+#[test]
+fn a_store_in_a_read_only_folder_is_read_where_it_is_and_refused_for_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let media = dir.path().join("media");
+    std::fs::create_dir(&media).unwrap();
+    let path = media.join("s.db");
+    store_with_a_signal(&path);
+    // What a clean stop may leave: an empty write-ahead log, which holds nothing.
+    std::fs::write(media.join("s.db-wal"), "").unwrap();
+    std::fs::write(media.join("other.db"), "not a database").unwrap();
+    let Some(_read_only) = ReadOnly::make(&media) else {
+        eprintln!("cannot make a folder read-only here; skipped");
+        return;
+    };
+    let reader = StoreReader::open(&path).unwrap();
+    assert_eq!(reader.signal("a").unwrap(), Some(rich_signal("a")));
+    // A file that is not a store is named as such there too.
+    let other = StoreReader::open(&media.join("other.db")).unwrap_err();
+    assert!(matches!(other, StoreError::NotAStore { .. }), "{other:?}");
+    // Writing, to the store or to a new one there, is refused up front.
+    for target in [path.clone(), media.join("new.db")] {
+        let refused = connect(&target).unwrap_err();
+        assert!(matches!(refused, StoreError::ReadOnly { .. }), "{refused:?}");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_store_in_a_read_only_folder_whose_log_holds_commits_is_refused_naming_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("s.db");
+    let store = Store::open(&live, &MonitorConfig::default()).unwrap();
+    store.commit(vec![Command::InsertSignal(Arc::new(rich_signal("a")))]).unwrap();
+    // A copy taken while the writer runs: the commit is in the log, not yet in the file.
+    let media = dir.path().join("media");
+    std::fs::create_dir(&media).unwrap();
+    std::fs::copy(&live, media.join("s.db")).unwrap();
+    std::fs::copy(dir.path().join("s.db-wal"), media.join("s.db-wal")).unwrap();
+    store.close().unwrap();
+    assert!(std::fs::metadata(media.join("s.db-wal")).unwrap().len() > 0);
+    let Some(_read_only) = ReadOnly::make(&media) else {
+        eprintln!("cannot make a folder read-only here; skipped");
+        return;
+    };
+    let refused = StoreReader::open(&media.join("s.db")).unwrap_err();
+    assert!(matches!(refused, StoreError::ReadOnly { .. }), "{refused:?}");
+    assert!(refused.to_string().contains("s.db-wal"), "{refused}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_read_only_store_file_in_a_writable_folder_is_refused_for_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    store_with_a_signal(&path);
+    let Some(_read_only) = ReadOnly::make(&path) else {
+        eprintln!("cannot make a file read-only here; skipped");
+        return;
+    };
+    let refused = connect(&path).unwrap_err();
+    assert!(matches!(refused, StoreError::ReadOnly { .. }), "{refused:?}");
+}
+
+#[test]
+fn a_missing_path_or_a_folder_is_refused_as_no_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.db");
+    assert!(matches!(StoreReader::open(&missing), Err(StoreError::Missing { .. })));
+    assert!(matches!(Store::open_existing(&missing), Err(StoreError::Missing { .. })));
+    let folder = StoreReader::open(dir.path()).unwrap_err();
+    assert!(
+        matches!(folder, StoreError::NotAStore { what, .. } if what.contains("not a file")),
+        "{folder:?}"
+    );
+}
+
+#[test]
+fn a_file_that_is_not_sqlite_is_not_a_store_and_a_busy_database_is_one_that_cannot_be_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("notes.db");
+    std::fs::write(&text, "not a database, but long enough to be read as one").unwrap();
+    let refused = Store::open(&text, &MonitorConfig::default()).unwrap_err();
+    assert!(
+        matches!(refused, StoreError::NotAStore { what, .. } if what.starts_with("not an SQLite file")),
+        "{refused:?}"
+    );
+    let refused = StoreReader::open(&text).unwrap_err();
+    assert!(matches!(refused, StoreError::NotAStore { .. }), "{refused:?}");
+    // An SQLite file another connection holds exclusively: SQLite cannot
+    // read it now, which says nothing about what it is.
+    let busy = dir.path().join("busy.db");
+    let holder = rusqlite::Connection::open(&busy).unwrap();
+    holder.execute_batch("CREATE TABLE t (x); BEGIN EXCLUSIVE; INSERT INTO t VALUES (1);").unwrap();
+    let refused = Store::open(&busy, &MonitorConfig::default()).unwrap_err();
+    assert!(matches!(refused, StoreError::Open { .. }), "{refused:?}");
+    let refused = StoreReader::open(&busy).unwrap_err();
+    assert!(matches!(refused, StoreError::Open { .. }), "{refused:?}");
+    drop(holder);
+}
+
+#[test]
+fn versions_are_counted_by_the_reason_they_were_made() {
+    use crate::versions::{VersionReason, VersionRecord};
+    use siglearn_plugin_api::{StrategyId, VersionId};
+    let version = |strategy: &str, n: u32, reason: VersionReason| {
+        Command::InsertVersion(VersionRecord {
+            strategy: StrategyId::new(strategy),
+            version: VersionId(n),
+            parent: None,
+            code_hash: "h".into(),
+            code: None,
+            params: serde_json::json!({}),
+            state: serde_json::json!({}),
+            reason,
+            metrics: serde_json::Value::Null,
+            created_at: Timestamp(0),
+        })
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    let store = Store::open(&path, &MonitorConfig::default()).unwrap();
+    store
+        .commit(vec![
+            version("a", 1, VersionReason::Load),
+            version("a", 2, VersionReason::Daily),
+            version("a", 3, VersionReason::Daily),
+            version("b", 1, VersionReason::Load),
+            version("b", 2, VersionReason::Retrain),
+        ])
+        .unwrap();
+    store.close().unwrap();
+    let reader = StoreReader::open(&path).unwrap();
+    let counts = reader.versions_by_reason().unwrap();
+    assert_eq!(counts, [(VersionReason::Daily, 2), (VersionReason::Load, 2), (VersionReason::Retrain, 1)]);
+    // A page: at most `limit` versions after `after`, oldest first.
+    let page = |after, limit| -> Vec<u32> {
+        reader.versions_page("a", after, limit).unwrap().iter().map(|v| v.version.0).collect()
+    };
+    assert_eq!((page(0, 10), page(1, 1)), (vec![1, 2, 3], vec![2]));
+}
+
+#[test]
+fn alias_moves_read_back_in_order_and_the_last_clock_is_the_newest_state_checkpoint() {
+    use crate::versions::AliasMove;
+    use siglearn_plugin_api::{StrategyId, VersionId};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    let store = Store::open(&path, &MonitorConfig::default()).unwrap();
+    let moved = |strategy: &str, reason: &str, at: i64| AliasMove {
+        alias: "champion".into(),
+        strategy: StrategyId::new(strategy),
+        version: VersionId(1),
+        reason: reason.into(),
+        evidence: serde_json::json!({"n": 1}),
+        moved_at: Timestamp(at),
+    };
+    let snapshot = |anchor: bool, at: i64| Command::SaveSnapshot {
+        strategy: StrategyId::new("a"),
+        version: VersionId(1),
+        state: serde_json::json!({}),
+        at: Timestamp(at),
+        anchor,
+    };
+    store
+        .commit(vec![
+            Command::MoveAlias(moved("a", "config", 1_000)),
+            Command::MoveAlias(moved("b", "promote", 2_000)),
+            snapshot(false, 5_000),
+            snapshot(false, 7_000),
+            // Neither an anchor nor a stamp outside the range is where a run stopped.
+            snapshot(true, 9_000),
+            snapshot(false, i64::MAX),
+        ])
+        .unwrap();
+    store.close().unwrap();
+    let reader = StoreReader::open(&path).unwrap();
+    assert_eq!(
+        reader.alias_history("champion").unwrap(),
+        [moved("a", "config", 1_000), moved("b", "promote", 2_000)]
+    );
+    assert_eq!(reader.last_clock().unwrap(), Some(Timestamp(7_000)));
+}
+
+#[test]
+fn every_read_returns_the_rows_written_in_its_order() {
+    use crate::experiment::sequential::{PairedTest, SequentialConfig};
+    use crate::schedule::{JobKind, JobRun};
+    use crate::strategy::Verdict;
+    use siglearn_plugin_api::{Decision, StrategyId, VersionId};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    let store = Store::open(&path, &MonitorConfig::default()).unwrap();
+    let run = |job: JobKind, at: i64, strategy: Option<&str>| JobRun {
+        job,
+        scheduled_at: Timestamp(at),
+        strategy: strategy.map(StrategyId::new),
+        figures: serde_json::json!({"at": at}),
+    };
+    let closed = |id: &str, exit: i64| Outcome {
+        signal_id: SignalId::new(id),
+        exit_ts: Timestamp(exit),
+        ..outcome(id)
+    };
+    let test = PairedTest::new(SequentialConfig::default());
+    store
+        .commit(vec![
+            Command::InsertSignal(Arc::new(rich_signal("x"))),
+            Command::InsertSignal(Arc::new(rich_signal("y"))),
+            // Closed y first, then x: commit order, not exit order.
+            Command::InsertOutcome { outcome: closed("y", 120_000), known_at: Timestamp(120_000) },
+            Command::InsertOutcome { outcome: closed("x", 60_000), known_at: Timestamp(180_000) },
+            Command::InsertDecision(Decision {
+                strategy: StrategyId::new("a"),
+                version: VersionId(2),
+                signal_id: SignalId::new("x"),
+                take: false,
+                score: 0.25,
+                size: 2.0,
+            }),
+            Command::InsertNoDecision {
+                strategy: StrategyId::new("b"),
+                version: VersionId(1),
+                signal_id: SignalId::new("x"),
+            },
+            Command::InsertJobRun(run(JobKind::Daily, 1_000, None)),
+            Command::InsertJobRun(run(JobKind::Weekly, 2_000, Some("a"))),
+            Command::InsertJobRun(run(JobKind::Daily, 3_000, None)),
+            Command::SaveSnapshot {
+                strategy: StrategyId::new("a"),
+                version: VersionId(2),
+                state: serde_json::json!({"w": 1}),
+                at: Timestamp(4_000),
+                anchor: true,
+            },
+            Command::SaveTests {
+                champion: StrategyId::new("a"),
+                tests: vec![(StrategyId::new("b"), test.clone())],
+                at: Timestamp(5_000),
+            },
+        ])
+        .unwrap();
+    store.close().unwrap();
+    let reader = StoreReader::open(&path).unwrap();
+    let ids = |trades: Vec<crate::trade::Trade>| -> Vec<String> {
+        trades.iter().map(|t| t.signal.id.to_string()).collect()
+    };
+
+    assert_eq!(ids(reader.trades_committed_after(0).unwrap()), ["y", "x"]);
+    assert_eq!(ids(reader.trades_committed_after(1).unwrap()), ["x"]);
+    let recent: Vec<(i64, String)> = reader
+        .recent_trades(10, None, None)
+        .unwrap()
+        .into_iter()
+        .map(|(c, t)| (c, t.signal.id.to_string()))
+        .collect();
+    assert_eq!(recent, [(2, "x".to_owned()), (1, "y".to_owned())]);
+    let page: Vec<i64> =
+        reader.recent_trades(10, None, Some(2)).unwrap().into_iter().map(|(c, _)| c).collect();
+    assert_eq!(page, [1]);
+
+    let verdict = Verdict { take: false, score: 0.25, size: 2.0 };
+    assert_eq!(reader.decision("a", "x").unwrap(), Some((VersionId(2), Some(verdict))));
+    assert_eq!(reader.decision("b", "x").unwrap(), Some((VersionId(1), None)));
+    assert_eq!(reader.decision("c", "x").unwrap(), None);
+
+    let mut last = reader.last_job_runs().unwrap();
+    last.sort_by_key(|(job, _)| job.as_str());
+    assert_eq!(last, [(JobKind::Daily, Timestamp(3_000)), (JobKind::Weekly, Timestamp(2_000))]);
+    assert_eq!(
+        reader.job_runs(JobKind::Daily).unwrap(),
+        [run(JobKind::Daily, 1_000, None), run(JobKind::Daily, 3_000, None)]
+    );
+    let newest: Vec<(i64, JobRun)> = reader.recent_job_runs(None, 2, None).unwrap();
+    assert_eq!(newest, [(3, run(JobKind::Daily, 3_000, None)), (2, run(JobKind::Weekly, 2_000, Some("a")))]);
+    assert_eq!(
+        reader.recent_job_runs(Some(JobKind::Daily), 5, Some(3)).unwrap(),
+        [(1, run(JobKind::Daily, 1_000, None))]
+    );
+
+    assert_eq!(reader.anchor("a").unwrap(), Some(serde_json::json!({"w": 1})));
+    assert_eq!(reader.anchor("b").unwrap(), None);
+    let (champion, tests) = reader.tests().unwrap().unwrap();
+    assert_eq!(champion, "a");
+    assert_eq!(tests.len(), 1);
+    assert_eq!(
+        (tests[0].0.as_str(), serde_json::to_value(&tests[0].1).unwrap()),
+        ("b", serde_json::to_value(&test).unwrap())
+    );
+}

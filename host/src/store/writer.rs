@@ -368,3 +368,146 @@ fn write_outcome(
     ])?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    //! The writer run on this thread over commands queued beforehand, so
+    //! that how they are batched does not depend on timing.
+
+    use std::sync::mpsc;
+
+    use siglearn_plugin_api::{Decision, OutcomeKind, Side, SignalId, StrategyId, VersionId};
+
+    use super::*;
+    use crate::schedule::{JobKind, JobRun};
+    use crate::strategy::StrategyError;
+    use crate::versions::VersionReason;
+
+    fn signal(id: &str) -> Command {
+        Command::InsertSignal(std::sync::Arc::new(crate::monitor::fixtures::signal(id, Side::Long)))
+    }
+
+    /// Runs a writer on a new store over `commands`, all queued before it starts.
+    fn run(commands: Vec<Command>) -> (Result<WriterStats, StoreError>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = super::super::connect(&dir.path().join("s.db")).unwrap();
+        let (sender, receiver) = mpsc::channel();
+        for command in commands {
+            sender.send(command).unwrap();
+        }
+        drop(sender);
+        (Writer::new(conn, Arc::new(Mutex::new(None))).run(receiver), dir)
+    }
+
+    fn ack() -> (Ack, mpsc::Receiver<Result<(), String>>) {
+        mpsc::sync_channel(1)
+    }
+
+    #[test]
+    fn a_transaction_takes_at_most_max_batch_rows_and_a_group_counts_its_rows() {
+        // MAX_BATCH + 1 rows queued: the first MAX_BATCH in one transaction, the last in a second.
+        let singles = (0..=MAX_BATCH).map(|i| signal(&format!("s{i}"))).collect();
+        let stats = run(singles).0.unwrap();
+        assert_eq!((stats.signals, stats.transactions), (MAX_BATCH as u64 + 1, 2));
+        // Two rows queued: one transaction.
+        let stats = run(vec![signal("a"), signal("b")]).0.unwrap();
+        assert_eq!((stats.signals, stats.transactions), (2, 1));
+        // A group of MAX_BATCH rows fills a transaction by itself: the row after it waits for the next.
+        let group = Command::Group((0..MAX_BATCH).map(|i| signal(&format!("g{i}"))).collect());
+        let stats = run(vec![group, signal("after")]).0.unwrap();
+        assert_eq!((stats.signals, stats.transactions), (MAX_BATCH as u64 + 1, 2));
+    }
+
+    #[test]
+    fn every_kind_of_row_is_counted_once() {
+        let id = "a";
+        let at = Timestamp(60_000);
+        let strategy = StrategyId::new("s");
+        let outcome = Outcome {
+            signal_id: SignalId::new(id),
+            kind: OutcomeKind::TpHit,
+            exit_ts: at,
+            exit_price: 110.0,
+            pnl_pct: 10.0,
+            holding_ms: 60_000,
+            ambiguous: false,
+            mfe_pct: 10.0,
+            mae_pct: 0.0,
+        };
+        let version = VersionRecord {
+            strategy: strategy.clone(),
+            version: VersionId(1),
+            parent: None,
+            code_hash: "h".into(),
+            code: None,
+            params: serde_json::json!({}),
+            state: serde_json::json!({}),
+            reason: VersionReason::Load,
+            metrics: serde_json::Value::Null,
+            created_at: at,
+        };
+        let commands = vec![
+            signal(id),
+            Command::InsertOutcome { outcome, known_at: at },
+            Command::InsertDecision(Decision {
+                strategy: strategy.clone(),
+                version: VersionId(1),
+                signal_id: SignalId::new(id),
+                take: true,
+                score: 1.0,
+                size: 1.0,
+            }),
+            Command::InsertNoDecision {
+                strategy: StrategyId::new("t"),
+                version: VersionId(1),
+                signal_id: SignalId::new(id),
+            },
+            Command::InsertVersion(version),
+            Command::MoveAlias(AliasMove {
+                alias: "champion".into(),
+                strategy: strategy.clone(),
+                version: VersionId(1),
+                reason: "config".into(),
+                evidence: serde_json::Value::Null,
+                moved_at: at,
+            }),
+            Command::InsertJobRun(JobRun {
+                job: JobKind::Daily,
+                scheduled_at: at,
+                strategy: None,
+                figures: serde_json::json!({}),
+            }),
+            Command::InsertStrategyError {
+                error: StrategyError::new(strategy.clone(), "s.rhai", "boom"),
+                at,
+            },
+            Command::SaveSnapshot {
+                strategy: strategy.clone(),
+                version: VersionId(1),
+                state: serde_json::json!({}),
+                at,
+                anchor: false,
+            },
+            Command::SaveProbations { probations: Vec::new(), at },
+            Command::SaveTests { champion: strategy, tests: Vec::new(), at },
+        ];
+        let stats = run(commands).0.unwrap();
+        // 1 signal, 1 outcome, and the 9 other rows: 2 decisions, a version, an
+        // alias move, a job run, an error, a snapshot, the probations, the tests.
+        assert_eq!(stats, WriterStats { signals: 1, outcomes: 1, other_rows: 9, transactions: 1 });
+    }
+
+    #[test]
+    fn a_flush_in_a_group_sent_after_a_failure_is_answered_with_the_failure() {
+        let (first, first_done) = ack();
+        let (grouped, grouped_done) = ack();
+        // The duplicate fails the first transaction; the group comes after it.
+        let failing = Command::Group(vec![signal("a"), signal("a"), Command::Flush(first)]);
+        let (result, _dir) = run(vec![failing, Command::Group(vec![signal("b"), Command::Flush(grouped)])]);
+        assert!(matches!(result, Err(StoreError::Sqlite(_))));
+        for done in [first_done, grouped_done] {
+            let answer = done.recv().expect("answered, not dropped");
+            assert!(answer.unwrap_err().contains("UNIQUE"), "the failure is passed on");
+        }
+    }
+}
