@@ -589,6 +589,30 @@ mod tests {
     }
 
     #[test]
+    fn files_read_in_parallel_report_the_first_bad_file_in_the_order_given() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = file(&dir, "good.csv", &format!("{HEADER}A,2020-01-01T00:00:00Z,1,1,1,1,1\n"));
+        let unsorted = file(
+            &dir,
+            "unsorted.csv",
+            &format!("{HEADER}B,2020-01-01T00:01:00Z,1,1,1,1,1\nB,2020-01-01T00:00:00Z,1,1,1,1,1\n"),
+        );
+        let missing = dir.path().join("missing.csv");
+        let again = file(&dir, "again.csv", &format!("{HEADER}A,2020-01-01T00:00:00Z,1,1,1,1,1\n"));
+        for threads in [1, 2, 4] {
+            let files = [good.clone(), unsorted.clone(), missing.clone(), again.clone()];
+            let err = read_prices_on(&files, &[], ReadOptions::default(), threads).unwrap_err();
+            assert!(
+                matches!(&err, FormatError::Unsorted { path, .. } if path == &unsorted),
+                "{threads}: {err}"
+            );
+            let files = [good.clone(), again.clone(), missing.clone()];
+            let err = read_prices_on(&files, &[], ReadOptions::default(), threads).unwrap_err();
+            assert!(matches!(err, FormatError::SymbolInTwoFiles { .. }), "{threads}: {err}");
+        }
+    }
+
+    #[test]
     fn a_symbol_in_two_files_is_refused_naming_both() {
         let dir = tempfile::tempdir().unwrap();
         let one = file(&dir, "one.csv", &format!("{HEADER}A,2020-01-01T00:00:00Z,1,1,1,1,1\n"));
