@@ -13,6 +13,8 @@
 //! microseconds as milliseconds) is left out of the daily series instead of
 //! making it millions of days long.
 
+use siglearn_plugin_api::Timestamp;
+
 use super::moments::{is_noise, mean, sample_std};
 use crate::trade::Trade;
 
@@ -32,14 +34,22 @@ pub(super) fn daily_pnl(trades: &[&Trade]) -> Vec<f64> {
 
 /// The UTC day numbers from the earliest entry day to the last exit day of
 /// trades; `None` for no trades.
-pub(super) fn day_span<'a>(trades: impl IntoIterator<Item = &'a Trade> + Clone) -> Option<(i64, i64)> {
+pub(super) fn day_span<'a>(trades: impl IntoIterator<Item = &'a Trade>) -> Option<(i64, i64)> {
     // Within the accepted range only, so the span (and a series over it)
-    // stays bounded whatever an older store holds.
-    let sane = crate::timestamp::accepted_days();
-    let exit_day = |trade: &Trade| trade.outcome.exit_ts.utc_day();
-    let last = trades.clone().into_iter().map(exit_day).filter(|day| sane.contains(day)).max()?;
-    let first = trades.clone().into_iter().map(|trade| trade.signal.entry_ts.utc_day());
-    Some((first.chain(trades.into_iter().map(exit_day)).min()?.max(sane.start), last))
+    // stays bounded whatever an older store holds. One pass over instants;
+    // the day of an instant grows with it, so the days of the earliest and
+    // the latest instants are the earliest and the latest days.
+    let sane = crate::timestamp::EARLIEST..crate::timestamp::END;
+    let (mut first, mut last) = (None::<Timestamp>, None::<Timestamp>);
+    for trade in trades {
+        let exit = trade.outcome.exit_ts;
+        let earliest = trade.signal.entry_ts.min(exit);
+        first = Some(first.map_or(earliest, |first| first.min(earliest)));
+        if sane.contains(&exit) {
+            last = Some(last.map_or(exit, |last| last.max(exit)));
+        }
+    }
+    Some((first?.utc_day().max(sane.start.utc_day()), last?.utc_day()))
 }
 
 /// The zero-filled daily P&L of trades given in exit order over the UTC days
@@ -85,6 +95,37 @@ pub(super) fn sortino_daily(days: &[f64]) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use siglearn_plugin_api::{MILLIS_PER_DAY, Side};
+
+    mod fuzz {
+        use proptest::prelude::*;
+
+        use super::super::*;
+        use crate::analytics::fixtures::trade;
+
+        /// The span as first written: days per trade, then their extremes
+        /// (the twin of the one-pass version).
+        fn span_by_days(trades: &[Trade]) -> Option<(i64, i64)> {
+            let sane = crate::timestamp::accepted_days();
+            let exit_day = |trade: &Trade| trade.outcome.exit_ts.utc_day();
+            let last = trades.iter().map(exit_day).filter(|day| sane.contains(day)).max()?;
+            let first = trades.iter().map(|trade| trade.signal.entry_ts.utc_day());
+            Some((first.chain(trades.iter().map(exit_day)).min()?.max(sane.start), last))
+        }
+
+        proptest! {
+            #[test]
+            fn the_one_pass_span_is_the_span_of_the_days(
+                stamps in prop::collection::vec((-10_000_000_000_000i64..10_000_000_000_000, -5_000_000_000_000i64..5_000_000_000_000), 0..12),
+            ) {
+                let trades: Vec<Trade> = stamps
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &(entry, hold))| trade(&i.to_string(), siglearn_plugin_api::Side::Long, entry, entry + hold, 0.0))
+                    .collect();
+                prop_assert_eq!(day_span(&trades), span_by_days(&trades));
+            }
+        }
+    }
 
     use super::*;
     use crate::analytics::fixtures::{refs, trade};
