@@ -296,6 +296,35 @@ fn items_stamped_ahead_of_the_wall_clock_or_in_other_units_are_refused_by_item_a
 }
 
 #[test]
+fn a_script_changed_between_runs_is_one_more_trial_and_versions_page_past_the_last_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = scripts(dir.path(), &["baseline", "head_weights"]);
+    let daemon = Daemon::start(dir.path(), &[]);
+    let trials = |daemon: &Daemon| daemon.get("/api/experiments").json()["selection"]["trials"].clone();
+    // README, selection: trials = strategies + reload/retrain versions + parameter sets.
+    assert_eq!((trials(&daemon)["versions"].as_u64(), trials(&daemon)["total"].as_u64()), (Some(0), Some(2)));
+    let promoted = daemon.post("/api/strategies/head_weights/promote", r#"{"version":1}"#);
+    assert_eq!(promoted.status, 200, "{}", promoted.body);
+    assert_eq!(daemon.get("/api/experiments").json()["champion"], "head_weights");
+    assert_eq!(daemon.stop().code(), Some(0));
+    // New code found at a restart is a `reload` version: one more trial.
+    let script = folder.join("baseline.rhai");
+    let code = std::fs::read_to_string(&script).unwrap();
+    std::fs::write(&script, format!("{code}\n// changed between runs\n")).unwrap();
+    let daemon = Daemon::start(dir.path(), &[]);
+    assert_eq!((trials(&daemon)["versions"].as_u64(), trials(&daemon)["total"].as_u64()), (Some(1), Some(3)));
+    // A page after the last version is empty, not a missing strategy.
+    let past = daemon.get("/api/strategies/baseline/versions?after=99");
+    assert_eq!(past.status, 200, "{}", past.body);
+    assert_eq!(
+        (past.json()["versions"].as_array().map(Vec::len), past.json()["next"].is_null()),
+        (Some(0), true)
+    );
+    assert_eq!(daemon.get("/api/strategies/nothing/versions").status, 404);
+    assert_eq!(daemon.stop().code(), Some(0));
+}
+
+#[test]
 fn decide_failures_are_logged_a_few_per_strategy_per_minute() {
     let dir = tempfile::tempdir().unwrap();
     let folder = scripts(dir.path(), &["baseline"]);

@@ -847,5 +847,151 @@ mod tests {
         assert_eq!(page_limit(None).ok(), Some(DEFAULT_PAGE));
         assert_eq!(page_limit(Some(MAX_PAGE)).ok(), Some(MAX_PAGE));
         assert!(page_limit(Some(0)).is_err() && page_limit(Some(MAX_PAGE + 1)).is_err());
+        assert_eq!(page_limit(Some(7)).ok(), Some(7), "a size in range is taken as asked");
+        let too_many = page_limit(Some(1001)).err().map(|e| e.0);
+        assert_eq!(too_many.map(|r| (r.status, r.details[0]["field"].clone())), Some((400, "limit".into())));
+    }
+
+    /// The state of a daemon with no engine and no store: enough for the guard.
+    fn state(token: Option<&str>, loopback: bool) -> AppState {
+        let (requests, _) = mpsc::channel(1);
+        AppState {
+            requests,
+            view: Arc::new(RwLock::new(View::new())),
+            token: token.map(Arc::from),
+            db: PathBuf::new(),
+            learning: Arc::default(),
+            future_tolerance_ms: 0,
+            loopback,
+        }
+    }
+
+    /// What the guard says of a POST with these headers to `target`: the
+    /// status and the field of the first detail of a refusal.
+    fn guarded(state: &AppState, target: &str, pairs: &[(&str, &str)]) -> Result<(), (u16, String)> {
+        let mut headers = HeaderMap::new();
+        for (name, value) in pairs {
+            let name = header::HeaderName::from_bytes(name.as_bytes()).unwrap();
+            headers.append(name, header::HeaderValue::from_str(value).unwrap());
+        }
+        let uri: axum::http::Uri = target.parse().unwrap();
+        guard(state, &headers, &uri).map_err(|ApiError(refusal)| {
+            let field = refusal.details.first().and_then(|d| d["field"].as_str()).unwrap_or("<none>");
+            (refusal.status, field.to_owned())
+        })
+    }
+
+    const JSON: (&str, &str) = ("content-type", "application/json");
+    const LOCAL: (&str, &str) = ("host", "localhost:7878");
+
+    #[test]
+    fn the_guard_takes_a_json_write_to_a_loopback_name_from_a_program_or_its_own_page() {
+        let open = state(None, true);
+        assert_eq!(guarded(&open, "/api/signals", &[JSON, LOCAL]), Ok(()));
+        assert_eq!(
+            guarded(&open, "/api/signals", &[("content-type", "application/x-ndjson"), LOCAL]),
+            Ok(())
+        );
+        assert_eq!(
+            guarded(&open, "/api/signals", &[JSON, LOCAL, ("origin", "http://localhost:7878")]),
+            Ok(())
+        );
+        assert_eq!(
+            guarded(&open, "http://127.0.0.1:7878/api/signals", &[JSON, ("host", "127.0.0.1:7878")]),
+            Ok(())
+        );
+        // Listening beyond loopback, any name will do.
+        assert_eq!(guarded(&state(None, false), "/api/signals", &[JSON, ("host", "evil.example")]), Ok(()));
+    }
+
+    /// A target, headers, and the status and field of the refusal.
+    type Refused<'a> = (&'a str, &'a [(&'a str, &'a str)], (u16, &'a str));
+
+    #[test]
+    fn the_guard_refuses_each_kind_of_write_naming_the_field_to_fix() {
+        let open = state(None, true);
+        let refusals: [Refused; 6] = [
+            ("/api/signals", &[("content-type", "text/plain"), LOCAL], (415, "Content-Type")),
+            ("/api/signals", &[LOCAL], (415, "Content-Type")),
+            ("/api/signals", &[JSON, LOCAL, ("host", "localhost")], (400, "Host")),
+            ("/api/signals", &[JSON, ("host", "evil.example:7878")], (403, "Host")),
+            ("http://evil.example/api/signals", &[JSON, LOCAL], (403, "request target")),
+            ("/api/signals", &[JSON, LOCAL, ("origin", "http://evil.example")], (403, "Origin")),
+        ];
+        for (target, pairs, (status, field)) in refusals {
+            assert_eq!(guarded(&open, target, pairs), Err((status, field.to_owned())), "{target} {pairs:?}");
+        }
+    }
+
+    #[test]
+    fn with_a_token_set_only_a_write_bearing_it_passes_the_guard() {
+        let closed = state(Some("s3cret"), true);
+        assert_eq!(
+            guarded(&closed, "/api/signals", &[JSON, LOCAL, ("authorization", "Bearer s3cret")]),
+            Ok(())
+        );
+        for pairs in [&[JSON, LOCAL][..], &[JSON, LOCAL, ("authorization", "Bearer s3cre")]] {
+            assert_eq!(
+                guarded(&closed, "/api/signals", pairs),
+                Err((401, "Authorization".to_owned())),
+                "{pairs:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_cursor_is_a_row_number_and_anything_else_is_refused_naming_after() {
+        assert_eq!(row_cursor(None).ok(), Some(None));
+        assert_eq!(row_cursor(Some("42")).ok(), Some(Some(42)));
+        assert_eq!(row_cursor(Some("-7")).ok(), Some(Some(-7)));
+        let refused = row_cursor(Some("x")).err().map(|e| e.0);
+        assert_eq!(refused.map(|r| (r.status, r.details[0]["field"].clone())), Some((400, "after".into())));
+    }
+
+    #[test]
+    fn only_a_full_page_has_a_next_cursor_and_it_is_its_last_item() {
+        assert_eq!(next_cursor(3, 3, Some("row9")), serde_json::json!("row9"));
+        assert_eq!(next_cursor(2, 3, Some("row9")), serde_json::Value::Null, "a short page is the last");
+        assert_eq!(next_cursor(0, 3, None::<u32>), serde_json::Value::Null);
+    }
+
+    fn run<F: std::future::Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(future)
+    }
+
+    fn read(response: Response) -> (StatusCode, HeaderMap, Bytes) {
+        let (parts, body) = response.into_parts();
+        (parts.status, parts.headers, run(axum::body::to_bytes(body, usize::MAX)).unwrap())
+    }
+
+    #[test]
+    fn a_refusal_without_details_answers_its_status_with_its_error_as_the_one_detail() {
+        let (status, _, body) = read(ApiError(Refusal::with(409, "taken")).into_response());
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert_eq!(body, serde_json::json!({ "error": "taken", "details": [{ "reason": "taken" }] }));
+    }
+
+    #[test]
+    fn health_is_503_store_unwritable_while_the_store_cannot_be_written() {
+        let state = state(None, true);
+        state.view.write().unwrap().store_error = Some("disk full".to_owned());
+        let (status, _, body) = read(run(healthz(State(state))));
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            (&body["status"], &body["store_error"]),
+            (&"store_unwritable".into(), &"disk full".into())
+        );
+    }
+
+    #[test]
+    fn the_dashboard_is_the_page_with_its_own_policy() {
+        let (status, headers, body) = read(run(dashboard()));
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body, DASHBOARD.as_bytes());
+        let policy =
+            headers.get(header::CONTENT_SECURITY_POLICY).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        assert!(policy.starts_with("default-src 'self'; script-src 'sha256-"), "{policy}");
     }
 }
