@@ -249,8 +249,6 @@ fn resume_probation(
 mod tests {
     use std::sync::Arc;
 
-    use siglearn_plugin_api::StrategyId;
-
     use super::*;
     use crate::monitor::MonitorConfig;
     use crate::store::{Command, Store};
@@ -267,16 +265,8 @@ mod tests {
         assert!(earlier_run(&path, std::iter::empty()).unwrap().is_none(), "an empty store starts afresh");
         store
             .send(Command::InsertVersion(VersionRecord {
-                strategy: StrategyId::new("a"),
-                version: VersionId(1),
-                parent: None,
-                code_hash: "h".into(),
                 code: Some(Code::Script(Arc::from("fn decide(signal) { true }"))),
-                params: serde_json::json!({}),
-                state: serde_json::json!({}),
-                reason: VersionReason::Load,
-                metrics: serde_json::Value::Null,
-                created_at: Timestamp(0),
+                ..VersionRecord::bare("a", 1, VersionReason::Load, Timestamp(0))
             }))
             .unwrap();
         store.close().unwrap();

@@ -299,16 +299,23 @@ fn writable(folder: &Path) -> bool {
     made
 }
 
-#[test]
-fn a_store_in_a_read_only_folder_is_read_and_a_write_says_the_folder_is_read_only() {
-    let dir = tempfile::tempdir().unwrap();
-    scripts(dir.path(), &["baseline"]);
-    let media = dir.path().join("media");
+/// `media/siglearn.db` in `dir`, written by a daemon running the baseline
+/// script: one signal, closed by one bar. Returns the media folder.
+fn store_in_media(dir: &Path) -> PathBuf {
+    scripts(dir, &["baseline"]);
+    let media = dir.join("media");
     std::fs::create_dir(&media).unwrap();
-    let daemon = Daemon::start(dir.path(), &["--db", "media/siglearn.db"]);
+    let daemon = Daemon::start(dir, &["--db", "media/siglearn.db"]);
     assert_eq!(daemon.post("/api/signals", &signal("a", "BTC", T0, "")).status, 200);
     assert_eq!(daemon.post("/api/prices", &bar("BTC", T1, 100.0, 111.0, 99.0)).status, 200);
     assert_eq!(daemon.stop().code(), Some(0));
+    media
+}
+
+#[test]
+fn a_store_in_a_read_only_folder_is_read_and_a_write_says_the_folder_is_read_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let media = store_in_media(dir.path());
     let db = media.join("siglearn.db");
     let db = db.to_str().unwrap();
     let Some(_read_only) = ReadOnly::make(&media) else {
@@ -326,12 +333,7 @@ fn a_store_in_a_read_only_folder_is_read_and_a_write_says_the_folder_is_read_onl
 #[test]
 fn a_write_to_a_store_named_relative_to_a_read_only_working_folder_says_the_folder_is_read_only() {
     let dir = tempfile::tempdir().unwrap();
-    scripts(dir.path(), &["baseline"]);
-    let media = dir.path().join("media");
-    std::fs::create_dir(&media).unwrap();
-    let daemon = Daemon::start(dir.path(), &["--db", "media/siglearn.db"]);
-    assert_eq!(daemon.post("/api/signals", &signal("a", "BTC", T0, "")).status, 200);
-    assert_eq!(daemon.stop().code(), Some(0));
+    let media = store_in_media(dir.path());
     let Some(_read_only) = ReadOnly::make(&media) else {
         eprintln!("cannot make a folder read-only here (no chattr as root); skipped");
         return;

@@ -132,7 +132,7 @@ pub fn signals_with_prices(
 }
 
 /// How many events a replay of these inputs feeds the engine.
-pub fn event_count(series: &[Series], signals: &[impl std::borrow::Borrow<Signal>]) -> u64 {
+pub fn event_count(series: &[Series], signals: &[Signal]) -> u64 {
     (series.iter().map(|s| s.prices.len()).sum::<usize>() + signals.len()) as u64
 }
 

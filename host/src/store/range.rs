@@ -135,7 +135,7 @@ pub(super) fn stamp_or_earliest(millis: i64) -> Timestamp {
 mod tests {
     use std::sync::Arc;
 
-    use siglearn_plugin_api::{Side, StrategyId, VersionId};
+    use siglearn_plugin_api::Side;
 
     use super::*;
     use crate::monitor::MonitorConfig;
@@ -146,18 +146,7 @@ mod tests {
     const NANOS: i64 = 1_714_557_600_000_000_000;
 
     fn version(n: u32, created_at: i64) -> Command {
-        Command::InsertVersion(VersionRecord {
-            strategy: StrategyId::new("s"),
-            version: VersionId(n),
-            parent: None,
-            code_hash: "h".into(),
-            code: None,
-            params: serde_json::json!({}),
-            state: serde_json::json!({}),
-            reason: VersionReason::Load,
-            metrics: serde_json::Value::Null,
-            created_at: Timestamp(created_at),
-        })
+        Command::InsertVersion(VersionRecord::bare("s", n, VersionReason::Load, Timestamp(created_at)))
     }
 
     #[test]

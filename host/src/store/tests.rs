@@ -300,20 +300,8 @@ fn a_file_that_is_not_sqlite_is_not_a_store_and_a_busy_database_is_one_that_cann
 #[test]
 fn versions_are_counted_by_the_reason_they_were_made() {
     use crate::versions::{VersionReason, VersionRecord};
-    use siglearn_plugin_api::{StrategyId, VersionId};
     let version = |strategy: &str, n: u32, reason: VersionReason| {
-        Command::InsertVersion(VersionRecord {
-            strategy: StrategyId::new(strategy),
-            version: VersionId(n),
-            parent: None,
-            code_hash: "h".into(),
-            code: None,
-            params: serde_json::json!({}),
-            state: serde_json::json!({}),
-            reason,
-            metrics: serde_json::Value::Null,
-            created_at: Timestamp(0),
-        })
+        Command::InsertVersion(VersionRecord::bare(strategy, n, reason, Timestamp(0)))
     };
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.db");

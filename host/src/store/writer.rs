@@ -434,18 +434,7 @@ mod tests {
             mfe_pct: 10.0,
             mae_pct: 0.0,
         };
-        let version = VersionRecord {
-            strategy: strategy.clone(),
-            version: VersionId(1),
-            parent: None,
-            code_hash: "h".into(),
-            code: None,
-            params: serde_json::json!({}),
-            state: serde_json::json!({}),
-            reason: VersionReason::Load,
-            metrics: serde_json::Value::Null,
-            created_at: at,
-        };
+        let version = VersionRecord::bare(strategy.as_str(), 1, VersionReason::Load, at);
         let commands = vec![
             signal(id),
             Command::InsertOutcome { outcome, known_at: at },

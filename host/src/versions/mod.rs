@@ -160,6 +160,26 @@ pub fn promote(
 }
 
 #[cfg(test)]
+impl VersionRecord {
+    /// A version of `strategy` with no code, empty parameters and state,
+    /// code hash "h": what store tests write when only the row matters.
+    pub(crate) fn bare(strategy: &str, n: u32, reason: VersionReason, created_at: Timestamp) -> Self {
+        VersionRecord {
+            strategy: StrategyId::new(strategy),
+            version: VersionId(n),
+            parent: None,
+            code_hash: "h".into(),
+            code: None,
+            params: serde_json::json!({}),
+            state: serde_json::json!({}),
+            reason,
+            metrics: serde_json::Value::Null,
+            created_at,
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
