@@ -699,3 +699,61 @@ fn difference(before: &Signal, after: &Signal) -> Option<&'static str> {
     ];
     fields.into_iter().find(|(_, same)| !same).map(|(field, _)| field)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::strategy::native::dev::{library_file, plugin};
+
+    /// A daemon on a fresh store in `dir` whose one strategy is the
+    /// `test_panic` plugin, checkpointing on every clock tick.
+    fn daemon_with_test_panic(dir: &Path) -> (Core, Arc<RwLock<View>>) {
+        let plugins = dir.join("plugins");
+        std::fs::create_dir_all(&plugins).unwrap();
+        std::fs::create_dir_all(dir.join("scripts")).unwrap();
+        std::fs::copy(plugin("test_panic"), plugins.join(library_file("test_panic"))).unwrap();
+        let mut config = Config::default();
+        config.daemon.db = dir.join("s.db");
+        config.daemon.scripts = dir.join("scripts");
+        config.daemon.plugins = plugins;
+        let given = config.clone();
+        let (adopt, clashes) = super::super::strategies(&mut config).unwrap();
+        let (mut core, view) =
+            super::super::start_engine(&config, &clashes, given, &config.daemon.db, adopt).unwrap();
+        core.checkpoint_every = Duration::ZERO;
+        (core, view)
+    }
+
+    #[test]
+    fn a_periodic_checkpoint_that_cannot_save_a_state_is_shown_as_the_strategys_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let (core, view) = daemon_with_test_panic(dir.path());
+        assert!(view.read().unwrap().strategies["test_panic"].last_error.is_none());
+        let (requests, receiver) = mpsc::channel(8);
+        let engine = std::thread::spawn(move || core.run(receiver));
+        let mut signal = Signal::clone(&crate::strategy::fixture::signal());
+        signal.symbol = Symbol::new("NOSNAPSHOT");
+        let (reply, published) = oneshot::channel();
+        requests.blocking_send(Request::Signals { signals: vec![signal], reply }).unwrap();
+        assert_eq!(published.blocking_recv().unwrap().unwrap().len(), 1, "the signal is taken");
+        assert_eq!(view.read().unwrap().strategies["test_panic"].errors, 0, "deciding it did not fail");
+        requests.blocking_send(Request::Tick { now: Timestamp(1_514_764_800_000 + 60_000) }).unwrap();
+        // Requests are served in order: once this one is answered, the tick
+        // and its checkpoint are done.
+        let (reply, open) = oneshot::channel();
+        requests.blocking_send(Request::Active { symbol: None, reply }).unwrap();
+        assert_eq!(open.blocking_recv().unwrap().len(), 1);
+        {
+            let view = view.read().unwrap();
+            let status = &view.strategies["test_panic"];
+            let error =
+                status.last_error.as_ref().expect("the failed checkpoint is the strategy's last error");
+            assert!(error.to_string().contains("snapshot was told to fail"), "{error}");
+            assert_eq!(status.errors, 1);
+        }
+        drop(requests);
+        engine.join().unwrap();
+    }
+}
