@@ -135,7 +135,7 @@ impl Inputs {
         // is still reported first.
         let (read_prices, read_signals) = std::thread::scope(|scope| {
             let signals = scope.spawn(|| format::read_signals(signals, gather));
-            let prices = format::read_prices(&prices.candles, ticks, options);
+            let prices = format::scan_prices(&prices.candles, ticks, options);
             (prices, signals.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
         });
         let (series, skipped_prices) = read_prices.context("reading prices")?;
@@ -169,22 +169,20 @@ impl Inputs {
         // The value for all first, so that a symbol's own value wins.
         ordered.sort_by_key(|one| one.symbol.is_some());
         for one in ordered {
-            let bars = self.series.iter_mut().filter(|s| matches!(s.prices, format::Prices::Bars(_)));
+            let bars = self.series.iter_mut().filter(|s| !s.prices.are_ticks());
             let mut matched = 0;
             for series in
                 bars.filter(|s| one.symbol.as_deref().is_none_or(|symbol| s.symbol.as_str() == symbol))
             {
-                if let format::Prices::Bars(bars) = &series.prices {
-                    if let Some(gap) = format::most_common_gap(bars).filter(|&gap| one.millis < gap) {
-                        let (given, usual) = (format_duration(one.millis), format_duration(gap));
-                        bail!(
-                            "--bar-interval {}: {given} is shorter than the usual gap between {}'s bars \
-                             ({usual}), so its bars would be known before they closed; give {}={usual} or longer",
-                            one.symbol.as_deref().unwrap_or("(all)"),
-                            series.symbol,
-                            series.symbol
-                        );
-                    }
+                if let Some(gap) = series.prices.usual_gap().filter(|&gap| one.millis < gap) {
+                    let (given, usual) = (format_duration(one.millis), format_duration(gap));
+                    bail!(
+                        "--bar-interval {}: {given} is shorter than the usual gap between {}'s bars \
+                         ({usual}), so its bars would be known before they closed; give {}={usual} or longer",
+                        one.symbol.as_deref().unwrap_or("(all)"),
+                        series.symbol,
+                        series.symbol
+                    );
                 }
                 series.interval_ms = Some(one.millis);
                 matched += 1;
@@ -421,7 +419,7 @@ fn first_time(inputs: &Inputs) -> Option<Timestamp> {
 /// The earliest of the first signal's entry and each series' first price
 /// time plus `offset` of that series.
 fn first_of(inputs: &Inputs, offset: impl Fn(&Series) -> i64) -> Option<Timestamp> {
-    let first_price = inputs.series.iter().filter_map(|s| Some(s.prices.get(0)?.ts() + offset(s))).min();
+    let first_price = inputs.series.iter().filter_map(|s| Some(s.prices.first_ts()? + offset(s))).min();
     let first_signal = inputs.signals.iter().map(|s| s.entry_ts).min();
     first_price.into_iter().chain(first_signal).min()
 }

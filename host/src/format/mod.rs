@@ -36,9 +36,11 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use cell::FieldProblem;
+pub use prices::{
+    FileRows, Prices, Series, most_common_gap, price_from_json, read_prices, scan_prices, write_candles,
+};
 #[cfg(test)]
-pub(crate) use prices::read_prices_on;
-pub use prices::{Prices, Series, most_common_gap, price_from_json, read_prices, write_candles};
+pub(crate) use prices::{Hold, read_prices_on};
 pub use signals::{SignalFile, read_signals, signal_from_json, signals_from_json_array, write_signals};
 pub use trades::{TRADES_HEADER, write_trades};
 
@@ -146,6 +148,11 @@ pub enum FormatError {
     SymbolInTwoFiles { symbol: String, first: PathBuf, second: PathBuf },
     #[error("{}: no data rows", path.display())]
     Empty { path: PathBuf },
+    #[error(
+        "{} changed while the replay was reading it ({what}); leave price files alone until the replay ends",
+        path.display()
+    )]
+    Changed { path: PathBuf, what: String },
 }
 
 /// Collects the bad rows of one file and decides, at the end, whether the

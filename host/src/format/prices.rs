@@ -23,6 +23,39 @@ use crate::timestamp::{format_timestamp, parse_timestamp};
 pub enum Prices {
     Bars(Vec<Bar>),
     Ticks(Vec<Tick>),
+    /// Prices left in their file ([`scan_prices`]): checked by a first
+    /// reading, read again ([`FileRows`]) as a replay reaches them, so a
+    /// replay holds only the prices near its clock.
+    InFile(InFile),
+}
+
+/// What the first reading of a series left in its file learned about it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InFile {
+    /// Ticks rather than bars.
+    pub ticks: bool,
+    /// How many prices the series has.
+    pub len: usize,
+    /// The time of its first price.
+    pub first: Timestamp,
+    /// [`most_common_gap`] of its bars.
+    pub usual_gap: Option<i64>,
+    /// The file as it was read, so that a change before the second
+    /// reading is noticed.
+    pub(crate) stamp: FileStamp,
+}
+
+/// A file's length and modification time.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct FileStamp {
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+impl FileStamp {
+    fn of(metadata: &std::fs::Metadata) -> Self {
+        FileStamp { len: metadata.len(), modified: metadata.modified().ok() }
+    }
 }
 
 impl Prices {
@@ -30,6 +63,7 @@ impl Prices {
         match self {
             Prices::Bars(bars) => bars.len(),
             Prices::Ticks(ticks) => ticks.len(),
+            Prices::InFile(file) => file.len,
         }
     }
 
@@ -37,11 +71,39 @@ impl Prices {
         self.len() == 0
     }
 
-    /// The `i`-th price.
+    /// The `i`-th price; `None` past the end, and for prices left in their
+    /// file (read those with [`FileRows`]).
     pub fn get(&self, i: usize) -> Option<Price> {
         match self {
             Prices::Bars(bars) => bars.get(i).copied().map(Price::Bar),
             Prices::Ticks(ticks) => ticks.get(i).copied().map(Price::Tick),
+            Prices::InFile(_) => None,
+        }
+    }
+
+    /// The time of the first price.
+    pub fn first_ts(&self) -> Option<Timestamp> {
+        match self {
+            Prices::InFile(file) => (file.len > 0).then_some(file.first),
+            held => held.get(0).map(|price| price.ts()),
+        }
+    }
+
+    /// [`most_common_gap`] of the bars; `None` for ticks.
+    pub fn usual_gap(&self) -> Option<i64> {
+        match self {
+            Prices::Bars(bars) => most_common_gap(bars),
+            Prices::Ticks(_) => None,
+            Prices::InFile(file) => file.usual_gap,
+        }
+    }
+
+    /// Whether the prices are ticks rather than bars.
+    pub fn are_ticks(&self) -> bool {
+        match self {
+            Prices::Bars(_) => false,
+            Prices::Ticks(_) => true,
+            Prices::InFile(file) => file.ticks,
         }
     }
 }
@@ -63,10 +125,7 @@ pub struct Series {
 impl Series {
     /// A series whose bar interval is read from its bars.
     pub fn new(symbol: Symbol, source: PathBuf, prices: Prices) -> Self {
-        let interval_ms = match &prices {
-            Prices::Bars(bars) => most_common_gap(bars),
-            Prices::Ticks(_) => Some(0),
-        };
+        let interval_ms = if prices.are_ticks() { Some(0) } else { prices.usual_gap() };
         Series { symbol, source, prices, interval_ms }
     }
 }
@@ -90,7 +149,7 @@ pub fn most_common_gap(bars: &[Bar]) -> Option<i64> {
     best.map(|(_, gap)| gap)
 }
 
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 enum Kind {
     Candles,
     Ticks,
@@ -111,22 +170,47 @@ pub fn read_prices(
     options: ReadOptions,
 ) -> Result<(Vec<Series>, RowErrors), FormatError> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    read_prices_on(candle_files, tick_files, options, threads)
+    read_prices_on(candle_files, tick_files, options, threads, Hold::All)
 }
 
-/// [`read_prices`] on at most `threads` threads.
+/// Checks candle and tick files as [`read_prices`] does, with the same
+/// series, errors and skipped rows, but leaves the prices of each regular
+/// file in it ([`Prices::InFile`]): a replay reads them again as its clock
+/// reaches them, so its memory does not grow with the history. Prices of
+/// anything else (a pipe, a process substitution) cannot be read twice and
+/// are held.
+pub fn scan_prices(
+    candle_files: &[PathBuf],
+    tick_files: &[PathBuf],
+    options: ReadOptions,
+) -> Result<(Vec<Series>, RowErrors), FormatError> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    read_prices_on(candle_files, tick_files, options, threads, Hold::Unrepeatable)
+}
+
+/// Which files' prices a reading keeps in memory.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Hold {
+    /// Every file's.
+    All,
+    /// Only those of files that cannot be read a second time.
+    Unrepeatable,
+}
+
+/// [`read_prices`] on at most `threads` threads, holding the prices `hold` says.
 pub(crate) fn read_prices_on(
     candle_files: &[PathBuf],
     tick_files: &[PathBuf],
     options: ReadOptions,
     threads: usize,
+    hold: Hold,
 ) -> Result<(Vec<Series>, RowErrors), FormatError> {
     let files: Vec<(&PathBuf, Kind)> = candle_files
         .iter()
         .map(|p| (p, Kind::Candles))
         .chain(tick_files.iter().map(|p| (p, Kind::Ticks)))
         .collect();
-    let read = in_parallel(&files, threads, |&(path, kind)| read_file(path, kind, options));
+    let read = in_parallel(&files, threads, |&(path, kind)| read_file(path, kind, options, hold));
     let mut all: Vec<Series> = Vec::new();
     let mut owner: HashMap<Symbol, PathBuf> = HashMap::new();
     let mut skipped = RowErrors::default();
@@ -307,9 +391,57 @@ struct Growing {
     symbol: Symbol,
     prices: Prices,
     last: Option<(Timestamp, u64)>,
+    count: usize,
+    first: Timestamp,
+    gaps: GapCounts,
 }
 
-fn read_file(path: &Path, kind: Kind, options: ReadOptions) -> Result<(Vec<Series>, RowErrors), FormatError> {
+/// The gaps between consecutive bars, counted as they are read: the mode
+/// of [`most_common_gap`] without holding the bars. Bars of one length come
+/// in runs, so a run is counted before it is looked up.
+#[derive(Default)]
+struct GapCounts {
+    counts: HashMap<i64, usize>,
+    run: Option<(i64, usize)>,
+}
+
+impl GapCounts {
+    fn add(&mut self, gap: i64) {
+        if gap <= 0 {
+            return;
+        }
+        match &mut self.run {
+            Some((length, count)) if *length == gap => *count += 1,
+            _ => {
+                self.flush();
+                self.run = Some((gap, 1));
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        if let Some((gap, count)) = self.run.take() {
+            *self.counts.entry(gap).or_default() += count;
+        }
+    }
+
+    /// The most common gap, the shortest of equally common ones.
+    fn mode(mut self) -> Option<i64> {
+        self.flush();
+        self.counts.into_iter().max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0))).map(|(gap, _)| gap)
+    }
+}
+
+fn read_file(
+    path: &Path,
+    kind: Kind,
+    options: ReadOptions,
+    hold: Hold,
+) -> Result<(Vec<Series>, RowErrors), FormatError> {
+    let metadata =
+        std::fs::metadata(path).map_err(|source| FormatError::Io { path: path.to_path_buf(), source })?;
+    let hold = hold == Hold::All || !metadata.is_file();
+    let stamp = FileStamp::of(&metadata);
     let (mut reader, columns) = columns::reader(path)?;
     let layout = Layout::new(path, &columns, kind)?;
     let mut rejects = Rejects::new(path);
@@ -346,7 +478,14 @@ fn read_file(path: &Path, kind: Kind, options: ReadOptions) -> Result<(Vec<Serie
                 by_symbol.insert(symbol.to_owned(), growing.len());
                 let prices =
                     if kind == Kind::Candles { Prices::Bars(Vec::new()) } else { Prices::Ticks(Vec::new()) };
-                growing.push(Growing { symbol: Symbol::new(symbol), prices, last: None });
+                growing.push(Growing {
+                    symbol: Symbol::new(symbol),
+                    prices,
+                    last: None,
+                    count: 0,
+                    first: price.ts(),
+                    gaps: GapCounts::default(),
+                });
                 growing.len() - 1
             }
         };
@@ -372,12 +511,18 @@ fn read_file(path: &Path, kind: Kind, options: ReadOptions) -> Result<(Vec<Serie
                     previous: format_timestamp(previous),
                 });
             }
+            if !hold && kind == Kind::Candles {
+                series.gaps.add(ts - previous);
+            }
         }
         series.last = Some((ts, line));
-        match (&mut series.prices, price) {
-            (Prices::Bars(bars), Price::Bar(bar)) => bars.push(bar),
-            (Prices::Ticks(ticks), Price::Tick(tick)) => ticks.push(tick),
-            _ => unreachable!("a file holds one kind of price"),
+        series.count += 1;
+        if hold {
+            match (&mut series.prices, price) {
+                (Prices::Bars(bars), Price::Bar(bar)) => bars.push(bar),
+                (Prices::Ticks(ticks), Price::Tick(tick)) => ticks.push(tick),
+                _ => unreachable!("a file holds one kind of price"),
+            }
         }
     }
     let rejected = rejects.finish(options)?;
@@ -386,12 +531,82 @@ fn read_file(path: &Path, kind: Kind, options: ReadOptions) -> Result<(Vec<Serie
     }
     let series = growing
         .into_iter()
-        .map(|grown| Series::new(grown.symbol, path.to_path_buf(), grown.prices))
+        .map(|grown| {
+            let prices = if hold {
+                grown.prices
+            } else {
+                Prices::InFile(InFile {
+                    ticks: kind == Kind::Ticks,
+                    len: grown.count,
+                    first: grown.first,
+                    usual_gap: grown.gaps.mode(),
+                    stamp: stamp.clone(),
+                })
+            };
+            Series::new(grown.symbol, path.to_path_buf(), prices)
+        })
         .collect();
     Ok((series, rejected))
 }
 
+/// The prices of a file left in it ([`Prices::InFile`]), read a second time
+/// in file order. Rows the first reading refused (skipped and counted with
+/// `--skip-invalid`) are skipped again; a file changed since the first
+/// reading is refused.
+#[derive(Debug)]
+pub struct FileRows {
+    path: PathBuf,
+    reader: csv::Reader<std::fs::File>,
+    layout: Layout,
+    record: csv::StringRecord,
+}
+
+impl FileRows {
+    /// Opens `path` again, holding the series `file` describes (one of its series).
+    pub fn open(path: &Path, file: &InFile) -> Result<Self, FormatError> {
+        let metadata =
+            std::fs::metadata(path).map_err(|source| FormatError::Io { path: path.to_path_buf(), source })?;
+        if FileStamp::of(&metadata) != file.stamp {
+            return Err(FormatError::Changed {
+                path: path.to_path_buf(),
+                what: "its size or modification time is not what it was at the first reading".into(),
+            });
+        }
+        let (reader, columns) = columns::reader(path)?;
+        let kind = if file.ticks { Kind::Ticks } else { Kind::Candles };
+        let layout = Layout::new(path, &columns, kind)?;
+        Ok(FileRows { path: path.to_path_buf(), reader, layout, record: csv::StringRecord::new() })
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The next good row's price; `None` at the end of the file. Its
+    /// symbol is [`FileRows::symbol`].
+    pub fn next_price(&mut self) -> Result<Option<Price>, FormatError> {
+        loop {
+            match self.reader.read_record(&mut self.record) {
+                Ok(false) => return Ok(None),
+                Ok(true) => {}
+                // Refused, or skipped and counted, by the first reading.
+                Err(_) => continue,
+            }
+            if let Ok((_, price)) = self.layout.parse(&self.record) {
+                return Ok(Some(price));
+            }
+        }
+    }
+
+    /// The symbol of the row [`FileRows::next_price`] read last.
+    pub fn symbol(&self) -> &str {
+        self.record.get(self.layout.symbol).unwrap_or("")
+    }
+}
+
 /// Where each field of a row is.
+#[derive(Debug)]
 struct Layout {
     kind: Kind,
     symbol: usize,
@@ -469,6 +684,8 @@ impl Layout {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::{Just, prop_oneof};
+
     use super::*;
     use std::io::Write;
 
@@ -601,13 +818,15 @@ mod tests {
         let again = file(&dir, "again.csv", &format!("{HEADER}A,2020-01-01T00:00:00Z,1,1,1,1,1\n"));
         for threads in [1, 2, 4] {
             let files = [good.clone(), unsorted.clone(), missing.clone(), again.clone()];
-            let err = read_prices_on(&files, &[], ReadOptions::default(), threads).unwrap_err();
+            let err =
+                read_prices_on(&files, &[], ReadOptions::default(), threads, Hold::Unrepeatable).unwrap_err();
             assert!(
                 matches!(&err, FormatError::Unsorted { path, .. } if path == &unsorted),
                 "{threads}: {err}"
             );
             let files = [good.clone(), again.clone(), missing.clone()];
-            let err = read_prices_on(&files, &[], ReadOptions::default(), threads).unwrap_err();
+            let err =
+                read_prices_on(&files, &[], ReadOptions::default(), threads, Hold::Unrepeatable).unwrap_err();
             assert!(matches!(err, FormatError::SymbolInTwoFiles { .. }), "{threads}: {err}");
         }
     }
@@ -790,6 +1009,28 @@ mod tests {
                     Err(error) => prop_assert!(error.to_string().contains("c.csv"), "{error}"),
                 }
             }
+        }
+    }
+
+    proptest::proptest! {
+        /// The gaps counted as bars are read give the mode of the held bars.
+        #[test]
+        fn gaps_counted_while_reading_give_the_most_common_gap_of_the_bars(
+            steps in proptest::collection::vec(prop_oneof![Just(60_000i64), Just(120_000), 1..5i64], 0..60),
+        ) {
+            let mut ts = 0;
+            let bars: Vec<Bar> = steps
+                .iter()
+                .map(|&step| {
+                    ts += step;
+                    Bar { ts: Timestamp(ts), open: 1.0, high: 1.0, low: 1.0, close: 1.0, volume: 0.0 }
+                })
+                .collect();
+            let mut counts = GapCounts::default();
+            for pair in bars.windows(2) {
+                counts.add(pair[1].ts - pair[0].ts);
+            }
+            proptest::prop_assert_eq!(counts.mode(), most_common_gap(&bars));
         }
     }
 }

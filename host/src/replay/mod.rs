@@ -15,10 +15,15 @@
 //! same inputs always give the same stream, so a replay is reproducible to
 //! the byte.
 
+mod stream;
+
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
+use std::sync::mpsc;
 
 use siglearn_plugin_api::{PriceUpdate, Signal, Symbol, Timestamp};
+
+use self::stream::{Item, PriceStream};
 
 use crate::engine::{Effect, Engine, EngineError, Event};
 use crate::format::{FormatError, ReadOptions, RowError, RowErrors, Series, SignalFile};
@@ -87,6 +92,8 @@ pub enum ReplayError {
     Engine(#[from] EngineError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("reading prices: {0}")]
+    Prices(#[from] FormatError),
     #[error(
         "cannot tell the bar interval of {symbol} in {}: it has a single bar; \
          pass --bar-interval {symbol}=1h (or the bar's length)",
@@ -146,24 +153,96 @@ pub fn replay(
     series: &[Series],
     mut signals: Vec<impl Into<Arc<Signal>> + std::borrow::Borrow<Signal>>,
     store: Option<&Store>,
-    mut progress: impl FnMut(u64),
+    progress: impl FnMut(u64),
 ) -> Result<ReplayResult, ReplayError> {
     sort_by_entry(&mut signals);
     let signals = shared(signals);
-    let prices = price_order(series)?;
+    let mut stream = PriceStream::new(series)?;
+    let in_files = series.iter().any(|one| matches!(one.prices, crate::format::Prices::InFile(_)));
+    if !in_files {
+        let windows =
+            Windows::new(|mut spent: Vec<Item>| Ok(stream.next_window(&mut spent)?.then_some(spent)));
+        return run(engine, series, signals, windows, store, progress);
+    }
+    // Prices read from their files on a thread of their own, a window ahead
+    // of the engine; the window the engine is done with is sent back to be
+    // filled again.
+    std::thread::scope(|scope| {
+        let (windows, filled) = mpsc::sync_channel::<Result<Vec<Item>, ReplayError>>(1);
+        let (spent, to_fill) = mpsc::channel::<Vec<Item>>();
+        scope.spawn(move || {
+            loop {
+                let mut window = to_fill.try_recv().unwrap_or_default();
+                let next = match stream.next_window(&mut window) {
+                    Ok(true) => Ok(window),
+                    Ok(false) => return,
+                    Err(error) => Err(error),
+                };
+                let failed = next.is_err();
+                // The engine stopped listening (it failed): nothing more to read.
+                if windows.send(next).is_err() || failed {
+                    return;
+                }
+            }
+        });
+        let windows = Windows::new(move |window: Vec<Item>| {
+            let _ = spent.send(window);
+            filled.recv().ok().transpose()
+        });
+        run(engine, series, signals, windows, store, progress)
+    })
+}
+
+/// Prices one window at a time from `fetch`, which takes the window spent
+/// (to fill again) and gives the next, `None` at the end.
+struct Windows<F> {
+    fetch: F,
+    window: Vec<Item>,
+    at: usize,
+    ended: bool,
+}
+
+impl<F: FnMut(Vec<Item>) -> Result<Option<Vec<Item>>, ReplayError>> Windows<F> {
+    fn new(fetch: F) -> Self {
+        Windows { fetch, window: Vec::new(), at: 0, ended: false }
+    }
+
+    /// The next price, without taking it.
+    fn peek(&mut self) -> Result<Option<Item>, ReplayError> {
+        while self.at == self.window.len() && !self.ended {
+            let spent = std::mem::take(&mut self.window);
+            self.at = 0;
+            match (self.fetch)(spent)? {
+                Some(window) => self.window = window,
+                None => self.ended = true,
+            }
+        }
+        Ok(self.window.get(self.at).copied())
+    }
+}
+
+/// The replay loop: signals and prices merged in stream order.
+fn run<F: FnMut(Vec<Item>) -> Result<Option<Vec<Item>>, ReplayError>>(
+    engine: &mut Engine,
+    series: &[Series],
+    signals: Vec<Arc<Signal>>,
+    mut prices: Windows<F>,
+    store: Option<&Store>,
+    mut progress: impl FnMut(u64),
+) -> Result<ReplayResult, ReplayError> {
     let mut effects = Vec::new();
     let mut result = ReplayResult::default();
     let mut signals = signals.into_iter().peekable();
-    let mut next_price = prices.iter().peekable();
     loop {
-        let signal_first = match (signals.peek(), next_price.peek()) {
+        let next_price = prices.peek()?;
+        let signal_first = match (signals.peek(), next_price) {
             // At one instant: bars that closed then, the signals entering
             // then, the ticks stamped then (a tick at a signal's entry is
             // its first price).
-            (Some(signal), Some(&&(known, s, _))) if series[s as usize].interval_ms == Some(0) => {
+            (Some(signal), Some((known, s, _))) if series[s as usize].interval_ms == Some(0) => {
                 signal.entry_ts <= known
             }
-            (Some(signal), Some(&&(known, ..))) => signal.entry_ts < known,
+            (Some(signal), Some((known, ..))) => signal.entry_ts < known,
             (Some(_), None) => true,
             (None, Some(_)) => false,
             (None, None) => break,
@@ -173,10 +252,9 @@ pub fn replay(
             engine.handle(Event::Clock(signal.entry_ts), &mut effects)?;
             engine.handle(Event::Signal(signal), &mut effects)?;
         } else {
-            let Some(&(at, s, i)) = next_price.next() else { break };
-            let one = &series[s as usize];
-            let Some(price) = one.prices.get(i as usize) else { break };
-            let update = PriceUpdate { symbol: one.symbol.clone(), price };
+            let Some((at, s, price)) = next_price else { break };
+            prices.at += 1;
+            let update = PriceUpdate { symbol: series[s as usize].symbol.clone(), price };
             engine.handle(Event::Price { update, at }, &mut effects)?;
         }
         let now = engine.now().unwrap_or(Timestamp(0));
@@ -242,27 +320,6 @@ fn sort_by_entry(signals: &mut [impl std::borrow::Borrow<Signal>]) {
             at = source;
         }
     }
-}
-
-/// Every price as (the time it is known, series, index), in stream order.
-fn price_order(series: &[Series]) -> Result<Vec<(Timestamp, u32, u32)>, ReplayError> {
-    let mut order = Vec::with_capacity(series.iter().map(|s| s.prices.len()).sum());
-    for (s, one) in series.iter().enumerate() {
-        let Some(interval) = one.interval_ms else {
-            return Err(ReplayError::UnknownInterval {
-                symbol: one.symbol.clone(),
-                file: one.source.clone(),
-            });
-        };
-        for i in 0..one.prices.len() {
-            if let Some(price) = one.prices.get(i) {
-                order.push((price.ts() + interval, s as u32, i as u32));
-            }
-        }
-    }
-    // Unique keys (series and index break every tie), so unstable is exact.
-    order.sort_unstable();
-    Ok(order)
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ fn replayed(synth: &Synth) -> ReplayResult {
 fn bars(series: &Series) -> &[Bar] {
     match &series.prices {
         Prices::Bars(bars) => bars,
-        Prices::Ticks(_) => panic!("synthetic series are candles"),
+        Prices::Ticks(_) | Prices::InFile(_) => panic!("synthetic series are candles held in memory"),
     }
 }
 
