@@ -578,6 +578,21 @@ impl FileRows {
         Ok(FileRows { path: path.to_path_buf(), reader, layout, record: csv::StringRecord::new() })
     }
 
+    /// Opens `path` again at `at`, a [`FileRows::position`] of an earlier
+    /// reading of it (closed to keep the number of open files down).
+    pub fn reopen(path: &Path, file: &InFile, at: &csv::Position) -> Result<Self, FormatError> {
+        let mut rows = FileRows::open(path, file)?;
+        rows.reader
+            .seek(at.clone())
+            .map_err(|error| FormatError::Io { path: path.to_path_buf(), source: error.into() })?;
+        Ok(rows)
+    }
+
+    /// Where the next row starts.
+    pub fn position(&self) -> csv::Position {
+        self.reader.position().clone()
+    }
+
     /// The file.
     pub fn path(&self) -> &Path {
         &self.path

@@ -13,7 +13,9 @@
 //! Series held in memory are walked in place; series left in their file
 //! ([`Prices::InFile`]) are read again with [`FileRows`], one reader per
 //! file, opened when the stream first needs it and closed when its series
-//! end.
+//! end. At most [`MAX_OPEN_FILES`] are open at once (systems allow a
+//! process 256 or 1024 by default): past that, the reader used longest ago
+//! is closed and reopened where it stopped when it is needed again.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -32,6 +34,9 @@ const WINDOW_PRICES: usize = 1 << 15;
 /// Rows read from a file at a time, for one of its series.
 const READ_AHEAD: usize = 256;
 
+/// Price files open at once.
+const MAX_OPEN_FILES: usize = 128;
+
 pub(super) struct PriceStream<'s> {
     series: &'s [Series],
     cursors: Vec<Cursor>,
@@ -41,6 +46,11 @@ pub(super) struct PriceStream<'s> {
     heap: Option<BinaryHeap<Reverse<(Timestamp, u32)>>>,
     /// Prices a window holds.
     window: usize,
+    /// Files open now, and the most allowed.
+    open: usize,
+    max_open: usize,
+    /// Counts reads, to tell which open file was used longest ago.
+    clock: u64,
 }
 
 /// Where a series stands.
@@ -58,9 +68,14 @@ struct Cursor {
 
 /// The second reading of one file.
 struct Feed {
-    /// Index of the file's first series; opened when first needed.
+    /// Index of the file's first series.
     first: usize,
+    /// The reader while the file is open; opened when first needed.
     rows: Option<FileRows>,
+    /// Where a reader closed to make room stopped.
+    paused: Option<csv::Position>,
+    /// When the reader was last used ([`PriceStream::clock`]).
+    used: u64,
     /// The file's series: (symbol, series index).
     series: Vec<(String, u32)>,
 }
@@ -82,7 +97,7 @@ impl<'s> PriceStream<'s> {
                     // Series of one file are given in the file's order of first appearance.
                     let same_file = feeds.iter().position(|feed| series[feed.first].source == one.source);
                     let feed = same_file.unwrap_or_else(|| {
-                        feeds.push(Feed { first: s, rows: None, series: Vec::new() });
+                        feeds.push(Feed { first: s, rows: None, paused: None, used: 0, series: Vec::new() });
                         feeds.len() - 1
                     });
                     feeds[feed].series.push((one.symbol.as_str().to_owned(), s as u32));
@@ -92,7 +107,16 @@ impl<'s> PriceStream<'s> {
             };
             cursors.push(Cursor { interval, next: 0, pending: VecDeque::new(), left, feed });
         }
-        Ok(PriceStream { series, cursors, feeds, heap: None, window: WINDOW_PRICES })
+        Ok(PriceStream {
+            series,
+            cursors,
+            feeds,
+            heap: None,
+            window: WINDOW_PRICES,
+            open: 0,
+            max_open: MAX_OPEN_FILES,
+            clock: 0,
+        })
     }
 
     /// The next window's prices into `out` (cleared first), in stream
@@ -175,14 +199,13 @@ impl<'s> PriceStream<'s> {
 
     /// Reads one row of feed `f` into the waiting prices of its series.
     fn read_row(&mut self, f: usize) -> Result<(), ReplayError> {
-        let feed = &mut self.feeds[f];
-        let path = &self.series[feed.first].source;
-        if feed.rows.is_none() {
-            let Prices::InFile(file) = &self.series[feed.first].prices else {
-                unreachable!("a feed reads series left in their file")
-            };
-            feed.rows = Some(FileRows::open(path, file)?);
+        if self.feeds[f].rows.is_none() {
+            self.open_feed(f)?;
         }
+        self.clock += 1;
+        let feed = &mut self.feeds[f];
+        feed.used = self.clock;
+        let path = &self.series[feed.first].source;
         let Some(rows) = feed.rows.as_mut() else { unreachable!("opened above") };
         let changed = |what: String| ReplayError::Prices(FormatError::Changed { path: path.clone(), what });
         let Some(price) = rows.next_price()? else {
@@ -201,7 +224,34 @@ impl<'s> PriceStream<'s> {
         // A file whose series are all read is closed.
         if feed.series.iter().all(|&(_, s)| self.cursors[s as usize].left == 0) {
             feed.rows = None;
+            self.open -= 1;
         }
+        Ok(())
+    }
+
+    /// Opens the file of feed `f` (again, where it stopped, if it was
+    /// closed to make room), closing the one used longest ago first when
+    /// too many are open.
+    fn open_feed(&mut self, f: usize) -> Result<(), ReplayError> {
+        if self.open >= self.max_open {
+            let oldest = (0..self.feeds.len())
+                .filter(|&g| self.feeds[g].rows.is_some())
+                .min_by_key(|&g| self.feeds[g].used)
+                .unwrap_or_else(|| unreachable!("files are open"));
+            let feed = &mut self.feeds[oldest];
+            feed.paused = feed.rows.take().map(|rows| rows.position());
+            self.open -= 1;
+        }
+        let feed = &mut self.feeds[f];
+        let one = &self.series[feed.first];
+        let Prices::InFile(file) = &one.prices else {
+            unreachable!("a feed reads series left in their file")
+        };
+        feed.rows = Some(match feed.paused.take() {
+            Some(at) => FileRows::reopen(&one.source, file, &at)?,
+            None => FileRows::open(&one.source, file)?,
+        });
+        self.open += 1;
         Ok(())
     }
 }
@@ -218,8 +268,14 @@ mod tests {
 
     /// The stream, a window of `window` prices at a time.
     fn streamed(series: &[Series], window: usize) -> Result<Vec<Item>, ReplayError> {
+        streamed_with(series, window, MAX_OPEN_FILES)
+    }
+
+    /// [`streamed`] with at most `max_open` files open at once.
+    fn streamed_with(series: &[Series], window: usize, max_open: usize) -> Result<Vec<Item>, ReplayError> {
         let mut stream = PriceStream::new(series)?;
         stream.window = window;
+        stream.max_open = max_open;
         let (mut all, mut one) = (Vec::new(), Vec::new());
         while stream.next_window(&mut one)? {
             assert!(one.len() <= window);
@@ -357,6 +413,9 @@ mod tests {
         for window in [1, 7, 64, 4096] {
             assert_eq!(streamed(&in_files, window).unwrap(), expected, "window {window}");
         }
+        // One file open at a time: each is closed and reopened where it
+        // stopped, again and again.
+        assert_eq!(streamed_with(&in_files, 64, 1).unwrap(), expected);
     }
 
     #[test]
