@@ -48,6 +48,9 @@ pub const CANDLE_LIST: &str = "candle_files.txt";
 /// Draws of one signal before giving up: only input where almost every
 /// candle gives a signal siglearn refuses gets there.
 const MAX_DRAWS: u32 = 1000;
+/// The furthest a copy may move, fifty years: copies of candles from before
+/// 2050 stay before 2100, the end of the dates siglearn reads.
+const MAX_SHIFT_DAYS: u64 = 50 * 365;
 /// Output buffers: large writes, few system calls.
 const BUFFER_BYTES: usize = 1 << 20;
 
@@ -107,6 +110,12 @@ impl Workload {
         if self.scale == 0 {
             problems.push("scale must be at least 1".to_owned());
         }
+        if u64::from(self.scale) * u64::from(self.shift_days) > MAX_SHIFT_DAYS {
+            problems.push(format!(
+                "scale {} x shift_days {} moves the last copy over 50 years; siglearn reads dates before 2100",
+                self.scale, self.shift_days
+            ));
+        }
         if self.signals == 0 {
             problems.push("signals must be at least 1".to_owned());
         }
@@ -129,6 +138,7 @@ impl Workload {
 /// Why a workload cannot be built.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkloadError {
+    /// Every problem of the settings.
     #[error("invalid workload: {}", .0.join("; "))]
     Invalid(Vec<String>),
     #[error("cannot read {}: {source}", path.display())]
@@ -138,8 +148,10 @@ pub enum WorkloadError {
     /// A source file siglearn's recipe cannot use as a whole.
     #[error("{}: {reason}", path.display())]
     File { path: PathBuf, reason: String },
+    /// A row of a source file that cannot be read.
     #[error("{}:{line}: {reason}", path.display())]
     Row { path: PathBuf, line: u64, reason: String },
+    /// Draw after draw gave a signal siglearn would refuse.
     #[error(
         "signal {number}: {MAX_DRAWS} draws in a row gave signals siglearn would refuse; \
          check the source closes (zero?) and the hold range (over ten years?)"
@@ -152,12 +164,14 @@ pub enum WorkloadError {
 pub struct CandlesWritten {
     /// The candle files, in the order of `candle_files.txt`.
     pub files: Vec<String>,
+    /// Candles in all of them.
     pub candles: u64,
 }
 
 /// What [`write_signals`] wrote.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SignalsWritten {
+    /// Signals written.
     pub signals: usize,
     /// Draws thrown away because siglearn would refuse the signal.
     pub redrawn: usize,
@@ -742,6 +756,9 @@ mod tests {
         for part in ["scale", "signals", "atr (3, 1)", "hold (0, 5)"] {
             assert!(error.contains(part), "{part} in {error}");
         }
+        let far = Workload { scale: 5300, ..Workload::new(dir.path(), vec!["SHORT_1h.csv".to_owned()]) };
+        let error = write_candles(&far, dir.path()).unwrap_err().to_string();
+        assert!(error.contains("scale 5300 x shift_days 7 moves the last copy over 50 years"), "{error}");
     }
 
     #[test]
