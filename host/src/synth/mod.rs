@@ -28,6 +28,7 @@ mod path;
 mod rng;
 #[cfg(test)]
 mod tests;
+pub mod workload;
 
 use std::path::PathBuf;
 use std::sync::Arc;
