@@ -80,7 +80,7 @@ pub(super) fn run(args: DemoArgs) -> anyhow::Result<()> {
     remove_store(&db)?;
     drop(lock);
     let (trades, report, ab) = (out.join("trades.csv"), out.join("report.json"), out.join("ab.json"));
-    let inputs = Inputs::read(&prices, &[], &signals_path)?;
+    let inputs = Inputs::read(&prices, &[], &signals_path, super::replay::HOLD_PRICES_MIB)?;
     let outputs = Outputs { trades: Some(&trades), report: Some(&report), ab: Some(&ab), json: false };
     let mut config = Config::load(&config_path)?;
     args.outcome.apply(&mut config);

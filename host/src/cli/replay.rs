@@ -59,7 +59,17 @@ pub(super) struct ReplayArgs {
     /// series' bars; needed for a series of a single bar.
     #[arg(long = "bar-interval", value_name = "[SYMBOL=]DURATION", value_parser = parse_bar_interval)]
     bar_interval: Vec<BarInterval>,
+    /// Price files up to this many MiB in all (in the order given) are held
+    /// in memory; the prices of the others stay in their files and are read
+    /// a second time as the replay reaches them, so memory stops growing
+    /// with the history. 0 reads every file twice.
+    #[arg(long, value_name = "MIB", default_value_t = HOLD_PRICES_MIB)]
+    hold_prices_mib: u64,
 }
+
+/// How many MiB of price files a replay holds in memory by default: about
+/// a year of one-minute bars of 60 symbols.
+pub(super) const HOLD_PRICES_MIB: u64 = 256;
 
 /// A `--bar-interval` value: for one symbol, or for every candle series.
 #[derive(Debug, Clone, PartialEq)]
@@ -108,7 +118,7 @@ pub(super) fn run(args: ReplayArgs) -> anyhow::Result<()> {
         None => Config::default(),
     };
     args.outcome.apply(&mut config);
-    let mut inputs = Inputs::read(&args.prices, &args.ticks, &args.signals)?;
+    let mut inputs = Inputs::read(&args.prices, &args.ticks, &args.signals, args.hold_prices_mib)?;
     inputs.set_intervals(&args.bar_interval)?;
     let outputs = Outputs {
         trades: args.trades_out.as_deref(),
@@ -127,7 +137,12 @@ pub(super) struct Inputs {
 }
 
 impl Inputs {
-    pub(super) fn read(prices: &PriceArgs, ticks: &[PathBuf], signals: &Path) -> anyhow::Result<Self> {
+    pub(super) fn read(
+        prices: &PriceArgs,
+        ticks: &[PathBuf],
+        signals: &Path,
+        hold_prices_mib: u64,
+    ) -> anyhow::Result<Self> {
         let options = prices.read_options();
         // Bad rows and unknown symbols are gathered first and reported together.
         let gather = ReadOptions { skip_invalid: true };
@@ -135,7 +150,8 @@ impl Inputs {
         // is still reported first.
         let (read_prices, read_signals) = std::thread::scope(|scope| {
             let signals = scope.spawn(|| format::read_signals(signals, gather));
-            let prices = format::scan_prices(&prices.candles, ticks, options);
+            let prices =
+                format::scan_prices(&prices.candles, ticks, options, hold_prices_mib.saturating_mul(1 << 20));
             (prices, signals.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
         });
         let (series, skipped_prices) = read_prices.context("reading prices")?;

@@ -174,18 +174,20 @@ pub fn read_prices(
 }
 
 /// Checks candle and tick files as [`read_prices`] does, with the same
-/// series, errors and skipped rows, but leaves the prices of each regular
-/// file in it ([`Prices::InFile`]): a replay reads them again as its clock
-/// reaches them, so its memory does not grow with the history. Prices of
-/// anything else (a pipe, a process substitution) cannot be read twice and
-/// are held.
+/// series, errors and skipped rows, holding the prices of the first files
+/// (in the order given) while their sizes add up to at most `hold_bytes`,
+/// and leaving those of the others in their files ([`Prices::InFile`]): a
+/// replay reads them again as its clock reaches them, so its memory does
+/// not grow with the history. Prices of anything but a regular file (a
+/// pipe, a process substitution) cannot be read twice and are held.
 pub fn scan_prices(
     candle_files: &[PathBuf],
     tick_files: &[PathBuf],
     options: ReadOptions,
+    hold_bytes: u64,
 ) -> Result<(Vec<Series>, RowErrors), FormatError> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    read_prices_on(candle_files, tick_files, options, threads, Hold::Unrepeatable)
+    read_prices_on(candle_files, tick_files, options, threads, Hold::UpTo(hold_bytes))
 }
 
 /// Which files' prices a reading keeps in memory.
@@ -193,8 +195,9 @@ pub fn scan_prices(
 pub(crate) enum Hold {
     /// Every file's.
     All,
-    /// Only those of files that cannot be read a second time.
-    Unrepeatable,
+    /// Those of the first files while their sizes add up to at most this
+    /// many bytes, and of files that cannot be read a second time.
+    UpTo(u64),
 }
 
 /// [`read_prices`] on at most `threads` threads, holding the prices `hold` says.
@@ -210,7 +213,21 @@ pub(crate) fn read_prices_on(
         .map(|p| (p, Kind::Candles))
         .chain(tick_files.iter().map(|p| (p, Kind::Ticks)))
         .collect();
-    let read = in_parallel(&files, threads, |&(path, kind)| read_file(path, kind, options, hold));
+    let mut held_bytes: u64 = 0;
+    let holds: Vec<bool> = files
+        .iter()
+        .map(|(path, _)| match hold {
+            Hold::All => true,
+            Hold::UpTo(budget) => {
+                // A file that cannot be read is reported by `read_file`.
+                let size = std::fs::metadata(path).map_or(0, |metadata| metadata.len());
+                held_bytes = held_bytes.saturating_add(size);
+                held_bytes <= budget
+            }
+        })
+        .collect();
+    let jobs: Vec<((&PathBuf, Kind), bool)> = files.iter().copied().zip(holds).collect();
+    let read = in_parallel(&jobs, threads, |&((path, kind), hold)| read_file(path, kind, options, hold));
     let mut all: Vec<Series> = Vec::new();
     let mut owner: HashMap<Symbol, PathBuf> = HashMap::new();
     let mut skipped = RowErrors::default();
@@ -436,11 +453,11 @@ fn read_file(
     path: &Path,
     kind: Kind,
     options: ReadOptions,
-    hold: Hold,
+    hold: bool,
 ) -> Result<(Vec<Series>, RowErrors), FormatError> {
     let metadata =
         std::fs::metadata(path).map_err(|source| FormatError::Io { path: path.to_path_buf(), source })?;
-    let hold = hold == Hold::All || !metadata.is_file();
+    let hold = hold || !metadata.is_file();
     let stamp = FileStamp::of(&metadata);
     let (mut reader, columns) = columns::reader(path)?;
     let layout = Layout::new(path, &columns, kind)?;
@@ -834,14 +851,14 @@ mod tests {
         for threads in [1, 2, 4] {
             let files = [good.clone(), unsorted.clone(), missing.clone(), again.clone()];
             let err =
-                read_prices_on(&files, &[], ReadOptions::default(), threads, Hold::Unrepeatable).unwrap_err();
+                read_prices_on(&files, &[], ReadOptions::default(), threads, Hold::UpTo(0)).unwrap_err();
             assert!(
                 matches!(&err, FormatError::Unsorted { path, .. } if path == &unsorted),
                 "{threads}: {err}"
             );
             let files = [good.clone(), again.clone(), missing.clone()];
             let err =
-                read_prices_on(&files, &[], ReadOptions::default(), threads, Hold::Unrepeatable).unwrap_err();
+                read_prices_on(&files, &[], ReadOptions::default(), threads, Hold::UpTo(0)).unwrap_err();
             assert!(matches!(err, FormatError::SymbolInTwoFiles { .. }), "{threads}: {err}");
         }
     }
@@ -1024,6 +1041,48 @@ mod tests {
                     Err(error) => prop_assert!(error.to_string().contains("c.csv"), "{error}"),
                 }
             }
+        }
+    }
+
+    #[test]
+    fn the_first_files_are_held_while_their_sizes_fit_the_budget_and_pipes_always() {
+        let dir = tempfile::tempdir().unwrap();
+        let files: Vec<PathBuf> = ["A", "B", "C"]
+            .iter()
+            .map(|symbol| {
+                file(
+                    &dir,
+                    &format!("{symbol}.csv"),
+                    &format!("{HEADER}{symbol},2020-01-01T00:00:00Z,1,1,1,1,1\n"),
+                )
+            })
+            .collect();
+        let size = |path: &PathBuf| std::fs::metadata(path).unwrap().len();
+        let held = |budget: u64| -> Vec<bool> {
+            let (series, _) =
+                read_prices_on(&files, &[], ReadOptions::default(), 2, Hold::UpTo(budget)).unwrap();
+            series.iter().map(|s| !matches!(s.prices, Prices::InFile(_))).collect()
+        };
+        let (a, b) = (size(&files[0]), size(&files[1]));
+        assert_eq!(held(0), [false, false, false]);
+        assert_eq!(held(a - 1), [false, false, false]);
+        assert_eq!(held(a), [true, false, false]);
+        assert_eq!(held(a + b), [true, true, false]);
+        assert_eq!(held(u64::MAX), [true, true, true]);
+        #[cfg(unix)]
+        {
+            // A pipe cannot be read twice: held whatever the budget.
+            let fifo = dir.path().join("fifo.csv");
+            assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+            let writer = {
+                let fifo = fifo.clone();
+                std::thread::spawn(move || {
+                    std::fs::write(fifo, format!("{HEADER}P,2020-01-01T00:00:00Z,1,1,1,1,1\n")).unwrap()
+                })
+            };
+            let (series, _) = read_prices_on(&[fifo], &[], ReadOptions::default(), 1, Hold::UpTo(0)).unwrap();
+            writer.join().unwrap();
+            assert!(matches!(series[0].prices, Prices::Bars(_)));
         }
     }
 

@@ -397,7 +397,7 @@ mod tests {
         ];
         let skip = ReadOptions { skip_invalid: true };
         let (held, held_skipped) = read_prices_on(&files, &[], skip, 2, Hold::All).unwrap();
-        let (in_files, in_files_skipped) = read_prices_on(&files, &[], skip, 2, Hold::Unrepeatable).unwrap();
+        let (in_files, in_files_skipped) = read_prices_on(&files, &[], skip, 2, Hold::UpTo(0)).unwrap();
         assert!(in_files.iter().all(|s| matches!(s.prices, Prices::InFile(_))));
         assert_eq!((held_skipped.count, in_files_skipped.count), (1, 1));
         for (a, b) in held.iter().zip(&in_files) {
@@ -425,7 +425,7 @@ mod tests {
             (0..50).map(|i| ("A", 1_700_000_000_000 + i * 60_000, 1.0)).collect();
         let path = candles(dir.path(), "a.csv", &rows);
         let (series, _) =
-            read_prices_on(std::slice::from_ref(&path), &[], ReadOptions::default(), 1, Hold::Unrepeatable)
+            read_prices_on(std::slice::from_ref(&path), &[], ReadOptions::default(), 1, Hold::UpTo(0))
                 .unwrap();
         let mut file = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
         writeln!(file, "A,{},1,1,1,1,1", 1_700_000_000_000i64 + 50 * 60_000).unwrap();

@@ -188,7 +188,7 @@ mod parallel_reading {
             prop_assert_eq!(&got, &expected);
             // Left in their files, read again as the replay goes: the same
             // trades (the event stream's order is pinned in `stream`).
-            let in_files = read_prices_on(&files, &[], ReadOptions::default(), threads, Hold::Unrepeatable).unwrap();
+            let in_files = read_prices_on(&files, &[], ReadOptions::default(), threads, Hold::UpTo(0)).unwrap();
             prop_assert!(in_files.0.iter().all(|s| matches!(s.prices, crate::format::Prices::InFile(_))));
             let mut engine = Engine::new(EngineConfig::default());
             let streamed = replay(&mut engine, &in_files.0, signals(&one_by_one.0), None, |_| {}).unwrap().trades;
