@@ -239,6 +239,34 @@ fn output_into_a_closed_pipe_ends_quietly() {
     }
 }
 
+/// A file output that is a pipe whose reader is gone before the program
+/// starts (`--out /dev/stdout | head` after head has quit): every write
+/// fails with a broken pipe, whatever the timing.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_file_output_into_a_closed_pipe_ends_quietly_with_141() {
+    let dir = tempfile::tempdir().unwrap();
+    let candles = write(dir.path(), "c.csv", CANDLES);
+    let signals =
+        write(dir.path(), "s.csv", &format!("{HEADER}\na,A,long,2024-01-01T00:00:00Z,100,110,95,\n"));
+    for args in [
+        vec!["replay", "--candles", &candles, "--signals", &signals, "--trades-out", "/dev/stdout"],
+        vec!["replay", "--candles", &candles, "--signals", &signals, "--report-out", "/dev/stdout"],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_siglearn-under-test"))
+            .args(&args)
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(141), "{args:?}: {stderr}");
+        assert!(!stderr.contains("Broken pipe") && !stderr.contains("error"), "{args:?}: {stderr}");
+    }
+}
+
 #[test]
 fn logs_have_no_colour_codes_when_stderr_is_not_a_terminal() {
     let dir = tempfile::tempdir().unwrap();

@@ -71,6 +71,9 @@ pub fn main() -> std::process::ExitCode {
     }
     match run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        // An output file that is a pipe (`--out /dev/stdout | head`) closed
+        // by its reader: quiet, as a write to stdout is.
+        Err(error) if closed_pipe(&error) => std::process::ExitCode::from(CLOSED_PIPE),
         Err(error) => {
             eprintln!("error: {}", error_text(&error));
             std::process::ExitCode::FAILURE
@@ -91,6 +94,13 @@ fn error_text(error: &anyhow::Error) -> String {
         }
     }
     text
+}
+
+/// Whether the error comes from writing into a pipe its reader closed.
+fn closed_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// Exit status of a program whose output pipe was closed (128 + SIGPIPE).
@@ -257,6 +267,17 @@ mod tests {
         assert_eq!(text, "reading prices: cannot read x.csv: No such file or directory (os error 2)");
         let chained = anyhow::anyhow!("root cause").context("outer");
         assert_eq!(super::error_text(&chained), "outer: root cause");
+    }
+
+    #[test]
+    fn only_a_broken_pipe_somewhere_in_the_chain_is_a_closed_pipe() {
+        let io = |kind| std::io::Error::new(kind, "x");
+        let write = |kind| crate::format::FormatError::Write { path: "/dev/stdout".into(), source: io(kind) };
+        let closed = anyhow::Error::from(write(std::io::ErrorKind::BrokenPipe)).context("writing trades");
+        assert!(super::closed_pipe(&closed));
+        let full = anyhow::Error::from(write(std::io::ErrorKind::StorageFull)).context("writing trades");
+        assert!(!super::closed_pipe(&full));
+        assert!(!super::closed_pipe(&anyhow::anyhow!("Broken pipe")));
     }
 
     #[test]

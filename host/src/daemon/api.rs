@@ -223,8 +223,7 @@ fn guard(state: &AppState, headers: &HeaderMap, uri: &axum::http::Uri) -> Result
         }
     }
     if let Some(origin) = text(header::ORIGIN) {
-        let authority = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://"));
-        if authority.is_none_or(|authority| !authority.eq_ignore_ascii_case(host)) {
+        if !same_daemon(origin, host) {
             return Err(forbidden(
                 "Origin",
                 format!("{origin:?} is not this daemon ({host})"),
@@ -263,15 +262,52 @@ fn forbidden(field: &str, reason: String, error: &str) -> ApiError {
     })
 }
 
+/// The name (lower case, an IPv6 address in brackets) and port of a
+/// `Host` value: `uri-host [":" port]` (RFC 9110, 7.2), so no user info
+/// (`localhost:80@evil` names the host `evil`); `None` when it is not one.
+fn host_and_port(host: &str) -> Option<(String, Option<u16>)> {
+    let authority: axum::http::uri::Authority = host.parse().ok()?;
+    let text = authority.as_str();
+    if text.contains('@') {
+        return None;
+    }
+    // The host is then where the text starts; a port after it must be a number.
+    let port = match text.get(authority.host().len()..)? {
+        "" => None,
+        rest => Some(rest.strip_prefix(':')?.parse::<u16>().ok()?),
+    };
+    Some((authority.host().to_ascii_lowercase(), port))
+}
+
 /// Whether a `Host` header names this machine: localhost, 127.x.x.x or
 /// [::1], with any port.
 fn is_loopback_host(host: &str) -> bool {
-    let name = match host.strip_prefix('[') {
-        Some(rest) => rest.split(']').next().unwrap_or_default(),
-        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    host_and_port(host).is_some_and(|(name, _)| is_loopback_name(&name))
+}
+
+fn is_loopback_name(name: &str) -> bool {
+    let name = name.strip_prefix('[').and_then(|rest| rest.strip_suffix(']')).unwrap_or(name);
+    name == "localhost" || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Whether a request's `Origin` is the daemon it was sent to (`host`): the
+/// same name and port, or, on loopback, another loopback name for the same
+/// port (`http://localhost:7878` for `127.0.0.1:7878`). A missing port is
+/// the scheme's default.
+fn same_daemon(origin: &str, host: &str) -> bool {
+    let Some((scheme, authority)) = origin.split_once("://") else { return false };
+    let default = match scheme.to_ascii_lowercase().as_str() {
+        "http" => 80,
+        "https" => 443,
+        _ => return false,
     };
-    name.eq_ignore_ascii_case("localhost")
-        || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    let (Some((origin_name, origin_port)), Some((host_name, host_port))) =
+        (host_and_port(authority), host_and_port(host))
+    else {
+        return false;
+    };
+    let ports = origin_port.unwrap_or(default) == host_port.unwrap_or(default);
+    ports && (origin_name == host_name || (is_loopback_name(&origin_name) && is_loopback_name(&host_name)))
 }
 
 /// The most items one page of a list holds, and how many when not asked.
@@ -795,10 +831,48 @@ mod tests {
         for host in ["localhost:7878", "LOCALHOST", "127.0.0.1:1", "127.1.2.3", "[::1]:7878", "[::1]"] {
             assert!(is_loopback_host(host), "{host}");
         }
-        for host in
-            ["evil.example", "evil.example:7878", "localhost.evil.example", "10.0.0.1:7878", "", "[::2]:1"]
-        {
+        for host in [
+            "evil.example",
+            "evil.example:7878",
+            "localhost.evil.example",
+            "10.0.0.1:7878",
+            "",
+            "[::2]:1",
+            "localhost:80@evil",
+            "localhost@evil.example",
+            "localhost:port",
+            "localhost:99999",
+            "localhost/evil",
+        ] {
             assert!(!is_loopback_host(host), "{host}");
+        }
+    }
+
+    #[test]
+    fn an_origin_is_this_daemon_under_its_own_name_or_another_loopback_name_for_its_port() {
+        for (origin, host) in [
+            ("http://localhost:7878", "localhost:7878"),
+            ("http://LOCALHOST:7878", "localhost:7878"),
+            ("http://localhost:7878", "127.0.0.1:7878"),
+            ("http://[::1]:7878", "127.0.0.1:7878"),
+            ("http://127.0.0.1", "127.0.0.1:80"),
+            ("https://daemon.example", "daemon.example:443"),
+            ("http://daemon.example:7878", "daemon.example:7878"),
+        ] {
+            assert!(same_daemon(origin, host), "{origin} {host}");
+        }
+        for (origin, host) in [
+            ("http://localhost:3000", "localhost:7878"),
+            ("http://evil.example:7878", "localhost:7878"),
+            ("http://evil.example:7878", "daemon.example:7878"),
+            ("http://127.0.0.1", "127.0.0.1:7878"),
+            ("https://localhost:7878", "localhost:80"),
+            ("null", "localhost:7878"),
+            ("file://localhost:7878", "localhost:7878"),
+            ("http://localhost:7878@evil.example", "localhost:7878"),
+            ("http://localhost:7878", "localhost:80@evil"),
+        ] {
+            assert!(!same_daemon(origin, host), "{origin} {host}");
         }
     }
 
@@ -910,11 +984,12 @@ mod tests {
     #[test]
     fn the_guard_refuses_each_kind_of_write_naming_the_field_to_fix() {
         let open = state(None, true);
-        let refusals: [Refused; 6] = [
+        let refusals: [Refused; 7] = [
             ("/api/signals", &[("content-type", "text/plain"), LOCAL], (415, "Content-Type")),
             ("/api/signals", &[LOCAL], (415, "Content-Type")),
             ("/api/signals", &[JSON, LOCAL, ("host", "localhost")], (400, "Host")),
             ("/api/signals", &[JSON, ("host", "evil.example:7878")], (403, "Host")),
+            ("/api/signals", &[JSON, ("host", "localhost:80@evil")], (403, "Host")),
             ("http://evil.example/api/signals", &[JSON, LOCAL], (403, "request target")),
             ("/api/signals", &[JSON, LOCAL, ("origin", "http://evil.example")], (403, "Origin")),
         ];
