@@ -469,3 +469,24 @@ fn a_name_clash_at_start_stops_only_that_strategy() {
     daemon.wait_for("/api/strategies", WAIT, |d| strategy(d, "fresh")["running"] == true);
     assert_eq!(daemon.stop().code(), Some(0));
 }
+
+#[cfg(unix)]
+#[test]
+fn another_name_for_a_running_daemons_store_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    scripts(dir.path(), &["baseline"]);
+    let daemon = Daemon::start(dir.path(), &[]);
+    let alias = dir.path().join("alias.db");
+    std::os::unix::fs::symlink("siglearn.db", &alias).unwrap();
+    let refused = siglearn_error(&["rollback", "--db", alias.to_str().unwrap(), "baseline", "1"]);
+    assert!(refused.contains("daemon") && refused.contains(&daemon.base), "{refused}");
+    // A second daemon on the symlink is refused too.
+    let second = Daemon::try_start(dir.path(), &["--db", "alias.db"], &[]).err().unwrap();
+    assert!(second.contains("holds the store"), "{second}");
+    let hard = dir.path().join("hard.db");
+    std::fs::hard_link(dir.path().join("siglearn.db"), &hard).unwrap();
+    let refused = siglearn_error(&["promote", "--db", hard.to_str().unwrap(), "baseline", "1"]);
+    assert!(refused.contains("hard links") && refused.contains("remove the other links"), "{refused}");
+    std::fs::remove_file(&hard).unwrap();
+    assert_eq!(daemon.stop().code(), Some(0));
+}

@@ -46,14 +46,20 @@ impl StoreReader {
         if let Some(error) = super::no_store_file(path) {
             return Err(error);
         }
+        // A reader under a second name would not see the writer's
+        // write-ahead log: it could miss the newest commits, or read pages a
+        // checkpoint is moving. Refused as a writer is.
+        super::lock::one_name(path)?;
+        // The folder that matters is the file's, when `path` is a symlink.
+        let file = super::lock::resolve(path);
         // A store in a read-only folder (read-only media, a mounted
         // backup) cannot get the `-shm` file WAL readers need: it is read
         // as immutable instead, unless a write-ahead log holds commits the
         // store file lacks (then reading it as immutable would miss them).
         let (conn, version) = match connect_read_only(path, false) {
             Ok(opened) => opened,
-            Err(source) if cannot_open(&source) && super::read_only_folder(path) => {
-                let wal = wal_file(path);
+            Err(source) if cannot_open(&source) && super::read_only_folder(&file) => {
+                let wal = wal_file(&file);
                 if wal.metadata().is_ok_and(|m| m.len() > 0) {
                     return Err(StoreError::ReadOnly {
                         path: path.to_path_buf(),
