@@ -15,6 +15,7 @@ mod lock;
 mod migrations;
 mod range;
 mod reader;
+mod rows;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -28,6 +29,7 @@ use siglearn_plugin_api::{Decision, Outcome, Signal, SignalId, StrategyId, Times
 pub use lock::{Holder, WriteLock, announce};
 pub use range::OutOfRange;
 pub use reader::{DecisionsBySignal, SavedTests, StoreReader};
+pub use rows::{BadRow, Rows};
 use writer::Writer;
 
 use crate::engine::Effect;
@@ -190,6 +192,9 @@ pub enum StoreError {
     WriterStopped(String),
     #[error("bad data in the store: {0}")]
     Corrupt(String),
+    /// A row of the store that cannot be read, named with its fix.
+    #[error("{0}")]
+    BadRow(Box<BadRow>),
     #[error("store {} cannot be used here: {fix}", path.display())]
     ReadOnly { path: PathBuf, fix: String },
     #[error("{}", lock::held_message(path, holder.as_ref()))]
