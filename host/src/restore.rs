@@ -16,8 +16,8 @@
 //! probations were saved) stays live without one, and
 //! [`Restored::cut_probations`] names it.
 //!
-//! A row of one strategy that cannot be read (a saved test, probation or
-//! promotion) costs that strategy what the row held, never the restore of
+//! A row of one strategy that cannot be read (a decision, a saved test,
+//! probation or promotion) costs that strategy what the row held, never the restore of
 //! the others: it is set aside and named in [`Restored::problems`]. A
 //! strategy whose live version cannot be read is not in the lineup at all
 //! (see [`crate::strategy::resume_lineup`]).
@@ -103,7 +103,9 @@ pub fn restore(engine: &mut Engine, reader: &StoreReader, limits: Limits) -> any
         engine.resume_job(job, at);
     }
     let names: Vec<String> = engine.strategy_names().iter().map(|n| n.to_string()).collect();
-    let decisions = reader.all_decisions()?;
+    let (decisions, bad) = reader.all_decisions_rows()?;
+    let mut problems: Vec<StrategyError> =
+        bad.into_iter().map(|bad| unreadable(bad, "a decision of it is forgotten (read as none)")).collect();
     let verdicts_of = |signal: &str| -> Vec<Option<Verdict>> {
         let given = decisions.get(signal);
         names
@@ -140,7 +142,6 @@ pub fn restore(engine: &mut Engine, reader: &StoreReader, limits: Limits) -> any
     for record in live.into_iter().filter(|record| names.contains(&record.strategy.to_string())) {
         engine.restore_versioned(record.strategy.as_str(), record.state);
     }
-    let mut problems = Vec::new();
     let (tests, bad) = reader.tests()?;
     problems.extend(bad.into_iter().map(|bad| unreadable(bad, "its promotion test starts again")));
     if let Some((champion, tests)) = tests {
@@ -339,14 +340,27 @@ mod tests {
             tests: vec![(siglearn_plugin_api::StrategyId::new("b"), test)],
             at: Timestamp(0),
         });
+        let signal = crate::monitor::fixtures::signal("s1", siglearn_plugin_api::Side::Long);
+        commands.push(Command::InsertSignal(Arc::new(signal.clone())));
+        for name in ["a", "b"] {
+            commands.push(Command::InsertDecision(siglearn_plugin_api::Decision {
+                strategy: siglearn_plugin_api::StrategyId::new(name),
+                version: VersionId(1),
+                signal_id: signal.id.clone(),
+                take: true,
+                score: 1.0,
+                size: 1.0,
+            }));
+        }
         store.commit(commands).unwrap();
         store.close().unwrap();
         // c's live state nested 200 deep (an older siglearn wrote it), b's
-        // saved test not JSON.
+        // saved test not JSON, b's decision's score not a number.
         let conn = rusqlite::Connection::open(&path).unwrap();
         let deep = format!("{}1{}", r#"{"d":"#.repeat(200), "}".repeat(200));
         conn.execute("UPDATE versions SET state = ?1 WHERE strategy = 'c'", [deep]).unwrap();
         conn.execute("UPDATE experiment SET test = 'not json' WHERE strategy = 'b'", []).unwrap();
+        conn.execute("UPDATE decisions SET score = 'high' WHERE strategy = 'b'", []).unwrap();
         drop(conn);
 
         let reader = earlier_run(&path, std::iter::empty()).unwrap().unwrap();
@@ -368,10 +382,17 @@ mod tests {
         assert_eq!(engine.champion(), Some(0), "a stays champion");
         let problems: Vec<(String, String)> =
             restored.problems.iter().map(|p| (p.strategy.to_string(), p.to_string())).collect();
-        assert_eq!(problems.len(), 1, "{problems:?}");
-        assert_eq!(problems[0].0, "b");
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert_eq!((problems[0].0.as_str(), problems[1].0.as_str()), ("b", "b"));
         assert!(
-            problems[0].1.contains("promotion test starts again") && problems[0].1.contains("experiment row")
+            problems[0].1.contains("decisions row strategy = 'b' AND signal_id = 's1'")
+                && problems[0].1.contains("column score"),
+            "{}",
+            problems[0].1
         );
+        assert!(
+            problems[1].1.contains("promotion test starts again") && problems[1].1.contains("experiment row")
+        );
+        assert_eq!(restored.open_signals, 1, "the signal is watched again");
     }
 }

@@ -529,28 +529,45 @@ impl StoreReader {
         .all()
     }
 
-    /// Every decision, grouped by signal: signal id -> (strategy, verdict).
+    /// Every decision, grouped by signal: signal id -> (strategy, verdict);
+    /// an error names the first that cannot be read.
     pub fn all_decisions(&self) -> Result<DecisionsBySignal, StoreError> {
+        let (by_signal, bad) = self.all_decisions_rows()?;
+        Rows { read: vec![by_signal], bad }.all().map(|mut all| all.remove(0))
+    }
+
+    /// Every decision that can be read, grouped by signal, and those that
+    /// cannot.
+    pub fn all_decisions_rows(&self) -> Result<(DecisionsBySignal, Vec<BadRow>), StoreError> {
         let mut statement =
             self.conn.prepare("SELECT signal_id, strategy, take, score, size FROM decisions")?;
-        let rows = statement.query_map([], |row| {
-            let take: Option<bool> = row.get(2)?;
-            let verdict = match take {
+        let key = |row: &Row<'_>| {
+            let (signal, strategy) = (row.get::<_, String>(0).ok(), row.get::<_, String>(1).ok());
+            let key = match (&strategy, &signal) {
+                (Some(name), Some(signal)) => {
+                    format!("strategy = {} AND signal_id = {}", quoted(name), quoted(signal))
+                }
+                _ => "typeof(strategy) <> 'text' OR typeof(signal_id) <> 'text'".to_owned(),
+            };
+            RowKey { key, strategy, version: None }
+        };
+        let read = |row: &Row<'_>| {
+            let verdict = match cell::<Option<bool>>(row, 2)? {
                 Some(take) => Some(Verdict {
                     take,
-                    score: row.get::<_, Option<f64>>(3)?.unwrap_or(0.0),
-                    size: row.get::<_, Option<f64>>(4)?.unwrap_or(1.0),
+                    score: cell::<Option<f64>>(row, 3)?.unwrap_or(0.0),
+                    size: cell::<Option<f64>>(row, 4)?.unwrap_or(1.0),
                 }),
                 None => None,
             };
-            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, verdict))
-        })?;
-        let mut by_signal: HashMap<String, Vec<(String, Option<Verdict>)>> = HashMap::new();
-        for row in rows {
-            let (signal, strategy, verdict) = row?;
+            Ok((cell::<String>(row, 0)?, cell::<String>(row, 1)?, verdict))
+        };
+        let Rows { read, bad } = read_rows(&self.path, "decisions", &mut statement, [], key, read)?;
+        let mut by_signal: DecisionsBySignal = HashMap::new();
+        for (signal, strategy, verdict) in read {
             by_signal.entry(signal).or_default().push((strategy, verdict));
         }
-        Ok(by_signal)
+        Ok((by_signal, bad))
     }
 
     /// The saved promotion tests that can be read: (champion,
