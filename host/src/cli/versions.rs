@@ -213,8 +213,12 @@ fn history(reader: &StoreReader, args: &ChangeArgs) -> anyhow::Result<Vec<Versio
     if history.is_empty() && bad.is_empty() {
         bail!("{} has no strategy {:?}", args.store.db.display(), args.name);
     }
-    if let Some(target) = bad.iter().find(|b| b.version.is_none_or(|v| v == args.target)) {
+    if let Some(target) = bad.iter().find(|b| b.version == Some(args.target)) {
         bail!("{} v{} cannot be made live: {target}", args.name, args.target.0);
+    }
+    // The new version is numbered after the newest: every number must read.
+    if let Some(unnumbered) = bad.iter().find(|b| b.version.is_none()) {
+        bail!("the versions of {} cannot be numbered: {unnumbered}", args.name);
     }
     warn_unreadable(&bad);
     let newest = bad.iter().filter_map(|b| b.version).max();

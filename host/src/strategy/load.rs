@@ -24,13 +24,12 @@
 //! comes back after it was removed); only a strategy the store has never
 //! seen starts at version 1. A strategy that cannot be resumed (its stored
 //! state or code no longer loads) is left out and reported in
-//! [`Lineup::failed`]; the others run. So is one whose live version's row
-//! cannot be read (a rollback to a version that reads brings it back);
-//! its older versions that cannot be read only cost a warning. A champion
-//! alias that cannot be read leaves no champion until it is named again.
-//! So does a [`Clash`] of the daemon's
+//! [`Lineup::failed`]; the others run. So does a [`Clash`] of the daemon's
 //! folders (two files that would be one strategy): it stops only its
-//! strategy ([`start_lineup`]).
+//! strategy ([`start_lineup`]). So does a live version whose row cannot be
+//! read (a rollback to a version that reads brings it back); an older
+//! version that cannot be read costs a warning only. A champion alias that
+//! cannot be read leaves no champion until one is named again.
 
 use std::path::{Path, PathBuf};
 
