@@ -16,6 +16,12 @@
 //! probations were saved) stays live without one, and
 //! [`Restored::cut_probations`] names it.
 //!
+//! A row of one strategy that cannot be read (a decision, a saved test,
+//! probation or promotion) costs that strategy what the row held, never the restore of
+//! the others: it is set aside and named in [`Restored::problems`]. A
+//! strategy whose live version cannot be read is not in the lineup at all
+//! (see [`crate::strategy::resume_lineup`]).
+//!
 //! Code that changed since the run stopped (a script edited while the
 //! daemon was down, or between two parts of a replay) is a deploy like a
 //! hot reload: the lineup resumes the live version, and [`deploy`] then
@@ -28,13 +34,13 @@ use anyhow::bail;
 use siglearn_plugin_api::{Timestamp, VersionId};
 
 use crate::engine::{Effect, Engine};
-use crate::store::{Command, StoreReader};
+use crate::store::{BadRow, Command, StoreReader};
 use crate::strategy::script::Limits;
 use crate::strategy::{Strategy, StrategyError, Verdict};
 use crate::versions::{CHAMPION, VersionReason};
 
 /// What a restore put back.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Restored {
     pub closed_trades: usize,
     pub open_signals: usize,
@@ -43,6 +49,20 @@ pub struct Restored {
     /// Deploys (reload, retraining) still within their probation window at
     /// the last event stored: they stay live without a shadow.
     pub cut_probations: Vec<(String, VersionId)>,
+    /// Rows of a strategy that could not be read, each with what it cost
+    /// the strategy and the fix; the strategy runs without what they held.
+    pub problems: Vec<StrategyError>,
+}
+
+/// The problem of the strategy `bad` belongs to: what the row cost it
+/// (`lost`), and the row with its fix.
+fn unreadable(bad: BadRow, lost: &str) -> StrategyError {
+    let strategy = bad.strategy.clone().unwrap_or_else(|| bad.table.to_owned());
+    StrategyError::new(
+        siglearn_plugin_api::StrategyId::new(strategy),
+        std::path::PathBuf::new(),
+        format!("{lost}: {bad}"),
+    )
 }
 
 /// The store of an earlier run to continue, if `path` holds one (any
@@ -83,7 +103,9 @@ pub fn restore(engine: &mut Engine, reader: &StoreReader, limits: Limits) -> any
         engine.resume_job(job, at);
     }
     let names: Vec<String> = engine.strategy_names().iter().map(|n| n.to_string()).collect();
-    let decisions = reader.all_decisions()?;
+    let (decisions, bad) = reader.all_decisions_rows()?;
+    let mut problems: Vec<StrategyError> =
+        bad.into_iter().map(|bad| unreadable(bad, "a decision of it is forgotten (read as none)")).collect();
     let verdicts_of = |signal: &str| -> Vec<Option<Verdict>> {
         let given = decisions.get(signal);
         names
@@ -114,17 +136,30 @@ pub fn restore(engine: &mut Engine, reader: &StoreReader, limits: Limits) -> any
             Err(error) => tracing::error!(strategy = %name, %error, "its retraining anchor does not restore"),
         }
     }
-    let live: Vec<_> = reader.latest_versions()?;
+    // The live version of each strategy that runs; one that cannot be read
+    // kept its strategy out of the lineup, and concerns it only.
+    let live = reader.latest_versions_rows()?.read;
     for record in live.into_iter().filter(|record| names.contains(&record.strategy.to_string())) {
         engine.restore_versioned(record.strategy.as_str(), record.state);
     }
-    if let Some((champion, tests)) = reader.tests()? {
+    let (tests, bad) = reader.tests()?;
+    problems.extend(bad.into_iter().map(|bad| unreadable(bad, "its promotion test starts again")));
+    if let Some((champion, tests)) = tests {
         engine.restore_tests(&champion, tests);
     }
-    let promotions = reader.alias_history(CHAMPION)?.into_iter().filter(|m| m.reason == "promote");
+    let moves = reader.alias_history_rows(CHAMPION)?;
+    problems.extend(moves.bad.into_iter().map(|bad| unreadable(bad, "a promotion of it is forgotten")));
+    let promotions = moves.read.into_iter().filter(|m| m.reason == "promote");
     engine.restore_promotions(promotions.filter_map(|m| serde_json::from_value(m.evidence).ok()).collect());
+    let saved_probations = reader.probations_rows()?;
+    problems.extend(
+        saved_probations
+            .bad
+            .into_iter()
+            .map(|bad| unreadable(bad, "its deploy stays live without its shadow")),
+    );
     let mut probations = Vec::new();
-    for (saved, through) in reader.probations()? {
+    for (saved, through) in saved_probations.read {
         let name = saved.strategy.to_string();
         let live = saved.live_version;
         match resume_probation(engine, reader, saved, through, limits) {
@@ -136,7 +171,8 @@ pub fn restore(engine: &mut Engine, reader: &StoreReader, limits: Limits) -> any
     let mut cut_probations = Vec::new();
     if let (Some(last_event), window) = (last_event, engine.probation_window_ms()) {
         for name in &names {
-            let versions = reader.versions(name)?;
+            // Older versions that cannot be read do not matter here.
+            let versions = reader.versions_rows(name)?.read;
             let Some(newest) = versions.last() else { continue };
             let deployed = matches!(newest.reason, VersionReason::Reload | VersionReason::Retrain);
             let resumed = probations.iter().any(|(n, v)| n == name && *v == newest.version);
@@ -145,7 +181,7 @@ pub fn restore(engine: &mut Engine, reader: &StoreReader, limits: Limits) -> any
             }
         }
     }
-    Ok(Restored { closed_trades: trades.len(), open_signals, probations, cut_probations })
+    Ok(Restored { closed_trades: trades.len(), open_signals, probations, cut_probations, problems })
 }
 
 /// New code deployed at a resume: the strategy, its new version, and the
@@ -228,8 +264,11 @@ fn resume_probation(
     limits: Limits,
 ) -> anyhow::Result<()> {
     let name = saved.strategy.clone();
-    let versions = reader.versions(name.as_str())?;
-    let Some(record) = versions.iter().find(|v| v.version == saved.shadow_version) else {
+    let versions = reader.versions_rows(name.as_str())?;
+    if let Some(bad) = versions.bad.into_iter().find(|bad| bad.version == Some(saved.shadow_version)) {
+        bail!("its shadow cannot be read: {bad}");
+    }
+    let Some(record) = versions.read.iter().find(|v| v.version == saved.shadow_version) else {
         bail!("its shadow {} is not in the store", saved.shadow_version);
     };
     let Some(code) = reader.code(&record.code_hash)? else {
@@ -273,5 +312,87 @@ mod tests {
         // A run stopped before its first signal wrote its versions: starting
         // afresh would write version 1 again.
         assert!(earlier_run(&path, std::iter::empty()).unwrap().is_some());
+    }
+
+    #[test]
+    fn a_strategy_whose_live_version_cannot_be_read_stays_out_and_the_others_restore() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let mut config = crate::config::Config::default();
+        for name in ["a", "b", "c"] {
+            let script = dir.path().join(format!("{name}.rhai"));
+            std::fs::write(&script, "fn init(params) { this.n = 0; } fn decide(signal) { true }").unwrap();
+            config.strategies.push(crate::config::StrategyConfig {
+                name: name.to_owned(),
+                path: script,
+                params: serde_json::json!({}),
+                enabled: true,
+            });
+        }
+        // A first run: every strategy's version 1, a champion, a test of b.
+        let first = crate::strategy::start_lineup(&config, &[], None, Timestamp(0)).unwrap();
+        let store = Store::open(&path, &MonitorConfig::default()).unwrap();
+        let mut commands: Vec<Command> = first.versions.into_iter().map(Command::InsertVersion).collect();
+        commands.extend(first.alias.map(Command::MoveAlias));
+        let test = crate::experiment::sequential::PairedTest::new(Default::default());
+        commands.push(Command::SaveTests {
+            champion: siglearn_plugin_api::StrategyId::new("a"),
+            tests: vec![(siglearn_plugin_api::StrategyId::new("b"), test)],
+            at: Timestamp(0),
+        });
+        let signal = crate::monitor::fixtures::signal("s1", siglearn_plugin_api::Side::Long);
+        commands.push(Command::InsertSignal(Arc::new(signal.clone())));
+        for name in ["a", "b"] {
+            commands.push(Command::InsertDecision(siglearn_plugin_api::Decision {
+                strategy: siglearn_plugin_api::StrategyId::new(name),
+                version: VersionId(1),
+                signal_id: signal.id.clone(),
+                take: true,
+                score: 1.0,
+                size: 1.0,
+            }));
+        }
+        store.commit(commands).unwrap();
+        store.close().unwrap();
+        // c's live state nested 200 deep (an older siglearn wrote it), b's
+        // saved test not JSON, b's decision's score not a number.
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let deep = format!("{}1{}", r#"{"d":"#.repeat(200), "}".repeat(200));
+        conn.execute("UPDATE versions SET state = ?1 WHERE strategy = 'c'", [deep]).unwrap();
+        conn.execute("UPDATE experiment SET test = 'not json' WHERE strategy = 'b'", []).unwrap();
+        conn.execute("UPDATE decisions SET score = 'high' WHERE strategy = 'b'", []).unwrap();
+        drop(conn);
+
+        let reader = earlier_run(&path, std::iter::empty()).unwrap().unwrap();
+        let lineup = crate::strategy::start_lineup(&config, &[], Some(&reader), Timestamp(1)).unwrap();
+        let running: Vec<String> = lineup.members.iter().map(|m| m.strategy.name().to_string()).collect();
+        assert_eq!(running, ["a", "b"]);
+        assert_eq!(lineup.failed.len(), 1);
+        let failure = lineup.failed[0].to_string();
+        assert!(
+            failure.contains("versions row strategy = 'c' AND n = 1")
+                && failure.contains("siglearn rollback"),
+            "{failure}"
+        );
+        let mut engine = Engine::with_lineup(
+            config.engine(),
+            crate::engine::LineupSpec { members: lineup.members, champion: lineup.champion, schedule: None },
+        );
+        let restored = restore(&mut engine, &reader, config.limits).unwrap();
+        assert_eq!(engine.champion(), Some(0), "a stays champion");
+        let problems: Vec<(String, String)> =
+            restored.problems.iter().map(|p| (p.strategy.to_string(), p.to_string())).collect();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert_eq!((problems[0].0.as_str(), problems[1].0.as_str()), ("b", "b"));
+        assert!(
+            problems[0].1.contains("decisions row strategy = 'b' AND signal_id = 's1'")
+                && problems[0].1.contains("column score"),
+            "{}",
+            problems[0].1
+        );
+        assert!(
+            problems[1].1.contains("promotion test starts again") && problems[1].1.contains("experiment row")
+        );
+        assert_eq!(restored.open_signals, 1, "the signal is watched again");
     }
 }

@@ -469,3 +469,87 @@ fn a_name_clash_at_start_stops_only_that_strategy() {
     daemon.wait_for("/api/strategies", WAIT, |d| strategy(d, "fresh")["running"] == true);
     assert_eq!(daemon.stop().code(), Some(0));
 }
+
+#[test]
+fn a_strategy_whose_live_version_cannot_be_read_stops_alone_and_a_rollback_brings_it_back() {
+    let dir = tempfile::tempdir().unwrap();
+    scripts(dir.path(), &["baseline", "head_weights"]);
+    let db = dir.path().join("siglearn.db");
+    let daemon = Daemon::start(dir.path(), &[]);
+    // A second version, then its state damaged as an older siglearn could
+    // leave it: nested 200 deep, past what JSON reading takes.
+    let answer = daemon.post("/api/strategies/head_weights/rollback", r#"{"version":1}"#);
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(daemon.stop().code(), Some(0));
+    let deep = format!("{}1{}", r#"{"d":"#.repeat(200), "}".repeat(200));
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let damaged = conn
+        .execute("UPDATE versions SET state = ?1 WHERE strategy = 'head_weights' AND n = 2", [deep])
+        .unwrap();
+    assert_eq!(damaged, 1);
+    drop(conn);
+
+    // The daemon starts and serves the other strategy; the damaged one is
+    // out, its error naming the row and the fix.
+    let daemon = Daemon::start(dir.path(), &[]);
+    let status = daemon.get("/api/strategies").json();
+    assert_eq!(strategy(&status, "baseline")["running"], true, "{status}");
+    let damaged = strategy(&status, "head_weights");
+    assert_eq!(damaged["running"], false, "{status}");
+    let message = damaged["reload_error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("versions row strategy = 'head_weights' AND n = 2")
+            && message.contains("column state")
+            && message.contains("siglearn rollback"),
+        "{message}"
+    );
+    let answer = daemon.post("/api/signals", &signal("a", "BTC", T0, ""));
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.json()["decisions"][0]["strategy"], "baseline");
+    assert!(log(dir.path()).contains("versions row strategy = 'head_weights' AND n = 2"));
+    assert_eq!(daemon.stop().code(), Some(0));
+
+    // The read commands list the rest; the README's fix works.
+    let db = db.to_str().unwrap();
+    siglearn(&["strategies", "--db", db]).unwrap();
+    siglearn(&["versions", "--db", db, "head_weights"]).unwrap();
+    let refused = siglearn_error(&["rollback", "--db", db, "head_weights", "2"]);
+    assert!(refused.contains("v2 cannot be made live") && refused.contains("column state"), "{refused}");
+    siglearn(&["rollback", "--db", db, "head_weights", "1"]).unwrap();
+    let daemon = Daemon::start(dir.path(), &[]);
+    let status = daemon.get("/api/strategies").json();
+    let back = strategy(&status, "head_weights");
+    assert_eq!(
+        (&back["running"], &back["version"]),
+        (&serde_json::json!(true), &serde_json::json!(3)),
+        "{status}"
+    );
+    assert_eq!(daemon.stop().code(), Some(0));
+    let reader = StoreReader::open(Path::new(db)).unwrap();
+    let v3 = reader.versions_rows("head_weights").unwrap().read.pop().unwrap();
+    assert_eq!(
+        (v3.version, v3.parent, v3.metrics["from"].as_u64()),
+        (VersionId(3), Some(VersionId(1)), Some(2))
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn another_name_for_a_running_daemons_store_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    scripts(dir.path(), &["baseline"]);
+    let daemon = Daemon::start(dir.path(), &[]);
+    let alias = dir.path().join("alias.db");
+    std::os::unix::fs::symlink("siglearn.db", &alias).unwrap();
+    let refused = siglearn_error(&["rollback", "--db", alias.to_str().unwrap(), "baseline", "1"]);
+    assert!(refused.contains("daemon") && refused.contains(&daemon.base), "{refused}");
+    // A second daemon on the symlink is refused too.
+    let second = Daemon::try_start(dir.path(), &["--db", "alias.db"], &[]).err().unwrap();
+    assert!(second.contains("holds the store"), "{second}");
+    let hard = dir.path().join("hard.db");
+    std::fs::hard_link(dir.path().join("siglearn.db"), &hard).unwrap();
+    let refused = siglearn_error(&["promote", "--db", hard.to_str().unwrap(), "baseline", "1"]);
+    assert!(refused.contains("hard links") && refused.contains("remove the other links"), "{refused}");
+    std::fs::remove_file(&hard).unwrap();
+    assert_eq!(daemon.stop().code(), Some(0));
+}

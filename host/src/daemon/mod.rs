@@ -455,6 +455,10 @@ fn build_engine(
         for (strategy, version) in &restored.probations {
             tracing::info!(%strategy, version = version.0, "continues its probation");
         }
+        for problem in &restored.problems {
+            tracing::error!(error = %problem, "a row of the store cannot be read; the strategy runs without it");
+        }
+        problems.extend(restored.problems.iter().cloned());
         for (strategy, version) in &restored.cut_probations {
             tracing::warn!(
                 %strategy,

@@ -15,6 +15,7 @@ mod lock;
 mod migrations;
 mod range;
 mod reader;
+mod rows;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -28,6 +29,7 @@ use siglearn_plugin_api::{Decision, Outcome, Signal, SignalId, StrategyId, Times
 pub use lock::{Holder, WriteLock, announce};
 pub use range::OutOfRange;
 pub use reader::{DecisionsBySignal, SavedTests, StoreReader};
+pub use rows::{BadRow, Rows};
 use writer::Writer;
 
 use crate::engine::Effect;
@@ -190,12 +192,23 @@ pub enum StoreError {
     WriterStopped(String),
     #[error("bad data in the store: {0}")]
     Corrupt(String),
+    /// A row of the store that cannot be read, named with its fix.
+    #[error("{0}")]
+    BadRow(Box<BadRow>),
     #[error("store {} cannot be used here: {fix}", path.display())]
     ReadOnly { path: PathBuf, fix: String },
     #[error("{}", lock::held_message(path, holder.as_ref()))]
     Held { path: PathBuf, holder: Option<Holder> },
     #[error("cannot take the write lock {}: {source} (a store is written by one process at a time; its folder must be writable)", path.display())]
     Lock { path: PathBuf, source: std::io::Error },
+    #[error(
+        "the store {p} has {links} names (hard links to one file): SQLite keeps a store's write-ahead log \
+         and lock by the name it is opened under, so two names let a second writer in and can corrupt it \
+         (https://sqlite.org/howtocorrupt.html, \"Multiple links to the same file\"); remove the other \
+         links (`find / -xdev -samefile {p}` lists them) and use one path (a symlink is fine)",
+        p = path.display()
+    )]
+    Linked { path: PathBuf, links: u64 },
 }
 
 /// The settings that decide outcomes, as stored with them.
@@ -343,7 +356,7 @@ impl Store {
     /// the store to decide what to write).
     pub fn open_locked(lock: WriteLock, config: &MonitorConfig) -> Result<Self, StoreError> {
         let path = &lock.store().to_path_buf();
-        let conn = connect(path)?;
+        let conn = connect(lock.file())?;
         let requested = settings_text(config);
         let stored: Option<String> = conn
             .query_row("SELECT value FROM settings WHERE key = 'outcomes'", [], |row| row.get(0))
@@ -374,7 +387,7 @@ impl Store {
         // Only a store that exists: another program's file (or an empty
         // one) is refused rather than made into a store.
         StoreReader::open(path)?;
-        let conn = connect(path)?;
+        let conn = connect(lock.file())?;
         Self::spawn(path, conn, lock)
     }
 

@@ -1,7 +1,9 @@
 //! Read-only access to a store, for reports and the API read model.
 //!
 //! Rows stamped outside the accepted range are left out or read as 1970
-//! ([`super::range`]).
+//! ([`super::range`]). A row of a strategy that cannot be read is named
+//! with its fix ([`super::rows`]): the `*_rows` reads set it aside and read
+//! the others, so that it stops that strategy only; the others fail on it.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -19,7 +21,11 @@ use crate::versions::{AliasMove, VersionReason, VersionRecord};
 
 use super::StoreError;
 use super::range::{OutOfRange, closed_in_range, in_range, stamp_or_earliest};
+use super::rows::{BadCell, BadRow, RowKey, Rows, cell, json_cell, parsed_cell, quoted, read_rows, text_key};
 use crate::trade::Trade;
+
+/// The columns [`version_from`] reads, in its order, from `versions`.
+const VERSION_COLUMNS: &str = "strategy, n, parent, code_hash, params, state, reason, metrics, created_at";
 
 /// The columns [`signal_from`] reads, in its order, from `signals s`.
 const SIGNAL_COLUMNS: &str = "s.id, s.symbol, s.side, s.entry_ts, s.entry_price, s.take_profit, s.stop_loss, \
@@ -46,14 +52,20 @@ impl StoreReader {
         if let Some(error) = super::no_store_file(path) {
             return Err(error);
         }
+        // A reader under a second name would not see the writer's
+        // write-ahead log: it could miss the newest commits, or read pages a
+        // checkpoint is moving. Refused as a writer is.
+        super::lock::one_name(path)?;
+        // The folder that matters is the file's, when `path` is a symlink.
+        let file = super::lock::resolve(path);
         // A store in a read-only folder (read-only media, a mounted
         // backup) cannot get the `-shm` file WAL readers need: it is read
         // as immutable instead, unless a write-ahead log holds commits the
         // store file lacks (then reading it as immutable would miss them).
         let (conn, version) = match connect_read_only(path, false) {
             Ok(opened) => opened,
-            Err(source) if cannot_open(&source) && super::read_only_folder(path) => {
-                let wal = wal_file(path);
+            Err(source) if cannot_open(&source) && super::read_only_folder(&file) => {
+                let wal = wal_file(&file);
                 if wal.metadata().is_ok_and(|m| m.len() > 0) {
                     return Err(StoreError::ReadOnly {
                         path: path.to_path_buf(),
@@ -219,18 +231,19 @@ impl StoreReader {
         Ok(count.unsigned_abs())
     }
 
-    /// Every version of `strategy`, oldest first.
+    /// Every version of `strategy`, oldest first; an error names the
+    /// first that cannot be read.
     pub fn versions(&self, strategy: &str) -> Result<Vec<VersionRecord>, StoreError> {
-        let mut statement = self.conn.prepare(
-            "SELECT strategy, n, parent, code_hash, params, state, reason, metrics, created_at
-             FROM versions WHERE strategy = ?1 ORDER BY n",
-        )?;
-        let rows = statement.query_map([strategy], |row| Ok(version_from(row)))?;
-        let mut versions = Vec::new();
-        for row in rows {
-            versions.push(row??);
-        }
-        Ok(versions)
+        self.versions_rows(strategy)?.all()
+    }
+
+    /// Every version of `strategy` that can be read, oldest first, and
+    /// those that cannot.
+    pub fn versions_rows(&self, strategy: &str) -> Result<Rows<VersionRecord>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare(&format!("SELECT {VERSION_COLUMNS} FROM versions WHERE strategy = ?1 ORDER BY n"))?;
+        read_rows(&self.path, "versions", &mut statement, [strategy], version_key, version_from)
     }
 
     /// A page of the versions of `strategy`, oldest first: at most `limit`
@@ -241,32 +254,28 @@ impl StoreReader {
         after: u32,
         limit: u32,
     ) -> Result<Vec<VersionRecord>, StoreError> {
-        let mut statement = self.conn.prepare(
-            "SELECT strategy, n, parent, code_hash, params, state, reason, metrics, created_at
-             FROM versions WHERE strategy = ?1 AND n > ?2 ORDER BY n LIMIT ?3",
-        )?;
-        let rows =
-            statement.query_map(rusqlite::params![strategy, after, limit], |row| Ok(version_from(row)))?;
-        let mut versions = Vec::new();
-        for row in rows {
-            versions.push(row??);
-        }
-        Ok(versions)
+        let mut statement = self.conn.prepare(&format!(
+            "SELECT {VERSION_COLUMNS} FROM versions WHERE strategy = ?1 AND n > ?2 ORDER BY n LIMIT ?3"
+        ))?;
+        let params = rusqlite::params![strategy, after, limit];
+        read_rows(&self.path, "versions", &mut statement, params, version_key, version_from)?.all()
     }
 
-    /// The newest version of every strategy, by name.
+    /// The newest version of every strategy, by name; an error names the
+    /// first that cannot be read.
     pub fn latest_versions(&self) -> Result<Vec<VersionRecord>, StoreError> {
-        let mut statement = self.conn.prepare(
-            "SELECT strategy, n, parent, code_hash, params, state, reason, metrics, created_at
+        self.latest_versions_rows()?.all()
+    }
+
+    /// The newest version of every strategy that can be read, by name, and
+    /// those that cannot.
+    pub fn latest_versions_rows(&self) -> Result<Rows<VersionRecord>, StoreError> {
+        let mut statement = self.conn.prepare(&format!(
+            "SELECT {VERSION_COLUMNS}
              FROM versions v WHERE n = (SELECT MAX(n) FROM versions WHERE strategy = v.strategy)
-             ORDER BY strategy",
-        )?;
-        let rows = statement.query_map([], |row| Ok(version_from(row)))?;
-        let mut versions = Vec::new();
-        for row in rows {
-            versions.push(row??);
-        }
-        Ok(versions)
+             ORDER BY strategy"
+        ))?;
+        read_rows(&self.path, "versions", &mut statement, [], version_key, version_from)
     }
 
     /// How many versions each strategy has.
@@ -311,31 +320,43 @@ impl StoreReader {
 
     /// Where an alias points: (strategy, version).
     pub fn alias(&self, alias: &str) -> Result<Option<(String, u32)>, StoreError> {
-        optional(self.conn.query_row(
-            "SELECT strategy, version FROM aliases WHERE alias = ?1",
-            [alias],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        ))
+        let mut statement = self.conn.prepare("SELECT strategy, version FROM aliases WHERE alias = ?1")?;
+        let key = |row: &Row<'_>| RowKey {
+            key: format!("alias = {}", quoted(alias)),
+            strategy: row.get(0).ok(),
+            version: None,
+        };
+        let read = |row: &Row<'_>| Ok((cell(row, 0)?, cell(row, 1)?));
+        let rows = read_rows(&self.path, "aliases", &mut statement, [alias], key, read)?;
+        Ok(rows.all()?.into_iter().next())
     }
 
-    /// Every move of an alias, oldest first.
+    /// Every move of an alias, oldest first; an error names the first that
+    /// cannot be read.
     pub fn alias_history(&self, alias: &str) -> Result<Vec<AliasMove>, StoreError> {
+        self.alias_history_rows(alias)?.all()
+    }
+
+    /// Every move of an alias that can be read, oldest first, and those
+    /// that cannot.
+    pub fn alias_history_rows(&self, alias: &str) -> Result<Rows<AliasMove>, StoreError> {
         let mut statement = self.conn.prepare(
-            "SELECT alias, strategy, version, reason, evidence, moved_at FROM alias_history
+            "SELECT alias, strategy, version, reason, evidence, moved_at, id FROM alias_history
              WHERE alias = ?1 ORDER BY id",
         )?;
-        let rows = statement.query_map([alias], |row| {
-            let evidence: String = row.get(4)?;
+        let key = |row: &Row<'_>| id_key(row, 6, Some(1));
+        let read = |row: &Row<'_>| {
+            let evidence: String = cell(row, 4)?;
             Ok(AliasMove {
-                alias: row.get(0)?,
-                strategy: StrategyId::new(row.get::<_, String>(1)?),
-                version: VersionId(row.get(2)?),
-                reason: row.get(3)?,
+                alias: cell(row, 0)?,
+                strategy: StrategyId::new(cell::<String>(row, 1)?),
+                version: VersionId(cell(row, 2)?),
+                reason: cell(row, 3)?,
                 evidence: serde_json::from_str(&evidence).unwrap_or(serde_json::Value::Null),
-                moved_at: stamp_or_earliest(row.get(5)?),
+                moved_at: stamp_or_earliest(cell(row, 5)?),
             })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        };
+        read_rows(&self.path, "alias_history", &mut statement, [alias], key, read)
     }
 
     /// The engine's clock when the stored run last checkpointed (a replay
@@ -421,36 +442,31 @@ impl StoreReader {
         strategy: &str,
         version: VersionId,
     ) -> Result<Option<(serde_json::Value, i64)>, StoreError> {
-        let row = optional(self.conn.query_row(
-            &format!(
-                "SELECT state, outcomes_through FROM snapshots
-                 WHERE kind = 'state' AND strategy = ?1 AND version = ?2 AND {}
-                 ORDER BY id DESC LIMIT 1",
-                in_range("at")
-            ),
-            rusqlite::params![strategy, version.0],
-            |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)),
+        let mut statement = self.conn.prepare(&format!(
+            "SELECT state, outcomes_through, id, strategy FROM snapshots
+             WHERE kind = 'state' AND strategy = ?1 AND version = ?2 AND {}
+             ORDER BY id DESC LIMIT 1",
+            in_range("at")
         ))?;
-        row.map(|(state, through)| {
-            serde_json::from_str(&state)
-                .map(|state| (state, through))
-                .map_err(|e| corrupt(format!("snapshots: {e}")))
-        })
-        .transpose()
+        let key = |row: &Row<'_>| id_key(row, 2, Some(3));
+        let read = |row: &Row<'_>| Ok((json_cell(row, 0)?, cell(row, 1)?));
+        let params = rusqlite::params![strategy, version.0];
+        Ok(read_rows(&self.path, "snapshots", &mut statement, params, key, read)?.all()?.into_iter().next())
     }
 
     /// The state the last weekly run left for `strategy`, if any.
     pub fn anchor(&self, strategy: &str) -> Result<Option<serde_json::Value>, StoreError> {
-        let row = optional(self.conn.query_row(
-            &format!(
-                "SELECT state FROM snapshots WHERE kind = 'anchor' AND strategy = ?1 AND {} ORDER BY id DESC LIMIT 1",
-                in_range("at")
-            ),
-            [strategy],
-            |row| row.get::<_, String>(0),
+        let mut statement = self.conn.prepare(&format!(
+            "SELECT state, id, strategy FROM snapshots WHERE kind = 'anchor' AND strategy = ?1 AND {}
+             ORDER BY id DESC LIMIT 1",
+            in_range("at")
         ))?;
-        row.map(|state| serde_json::from_str(&state).map_err(|e| corrupt(format!("snapshots: {e}"))))
-            .transpose()
+        let key = |row: &Row<'_>| id_key(row, 1, Some(2));
+        let read = |row: &Row<'_>| json_cell(row, 0);
+        Ok(read_rows(&self.path, "snapshots", &mut statement, [strategy], key, read)?
+            .all()?
+            .into_iter()
+            .next())
     }
 
     /// Closed signals whose outcome was committed after outcome row `after`,
@@ -489,115 +505,104 @@ impl StoreReader {
              ORDER BY id DESC LIMIT ?2",
             in_range("scheduled_at")
         ))?;
-        let rows =
-            statement.query_map(rusqlite::params![job.map(JobKind::as_str), limit, before], |row| {
-                Ok((
-                    row.get::<_, i64>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, i64>(2)?,
-                    row.get::<_, Option<String>>(3)?,
-                    row.get::<_, String>(4)?,
-                ))
-            })?;
-        let mut runs = Vec::new();
-        for row in rows {
-            let (id, job, at, strategy, figures) = row?;
-            runs.push((
-                id,
-                JobRun {
-                    job: job.parse().map_err(corrupt)?,
-                    scheduled_at: Timestamp(at),
-                    strategy: strategy.map(StrategyId::new),
-                    figures: serde_json::from_str(&figures).map_err(|e| corrupt(format!("job_runs: {e}")))?,
-                },
-            ));
-        }
-        Ok(runs)
+        let params = rusqlite::params![job.map(JobKind::as_str), limit, before];
+        let read = |row: &Row<'_>| Ok((cell(row, 0)?, job_run_from(row, 1)?));
+        read_rows(&self.path, "job_runs", &mut statement, params, |row| id_key(row, 0, Some(3)), read)?.all()
     }
 
     /// Every run of `job`, oldest first.
     pub fn job_runs(&self, job: JobKind) -> Result<Vec<JobRun>, StoreError> {
         let mut statement = self.conn.prepare(&format!(
-            "SELECT scheduled_at, strategy, figures FROM job_runs WHERE job = ?1 AND {}
+            "SELECT id, job, scheduled_at, strategy, figures FROM job_runs WHERE job = ?1 AND {}
              ORDER BY scheduled_at, id",
             in_range("scheduled_at")
         ))?;
-        let rows = statement.query_map([job.as_str()], |row| {
-            Ok((row.get::<_, i64>(0)?, row.get::<_, Option<String>>(1)?, row.get::<_, String>(2)?))
-        })?;
-        let mut runs = Vec::new();
-        for row in rows {
-            let (at, strategy, figures) = row?;
-            runs.push(JobRun {
-                job,
-                scheduled_at: Timestamp(at),
-                strategy: strategy.map(StrategyId::new),
-                figures: serde_json::from_str(&figures).map_err(|e| corrupt(format!("job_runs: {e}")))?,
-            });
-        }
-        Ok(runs)
+        let read = |row: &Row<'_>| job_run_from(row, 1);
+        read_rows(
+            &self.path,
+            "job_runs",
+            &mut statement,
+            [job.as_str()],
+            |row| id_key(row, 0, Some(3)),
+            read,
+        )?
+        .all()
     }
 
-    /// Every decision, grouped by signal: signal id -> (strategy, verdict).
+    /// Every decision, grouped by signal: signal id -> (strategy, verdict);
+    /// an error names the first that cannot be read.
     pub fn all_decisions(&self) -> Result<DecisionsBySignal, StoreError> {
+        let (by_signal, bad) = self.all_decisions_rows()?;
+        Rows { read: vec![by_signal], bad }.all().map(|mut all| all.remove(0))
+    }
+
+    /// Every decision that can be read, grouped by signal, and those that
+    /// cannot.
+    pub fn all_decisions_rows(&self) -> Result<(DecisionsBySignal, Vec<BadRow>), StoreError> {
         let mut statement =
             self.conn.prepare("SELECT signal_id, strategy, take, score, size FROM decisions")?;
-        let rows = statement.query_map([], |row| {
-            let take: Option<bool> = row.get(2)?;
-            let verdict = match take {
+        let key = |row: &Row<'_>| {
+            let (signal, strategy) = (row.get::<_, String>(0).ok(), row.get::<_, String>(1).ok());
+            let key = match (&strategy, &signal) {
+                (Some(name), Some(signal)) => {
+                    format!("strategy = {} AND signal_id = {}", quoted(name), quoted(signal))
+                }
+                _ => "typeof(strategy) <> 'text' OR typeof(signal_id) <> 'text'".to_owned(),
+            };
+            RowKey { key, strategy, version: None }
+        };
+        let read = |row: &Row<'_>| {
+            let verdict = match cell::<Option<bool>>(row, 2)? {
                 Some(take) => Some(Verdict {
                     take,
-                    score: row.get::<_, Option<f64>>(3)?.unwrap_or(0.0),
-                    size: row.get::<_, Option<f64>>(4)?.unwrap_or(1.0),
+                    score: cell::<Option<f64>>(row, 3)?.unwrap_or(0.0),
+                    size: cell::<Option<f64>>(row, 4)?.unwrap_or(1.0),
                 }),
                 None => None,
             };
-            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, verdict))
-        })?;
-        let mut by_signal: HashMap<String, Vec<(String, Option<Verdict>)>> = HashMap::new();
-        for row in rows {
-            let (signal, strategy, verdict) = row?;
+            Ok((cell::<String>(row, 0)?, cell::<String>(row, 1)?, verdict))
+        };
+        let Rows { read, bad } = read_rows(&self.path, "decisions", &mut statement, [], key, read)?;
+        let mut by_signal: DecisionsBySignal = HashMap::new();
+        for (signal, strategy, verdict) in read {
             by_signal.entry(signal).or_default().push((strategy, verdict));
         }
-        Ok(by_signal)
+        Ok((by_signal, bad))
     }
 
-    /// The saved promotion tests: (champion, [(challenger, test)]).
-    pub fn tests(&self) -> Result<Option<SavedTests>, StoreError> {
+    /// The saved promotion tests that can be read: (champion,
+    /// [(challenger, test)]), and the tests that cannot.
+    pub fn tests(&self) -> Result<(Option<SavedTests>, Vec<BadRow>), StoreError> {
         let mut statement = self.conn.prepare(&format!(
             "SELECT strategy, champion, test FROM experiment WHERE {} ORDER BY strategy",
             in_range("updated_at")
         ))?;
-        let rows = statement.query_map([], |row| {
-            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?))
-        })?;
-        let mut champion = None;
-        let mut tests = Vec::new();
-        for row in rows {
-            let (strategy, of, test) = row?;
-            let test: PairedTest =
-                serde_json::from_str(&test).map_err(|e| corrupt(format!("experiment: {e}")))?;
-            champion = Some(of);
-            tests.push((strategy, test));
-        }
-        Ok(champion.map(|champion| (champion, tests)))
+        let key = |row: &Row<'_>| text_key(row, "strategy", 0, true);
+        let read = |row: &Row<'_>| {
+            Ok((cell::<String>(row, 0)?, cell::<String>(row, 1)?, json_cell::<PairedTest>(row, 2)?))
+        };
+        let Rows { read, bad } = read_rows(&self.path, "experiment", &mut statement, [], key, read)?;
+        let champion = read.last().map(|(_, champion, _)| champion.clone());
+        let tests = read.into_iter().map(|(strategy, _, test)| (strategy, test)).collect();
+        Ok((champion.map(|champion| (champion, tests)), bad))
     }
 
-    /// The probations saved last, each with the outcomes rowid it was saved at.
+    /// The probations saved last, each with the outcomes rowid it was
+    /// saved at; an error names the first that cannot be read.
     pub fn probations(&self) -> Result<Vec<(crate::engine::SavedProbation, i64)>, StoreError> {
+        self.probations_rows()?.all()
+    }
+
+    /// The probations saved last that can be read, each with the outcomes
+    /// rowid it was saved at, and those that cannot.
+    pub fn probations_rows(&self) -> Result<Rows<(crate::engine::SavedProbation, i64)>, StoreError> {
         let mut statement = self.conn.prepare(&format!(
-            "SELECT probation, outcomes_through FROM probations WHERE {} ORDER BY strategy",
+            "SELECT strategy, probation, outcomes_through FROM probations WHERE {} ORDER BY strategy",
             in_range("saved_at")
         ))?;
-        let rows = statement.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)))?;
-        let mut saved = Vec::new();
-        for row in rows {
-            let (probation, through) = row?;
-            let probation =
-                serde_json::from_str(&probation).map_err(|e| corrupt(format!("probations: {e}")))?;
-            saved.push((probation, through));
-        }
-        Ok(saved)
+        let key = |row: &Row<'_>| text_key(row, "strategy", 0, true);
+        let read = |row: &Row<'_>| Ok((json_cell(row, 1)?, cell(row, 2)?));
+        read_rows(&self.path, "probations", &mut statement, [], key, read)
     }
 
     /// The signal ids among `ids` the store already holds.
@@ -679,24 +684,51 @@ fn optional<T>(result: rusqlite::Result<T>) -> Result<Option<T>, StoreError> {
     }
 }
 
-/// Reads a version row (strategy, n, parent, code_hash, params, state, reason, metrics, created_at).
-fn version_from(row: &Row<'_>) -> Result<VersionRecord, StoreError> {
-    let json = |i: usize| -> Result<serde_json::Value, StoreError> {
-        let text: String = row.get(i)?;
-        serde_json::from_str(&text).map_err(|e| corrupt(format!("versions column {i}: {e}")))
-    };
-    let reason: String = row.get(6)?;
+/// Reads a version row ([`VERSION_COLUMNS`]).
+fn version_from(row: &Row<'_>) -> Result<VersionRecord, BadCell> {
     Ok(VersionRecord {
-        strategy: StrategyId::new(row.get::<_, String>(0)?),
-        version: VersionId(row.get(1)?),
-        parent: row.get::<_, Option<u32>>(2)?.map(VersionId),
-        code_hash: row.get(3)?,
+        strategy: StrategyId::new(cell::<String>(row, 0)?),
+        version: VersionId(cell(row, 1)?),
+        parent: cell::<Option<u32>>(row, 2)?.map(VersionId),
+        code_hash: cell(row, 3)?,
         code: None,
-        params: json(4)?,
-        state: json(5)?,
-        reason: reason.parse().map_err(corrupt)?,
-        metrics: json(7)?,
-        created_at: stamp_or_earliest(row.get(8)?),
+        params: json_cell(row, 4)?,
+        state: json_cell(row, 5)?,
+        reason: parsed_cell(row, 6)?,
+        metrics: json_cell(row, 7)?,
+        created_at: stamp_or_earliest(cell(row, 8)?),
+    })
+}
+
+/// How a version row ([`VERSION_COLUMNS`]) is named.
+fn version_key(row: &Row<'_>) -> RowKey {
+    let strategy = row.get::<_, String>(0).ok();
+    let version = row.get::<_, u32>(1).ok().map(VersionId);
+    let key = match (&strategy, version) {
+        (Some(name), Some(n)) => format!("strategy = {} AND n = {}", quoted(name), n.0),
+        (Some(name), None) => format!("strategy = {} AND typeof(n) <> 'integer'", quoted(name)),
+        (None, _) => "typeof(strategy) <> 'text'".to_owned(),
+    };
+    RowKey { key, strategy, version }
+}
+
+/// How a row with an integer `id` (column `id`) is named; the strategy is
+/// read from column `strategy`, if given.
+fn id_key(row: &Row<'_>, id: usize, strategy: Option<usize>) -> RowKey {
+    let key = match row.get::<_, i64>(id) {
+        Ok(id) => format!("id = {id}"),
+        Err(_) => "typeof(id) <> 'integer'".to_owned(),
+    };
+    RowKey { key, strategy: strategy.and_then(|i| row.get(i).ok()), version: None }
+}
+
+/// Reads a job run from columns `first..` (job, scheduled_at, strategy, figures).
+fn job_run_from(row: &Row<'_>, first: usize) -> Result<JobRun, BadCell> {
+    Ok(JobRun {
+        job: parsed_cell(row, first)?,
+        scheduled_at: Timestamp(cell(row, first + 1)?),
+        strategy: cell::<Option<String>>(row, first + 2)?.map(StrategyId::new),
+        figures: json_cell(row, first + 3)?,
     })
 }
 

@@ -466,11 +466,115 @@ fn every_read_returns_the_rows_written_in_its_order() {
 
     assert_eq!(reader.anchor("a").unwrap(), Some(serde_json::json!({"w": 1})));
     assert_eq!(reader.anchor("b").unwrap(), None);
-    let (champion, tests) = reader.tests().unwrap().unwrap();
+    let (champion, tests) = reader.tests().unwrap().0.unwrap();
     assert_eq!(champion, "a");
     assert_eq!(tests.len(), 1);
     assert_eq!(
         (tests[0].0.as_str(), serde_json::to_value(&tests[0].1).unwrap()),
         ("b", serde_json::to_value(&test).unwrap())
+    );
+}
+
+/// JSON nested `depth` levels deep: deeper than JSON reading allows (128)
+/// when `depth` is 200, as a state an older siglearn accepted could be.
+fn nested(depth: usize) -> String {
+    format!("{}1{}", r#"{"d":"#.repeat(depth), "}".repeat(depth))
+}
+
+#[test]
+fn a_row_of_one_strategy_that_cannot_be_read_is_named_with_its_fix_and_the_others_read() {
+    use crate::experiment::sequential::{PairedTest, SequentialConfig};
+    use crate::versions::{AliasMove, VersionReason, VersionRecord};
+    use siglearn_plugin_api::{StrategyId, VersionId};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    let store = Store::open(&path, &MonitorConfig::default()).unwrap();
+    let version = |name: &str, n| {
+        Command::InsertVersion(VersionRecord::bare(name, n, VersionReason::Load, Timestamp(0)))
+    };
+    let snapshot = |name: &str| Command::SaveSnapshot {
+        strategy: StrategyId::new(name),
+        version: VersionId(1),
+        state: serde_json::json!({"w": 1}),
+        at: Timestamp(1_000),
+        anchor: false,
+    };
+    let test = PairedTest::new(SequentialConfig::default());
+    store
+        .commit(vec![
+            version("a", 1),
+            version("a", 2),
+            version("b", 1),
+            version("c", 1),
+            snapshot("b"),
+            snapshot("c"),
+            Command::SaveTests {
+                champion: StrategyId::new("a"),
+                tests: vec![(StrategyId::new("b"), test.clone()), (StrategyId::new("c"), test.clone())],
+                at: Timestamp(2_000),
+            },
+            Command::MoveAlias(AliasMove {
+                alias: "champion".into(),
+                strategy: StrategyId::new("a"),
+                version: VersionId(2),
+                reason: "config".into(),
+                evidence: serde_json::Value::Null,
+                moved_at: Timestamp(0),
+            }),
+        ])
+        .unwrap();
+    store.close().unwrap();
+    // Damage by hand: a's live state nested too deep, b's checkpoint and
+    // promotion test not JSON, the champion's version not a number.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute("UPDATE versions SET state = ?1 WHERE strategy = 'a' AND n = 2", [nested(200)]).unwrap();
+    conn.execute("UPDATE snapshots SET state = '{not json' WHERE strategy = 'b'", []).unwrap();
+    conn.execute("UPDATE experiment SET test = '{not json' WHERE strategy = 'b'", []).unwrap();
+    conn.execute("UPDATE aliases SET version = 'two'", []).unwrap();
+    drop(conn);
+
+    let reader = StoreReader::open(&path).unwrap();
+    // Across strategies: the others read, the bad row is set aside, named.
+    let live = reader.latest_versions_rows().unwrap();
+    let names: Vec<(&str, u32)> = live.read.iter().map(|v| (v.strategy.as_str(), v.version.0)).collect();
+    assert_eq!(names, [("b", 1), ("c", 1)]);
+    assert_eq!(live.bad.len(), 1);
+    let bad = &live.bad[0];
+    assert_eq!(
+        (bad.table, bad.key.as_str(), bad.strategy.as_deref(), bad.version, bad.column.as_str()),
+        ("versions", "strategy = 'a' AND n = 2", Some("a"), Some(VersionId(2)), "state")
+    );
+    assert!(bad.reason.contains("recursion limit"), "{}", bad.reason);
+    // One strategy's versions: the older one reads; a read of all of them
+    // fails naming the row and the fix.
+    let a = reader.versions_rows("a").unwrap();
+    assert_eq!(a.read.iter().map(|v| v.version.0).collect::<Vec<_>>(), [1]);
+    let message = reader.versions("a").unwrap_err().to_string();
+    for part in
+        ["versions row strategy = 'a' AND n = 2", "column state", "siglearn rollback --db", "do not delete"]
+    {
+        assert!(message.contains(part), "{part:?} in {message}");
+    }
+    assert_eq!(reader.versions("b").unwrap().len(), 1);
+    // b's checkpoint: an error naming the row and the statement that deletes it; c's reads.
+    let message = reader.snapshot("b", VersionId(1)).unwrap_err().to_string();
+    let delete = format!("sqlite3 {} \"DELETE FROM snapshots WHERE id = 1\"", path.display());
+    assert!(message.contains("column state") && message.contains(&delete), "{message}");
+    assert_eq!(reader.snapshot("c", VersionId(1)).unwrap(), Some((serde_json::json!({"w": 1}), 0)));
+    // The promotion tests: c's reads, b's is set aside.
+    let (tests, bad) = reader.tests().unwrap();
+    let (champion, tests) = tests.unwrap();
+    assert_eq!((champion.as_str(), tests.len(), tests[0].0.as_str()), ("a", 1, "c"));
+    assert_eq!(bad.len(), 1);
+    assert_eq!(
+        (bad[0].table, bad[0].key.as_str(), bad[0].strategy.as_deref()),
+        ("experiment", "strategy = 'b'", Some("b"))
+    );
+    // The champion alias: named, with how to name the champion again.
+    let message = reader.alias("champion").unwrap_err().to_string();
+    assert!(
+        message.contains("aliases row alias = 'champion'") && message.contains("siglearn promote"),
+        "{message}"
     );
 }

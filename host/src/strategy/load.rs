@@ -26,7 +26,10 @@
 //! state or code no longer loads) is left out and reported in
 //! [`Lineup::failed`]; the others run. So does a [`Clash`] of the daemon's
 //! folders (two files that would be one strategy): it stops only its
-//! strategy ([`start_lineup`]).
+//! strategy ([`start_lineup`]). So does a live version whose row cannot be
+//! read (a rollback to a version that reads brings it back); an older
+//! version that cannot be read costs a warning only. A champion alias that
+//! cannot be read leaves no champion until one is named again.
 
 use std::path::{Path, PathBuf};
 
@@ -178,14 +181,27 @@ fn resume_with_clashes(
             Err(error) => failed.push(error),
         }
     }
-    let stored = store.alias(CHAMPION).map_err(|e| vec![store_failure(&config_name(config), e)])?;
+    let stored = match store.alias(CHAMPION) {
+        Ok(stored) => Ok(stored),
+        Err(StoreError::BadRow(bad)) => {
+            let owner = bad.strategy.clone().unwrap_or_else(|| config_name(config));
+            Err(store_failure(&owner, StoreError::BadRow(bad)))
+        }
+        Err(error) => return Err(vec![store_failure(&config_name(config), error)]),
+    };
     let position = |name: &str| members.iter().position(|m| m.strategy.name().as_str() == name);
     let is_failed = |name: &str| failed.iter().any(|f: &StrategyError| f.strategy.as_str() == name);
     let (champion, alias) = match stored {
-        Some((name, _)) if position(&name).is_some() => (position(&name), None),
+        // Which strategy the user made champion cannot be read: none is,
+        // rather than the configured one over the user's choice.
+        Err(problem) => {
+            problems.push(problem);
+            (None, None)
+        }
+        Ok(Some((name, _))) if position(&name).is_some() => (position(&name), None),
         // The champion could not be restored: no champion until it is (the
         // alias stays where it is rather than moving behind the user's back).
-        Some((name, _)) if is_failed(&name) => (None, None),
+        Ok(Some((name, _))) if is_failed(&name) => (None, None),
         _ => {
             let name = config
                 .experiment
@@ -279,7 +295,7 @@ pub fn start_lineup(
 /// the file that holds it, or else the stored code. A new one is an error.
 fn resume_clash(clash: &Clash, limits: Limits, store: &StoreReader) -> Result<Resumed, StrategyError> {
     let name = StrategyId::new(clash.name.as_str());
-    let history = store.versions(&clash.name).map_err(|e| store_failure(&clash.name, e))?;
+    let history = stored_versions(store, &clash.name)?;
     let Some(live) = history.last() else {
         return Err(clash.error(&clash.files[0], "it is a new strategy and does not run until then"));
     };
@@ -328,6 +344,22 @@ fn config_name(config: &Config) -> String {
     config.strategies.first().map_or_else(|| "config".to_owned(), |s| s.name.clone())
 }
 
+/// The versions of `name` a resume works from, oldest first: every one
+/// that can be read. Its live (newest) version must be one (else it does
+/// not run until a rollback to a version that reads); an older one that
+/// cannot be read is named in a warning, since no running strategy needs it.
+fn stored_versions(store: &StoreReader, name: &str) -> Result<Vec<VersionRecord>, StrategyError> {
+    let rows = store.versions_rows(name).map_err(|e| store_failure(name, e))?;
+    let newest_read = rows.read.last().map(|v| v.version);
+    for bad in rows.bad {
+        if bad.version.is_none_or(|n| Some(n) > newest_read) {
+            return Err(store_failure(name, StoreError::BadRow(Box::new(bad))));
+        }
+        tracing::warn!(strategy = name, error = %bad, "an older version cannot be read; the live one runs");
+    }
+    Ok(rows.read)
+}
+
 fn store_failure(name: &str, error: StoreError) -> StrategyError {
     StrategyError::new(
         StrategyId::new(name),
@@ -347,7 +379,7 @@ pub fn resume_strategy(
     now: Timestamp,
 ) -> Result<Resumed, StrategyError> {
     let name = StrategyId::new(spec.name.as_str());
-    let history = store.versions(&spec.name).map_err(|e| store_failure(&spec.name, e))?;
+    let history = stored_versions(store, &spec.name)?;
     let Some(live) = history.last() else {
         let (member, record) = fresh(spec, limits, now)?;
         return Ok(Resumed { member, record: Some(record), problem: None, deploy: None });
