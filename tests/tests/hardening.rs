@@ -715,3 +715,138 @@ fn a_write_naming_a_second_host_is_refused() {
     assert_eq!(status, 200, "an absolute form naming this daemon is taken: {answer}");
     assert_eq!(daemon.stop().code(), Some(0));
 }
+
+/// No id or name a user supplies may hold a control character or a
+/// bidirectional override (a terminal acts on them, a newline forges a log
+/// line): over HTTP every such field is refused, naming it and the byte.
+#[test]
+fn a_control_character_in_any_posted_id_or_name_is_refused_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    scripts(dir.path(), &["baseline"]);
+    let daemon = Daemon::start(dir.path(), &[]);
+    let batch = format!(
+        "[{}, {}, {}, {}, {}, {}, {}]",
+        signal("ok", "BTC", T0, ""),
+        signal(r"inj\n2026-11-30T00:00:00.000000Z  INFO siglearn::daemon: FORGED", "BTC", T0, ""),
+        signal("s2", r"EVIL\u001b[2J", T0, ""),
+        signal("s3", "BTC", T0, r#","pattern":"pat\u001b]0;pwned\u0007\rOVERWRITE""#),
+        signal("s4", "BTC", T0, r#","regime":"trend\u202edne""#),
+        signal("s5", "BTC", T0, r#","heads":{"rsi\r":0.5}"#),
+        signal("s6", "BTC", T0, r#","indicators":{"\u009b2J":1}"#),
+    );
+    let answer = daemon.post("/api/signals", &batch);
+    assert_eq!(answer.status, 422, "{}", answer.body);
+    let details = answer.json()["details"].as_array().unwrap().clone();
+    let found: Vec<(u64, &str)> =
+        details.iter().map(|d| (d["index"].as_u64().unwrap(), d["field"].as_str().unwrap())).collect();
+    assert_eq!(
+        found,
+        [(1, "signal_id"), (2, "symbol"), (3, "pattern"), (4, "regime"), (5, "heads"), (6, "indicators")]
+    );
+    let rule = "ids and names may not hold control characters or bidirectional overrides";
+    assert_eq!(
+        details[1]["reason"],
+        format!("symbol contains a control character (U+001B) at byte 4; {rule}"),
+        "{}",
+        answer.body
+    );
+    assert_eq!(
+        details[0]["reason"],
+        format!("signal_id contains a control character (U+000A) at byte 3; {rule}")
+    );
+    assert_eq!(
+        details[3]["reason"],
+        format!("regime contains a control character (U+202E) at byte 5; {rule}")
+    );
+    assert_eq!(daemon.get("/api/signals").json()["count"], 0, "none of the batch was taken");
+    // Prices: the symbol of a bar and of a tick.
+    let prices = format!(
+        r#"[{}, {{"symbol":"a\u2066b","ts":"{T0}","price":1}}]"#,
+        bar(r"EVIL\u001b[2J", T0, 100.0, 101.0, 99.0)
+    );
+    let answer = daemon.post("/api/prices", &prices);
+    assert_eq!(answer.status, 422, "{}", answer.body);
+    let details = answer.json()["details"].as_array().unwrap().clone();
+    let found: Vec<(u64, &str)> =
+        details.iter().map(|d| (d["index"].as_u64().unwrap(), d["field"].as_str().unwrap())).collect();
+    assert_eq!(found, [(0, "symbol"), (1, "symbol")]);
+    assert_eq!(
+        details[1]["reason"],
+        format!("symbol contains a control character (U+2066) at byte 1; {rule}")
+    );
+    assert_eq!(metric(&daemon, "siglearn_prices_total"), 0);
+    assert_eq!(daemon.stop().code(), Some(0));
+}
+
+/// Whether `bytes` hold a character a terminal acts on or that reorders text.
+fn holds_control(bytes: &[u8]) -> bool {
+    String::from_utf8_lossy(bytes)
+        .chars()
+        .any(|c| (c.is_control() && c != '\n') || ('\u{202a}'..='\u{202e}').contains(&c) || c == '\u{2066}')
+}
+
+const CANDLES: &str = "symbol,ts,open,high,low,close,volume\n\
+    BTC,2024-01-01T00:00:00Z,100,101,99,100,1\n\
+    BTC,2024-01-01T00:01:00Z,100,112,99,111,1\n";
+const SIGNAL_COLUMNS: &str =
+    "signal_id,symbol,side,entry_ts,entry_price,take_profit,stop_loss,max_hold_minutes";
+
+/// The CSV files refuse what the HTTP API refuses, each row naming its
+/// line and field, and the errors quote no such character raw.
+#[test]
+fn a_control_character_in_any_id_or_name_of_a_file_is_refused_naming_line_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let rule = "ids and names may not hold control characters or bidirectional overrides";
+    std::fs::write(dir.path().join("candles.csv"), CANDLES).unwrap();
+    let signals = format!(
+        "{SIGNAL_COLUMNS},pattern,regime\n\
+         ok,BTC,long,{T0},100,110,95,,,\n\
+         \"a\nb\",BTC,long,{T0},100,110,95,,,\n\
+         c,EVIL\u{1b}[2J,long,{T0},100,110,95,,,\n\
+         d,BTC,long,{T0},100,110,95,,pat\u{7},\n\
+         e,BTC,long,{T0},100,110,95,,,trend\u{202e}dne\n"
+    );
+    std::fs::write(dir.path().join("signals.csv"), signals).unwrap();
+    let names =
+        format!("{SIGNAL_COLUMNS},head.h\u{1b}[31m,ind.\u{202e}i\nok,BTC,long,{T0},100,110,95,,0.5,1\n");
+    std::fs::write(dir.path().join("names.csv"), names).unwrap();
+    let candles = format!("{CANDLES}EVIL\u{1b}[2J,2024-01-01T00:00:00Z,100,101,99,100,1\n");
+    std::fs::write(dir.path().join("bad_candles.csv"), candles).unwrap();
+    let cases: [(&str, &str, &[&str]); 3] = [
+        (
+            "candles.csv",
+            "signals.csv",
+            &[
+                "signals.csv:3: signal_id: signal_id contains a control character (U+000A) at byte 1;",
+                "signals.csv:5: symbol: symbol contains a control character (U+001B) at byte 4;",
+                "signals.csv:6: pattern: pattern contains a control character (U+0007) at byte 3;",
+                "signals.csv:7: regime: regime contains a control character (U+202E) at byte 5;",
+            ],
+        ),
+        (
+            "candles.csv",
+            "names.csv",
+            &[
+                "names.csv:2: heads: heads has a name (\"h\\u{1b}[31m\") that contains a control character (U+001B) \
+                 at byte 1;",
+                "names.csv:2: indicators: indicators has a name (\"\\u{202e}i\") that contains a control character \
+                 (U+202E) at byte 0;",
+            ],
+        ),
+        (
+            "bad_candles.csv",
+            "signals.csv",
+            &["bad_candles.csv:4: symbol: symbol contains a control character (U+001B) at byte 4;"],
+        ),
+    ];
+    for (candles, signals, expected) in cases {
+        let output = siglearn(dir.path(), &["replay", "--candles", candles, "--signals", signals]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{signals}: {stderr}");
+        for line in expected {
+            assert!(stderr.contains(line), "{line}\nnot in:\n{stderr}");
+        }
+        assert!(stderr.contains(rule), "{stderr}");
+        assert!(!holds_control(&output.stderr) && !holds_control(&output.stdout), "{stderr:?}");
+    }
+}
