@@ -850,3 +850,37 @@ fn a_control_character_in_any_id_or_name_of_a_file_is_refused_naming_line_and_fi
         assert!(!holds_control(&output.stderr) && !holds_control(&output.stdout), "{stderr:?}");
     }
 }
+
+/// A store an older version wrote may hold names with control characters:
+/// `report` shows them escaped (`\u{1b}`) and sends none to the terminal.
+#[test]
+fn report_escapes_the_control_characters_of_names_an_older_version_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("candles.csv"), CANDLES).unwrap();
+    let signals = format!("{SIGNAL_COLUMNS},head.h\nok,BTC,long,{T0},100,110,95,,1\n");
+    std::fs::write(dir.path().join("signals.csv"), signals).unwrap();
+    let output = siglearn(
+        dir.path(),
+        &["replay", "--candles", "candles.csv", "--signals", "signals.csv", "--db", "s.db"],
+    );
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let store = rusqlite::Connection::open(dir.path().join("s.db")).unwrap();
+    // What an older version took: ESC, BEL, CR, a newline (inside the
+    // JSON of heads, escaped there as \n) and a bidi override.
+    store
+        .execute_batch(
+            r#"UPDATE signals SET symbol = 'EVIL' || char(27) || '[2J',
+                   pattern = 'pat' || char(27) || ']0;pwned' || char(7) || char(13) || 'OVER',
+                   regime = 'up' || char(8238) || 'nwod',
+                   heads = '{"h\n": 1.0}'"#,
+        )
+        .unwrap();
+    drop(store);
+    let output = siglearn(dir.path(), &["report", "--db", "s.db"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(!holds_control(&output.stdout), "{stdout:?}");
+    for shown in [r"EVIL\u{1b}[2J", r"pat\u{1b}]0;pwned\u{7}\u{d}OVER", r"up\u{202e}nwod", r"  h\u{a} "] {
+        assert!(stdout.contains(shown), "{shown} not in:\n{stdout}");
+    }
+}
