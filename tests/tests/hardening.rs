@@ -884,3 +884,56 @@ fn report_escapes_the_control_characters_of_names_an_older_version_stored() {
         assert!(stdout.contains(shown), "{shown} not in:\n{stdout}");
     }
 }
+
+/// The bars a daemon took, and each symbol's last price time, are in the
+/// store with the batch that took them: after a restart (SIGTERM or kill
+/// -9) a bar sent again is still a no-op, a changed one still 409, and a
+/// price before the symbol's last one still 422.
+#[test]
+fn bars_and_last_price_times_taken_hold_their_rules_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    scripts(dir.path(), &["baseline"]);
+    const T2: &str = "2024-01-01T00:02:00Z";
+    let batch = format!("[{}, {}]", bar("BTC", T0, 100.0, 101.0, 99.0), bar("BTC", T1, 100.0, 101.0, 99.0));
+    let tick = |ts: &str| format!(r#"{{"symbol":"ETH","ts":"{ts}","price":10}}"#);
+    let daemon = Daemon::start(dir.path(), &[]);
+    for body in [batch.clone(), tick(T1)] {
+        let answer = daemon.post("/api/prices", &body);
+        assert_eq!(answer.status, 200, "{}", answer.body);
+    }
+    assert_eq!(daemon.stop().code(), Some(0));
+
+    let daemon = Daemon::start(dir.path(), &[]);
+    let retry = daemon.post("/api/prices", &batch);
+    assert_eq!((retry.status, retry.json()["accepted"].as_u64()), (200, Some(2)), "{}", retry.body);
+    assert_eq!(metric(&daemon, "siglearn_prices_total"), 0, "a retry after the restart is not applied again");
+    for changed in [bar("BTC", T1, 100.0, 102.0, 99.0), bar("BTC", T0, 100.0, 101.0, 98.0)] {
+        let refused = daemon.post("/api/prices", &changed);
+        assert_eq!(refused.status, 409, "{changed}: {}", refused.body);
+        let reason = refused.json()["details"][0]["reason"].as_str().unwrap().to_owned();
+        assert!(reason.contains("already has a bar") && reason.contains("unchanged"), "{reason}");
+    }
+    let late = daemon.post("/api/prices", &bar("BTC", "2023-12-31T23:59:00Z", 100.0, 101.0, 99.0));
+    assert_eq!(late.status, 422, "{}", late.body);
+    let reason = late.json()["details"][0]["reason"].as_str().unwrap().to_owned();
+    assert!(
+        reason.contains("2023-12-31T23:59:00Z") && reason.contains(&format!("last price at {T1}")),
+        "{reason}"
+    );
+    let early_tick = daemon.post("/api/prices", &tick(T0));
+    assert_eq!(early_tick.status, 422, "a tick's time is remembered too: {}", early_tick.body);
+    assert_eq!(metric(&daemon, "siglearn_prices_total"), 0);
+    let next = daemon.post("/api/prices", &bar("BTC", T2, 100.0, 101.0, 99.0));
+    assert_eq!(next.status, 200, "{}", next.body);
+    daemon.crash();
+
+    let daemon = Daemon::start(dir.path(), &[]);
+    let changed = daemon.post("/api/prices", &bar("BTC", T2, 100.0, 105.0, 99.0));
+    assert_eq!(changed.status, 409, "taken just before a kill -9: {}", changed.body);
+    let late = daemon.post("/api/prices", &bar("BTC", T1, 100.0, 101.0, 99.0));
+    assert_eq!(late.status, 200, "T1 is still remembered: its retry is a no-op: {}", late.body);
+    let between = daemon.post("/api/prices", &format!(r#"{{"symbol":"BTC","ts":"{T1}","price":100}}"#));
+    assert_eq!(between.status, 422, "a tick before T2: {}", between.body);
+    assert_eq!(metric(&daemon, "siglearn_prices_total"), 0);
+    assert_eq!(daemon.stop().code(), Some(0));
+}
