@@ -17,10 +17,12 @@ mod time;
 mod values;
 
 pub use decision::Decision;
-pub use ids::{SignalId, StrategyId, Symbol, VersionId};
+pub use ids::{ForbiddenChar, SignalId, StrategyId, Symbol, VersionId, printable};
 pub use outcome::{Outcome, OutcomeKind, ParseOutcomeKindError};
 pub use price::{Bar, Price, PriceError, PriceUpdate, Tick};
-pub use signal::{MAX_ID_BYTES, MAX_NAME_BYTES, MAX_VALUES, ParseSideError, Side, Signal, SignalError};
+pub use signal::{
+    MAX_ID_BYTES, MAX_NAME_BYTES, MAX_VALUES, ParseSideError, Side, Signal, SignalError, check_name,
+};
 pub use time::{MILLIS_PER_DAY, MILLIS_PER_MINUTE, Timestamp};
 pub use values::{Names, Values};
 

@@ -5,7 +5,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{SignalId, Symbol, Timestamp, Values};
+use crate::ids::printable;
+use crate::{ForbiddenChar, SignalId, Symbol, Timestamp, Values};
 
 /// The direction of a signal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -105,18 +106,18 @@ impl Signal {
     /// without end.
     pub fn problems(&self) -> Vec<SignalError> {
         let mut problems = Vec::new();
-        let mut text = |field: &'static str, value: &str, max: usize| {
+        let required =
+            [("signal_id", self.id.as_str(), MAX_ID_BYTES), ("symbol", self.symbol.as_str(), MAX_NAME_BYTES)];
+        for (field, value, max) in required {
             if value.chars().all(char::is_whitespace) {
                 problems.push(SignalError::Empty { field });
-            } else if value.len() > max {
-                problems.push(SignalError::TooLong { field, bytes: value.len(), max });
+            } else if let Err(error) = check_name(field, value, max) {
+                problems.push(error);
             }
-        };
-        text("signal_id", self.id.as_str(), MAX_ID_BYTES);
-        text("symbol", self.symbol.as_str(), MAX_NAME_BYTES);
+        }
         for (field, value) in [("pattern", &self.pattern), ("regime", &self.regime)] {
-            if let Some(value) = value.as_deref().filter(|v| v.len() > MAX_NAME_BYTES) {
-                problems.push(SignalError::TooLong { field, bytes: value.len(), max: MAX_NAME_BYTES });
+            if let Some(Err(error)) = value.as_deref().map(|value| check_name(field, value, MAX_NAME_BYTES)) {
+                problems.push(error);
             }
         }
         let entry_ok = check_price("entry_price", self.entry_price).map_err(|e| problems.push(e)).is_ok();
@@ -157,6 +158,10 @@ impl Signal {
             if let Some((name, _)) = values.iter().find(|(name, _)| name.len() > MAX_NAME_BYTES) {
                 problems.push(SignalError::NameTooLong { field, name: name.to_owned(), max: MAX_NAME_BYTES });
             }
+            let forbidden = values.iter().find_map(|(name, _)| Some((name, ForbiddenChar::find(name)?)));
+            if let Some((name, found)) = forbidden {
+                problems.push(SignalError::NameControlCharacter { field, name: short(name), found });
+            }
         }
         for (head, vote) in &self.heads {
             if !(-1.0..=1.0).contains(&vote) {
@@ -179,13 +184,28 @@ pub const MAX_NAME_BYTES: usize = 64;
 /// The most heads, and the most indicators, of one signal.
 pub const MAX_VALUES: usize = 256;
 
-/// A name as an error message quotes it: cut to [`MAX_NAME_BYTES`].
+/// Checks an id or a name a user supplies (`field` says which): at most
+/// `max` bytes, and no control character or bidirectional override (see
+/// [`ForbiddenChar`]). Every edge that takes a name (signals and prices,
+/// CSV and JSON) checks it here; whether it may be empty is the caller's.
+pub fn check_name(field: &'static str, value: &str, max: usize) -> Result<(), SignalError> {
+    if value.len() > max {
+        return Err(SignalError::TooLong { field, bytes: value.len(), max });
+    }
+    match ForbiddenChar::find(value) {
+        Some(found) => Err(SignalError::ControlCharacter { field, found }),
+        None => Ok(()),
+    }
+}
+
+/// A name as an error message or a field quotes it: cut to
+/// [`MAX_NAME_BYTES`], any character a name may not hold escaped.
 fn short(name: &str) -> String {
     let mut end = name.len().min(MAX_NAME_BYTES);
     while !name.is_char_boundary(end) {
         end -= 1;
     }
-    name[..end].to_owned()
+    printable(&name[..end]).into_owned()
 }
 
 fn check_price(field: &'static str, value: f64) -> Result<(), SignalError> {
@@ -228,6 +248,11 @@ pub enum SignalError {
     TooMany { field: &'static str, count: usize, max: usize },
     #[error("{field} has a name of {} bytes ({:?}...); names are at most {max} bytes", name.len(), short(name))]
     NameTooLong { field: &'static str, name: String, max: usize },
+    #[error("{field} {found}")]
+    ControlCharacter { field: &'static str, found: ForbiddenChar },
+    /// `name` is quoted as [`short`] has it: escaped and cut.
+    #[error("{field} has a name (\"{name}\") that {found}")]
+    NameControlCharacter { field: &'static str, name: String, found: ForbiddenChar },
 }
 
 impl SignalError {
@@ -240,7 +265,9 @@ impl SignalError {
             | SignalError::WrongSide { field, .. }
             | SignalError::TooLong { field, .. }
             | SignalError::TooMany { field, .. }
-            | SignalError::NameTooLong { field, .. } => (*field).to_owned(),
+            | SignalError::NameTooLong { field, .. }
+            | SignalError::ControlCharacter { field, .. }
+            | SignalError::NameControlCharacter { field, .. } => (*field).to_owned(),
             SignalError::MaxHoldNotPositive { .. } | SignalError::NoExit => "max_hold_minutes".to_owned(),
             SignalError::ConfidenceOutOfRange { .. } => "confidence".to_owned(),
             SignalError::VoteOutOfRange { head, .. } => format!("head.{head}"),
@@ -348,5 +375,38 @@ mod tests {
         assert_eq!("LONG".parse::<Side>(), Ok(Side::Long));
         assert_eq!("sell".parse::<Side>(), Ok(Side::Short));
         assert!("up".parse::<Side>().is_err());
+    }
+
+    #[test]
+    fn a_control_character_in_any_id_or_name_is_refused_naming_its_field_and_byte() {
+        let mut signal = long();
+        signal.id = SignalId::new("s1\n2026-11-30T00:00:00Z INFO forged");
+        signal.symbol = Symbol::new("EVIL\u{1b}[2J");
+        signal.pattern = Some("pat\u{1b}]0;pwned\u{7}".to_owned());
+        signal.regime = Some("trend\u{202e}dne".to_owned());
+        signal.heads.insert("rsi\r", 0.5);
+        signal.indicators.insert("\u{9b}2J", 1.0);
+        let problems = signal.problems();
+        let fields: Vec<String> = problems.iter().map(SignalError::field).collect();
+        assert_eq!(fields, ["signal_id", "symbol", "pattern", "regime", "heads", "indicators"]);
+        let reasons: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        let rule = "ids and names may not hold control characters or bidirectional overrides";
+        assert_eq!(reasons[0], format!("signal_id contains a control character (U+000A) at byte 2; {rule}"));
+        assert_eq!(reasons[1], format!("symbol contains a control character (U+001B) at byte 4; {rule}"));
+        assert_eq!(reasons[3], format!("regime contains a control character (U+202E) at byte 5; {rule}"));
+        assert_eq!(
+            reasons[4],
+            format!(
+                "heads has a name (\"rsi\\u{{d}}\") that contains a control character (U+000D) at byte 3; {rule}"
+            )
+        );
+        assert!(
+            reasons.iter().all(|r| !r.contains(['\u{1b}', '\n', '\r', '\u{9b}', '\u{202e}'])),
+            "{reasons:?}"
+        );
+        // Other text, non-ASCII included, is a name.
+        let fine =
+            Signal { symbol: Symbol::new("ÉTH-€"), pattern: Some("double top".to_owned()), ..long() };
+        assert_eq!(fine.validate(), Ok(()));
     }
 }

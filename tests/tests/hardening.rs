@@ -715,3 +715,225 @@ fn a_write_naming_a_second_host_is_refused() {
     assert_eq!(status, 200, "an absolute form naming this daemon is taken: {answer}");
     assert_eq!(daemon.stop().code(), Some(0));
 }
+
+/// No id or name a user supplies may hold a control character or a
+/// bidirectional override (a terminal acts on them, a newline forges a log
+/// line): over HTTP every such field is refused, naming it and the byte.
+#[test]
+fn a_control_character_in_any_posted_id_or_name_is_refused_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    scripts(dir.path(), &["baseline"]);
+    let daemon = Daemon::start(dir.path(), &[]);
+    let batch = format!(
+        "[{}, {}, {}, {}, {}, {}, {}]",
+        signal("ok", "BTC", T0, ""),
+        signal(r"inj\n2026-11-30T00:00:00.000000Z  INFO siglearn::daemon: FORGED", "BTC", T0, ""),
+        signal("s2", r"EVIL\u001b[2J", T0, ""),
+        signal("s3", "BTC", T0, r#","pattern":"pat\u001b]0;pwned\u0007\rOVERWRITE""#),
+        signal("s4", "BTC", T0, r#","regime":"trend\u202edne""#),
+        signal("s5", "BTC", T0, r#","heads":{"rsi\r":0.5}"#),
+        signal("s6", "BTC", T0, r#","indicators":{"\u009b2J":1}"#),
+    );
+    let answer = daemon.post("/api/signals", &batch);
+    assert_eq!(answer.status, 422, "{}", answer.body);
+    let details = answer.json()["details"].as_array().unwrap().clone();
+    let found: Vec<(u64, &str)> =
+        details.iter().map(|d| (d["index"].as_u64().unwrap(), d["field"].as_str().unwrap())).collect();
+    assert_eq!(
+        found,
+        [(1, "signal_id"), (2, "symbol"), (3, "pattern"), (4, "regime"), (5, "heads"), (6, "indicators")]
+    );
+    let rule = "ids and names may not hold control characters or bidirectional overrides";
+    assert_eq!(
+        details[1]["reason"],
+        format!("symbol contains a control character (U+001B) at byte 4; {rule}"),
+        "{}",
+        answer.body
+    );
+    assert_eq!(
+        details[0]["reason"],
+        format!("signal_id contains a control character (U+000A) at byte 3; {rule}")
+    );
+    assert_eq!(
+        details[3]["reason"],
+        format!("regime contains a control character (U+202E) at byte 5; {rule}")
+    );
+    assert_eq!(daemon.get("/api/signals").json()["count"], 0, "none of the batch was taken");
+    // Prices: the symbol of a bar and of a tick.
+    let prices = format!(
+        r#"[{}, {{"symbol":"a\u2066b","ts":"{T0}","price":1}}]"#,
+        bar(r"EVIL\u001b[2J", T0, 100.0, 101.0, 99.0)
+    );
+    let answer = daemon.post("/api/prices", &prices);
+    assert_eq!(answer.status, 422, "{}", answer.body);
+    let details = answer.json()["details"].as_array().unwrap().clone();
+    let found: Vec<(u64, &str)> =
+        details.iter().map(|d| (d["index"].as_u64().unwrap(), d["field"].as_str().unwrap())).collect();
+    assert_eq!(found, [(0, "symbol"), (1, "symbol")]);
+    assert_eq!(
+        details[1]["reason"],
+        format!("symbol contains a control character (U+2066) at byte 1; {rule}")
+    );
+    assert_eq!(metric(&daemon, "siglearn_prices_total"), 0);
+    assert_eq!(daemon.stop().code(), Some(0));
+}
+
+/// Whether `bytes` hold a character a terminal acts on or that reorders text.
+fn holds_control(bytes: &[u8]) -> bool {
+    String::from_utf8_lossy(bytes)
+        .chars()
+        .any(|c| (c.is_control() && c != '\n') || ('\u{202a}'..='\u{202e}').contains(&c) || c == '\u{2066}')
+}
+
+const CANDLES: &str = "symbol,ts,open,high,low,close,volume\n\
+    BTC,2024-01-01T00:00:00Z,100,101,99,100,1\n\
+    BTC,2024-01-01T00:01:00Z,100,112,99,111,1\n";
+const SIGNAL_COLUMNS: &str =
+    "signal_id,symbol,side,entry_ts,entry_price,take_profit,stop_loss,max_hold_minutes";
+
+/// The CSV files refuse what the HTTP API refuses, each row naming its
+/// line and field, and the errors quote no such character raw.
+#[test]
+fn a_control_character_in_any_id_or_name_of_a_file_is_refused_naming_line_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let rule = "ids and names may not hold control characters or bidirectional overrides";
+    std::fs::write(dir.path().join("candles.csv"), CANDLES).unwrap();
+    let signals = format!(
+        "{SIGNAL_COLUMNS},pattern,regime\n\
+         ok,BTC,long,{T0},100,110,95,,,\n\
+         \"a\nb\",BTC,long,{T0},100,110,95,,,\n\
+         c,EVIL\u{1b}[2J,long,{T0},100,110,95,,,\n\
+         d,BTC,long,{T0},100,110,95,,pat\u{7},\n\
+         e,BTC,long,{T0},100,110,95,,,trend\u{202e}dne\n"
+    );
+    std::fs::write(dir.path().join("signals.csv"), signals).unwrap();
+    let names =
+        format!("{SIGNAL_COLUMNS},head.h\u{1b}[31m,ind.\u{202e}i\nok,BTC,long,{T0},100,110,95,,0.5,1\n");
+    std::fs::write(dir.path().join("names.csv"), names).unwrap();
+    let candles = format!("{CANDLES}EVIL\u{1b}[2J,2024-01-01T00:00:00Z,100,101,99,100,1\n");
+    std::fs::write(dir.path().join("bad_candles.csv"), candles).unwrap();
+    let cases: [(&str, &str, &[&str]); 3] = [
+        (
+            "candles.csv",
+            "signals.csv",
+            &[
+                "signals.csv:3: signal_id: signal_id contains a control character (U+000A) at byte 1;",
+                "signals.csv:5: symbol: symbol contains a control character (U+001B) at byte 4;",
+                "signals.csv:6: pattern: pattern contains a control character (U+0007) at byte 3;",
+                "signals.csv:7: regime: regime contains a control character (U+202E) at byte 5;",
+            ],
+        ),
+        (
+            "candles.csv",
+            "names.csv",
+            &[
+                "names.csv:2: heads: heads has a name (\"h\\u{1b}[31m\") that contains a control character (U+001B) \
+                 at byte 1;",
+                "names.csv:2: indicators: indicators has a name (\"\\u{202e}i\") that contains a control character \
+                 (U+202E) at byte 0;",
+            ],
+        ),
+        (
+            "bad_candles.csv",
+            "signals.csv",
+            &["bad_candles.csv:4: symbol: symbol contains a control character (U+001B) at byte 4;"],
+        ),
+    ];
+    for (candles, signals, expected) in cases {
+        let output = siglearn(dir.path(), &["replay", "--candles", candles, "--signals", signals]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{signals}: {stderr}");
+        for line in expected {
+            assert!(stderr.contains(line), "{line}\nnot in:\n{stderr}");
+        }
+        assert!(stderr.contains(rule), "{stderr}");
+        assert!(!holds_control(&output.stderr) && !holds_control(&output.stdout), "{stderr:?}");
+    }
+}
+
+/// A store an older version wrote may hold names with control characters:
+/// `report` shows them escaped (`\u{1b}`) and sends none to the terminal.
+#[test]
+fn report_escapes_the_control_characters_of_names_an_older_version_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("candles.csv"), CANDLES).unwrap();
+    let signals = format!("{SIGNAL_COLUMNS},head.h\nok,BTC,long,{T0},100,110,95,,1\n");
+    std::fs::write(dir.path().join("signals.csv"), signals).unwrap();
+    let output = siglearn(
+        dir.path(),
+        &["replay", "--candles", "candles.csv", "--signals", "signals.csv", "--db", "s.db"],
+    );
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let store = rusqlite::Connection::open(dir.path().join("s.db")).unwrap();
+    // What an older version took: ESC, BEL, CR, a newline (inside the
+    // JSON of heads, escaped there as \n) and a bidi override.
+    store
+        .execute_batch(
+            r#"UPDATE signals SET symbol = 'EVIL' || char(27) || '[2J',
+                   pattern = 'pat' || char(27) || ']0;pwned' || char(7) || char(13) || 'OVER',
+                   regime = 'up' || char(8238) || 'nwod',
+                   heads = '{"h\n": 1.0}'"#,
+        )
+        .unwrap();
+    drop(store);
+    let output = siglearn(dir.path(), &["report", "--db", "s.db"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(!holds_control(&output.stdout), "{stdout:?}");
+    for shown in [r"EVIL\u{1b}[2J", r"pat\u{1b}]0;pwned\u{7}\u{d}OVER", r"up\u{202e}nwod", r"  h\u{a} "] {
+        assert!(stdout.contains(shown), "{shown} not in:\n{stdout}");
+    }
+}
+
+/// The bars a daemon took, and each symbol's last price time, are in the
+/// store with the batch that took them: after a restart (SIGTERM or kill
+/// -9) a bar sent again is still a no-op, a changed one still 409, and a
+/// price before the symbol's last one still 422.
+#[test]
+fn bars_and_last_price_times_taken_hold_their_rules_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    scripts(dir.path(), &["baseline"]);
+    const T2: &str = "2024-01-01T00:02:00Z";
+    let batch = format!("[{}, {}]", bar("BTC", T0, 100.0, 101.0, 99.0), bar("BTC", T1, 100.0, 101.0, 99.0));
+    let tick = |ts: &str| format!(r#"{{"symbol":"ETH","ts":"{ts}","price":10}}"#);
+    let daemon = Daemon::start(dir.path(), &[]);
+    for body in [batch.clone(), tick(T1)] {
+        let answer = daemon.post("/api/prices", &body);
+        assert_eq!(answer.status, 200, "{}", answer.body);
+    }
+    assert_eq!(daemon.stop().code(), Some(0));
+
+    let daemon = Daemon::start(dir.path(), &[]);
+    let retry = daemon.post("/api/prices", &batch);
+    assert_eq!((retry.status, retry.json()["accepted"].as_u64()), (200, Some(2)), "{}", retry.body);
+    assert_eq!(metric(&daemon, "siglearn_prices_total"), 0, "a retry after the restart is not applied again");
+    for changed in [bar("BTC", T1, 100.0, 102.0, 99.0), bar("BTC", T0, 100.0, 101.0, 98.0)] {
+        let refused = daemon.post("/api/prices", &changed);
+        assert_eq!(refused.status, 409, "{changed}: {}", refused.body);
+        let reason = refused.json()["details"][0]["reason"].as_str().unwrap().to_owned();
+        assert!(reason.contains("already has a bar") && reason.contains("unchanged"), "{reason}");
+    }
+    let late = daemon.post("/api/prices", &bar("BTC", "2023-12-31T23:59:00Z", 100.0, 101.0, 99.0));
+    assert_eq!(late.status, 422, "{}", late.body);
+    let reason = late.json()["details"][0]["reason"].as_str().unwrap().to_owned();
+    assert!(
+        reason.contains("2023-12-31T23:59:00Z") && reason.contains(&format!("last price at {T1}")),
+        "{reason}"
+    );
+    let early_tick = daemon.post("/api/prices", &tick(T0));
+    assert_eq!(early_tick.status, 422, "a tick's time is remembered too: {}", early_tick.body);
+    assert_eq!(metric(&daemon, "siglearn_prices_total"), 0);
+    let next = daemon.post("/api/prices", &bar("BTC", T2, 100.0, 101.0, 99.0));
+    assert_eq!(next.status, 200, "{}", next.body);
+    daemon.crash();
+
+    let daemon = Daemon::start(dir.path(), &[]);
+    let changed = daemon.post("/api/prices", &bar("BTC", T2, 100.0, 105.0, 99.0));
+    assert_eq!(changed.status, 409, "taken just before a kill -9: {}", changed.body);
+    let late = daemon.post("/api/prices", &bar("BTC", T1, 100.0, 101.0, 99.0));
+    assert_eq!(late.status, 200, "T1 is still remembered: its retry is a no-op: {}", late.body);
+    let between = daemon.post("/api/prices", &format!(r#"{{"symbol":"BTC","ts":"{T1}","price":100}}"#));
+    assert_eq!(between.status, 422, "a tick before T2: {}", between.body);
+    assert_eq!(metric(&daemon, "siglearn_prices_total"), 0);
+    assert_eq!(daemon.stop().code(), Some(0));
+}

@@ -4,6 +4,8 @@
 //! Undefined values print as `-`. Rates print as percentages; returns with 4
 //! decimals because a typical trade moves well under 1%; ratios with 2 or 3.
 
+use siglearn_plugin_api::printable;
+
 use super::{Report, Selection, Summary, Trials};
 
 impl Report {
@@ -148,12 +150,16 @@ fn summary_row(key: String, summary: &Summary) -> Vec<String> {
 }
 
 /// Appends a titled table: the first column left-aligned, the others right.
+/// A name a store took before such names were refused may hold a control
+/// character: it is shown escaped (`\u{1b}`), never sent to the terminal.
 fn table(out: &mut String, title: &str, header: &[&str], rows: Vec<Vec<String>>) {
     out.push_str(&format!("\n{title}\n"));
     if rows.is_empty() {
         out.push_str("  (none)\n");
         return;
     }
+    let rows: Vec<Vec<String>> =
+        rows.into_iter().map(|row| row.iter().map(|cell| printable(cell).into_owned()).collect()).collect();
     let header: Vec<String> = header.iter().map(|cell| (*cell).to_owned()).collect();
     let widths: Vec<usize> = (0..header.len())
         .map(|column| {
@@ -222,5 +228,19 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("  rsi        1   -                   -     -  -\n"), "{text}");
+    }
+
+    #[test]
+    fn a_name_holding_control_characters_is_printed_escaped() {
+        let trades = [with_signal(trade("a", Side::Long, 0, 1_000, 1.5), |signal| {
+            signal.symbol = siglearn_plugin_api::Symbol::new("EVIL\u{1b}[2J");
+            signal.pattern = Some("pat\u{1b}]0;pwned\u{7}\rOVER".to_owned());
+            signal.heads.insert("h\n", 1.0);
+        })];
+        let text = build_report(&trades, 0).render_text();
+        assert!(!text.contains(['\u{1b}', '\u{7}', '\r']), "{text:?}");
+        assert!(text.contains("\n  EVIL\\u{1b}[2J       1  100.0"), "{text}");
+        assert!(text.contains("\n  pat\\u{1b}]0;pwned\\u{7}\\u{d}OVER "), "{text}");
+        assert!(text.contains("\n  h\\u{a} "), "a newline in a name starts no line: {text}");
     }
 }

@@ -146,8 +146,12 @@ impl Core {
     /// them in the view. A failed commit rebuilds the engine from the store
     /// (see the module docs) and is answered 503.
     fn apply(&mut self, effects: Vec<Effect>) -> Result<(), Refusal> {
+        self.apply_with(effects, Vec::new())
+    }
+
+    /// As [`Self::apply`], committing `commands` in the same transaction.
+    fn apply_with(&mut self, effects: Vec<Effect>, mut commands: Vec<Command>) -> Result<(), Refusal> {
         let now = self.engine.now().unwrap_or_else(wall_now);
-        let mut commands = Vec::new();
         for effect in &effects {
             Command::of_effect(effect, now, &mut commands);
         }
@@ -359,9 +363,10 @@ impl Core {
     fn prices(&mut self, updates: Vec<PriceUpdate>) -> Result<usize, Refusal> {
         self.writable()?;
         let count = updates.len();
+        self.bars.load(&self.db).map_err(|e| Refusal::internal(e.to_string()))?;
         let engine = &self.engine;
         let fresh = self.bars.fresh(updates, |symbol| engine.last_price_ts(symbol))?;
-        let taken = RecentBars::bars_of(&fresh);
+        let taken = RecentBars::taken(&fresh);
         let applied = fresh.len();
         let mut effects = Vec::new();
         // A posted bar is taken as closed on arrival: its effects happen now.
@@ -371,8 +376,8 @@ impl Core {
                 return Err(self.fail(format!("the engine refused a price: {error}")));
             }
         }
-        self.apply(effects)?;
-        self.bars.remember(taken);
+        self.apply_with(effects, RecentBars::command(&taken).into_iter().collect())?;
+        self.bars.remember_taken(taken);
         self.view.write().unwrap_or_else(|p| p.into_inner()).counters.prices += applied as u64;
         Ok(count)
     }

@@ -147,13 +147,73 @@ impl KnownIds {
 /// a bar sent again is refused as out of time order. Prices follow the
 /// rules of the price files: a symbol's bars come in time order, one per
 /// time; ticks in time order, several may share one.
+///
+/// The store keeps the same bars and each symbol's last price time
+/// (written with the batch that took them, see [`RecentBars::command`]),
+/// and [`RecentBars::load`] reads them back before the first batch after a
+/// start, so the rules hold across a restart.
 #[derive(Debug, Default)]
 pub(crate) struct RecentBars {
     bars: HashMap<(Symbol, Timestamp), Bar>,
     order: VecDeque<(Symbol, Timestamp)>,
+    /// Each symbol's last price time taken, as the store has it.
+    last: HashMap<Symbol, Timestamp>,
+    /// Whether the store's bars were read.
+    loaded: bool,
+}
+
+/// What a batch's fresh prices add to what is remembered: its bars and
+/// each symbol's last price time.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct Taken {
+    bars: Vec<(Symbol, Bar)>,
+    last: Vec<(Symbol, Timestamp)>,
 }
 
 impl RecentBars {
+    /// Reads what the store remembers of the prices taken before this
+    /// start; once, before the first batch.
+    pub(crate) fn load(&mut self, db: &std::path::Path) -> Result<(), StoreError> {
+        if self.loaded {
+            return Ok(());
+        }
+        let stored = crate::store::recent_prices(db)?;
+        self.remember(stored.bars);
+        self.last.extend(stored.last);
+        self.loaded = true;
+        Ok(())
+    }
+
+    /// The bars and last price times of the fresh updates of a batch.
+    pub(crate) fn taken(updates: &[PriceUpdate]) -> Taken {
+        let mut last: HashMap<&Symbol, Timestamp> = HashMap::new();
+        for update in updates {
+            let ts = last.entry(&update.symbol).or_insert(update.price.ts());
+            *ts = (*ts).max(update.price.ts());
+        }
+        let last = last.into_iter().map(|(symbol, ts)| (symbol.clone(), ts)).collect();
+        Taken { bars: Self::bars_of(updates), last }
+    }
+
+    /// The store command that keeps `taken`, to commit with the batch's
+    /// effects; none when the batch took nothing (it was all retries).
+    pub(crate) fn command(taken: &Taken) -> Option<crate::store::Command> {
+        (!taken.last.is_empty()).then(|| crate::store::Command::RememberPrices {
+            bars: taken.bars.clone(),
+            last: taken.last.clone(),
+            keep: MAX_BATCH,
+        })
+    }
+
+    /// Records a batch's prices once they are committed.
+    pub(crate) fn remember_taken(&mut self, taken: Taken) {
+        for (symbol, ts) in taken.last {
+            let last = self.last.entry(symbol).or_insert(ts);
+            *last = (*last).max(ts);
+        }
+        self.remember(taken.bars);
+    }
+
     /// The updates of a batch to apply, in order, without the bars taken
     /// before; or why the batch is refused (409 when every problem is a bar
     /// taken with other values, else 422). `last` is a symbol's last price
@@ -169,7 +229,8 @@ impl RecentBars {
         let mut latest: HashMap<Symbol, Timestamp> = HashMap::new();
         for (index, update) in updates.into_iter().enumerate() {
             let (symbol, ts) = (&update.symbol, update.price.ts());
-            let before = latest.get(symbol).copied().or_else(|| last(symbol));
+            let before =
+                latest.get(symbol).copied().or_else(|| last(symbol).max(self.last.get(symbol).copied()));
             let taken = match update.price {
                 Price::Bar(_) => self.bars.get(&(symbol.clone(), ts)),
                 Price::Tick(_) => None,
@@ -341,5 +402,48 @@ mod tests {
         }
         assert_eq!(known.filters.0.len(), 2);
         assert!(known.memory() > before);
+    }
+
+    #[test]
+    fn what_a_batch_took_is_read_back_from_the_store_after_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("s.db");
+        let store = crate::store::Store::open(&db, &crate::monitor::MonitorConfig::default()).unwrap();
+        let batch = [bar("BTC", 1, 100.0), bar("BTC", 2, 100.0), tick("ETH", 3), tick("ETH", 5)];
+        let taken = RecentBars::taken(&batch);
+        let command = RecentBars::command(&taken).unwrap();
+        store.commit(vec![command]).unwrap();
+        assert!(RecentBars::command(&RecentBars::taken(&[])).is_none(), "a batch of retries writes nothing");
+        store.close().unwrap();
+        // A new process: nothing in memory until the store is read.
+        let mut recent = RecentBars::default();
+        recent.load(&db).unwrap();
+        assert_eq!(recent.fresh(vec![bar("BTC", 1, 100.0)], |_| None).unwrap(), [], "a retry");
+        assert_eq!(recent.fresh(vec![bar("BTC", 2, 101.0)], |_| None).unwrap_err().status, 409);
+        assert_eq!(
+            recent.fresh(vec![bar("BTC", 0, 100.0)], |_| None).unwrap_err().status,
+            422,
+            "before minute 2"
+        );
+        assert_eq!(recent.fresh(vec![tick("ETH", 4)], |_| None).unwrap_err().status, 422, "before minute 5");
+        assert_eq!(recent.fresh(vec![tick("ETH", 5)], |_| None).unwrap().len(), 1, "ticks may share a time");
+    }
+
+    #[test]
+    fn the_store_keeps_the_newest_bars_of_its_window_and_each_symbols_latest_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("s.db");
+        let store = crate::store::Store::open(&db, &crate::monitor::MonitorConfig::default()).unwrap();
+        let keep = |updates: &[PriceUpdate]| {
+            let Taken { bars, last } = RecentBars::taken(updates);
+            crate::store::Command::RememberPrices { bars, last, keep: 2 }
+        };
+        store.commit(vec![keep(&[bar("BTC", 1, 100.0), bar("BTC", 2, 100.0)])]).unwrap();
+        store.commit(vec![keep(&[bar("BTC", 3, 100.0), tick("BTC", 3)])]).unwrap();
+        store.close().unwrap();
+        let stored = crate::store::recent_prices(&db).unwrap();
+        let minutes: Vec<i64> = stored.bars.iter().map(|(_, bar)| bar.ts.as_millis() / 60_000).collect();
+        assert_eq!(minutes, [2, 3], "the oldest bar left the window of 2");
+        assert_eq!(stored.last, [(Symbol::new("BTC"), Timestamp(3 * 60_000))]);
     }
 }

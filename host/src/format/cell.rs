@@ -2,7 +2,7 @@
 //! its problems are quoted: what the signal and price readers share so that
 //! they read fields one by one and name every bad one.
 
-use siglearn_plugin_api::Timestamp;
+use siglearn_plugin_api::{Timestamp, printable};
 
 use super::parse_f64;
 use crate::timestamp::{parse_timestamp, timestamp_from_json};
@@ -69,7 +69,8 @@ pub(super) fn shown(value: &serde_json::Value) -> String {
     }
 }
 
-/// A name as a field of an error names it: at most 64 characters.
+/// A name as a field of an error names it: at most 64 characters, any
+/// control character escaped (see [`printable`]).
 pub(super) fn cut(name: &str) -> String {
-    name.chars().take(64).collect()
+    printable(&name.chars().take(64).collect::<String>()).into_owned()
 }

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use siglearn_plugin_api::{Bar, MAX_NAME_BYTES, Price, PriceUpdate, Symbol, Tick, Timestamp};
+use siglearn_plugin_api::{Bar, MAX_NAME_BYTES, Price, PriceUpdate, Symbol, Tick, Timestamp, check_name};
 
 use super::cell::{Cell, FieldProblem, cut, shown};
 use super::columns::{self, Columns};
@@ -335,8 +335,8 @@ pub fn price_from_json(value: &serde_json::Value) -> Result<PriceUpdate, Vec<Fie
             ""
         }
     };
-    if symbol.len() > MAX_NAME_BYTES {
-        fail("symbol", format!("symbol is {} bytes long; the most is {MAX_NAME_BYTES}", symbol.len()));
+    if let Err(error) = check_name("symbol", symbol, MAX_NAME_BYTES) {
+        fail("symbol", error.to_string());
     }
     // Which shape the item has is told by the keys it sets; a value that
     // cannot be read stands in as NaN, which the price rules refuse, and
@@ -677,6 +677,8 @@ impl Layout {
         let symbol = cell(self.symbol);
         if symbol.is_empty() {
             problems.push(("symbol", "missing value; every row needs its symbol".to_owned()));
+        } else if let Err(error) = check_name("symbol", symbol, MAX_NAME_BYTES) {
+            problems.push(("symbol", error.to_string()));
         }
         let ts = parse_timestamp(cell(self.ts)).unwrap_or_else(|error| {
             problems.push(("ts", error.to_string()));

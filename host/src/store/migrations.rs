@@ -196,6 +196,32 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ALTER TABLE outcomes ADD COLUMN known_ts INTEGER;
     ",
     ),
+    (
+        6,
+        "prices the daemon took lately",
+        "
+    -- The last bars the daemon took (as many as it keeps in memory, by
+    -- seq), so that after a restart a bar sent again is still told from a
+    -- changed one. Written with the batch that took them.
+    CREATE TABLE recent_bars (
+        seq    INTEGER PRIMARY KEY,
+        symbol TEXT NOT NULL,
+        ts     INTEGER NOT NULL,   -- the bar's open time, ms
+        open   REAL NOT NULL,
+        high   REAL NOT NULL,
+        low    REAL NOT NULL,
+        close  REAL NOT NULL,
+        volume REAL NOT NULL,
+        UNIQUE (symbol, ts)
+    );
+    -- Each symbol's last price time (bar or tick) the daemon took, so that
+    -- after a restart a price before it is still refused.
+    CREATE TABLE last_prices (
+        symbol TEXT PRIMARY KEY,
+        ts     INTEGER NOT NULL
+    );
+    ",
+    ),
 ];
 
 /// The newest schema version this build knows.

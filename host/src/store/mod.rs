@@ -15,6 +15,7 @@ mod lock;
 mod migrations;
 mod range;
 mod reader;
+mod recent;
 mod rows;
 mod writer;
 
@@ -24,11 +25,14 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use rusqlite::Connection;
-use siglearn_plugin_api::{Decision, Outcome, Signal, SignalId, StrategyId, Timestamp, VersionId};
+use siglearn_plugin_api::{
+    Bar, Decision, Outcome, Signal, SignalId, StrategyId, Symbol, Timestamp, VersionId,
+};
 
 pub use lock::{Holder, WriteLock, announce};
 pub use range::OutOfRange;
 pub use reader::{DecisionsBySignal, SavedTests, StoreReader};
+pub use recent::{RecentPrices, recent_prices};
 pub use rows::{BadRow, Rows};
 use writer::Writer;
 
@@ -85,6 +89,13 @@ pub enum Command {
     SaveProbations {
         probations: Vec<crate::engine::SavedProbation>,
         at: Timestamp,
+    },
+    /// The bars and last price times of a batch of prices the daemon took,
+    /// keeping only the newest `keep` bars (see [`recent_prices`]).
+    RememberPrices {
+        bars: Vec<(Symbol, Bar)>,
+        last: Vec<(Symbol, Timestamp)>,
+        keep: usize,
     },
     /// Commands committed in one transaction, never split: one request of
     /// the daemon is in the store whole or not at all.

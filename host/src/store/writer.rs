@@ -273,6 +273,10 @@ fn execute(
             }
             counts.2 += 1;
         }
+        Command::RememberPrices { bars, last, keep } => {
+            super::recent::write(tx, &bars, &last, keep)?;
+            counts.2 += 1;
+        }
         Command::Flush(ack) => acks.push(ack),
         // The run loop takes a resume out of the batch before committing.
         Command::Resume(ack) => acks.push(ack),
