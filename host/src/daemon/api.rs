@@ -720,17 +720,37 @@ fn trial_versions(reader: &StoreReader) -> Result<usize, Refusal> {
     Ok(Trials::versions_tried(&reader.versions_by_reason().map_err(internal)?))
 }
 
-/// Everything the learning endpoints show, from the store as it is.
+/// Everything the learning endpoints show, from the store as it is. A row
+/// of one strategy that cannot be read (a store damaged by hand, or written
+/// by an older version) is left out and logged, as the daemon's start
+/// leaves out that strategy: the others are still shown.
 fn learn_from(reader: &StoreReader, now: Timestamp) -> Result<Learned, Refusal> {
     let internal = |e: crate::store::StoreError| Refusal::internal(e.to_string());
+    let set_aside = |bad: &[crate::store::BadRow]| {
+        for row in bad {
+            tracing::warn!(%row, "left out of the learning views");
+        }
+    };
     let outcomes = reader.outcome_count().map_err(internal)?;
     let trades = reader.trades().map_err(internal)?;
-    let decisions = reader.all_decisions().map_err(internal)?;
-    let champion = reader.alias(CHAMPION).map_err(internal)?.map(|(name, _)| name);
+    let (decisions, bad) = reader.all_decisions_rows().map_err(internal)?;
+    set_aside(&bad);
+    let champion = match reader.alias(CHAMPION) {
+        Ok(champion) => champion.map(|(name, _)| name),
+        Err(crate::store::StoreError::BadRow(row)) => {
+            set_aside(std::slice::from_ref(&row));
+            None
+        }
+        Err(error) => return Err(internal(error)),
+    };
+    let live = reader.latest_versions_rows().map_err(internal)?;
+    set_aside(&live.bad);
     let mut versions = Vec::new();
-    for latest in reader.latest_versions().map_err(internal)? {
+    for latest in live.read {
         let name = latest.strategy.to_string();
-        versions.push((name.clone(), reader.versions(&name).map_err(internal)?));
+        let records = reader.versions_rows(&name).map_err(internal)?;
+        set_aside(&records.bad);
+        versions.push((name, records.read));
     }
     let tried = versions
         .iter()
@@ -825,6 +845,42 @@ async fn recommendations(State(state): State<AppState>) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_learning_views_leave_out_a_strategys_unreadable_rows_and_show_the_others() {
+        use crate::store::{Command, Store};
+        use crate::versions::{AliasMove, VersionReason, VersionRecord};
+        use siglearn_plugin_api::StrategyId;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let store = Store::open(&path, &Default::default()).unwrap();
+        let version = |name: &str, n| {
+            Command::InsertVersion(VersionRecord::bare(name, n, VersionReason::Load, Timestamp(0)))
+        };
+        store
+            .commit(vec![
+                version("a", 1),
+                version("a", 2),
+                version("b", 1),
+                Command::MoveAlias(AliasMove {
+                    alias: CHAMPION.into(),
+                    strategy: StrategyId::new("a"),
+                    version: VersionId(2),
+                    reason: "config".into(),
+                    evidence: serde_json::Value::Null,
+                    moved_at: Timestamp(0),
+                }),
+            ])
+            .unwrap();
+        store.close().unwrap();
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute("UPDATE versions SET state = '{not json' WHERE strategy = 'a' AND n = 2", []).unwrap();
+        conn.execute("UPDATE aliases SET version = 'two'", []).unwrap();
+        drop(conn);
+        let learned = learn_from(&StoreReader::open(&path).unwrap(), Timestamp(86_400_000)).unwrap();
+        let shown = serde_json::to_string(&learned.improvements).unwrap();
+        assert!(shown.contains("\"b\""), "{shown}");
+    }
 
     #[test]
     fn only_loopback_names_are_loopback_hosts() {
