@@ -79,6 +79,23 @@ impl SynthArgs {
 pub(super) fn run(args: SynthArgs) -> anyhow::Result<()> {
     let config = args.config()?;
     let synth = synthesize(&config);
+    // Data past the range every reader takes would be refused by `replay`:
+    // refused here, before anything is written.
+    let last_bar =
+        synth.series.iter().filter_map(|s| s.prices.get(s.prices.len().checked_sub(1)?)).map(|p| p.ts());
+    let last_exit = synth.signals.iter().map(|s| s.entry_ts + s.max_hold_ms.unwrap_or(0));
+    if let Some(last) = last_bar.chain(last_exit).max().filter(|&last| last >= crate::timestamp::END) {
+        let over = last.as_millis() - crate::timestamp::END.as_millis();
+        let day = 86_400_000;
+        let latest_start = Timestamp(config.start.as_millis() - (over / day + 1) * day);
+        anyhow::bail!(
+            "the synthetic data would run to {}, past {} where siglearn stops reading times; \
+             give --start {} or earlier (or fewer signals per symbol)",
+            crate::timestamp::format_timestamp(last),
+            crate::timestamp::format_timestamp(crate::timestamp::END),
+            crate::timestamp::format_timestamp(latest_start)
+        );
+    }
     format::write_candles(&args.candles_out, &synth.series).context("writing candles")?;
     format::write_signals(&args.signals_out, &synth.signals).context("writing signals")?;
     let candles: usize = synth.series.iter().map(|s| s.prices.len()).sum();
@@ -130,6 +147,33 @@ mod tests {
     struct Command {
         #[command(flatten)]
         args: SynthArgs,
+    }
+
+    #[test]
+    fn synthetic_data_that_would_run_past_2100_is_refused_before_anything_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let (candles, signals) = (dir.path().join("c.csv"), dir.path().join("s.csv"));
+        let flags = |start: &str| {
+            Command::parse_from([
+                "synth".as_ref(),
+                "--candles-out".as_ref(),
+                candles.as_os_str(),
+                "--signals-out".as_ref(),
+                signals.as_os_str(),
+                "--start".as_ref(),
+                std::ffi::OsStr::new(start),
+            ])
+            .args
+        };
+        let error = run(flags("2099-12-31")).unwrap_err().to_string();
+        assert!(error.contains("past 2100-01-01") && error.contains("give --start"), "{error}");
+        assert!(!candles.exists() && !signals.exists());
+        // The start it suggests is taken, and what it writes reads back.
+        let suggested = error.split("give --start ").nth(1).unwrap().split(' ').next().unwrap().to_owned();
+        run(flags(&suggested)).unwrap();
+        let (series, _) = format::read_prices(&[candles.clone()], &[], ReadOptions::default()).unwrap();
+        assert!(!series.is_empty());
+        format::read_signals(&signals, ReadOptions::default()).unwrap();
     }
 
     #[test]
