@@ -171,7 +171,8 @@ mod tests {
         // The start it suggests is taken, and what it writes reads back.
         let suggested = error.split("give --start ").nth(1).unwrap().split(' ').next().unwrap().to_owned();
         run(flags(&suggested)).unwrap();
-        let (series, _) = format::read_prices(&[candles.clone()], &[], ReadOptions::default()).unwrap();
+        let (series, _) =
+            format::read_prices(std::slice::from_ref(&candles), &[], ReadOptions::default()).unwrap();
         assert!(!series.is_empty());
         format::read_signals(&signals, ReadOptions::default()).unwrap();
     }
