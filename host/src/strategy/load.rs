@@ -616,4 +616,53 @@ mod tests {
         assert_eq!(lineup.champion, None);
         assert!(lineup.alias.is_none());
     }
+
+    #[test]
+    fn new_code_over_a_live_version_whose_code_is_not_stored_is_the_next_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config(dir.path(), &[("a", "fn decide(signal) { true }")]);
+        let db = dir.path().join("s.db");
+        let store = Store::open(&db, &MonitorConfig::default()).unwrap();
+        // A store from before code was stored: version 1 without its source.
+        for mut version in load_lineup(&config, Timestamp(0)).unwrap().versions {
+            version.code = None;
+            store.send(Command::InsertVersion(version)).unwrap();
+        }
+        store.close().unwrap();
+        std::fs::write(&config.strategies[0].path, "fn decide(signal) { false }").unwrap();
+        let reader = StoreReader::open(&db).unwrap();
+        let lineup = resume_lineup(&config, &reader, Timestamp(1)).unwrap();
+        assert!(
+            lineup.failed.is_empty() && lineup.problems.is_empty(),
+            "{:?} {:?}",
+            lineup.failed,
+            lineup.problems
+        );
+        let [record] = &lineup.versions[..] else { panic!("{:?}", lineup.versions) };
+        assert_eq!((record.version, record.parent), (VersionId(2), Some(VersionId(1))));
+        assert_eq!(record.reason, VersionReason::Reload);
+        assert_eq!(lineup.members[0].version, VersionId(2));
+    }
+
+    #[test]
+    fn a_clash_the_store_knows_runs_the_file_that_holds_its_live_code() {
+        let dir = tempfile::tempdir().unwrap();
+        let (scripts, plugins) = (dir.path().join("scripts"), dir.path().join("plugins"));
+        std::fs::create_dir(&scripts).unwrap();
+        std::fs::create_dir(&plugins).unwrap();
+        let config = config(&scripts, &[("hw", "fn decide(signal) { true }")]);
+        let reader = stored(dir.path(), &config, "hw");
+        let (script, library) = (scripts.join("hw.rhai"), plugins.join("libhw.so"));
+        std::fs::write(&library, "not a library").unwrap();
+        let clash = Clash { name: "hw".into(), files: vec![library.clone(), script.clone()] };
+        let lineup = start_lineup(&Config::default(), &[clash], Some(&reader), Timestamp(1)).unwrap();
+        assert!(lineup.failed.is_empty(), "{:?}", lineup.failed);
+        let names: Vec<&str> = lineup.members.iter().map(|m| m.strategy.name().as_str()).collect();
+        assert_eq!(names, ["hw"]);
+        assert_eq!(lineup.members[0].version, VersionId(1));
+        let [problem] = &lineup.problems[..] else { panic!("{:?}", lineup.problems) };
+        let start =
+            format!("{} and {} would both be the strategy \"hw\"", script.display(), library.display());
+        assert!(problem.message.starts_with(&start), "{}", problem.message);
+    }
 }
