@@ -727,4 +727,43 @@ mod tests {
         assert!(problems.contains("longer than ten years"), "{problems}");
         assert_eq!(Config::default().daemon.future_tolerance_ms(), 5 * 60_000);
     }
+
+    #[test]
+    fn the_limits_section_is_read() {
+        let config = Config::parse("[limits]\nhot_operations = 7\nmap_size = 9\n").unwrap();
+        assert_eq!(config.limits.hot_operations, 7);
+        assert_eq!(config.limits.map_size, 9);
+        assert_eq!(config.limits.job_operations, Limits::default().job_operations);
+    }
+
+    #[test]
+    fn durations_of_exactly_ten_years_are_accepted_and_one_more_is_not() {
+        // Ten years are 3650 days: 3650 * 24 * 60 = 5_256_000 minutes and
+        // 3650 * 86_400_000 = 315_360_000_000 ms.
+        let at_most = "[daemon]\nsnapshot_minutes = 5256000\nfuture_tolerance_minutes = 5256000\n\
+                       reload_debounce_ms = 315360000000\n[experiment]\nprobation_days = 3650\n\
+                       [retrain]\ntrain_days = 3650\n";
+        let config = Config::parse(at_most).unwrap();
+        assert_eq!(config.validate(), Vec::<String>::new());
+        let one_more = "[daemon]\nsnapshot_minutes = 5256001\nfuture_tolerance_minutes = 5256001\n\
+                        reload_debounce_ms = 315360000001\n[experiment]\nprobation_days = 3651\n\
+                        [retrain]\ntrain_days = 3651\n";
+        let problems = Config::parse(one_more).unwrap().validate();
+        let expected = [
+            "daemon.snapshot_minutes is 5256001 minutes, longer than ten years; use at most 5256000",
+            "daemon.future_tolerance_minutes is 5256001 minutes, longer than ten years; use at most 5256000",
+            "daemon.reload_debounce_ms is 315360000001 ms, longer than ten years; use at most 315360000000",
+            "experiment.probation_days is 3651 days, longer than ten years; use at most 3650",
+            "retrain.train_days is 3651 days, longer than ten years; use at most 3650",
+        ];
+        assert_eq!(problems, expected);
+    }
+
+    #[test]
+    fn a_plugin_entry_without_a_name_has_only_that_problem() {
+        // The placeholder script the entry is read with gives way to its
+        // plugin; the only problem is the missing name.
+        let problems = Config::parse("[[strategies]]\nplugin = \"libx.so\"\n").unwrap_err();
+        assert_eq!(problems, ["strategies[0].name is missing; give every strategy a name"]);
+    }
 }

@@ -621,4 +621,112 @@ mod tests {
         assert!(error.contains("no strategy to run") && error.contains("allow_no_strategies"), "{error}");
         assert!(!dir.path().join("s.db").exists(), "refused before anything was written");
     }
+
+    #[test]
+    fn problems_are_counted_and_a_reason_is_cut_past_300_bytes() {
+        let mut problems = Problems::default();
+        assert!(problems.is_empty());
+        assert_eq!(problems.len(), 0);
+        problems.push(0, "a", "x");
+        problems.push(0, "b", "y");
+        problems.push(3, "c", "z");
+        assert!(!problems.is_empty());
+        assert_eq!(problems.len(), 3);
+        let refusal = Refusal::invalid("invalid", problems);
+        assert_eq!((refusal.status, refusal.error.as_str()), (422, "invalid"));
+        assert_eq!(refusal.counts, Some(Counts { bad_items: 2, problems: 3, left_out_items: 0 }));
+        assert_eq!(refusal.details.len(), 3);
+        let conflict = Refusal::conflict("taken");
+        assert_eq!((conflict.status, conflict.error.as_str(), conflict.counts), (409, "taken", None));
+        // 300 bytes stay whole; one more is cut back to 300, at a character's edge.
+        assert_eq!(clip("x".repeat(300)), "x".repeat(300));
+        assert_eq!(clip("x".repeat(301)), format!("{}... (cut)", "x".repeat(300)));
+        assert_eq!(clip(format!("x{}", "é".repeat(150))), format!("x{}... (cut)", "é".repeat(149)));
+    }
+
+    /// A scripts folder with `scripts` and a plugins folder with `plugins`
+    /// (empty files) in `dir`, and a config using them, listening where
+    /// nothing can (a port already taken, kept by the returned listener).
+    fn folders(dir: &Path, scripts: &[&str], plugins: &[&str]) -> (Config, std::net::TcpListener) {
+        let mut config = Config::default();
+        let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        config.daemon.listen = busy.local_addr().unwrap().to_string();
+        config.daemon.db = dir.join("s.db");
+        config.daemon.scripts = dir.join("scripts");
+        config.daemon.plugins = dir.join("plugins");
+        std::fs::create_dir(&config.daemon.scripts).unwrap();
+        std::fs::create_dir(&config.daemon.plugins).unwrap();
+        for name in scripts {
+            std::fs::write(config.daemon.scripts.join(name), "fn decide(signal) { true }").unwrap();
+        }
+        for name in plugins {
+            std::fs::write(config.daemon.plugins.join(name), "").unwrap();
+        }
+        (config, busy)
+    }
+
+    #[test]
+    fn without_configured_strategies_the_folders_give_them_by_name_with_clashes_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut config, _busy) =
+            folders(dir.path(), &["zeta.rhai", "baseline.rhai", "hw.rhai"], &["libhw.so", "libfast.so"]);
+        let (scripts, plugins) = (config.daemon.scripts.clone(), config.daemon.plugins.clone());
+        let (adopt, clashes) = strategies(&mut config).unwrap();
+        assert!(adopt, "new files of the folders are adopted");
+        assert_eq!(
+            clashes,
+            [Clash { name: "hw".into(), files: vec![plugins.join("libhw.so"), scripts.join("hw.rhai")] }]
+        );
+        let found: Vec<(&str, &Path)> =
+            config.strategies.iter().map(|s| (s.name.as_str(), s.path.as_path())).collect();
+        let expected = [
+            ("baseline", scripts.join("baseline.rhai")),
+            ("fast", plugins.join("libfast.so")),
+            ("zeta", scripts.join("zeta.rhai")),
+        ];
+        assert_eq!(found, expected.iter().map(|(n, p)| (*n, p.as_path())).collect::<Vec<_>>());
+        assert_eq!(config.experiment.champion.as_deref(), Some("baseline"));
+        // Configured strategies are the lineup: the folders are not read.
+        let before = config.clone();
+        assert_eq!(strategies(&mut config).unwrap(), (false, Vec::new()));
+        assert_eq!(config, before);
+    }
+
+    #[test]
+    fn a_start_shows_every_strategy_and_checkpoints_as_often_as_configured() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut config, _busy) = folders(dir.path(), &["a.rhai", "hw.rhai"], &["libhw.so"]);
+        config.daemon.snapshot_minutes = 7;
+        let given = config.clone();
+        let (adopt, clashes) = strategies(&mut config).unwrap();
+        let db = config.daemon.db.clone();
+        let (core, view) = start_engine(&config, &clashes, given, &db, adopt).unwrap();
+        assert_eq!(core.checkpoint_every, Duration::from_secs(7 * 60));
+        let view = view.read().unwrap();
+        assert_eq!(view.strategies.keys().collect::<Vec<_>>(), ["a", "hw"]);
+        let a = &view.strategies["a"];
+        let script = config.daemon.scripts.join("a.rhai").display().to_string();
+        assert_eq!((a.version, a.champion, a.running, &a.script, a.errors), (1, true, true, &script, 0));
+        // hw.rhai beside libhw.so: a new strategy that does not run, with no file of its own.
+        let hw = &view.strategies["hw"];
+        assert_eq!((hw.champion, hw.running, hw.script.as_str(), hw.errors), (false, false, "", 1));
+        let error = hw.last_error.as_ref().expect("why hw does not run");
+        assert!(error.message.contains("would both be the strategy \"hw\""), "{error}");
+        assert_eq!(hw.reload_error.as_ref(), Some(error));
+    }
+
+    #[test]
+    fn a_strategy_a_clash_or_leave_to_run_without_any_passes_the_empty_lineup_check() {
+        // Each start gets past the check, to the listening address, which is taken.
+        let cases: [(&[&str], &[&str], bool); 3] =
+            [(&["a.rhai"], &[], false), (&["hw.rhai"], &["libhw.so"], false), (&[], &[], true)];
+        for (scripts, plugins, allow) in cases {
+            let dir = tempfile::tempdir().unwrap();
+            let (mut config, busy) = folders(dir.path(), scripts, plugins);
+            config.daemon.allow_no_strategies = allow;
+            let error = run(config).unwrap_err().to_string();
+            let address = busy.local_addr().unwrap();
+            assert_eq!(error, format!("cannot listen on {address}"), "{scripts:?} {plugins:?} {allow}");
+        }
+    }
 }

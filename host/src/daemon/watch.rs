@@ -594,4 +594,218 @@ mod tests {
         watched.settle_layout();
         assert_eq!(watched.problems().len(), 1, "a scripts folder gone is a problem");
     }
+
+    /// The watcher thread's state for `plan`, driven by hand: what it sends
+    /// the engine arrives at the receiver.
+    fn settling(plan: Plan, debounce: Duration) -> (Settling, mpsc::Receiver<Request>, Arc<RwLock<View>>) {
+        let watched = Watched::new(plan);
+        let notify = notify::recommended_watcher(|_: notify::Result<notify::Event>| {}).unwrap();
+        let view = Arc::new(RwLock::new(View::new()));
+        let mut watcher = Watcher {
+            watcher: notify,
+            watching: BTreeSet::new(),
+            view: Arc::clone(&view),
+            reported: Vec::new(),
+        };
+        watcher.follow(&watched, true);
+        let (requests, receiver) = mpsc::channel(16);
+        let limits = Limits::default();
+        (Settling { watched, watcher, debounce, limits, requests, due: BTreeMap::new() }, receiver, view)
+    }
+
+    /// What was sent to the engine so far, one line a request.
+    fn sent(receiver: &mut mpsc::Receiver<Request>) -> Vec<String> {
+        let mut sent = Vec::new();
+        while let Ok(request) = receiver.try_recv() {
+            match request {
+                Request::Reload(Reload::Changed { name, path, compiled }) => {
+                    let loaded = if compiled.is_ok() { "loads" } else { "fails" };
+                    sent.push(format!("changed {name} {} {loaded}", path.display()));
+                }
+                Request::Reload(Reload::Removed { name }) => sent.push(format!("removed {name}")),
+                other => panic!("not a reload: {other:?}"),
+            }
+        }
+        sent
+    }
+
+    const SCRIPT: &str = "fn decide(signal) { true }";
+
+    /// A scripts folder in `dir` holding `names` (`name.rhai`, each a script).
+    fn scripts_folder(dir: &Path, names: &[&str]) -> PathBuf {
+        let scripts = dir.join("scripts");
+        std::fs::create_dir(&scripts).unwrap();
+        for name in names {
+            std::fs::write(scripts.join(format!("{name}.rhai")), SCRIPT).unwrap();
+        }
+        scripts
+    }
+
+    fn adopting(scripts: &Path) -> Plan {
+        Plan { files: vec![], adopt_scripts: Some(scripts.to_path_buf()), adopt_plugins: None }
+    }
+
+    #[test]
+    fn changed_files_are_loaded_and_sent_one_after_the_other_once_due() {
+        let dir = tempfile::tempdir().unwrap();
+        let scripts = scripts_folder(dir.path(), &["a", "b"]);
+        let (mut settling, mut receiver, _) = settling(adopting(&scripts), Duration::ZERO);
+        let (seen, changes) = std_mpsc::channel();
+        let reported = std::fs::canonicalize(&scripts).unwrap();
+        for file in ["a.rhai", "b.rhai"] {
+            seen.send(Seen::Path(reported.join(file))).unwrap();
+        }
+        seen.send(Seen::Stop).unwrap();
+        settling.run(&changes);
+        let planned = absolute(&scripts);
+        assert_eq!(
+            sent(&mut receiver),
+            [
+                format!("changed a {} loads", planned.join("a.rhai").display()),
+                format!("changed b {} loads", planned.join("b.rhai").display()),
+            ]
+        );
+        assert!(settling.due.is_empty(), "{:?}", settling.due);
+    }
+
+    #[test]
+    fn a_change_waits_out_its_quiet_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let scripts = scripts_folder(dir.path(), &["a"]);
+        // A quiet time no test run lasts: the change cannot be due before the stop.
+        let hour = Duration::from_secs(3600);
+        let (mut settling, mut receiver, _) = settling(adopting(&scripts), hour);
+        let (seen, changes) = std_mpsc::channel();
+        seen.send(Seen::Path(std::fs::canonicalize(&scripts).unwrap().join("a.rhai"))).unwrap();
+        seen.send(Seen::Stop).unwrap();
+        let before = Instant::now();
+        settling.run(&changes);
+        assert_eq!(sent(&mut receiver), Vec::<String>::new());
+        let due: Vec<(&Option<PathBuf>, &Instant)> = settling.due.iter().collect();
+        assert_eq!(due.len(), 1, "{due:?}");
+        assert_eq!(due[0].0, &Some(absolute(&scripts).join("a.rhai")));
+        assert!(*due[0].1 >= before + hour, "due after the quiet time");
+    }
+
+    #[test]
+    fn a_folder_that_moved_has_every_file_read_again_after_the_quiet_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let scripts = scripts_folder(dir.path(), &["a", "b"]);
+        let hour = Duration::from_secs(3600);
+        let (mut settling, mut receiver, _) = settling(adopting(&scripts), hour);
+        let before = Instant::now();
+        settling.moved();
+        let planned = absolute(&scripts);
+        let due: Vec<Option<PathBuf>> = settling.due.keys().cloned().collect();
+        assert_eq!(due, [Some(planned.join("a.rhai")), Some(planned.join("b.rhai"))]);
+        assert!(settling.due.values().all(|at| *at >= before + hour), "{:?}", settling.due);
+        assert_eq!(sent(&mut receiver), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_removed_file_stops_its_strategy_unless_a_namesake_is_left_to_be_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let scripts = scripts_folder(dir.path(), &["a", "hw"]);
+        let plugins = dir.path().join("plugins");
+        std::fs::create_dir(&plugins).unwrap();
+        std::fs::write(plugins.join("libhw.so"), "").unwrap();
+        let plan = Plan {
+            files: vec![],
+            adopt_scripts: Some(scripts.clone()),
+            adopt_plugins: Some(plugins.clone()),
+        };
+        let (mut settling, mut receiver, _) = settling(plan, Duration::ZERO);
+        let (a, hw, libhw) = (
+            absolute(&scripts).join("a.rhai"),
+            absolute(&scripts).join("hw.rhai"),
+            absolute(&plugins).join("libhw.so"),
+        );
+        assert_eq!(settling.watched.namesakes("hw", &hw), std::slice::from_ref(&libhw));
+        assert_eq!(settling.watched.namesakes("hw", &libhw), std::slice::from_ref(&hw));
+        assert_eq!(settling.watched.namesakes("a", &a), Vec::<PathBuf>::new());
+        // Both files of hw there: neither is taken.
+        assert!(settling.file(&hw));
+        assert_eq!(sent(&mut receiver), [format!("changed hw {} fails", hw.display())]);
+        std::fs::remove_file(&a).unwrap();
+        assert!(settling.file(&a));
+        assert_eq!(sent(&mut receiver), ["removed a"]);
+        // hw.rhai gone: libhw.so alone is hw now, read at once; hw is not removed.
+        std::fs::remove_file(&hw).unwrap();
+        assert!(settling.file(&hw));
+        assert_eq!(sent(&mut receiver), Vec::<String>::new());
+        assert_eq!(settling.due.keys().cloned().collect::<Vec<_>>(), [Some(libhw)]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_file_added_as_a_link_while_running_is_watched_at_its_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let scripts = scripts_folder(dir.path(), &[]);
+        let (mut settling, mut receiver, _) = settling(adopting(&scripts), Duration::ZERO);
+        let source = dir.path().join("src");
+        std::fs::create_dir(&source).unwrap();
+        std::fs::write(source.join("x.rhai"), SCRIPT).unwrap();
+        std::os::unix::fs::symlink("../src/x.rhai", scripts.join("x.rhai")).unwrap();
+        let link = absolute(&scripts).join("x.rhai");
+        assert!(settling.file(&link));
+        assert_eq!(sent(&mut receiver), [format!("changed x {} loads", link.display())]);
+        let target = std::fs::canonicalize(source.join("x.rhai")).unwrap();
+        assert_eq!(settling.watched.role(&target), Some(Role::File(link)));
+        let source = std::fs::canonicalize(&source).unwrap();
+        assert!(settling.watcher.watching.contains(&source), "{:?}", settling.watcher.watching);
+    }
+
+    #[test]
+    fn the_watcher_watches_the_layout_s_folders_and_shows_a_removed_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let scripts = scripts_folder(dir.path(), &["a"]);
+        let (mut settling, _receiver, view) = settling(adopting(&scripts), Duration::ZERO);
+        assert!(!settling.watched.layout.folders.is_empty());
+        assert_eq!(settling.watcher.watching, settling.watched.layout.folders);
+        assert_eq!(view.read().unwrap().unwatched, Vec::<String>::new());
+        std::fs::rename(&scripts, dir.path().join("old")).unwrap();
+        settling.watched.settle_layout();
+        settling.watcher.follow(&settling.watched, false);
+        assert_eq!(settling.watcher.watching, settling.watched.layout.folders);
+        let unwatched = view.read().unwrap().unwatched.clone();
+        assert_eq!(unwatched.len(), 1, "{unwatched:?}");
+        assert!(
+            unwatched[0].starts_with(&format!("{} was removed", absolute(&scripts).display())),
+            "{unwatched:?}"
+        );
+    }
+
+    #[test]
+    fn a_file_s_stamp_is_its_size_and_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.rhai");
+        std::fs::write(&path, "12345").unwrap();
+        let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+        assert_eq!(stamp(&path), Some((5, modified)));
+        assert_eq!(stamp(&dir.path().join("missing.rhai")), None);
+    }
+
+    #[test]
+    fn a_plan_with_code_is_watched_until_its_watch_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let scripts = scripts_folder(dir.path(), &["a"]);
+        let start_plan = |plan: Plan| {
+            let (requests, receiver) = mpsc::channel(16);
+            let view = Arc::new(RwLock::new(View::new()));
+            let watching = start(plan, Duration::ZERO, Limits::default(), requests, view).unwrap();
+            (watching, receiver)
+        };
+        assert!(start_plan(Plan::default()).0.is_none(), "nothing to watch");
+        let files = Plan { files: vec![("a".into(), scripts.join("a.rhai"))], ..Plan::default() };
+        let (watching, mut receiver) = start_plan(files);
+        let watching = watching.expect("a configured file alone is watched");
+        // Dropped, the watch stops its thread, which lets the engine's queue go.
+        drop(watching);
+        let (closed, done) = std_mpsc::channel();
+        std::thread::spawn(move || {
+            while receiver.blocking_recv().is_some() {}
+            let _ = closed.send(());
+        });
+        assert!(done.recv_timeout(Duration::from_secs(120)).is_ok(), "the watcher thread did not stop");
+    }
 }

@@ -1109,4 +1109,64 @@ mod tests {
             proptest::prop_assert_eq!(counts.mode(), most_common_gap(&bars));
         }
     }
+
+    #[test]
+    fn repeated_timestamps_are_no_gap() {
+        let bar =
+            |ms: i64| Bar { ts: Timestamp(ms), open: 1.0, high: 1.0, low: 1.0, close: 1.0, volume: 0.0 };
+        // Gaps 0, 0 and 60 s: the only gap is 60 s, however often a time repeats.
+        let bars = [bar(0), bar(0), bar(0), bar(60_000)];
+        assert_eq!(most_common_gap(&bars), Some(60_000));
+        assert_eq!(most_common_gap(&[bar(0), bar(0)]), None);
+        // Gaps of 1, 2 and 2 minutes: 2 minutes, the gap that occurs twice.
+        let bars = [bar(0), bar(60_000), bar(180_000), bar(300_000)];
+        assert_eq!(most_common_gap(&bars), Some(120_000));
+    }
+
+    #[test]
+    fn a_posted_bar_carries_its_time_and_an_empty_volume_cell_is_zero() {
+        let bar = serde_json::json!({"symbol": "A", "ts": "2024-05-01T10:00:00Z", "open": 1, "high": 2,
+            "low": 0.5, "close": 1.5, "volume": 3});
+        let update = price_from_json(&bar).unwrap();
+        let expected =
+            Bar { ts: Timestamp(1_714_557_600_000), open: 1.0, high: 2.0, low: 0.5, close: 1.5, volume: 3.0 };
+        assert_eq!((update.symbol.as_str(), update.price), ("A", Price::Bar(expected)));
+        let dir = tempfile::tempdir().unwrap();
+        let path = file(&dir, "c.csv", &format!("{HEADER}A,1714557600000,1,2,0.5,1.5,\n"));
+        let (series, skipped) = read_prices(&[path], &[], ReadOptions::default()).unwrap();
+        assert!(skipped.is_empty());
+        assert_eq!(series[0].prices, Prices::Bars(vec![Bar { volume: 0.0, ..expected }]));
+    }
+
+    #[test]
+    fn a_posted_price_needs_a_symbol_of_at_most_64_bytes_that_is_not_blank() {
+        let tick =
+            |symbol: &str| serde_json::json!({"symbol": symbol, "ts": "2024-05-01T10:00:00Z", "price": 1.5});
+        let missing = ("symbol".to_owned(), "missing value; every price needs its symbol".to_owned());
+        assert_eq!(price_from_json(&tick("  ")).unwrap_err(), [missing]);
+        let longest = "S".repeat(64);
+        assert_eq!(price_from_json(&tick(&longest)).unwrap().symbol.as_str(), longest);
+        assert_eq!(
+            price_from_json(&tick(&"S".repeat(65))).unwrap_err(),
+            [("symbol".to_owned(), "symbol is 65 bytes long; the most is 64".to_owned())]
+        );
+    }
+
+    #[test]
+    fn a_posted_price_is_a_tick_or_a_whole_bar_and_any_other_problem_refuses_it() {
+        let not_both = (
+            "price".to_owned(),
+            "send a tick (price) or a bar (open, high, low, close, optional volume), not both".to_owned(),
+        );
+        let both = serde_json::json!({"symbol": "A", "ts": 0, "price": 1, "open": 1, "high": 1, "low": 1,
+            "close": 1});
+        assert_eq!(price_from_json(&both).unwrap_err(), std::slice::from_ref(&not_both));
+        let half_bar = serde_json::json!({"symbol": "A", "ts": 0, "open": 1, "high": 1});
+        assert_eq!(price_from_json(&half_bar).unwrap_err(), [not_both]);
+        // A readable tick with one unknown key is refused for that key alone.
+        let extra = serde_json::json!({"symbol": "A", "ts": 0, "price": 1, "colour": "red"});
+        let problems = price_from_json(&extra).unwrap_err();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].0, "colour", "{problems:?}");
+    }
 }

@@ -815,4 +815,154 @@ mod tests {
             }
         }
     }
+
+    /// A JSON signal with every required field and an exit (a stop loss),
+    /// with `changes` set on top.
+    fn json_signal(changes: serde_json::Value) -> serde_json::Value {
+        let mut signal = serde_json::json!({"signal_id": "a", "symbol": "BTC", "side": "long",
+            "entry_ts": "2024-05-01T10:00:00Z", "entry_price": 100, "stop_loss": 95});
+        let object = signal.as_object_mut().unwrap();
+        for (key, value) in changes.as_object().unwrap() {
+            object.insert(key.clone(), value.clone());
+        }
+        signal
+    }
+
+    fn json_problems(changes: serde_json::Value) -> Vec<FieldProblem> {
+        signal_from_json(json_signal(changes), &mut Names::default()).unwrap_err()
+    }
+
+    fn problem(field: &str, reason: &str) -> FieldProblem {
+        (field.to_owned(), reason.to_owned())
+    }
+
+    #[test]
+    fn a_required_field_left_out_or_null_is_missing_and_an_optional_one_may_be() {
+        let mut names = Names::default();
+        let mut no_id = json_signal(serde_json::json!({}));
+        no_id.as_object_mut().unwrap().remove("signal_id");
+        assert_eq!(
+            signal_from_json(no_id, &mut names).unwrap_err(),
+            [problem("signal_id", "missing value; every signal needs signal_id")]
+        );
+        // A JSON null is absent too, for text, time and number fields alike.
+        for field in ["symbol", "side", "entry_ts", "entry_price"] {
+            assert_eq!(
+                json_problems(serde_json::json!({ field: null })),
+                [problem(field, &format!("missing value; every signal needs {field}"))],
+            );
+        }
+        // Optional fields left out or null: a valid signal without them.
+        let signal = signal_from_json(
+            json_signal(serde_json::json!({"take_profit": null, "confidence": null, "pattern": null})),
+            &mut names,
+        )
+        .unwrap();
+        assert_eq!((signal.take_profit, signal.confidence, signal.pattern), (None, None, None));
+        assert_eq!((signal.stop_loss, signal.max_hold_ms), (Some(95.0), None));
+    }
+
+    #[test]
+    fn a_hold_of_zero_or_fewer_minutes_is_refused_as_not_positive() {
+        for (minutes, shown) in [(serde_json::json!(0), "0"), (serde_json::json!(-5), "-5")] {
+            assert_eq!(
+                json_problems(serde_json::json!({ "max_hold_minutes": minutes })),
+                [problem(
+                    "max_hold_minutes",
+                    &format!("{shown} is not a positive number of minutes; use one, or leave it empty")
+                )],
+            );
+        }
+        let mut names = Names::default();
+        let half = signal_from_json(json_signal(serde_json::json!({"max_hold_minutes": 0.5})), &mut names);
+        assert_eq!(half.unwrap().max_hold_ms, Some(30_000));
+    }
+
+    #[test]
+    fn exactly_the_most_heads_are_accepted_and_one_more_is_refused() {
+        let heads = |count: usize| -> serde_json::Map<String, serde_json::Value> {
+            (0..count).map(|i| (format!("h{i}"), serde_json::Value::from(0.5))).collect()
+        };
+        let mut names = Names::default();
+        let signal =
+            signal_from_json(json_signal(serde_json::json!({ "heads": heads(256) })), &mut names).unwrap();
+        assert_eq!(signal.heads.len(), 256);
+        assert_eq!(
+            json_problems(serde_json::json!({ "indicators": heads(257) })),
+            [problem("indicators", "indicators has 257 entries; the most is 256")]
+        );
+    }
+
+    #[test]
+    fn a_regime_and_a_pattern_are_kept_and_empty_ones_are_none_on_both_json_paths() {
+        let mut names = Names::default();
+        let set = json_signal(serde_json::json!({"pattern": "trend", "regime": "range_low_vol"}));
+        let empty = json_signal(serde_json::json!({"pattern": "", "regime": ""}));
+        let array = format!("[{set},{empty}]");
+        let fast = signals_from_json_array(&array, &mut names).unwrap();
+        let slow = [set, empty].map(|value| signal_from_json(value, &mut names).unwrap());
+        for [set, empty] in [[&fast[0], &fast[1]], [&slow[0], &slow[1]]] {
+            assert_eq!(
+                (set.pattern.as_deref(), set.regime.as_deref()),
+                (Some("trend"), Some("range_low_vol"))
+            );
+            assert_eq!((empty.pattern.as_deref(), empty.regime.as_deref()), (None, None));
+        }
+    }
+
+    #[test]
+    fn a_rule_between_fields_is_not_listed_when_a_field_it_needs_is_unread() {
+        // An unread side: its levels are not checked against a guessed side.
+        let problems = json_problems(serde_json::json!({"side": "up", "take_profit": 90, "stop_loss": 110}));
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].0, "side", "{problems:?}");
+        // An unread take_profit or stop_loss, and no other exit: the signal
+        // is not also said to have no exit.
+        for level in ["take_profit", "stop_loss"] {
+            let mut item = json_signal(serde_json::json!({ level: "abc" }));
+            let object = item.as_object_mut().unwrap();
+            if level == "take_profit" {
+                object.remove("stop_loss");
+            }
+            assert_eq!(
+                signal_from_json(item, &mut Names::default()).unwrap_err(),
+                [problem(level, "\"abc\" is not a number; write it without quotes")]
+            );
+        }
+        // Read, the same levels are on the wrong side, and no exit is one.
+        let wrong = json_problems(serde_json::json!({"side": "short", "take_profit": 110}));
+        let fields: Vec<&str> = wrong.iter().map(|p| p.0.as_str()).collect();
+        assert_eq!(fields, ["take_profit", "stop_loss"], "{wrong:?}");
+        let mut none = json_signal(serde_json::json!({}));
+        none.as_object_mut().unwrap().remove("stop_loss");
+        let problems = signal_from_json(none, &mut Names::default()).unwrap_err();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].0, "max_hold_minutes", "{problems:?}");
+    }
+
+    #[test]
+    fn empty_csv_cells_are_absent_and_a_missing_required_one_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = file(
+            &dir,
+            "s.csv",
+            &format!("{HEADER},pattern\na,,long,,100,,95,,\nb,BTC,long,2024-05-01,100,,95,,\n"),
+        );
+        match read_signals(&path, ReadOptions { skip_invalid: true }) {
+            Ok(read) => {
+                assert_eq!(read.lines, [3]);
+                assert_eq!((read.signals[0].take_profit, read.signals[0].pattern.as_deref()), (None, None));
+                let reasons: Vec<(&str, &str)> =
+                    read.skipped.examples.iter().map(|e| (e.field.as_str(), e.reason.as_str())).collect();
+                assert_eq!(
+                    reasons,
+                    [
+                        ("symbol", "missing value; every signal needs symbol"),
+                        ("entry_ts", "missing value; every signal needs entry_ts"),
+                    ]
+                );
+            }
+            Err(error) => panic!("{error}"),
+        }
+    }
 }

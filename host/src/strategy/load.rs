@@ -568,4 +568,133 @@ mod tests {
         assert!(lineup.alias.is_none(), "the stored alias is not moved to another strategy");
         assert!(lineup.versions.is_empty());
     }
+
+    /// A store in `dir` holding version 1 of every strategy of `config`,
+    /// with the champion alias on `champion`.
+    fn stored(dir: &std::path::Path, config: &Config, champion: &str) -> StoreReader {
+        let db = dir.join("s.db");
+        let lineup = load_lineup(config, Timestamp(0)).unwrap();
+        let store = Store::open(&db, &MonitorConfig::default()).unwrap();
+        for version in lineup.versions {
+            store.send(Command::InsertVersion(version)).unwrap();
+        }
+        store
+            .send(Command::MoveAlias(AliasMove {
+                alias: CHAMPION.to_owned(),
+                strategy: StrategyId::new(champion),
+                version: VersionId(1),
+                reason: "promote".to_owned(),
+                evidence: serde_json::Value::Null,
+                moved_at: Timestamp(0),
+            }))
+            .unwrap();
+        store.close().unwrap();
+        StoreReader::open(&db).unwrap()
+    }
+
+    #[test]
+    fn a_resumed_champion_stays_where_the_store_moved_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let take = "fn decide(signal) { true }";
+        let config = config(dir.path(), &[("a", take), ("b", take)]);
+        let reader = stored(dir.path(), &config, "b");
+        let lineup = resume_lineup(&config, &reader, Timestamp(1)).unwrap();
+        assert_eq!(lineup.champion, Some(1), "b, the second member");
+        assert!(lineup.alias.is_none(), "the alias does not move");
+    }
+
+    #[test]
+    fn a_stored_champion_no_longer_configured_gives_way_to_the_config_s() {
+        let dir = tempfile::tempdir().unwrap();
+        let take = "fn decide(signal) { true }";
+        let all = config(dir.path(), &[("gone", take), ("a", take), ("b", take)]);
+        let reader = stored(dir.path(), &all, "gone");
+        let mut config = all.clone();
+        config.strategies.remove(0);
+        let lineup = resume_lineup(&config, &reader, Timestamp(1)).unwrap();
+        assert!(lineup.failed.is_empty(), "{:?}", lineup.failed);
+        assert_eq!(lineup.champion, Some(0), "a, the first enabled strategy");
+        let alias = lineup.alias.expect("the alias moves to the config's champion");
+        assert_eq!(
+            (alias.alias.as_str(), alias.strategy.as_str(), alias.version, alias.reason.as_str()),
+            (CHAMPION, "a", VersionId(1), "config")
+        );
+        assert_eq!(alias.moved_at, Timestamp(1));
+    }
+
+    #[test]
+    fn a_champion_that_cannot_be_restored_is_not_replaced_by_the_config_s_choice() {
+        let dir = tempfile::tempdir().unwrap();
+        let take = "fn decide(signal) { true }";
+        let mut config = config(dir.path(), &[("a", take), ("b", take)]);
+        let reader = stored(dir.path(), &config, "a");
+        drop(reader);
+        // a's newest checkpoint is deeper than the store reads back, so a
+        // cannot be restored; the config names b as the champion.
+        let deep = (0..200).fold(String::from("{}"), |inner, _| format!("{{\"a\":{inner}}}"));
+        rusqlite::Connection::open(dir.path().join("s.db"))
+            .unwrap()
+            .execute(
+                "INSERT INTO snapshots (kind, strategy, version, state, outcomes_through, at) \
+                 VALUES ('state', 'a', 1, ?1, 0, 0)",
+                [&deep],
+            )
+            .unwrap();
+        config.experiment.champion = Some("b".to_owned());
+        let reader = StoreReader::open(&dir.path().join("s.db")).unwrap();
+        let lineup = resume_lineup(&config, &reader, Timestamp(1)).unwrap();
+        assert_eq!(lineup.failed.len(), 1, "{:?}", lineup.failed);
+        assert_eq!(lineup.failed[0].strategy.as_str(), "a");
+        assert_eq!(lineup.champion, None);
+        assert!(lineup.alias.is_none());
+    }
+
+    #[test]
+    fn new_code_over_a_live_version_whose_code_is_not_stored_is_the_next_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config(dir.path(), &[("a", "fn decide(signal) { true }")]);
+        let db = dir.path().join("s.db");
+        let store = Store::open(&db, &MonitorConfig::default()).unwrap();
+        // A store from before code was stored: version 1 without its source.
+        for mut version in load_lineup(&config, Timestamp(0)).unwrap().versions {
+            version.code = None;
+            store.send(Command::InsertVersion(version)).unwrap();
+        }
+        store.close().unwrap();
+        std::fs::write(&config.strategies[0].path, "fn decide(signal) { false }").unwrap();
+        let reader = StoreReader::open(&db).unwrap();
+        let lineup = resume_lineup(&config, &reader, Timestamp(1)).unwrap();
+        assert!(
+            lineup.failed.is_empty() && lineup.problems.is_empty(),
+            "{:?} {:?}",
+            lineup.failed,
+            lineup.problems
+        );
+        let [record] = &lineup.versions[..] else { panic!("{:?}", lineup.versions) };
+        assert_eq!((record.version, record.parent), (VersionId(2), Some(VersionId(1))));
+        assert_eq!(record.reason, VersionReason::Reload);
+        assert_eq!(lineup.members[0].version, VersionId(2));
+    }
+
+    #[test]
+    fn a_clash_the_store_knows_runs_the_file_that_holds_its_live_code() {
+        let dir = tempfile::tempdir().unwrap();
+        let (scripts, plugins) = (dir.path().join("scripts"), dir.path().join("plugins"));
+        std::fs::create_dir(&scripts).unwrap();
+        std::fs::create_dir(&plugins).unwrap();
+        let config = config(&scripts, &[("hw", "fn decide(signal) { true }")]);
+        let reader = stored(dir.path(), &config, "hw");
+        let (script, library) = (scripts.join("hw.rhai"), plugins.join("libhw.so"));
+        std::fs::write(&library, "not a library").unwrap();
+        let clash = Clash { name: "hw".into(), files: vec![library.clone(), script.clone()] };
+        let lineup = start_lineup(&Config::default(), &[clash], Some(&reader), Timestamp(1)).unwrap();
+        assert!(lineup.failed.is_empty(), "{:?}", lineup.failed);
+        let names: Vec<&str> = lineup.members.iter().map(|m| m.strategy.name().as_str()).collect();
+        assert_eq!(names, ["hw"]);
+        assert_eq!(lineup.members[0].version, VersionId(1));
+        let [problem] = &lineup.problems[..] else { panic!("{:?}", lineup.problems) };
+        let start =
+            format!("{} and {} would both be the strategy \"hw\"", script.display(), library.display());
+        assert!(problem.message.starts_with(&start), "{}", problem.message);
+    }
 }
