@@ -491,6 +491,20 @@ mod tests {
     use crate::monitor::MonitorConfig;
     use crate::store::{Command, Store};
 
+    /// Writes by hand a checkpoint of `strategy` v1 nested 200 deep, deeper
+    /// than the store reads back.
+    fn insert_deep_checkpoint(db: &Path, strategy: &str) {
+        let deep = (0..200).fold(String::from("{}"), |inner, _| format!("{{\"a\":{inner}}}"));
+        rusqlite::Connection::open(db)
+            .unwrap()
+            .execute(
+                "INSERT INTO snapshots (kind, strategy, version, state, outcomes_through, at) \
+                 VALUES ('state', ?1, 1, ?2, 0, 0)",
+                [strategy, &deep],
+            )
+            .unwrap();
+    }
+
     /// A config of the scripts `(name, source)` in `dir`, the first champion.
     fn config(dir: &std::path::Path, scripts: &[(&str, &str)]) -> Config {
         let mut config = Config::default();
@@ -547,15 +561,7 @@ mod tests {
         store.send(Command::MoveAlias(lineup.alias.unwrap())).unwrap();
         store.close().unwrap();
         // The champion's newest checkpoint is deeper than the store reads back.
-        let deep = (0..200).fold(String::from("{}"), |inner, _| format!("{{\"a\":{inner}}}"));
-        rusqlite::Connection::open(&db)
-            .unwrap()
-            .execute(
-                "INSERT INTO snapshots (kind, strategy, version, state, outcomes_through, at) \
-                 VALUES ('state', 'a', 1, ?1, 0, 0)",
-                [&deep],
-            )
-            .unwrap();
+        insert_deep_checkpoint(&db, "a");
 
         let reader = StoreReader::open(&db).unwrap();
         let lineup = resume_lineup(&config, &reader, Timestamp(1)).unwrap();
@@ -631,15 +637,7 @@ mod tests {
         drop(reader);
         // a's newest checkpoint is deeper than the store reads back, so a
         // cannot be restored; the config names b as the champion.
-        let deep = (0..200).fold(String::from("{}"), |inner, _| format!("{{\"a\":{inner}}}"));
-        rusqlite::Connection::open(dir.path().join("s.db"))
-            .unwrap()
-            .execute(
-                "INSERT INTO snapshots (kind, strategy, version, state, outcomes_through, at) \
-                 VALUES ('state', 'a', 1, ?1, 0, 0)",
-                [&deep],
-            )
-            .unwrap();
+        insert_deep_checkpoint(&dir.path().join("s.db"), "a");
         config.experiment.champion = Some("b".to_owned());
         let reader = StoreReader::open(&dir.path().join("s.db")).unwrap();
         let lineup = resume_lineup(&config, &reader, Timestamp(1)).unwrap();
