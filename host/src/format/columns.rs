@@ -42,14 +42,22 @@ impl Columns {
     }
 }
 
-/// Opens a CSV reader that trims cells and reads the header.
+/// Opens a CSV reader and reads the header. Cells are not trimmed by the
+/// reader (the csv crate copies every record to trim it): read them with
+/// [`cell`], which trims the borrowed text instead.
 pub(crate) fn reader(path: &Path) -> Result<(csv::Reader<std::fs::File>, Columns), FormatError> {
     let file = super::open(path)?;
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).flexible(false).from_reader(file);
+    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::Headers).flexible(false).from_reader(file);
     let headers = reader.headers().map_err(|error| FormatError::Header {
         path: path.to_path_buf(),
         reason: format!("cannot read the header: {error}"),
     })?;
     let columns = Columns::new(headers);
     Ok((reader, columns))
+}
+
+/// The cell at `column` of `row`, without the whitespace around it (what
+/// `csv::Trim::All` would give, without copying the record).
+pub(crate) fn cell(row: &csv::StringRecord, column: usize) -> Option<&str> {
+    row.get(column).map(str::trim)
 }

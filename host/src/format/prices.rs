@@ -633,7 +633,7 @@ impl FileRows {
 
     /// The symbol of the row [`FileRows::next_price`] read last.
     pub fn symbol(&self) -> &str {
-        self.record.get(self.layout.symbol).unwrap_or("")
+        columns::cell(&self.record, self.layout.symbol).unwrap_or("")
     }
 }
 
@@ -672,7 +672,7 @@ impl Layout {
     /// is read on its own, and the rules of a bar are checked on the cells
     /// that could be read.
     fn parse<'r>(&self, record: &'r csv::StringRecord) -> Result<(&'r str, Price), Vec<FieldError>> {
-        let cell = |i: usize| record.get(i).unwrap_or("");
+        let cell = |i: usize| columns::cell(record, i).unwrap_or("");
         let mut problems = Vec::new();
         let symbol = cell(self.symbol);
         if symbol.is_empty() {
@@ -746,6 +746,39 @@ mod tests {
         assert_eq!(series.len(), 2);
         assert_eq!((series[0].symbol.as_str(), series[0].prices.len()), ("A", 2));
         assert_eq!(series[1].prices.get(0).unwrap().ts(), Timestamp(1_577_836_800_000));
+    }
+
+    #[test]
+    fn cells_are_read_without_the_spaces_around_them_held_or_read_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = file(
+            &dir,
+            "c.csv",
+            &format!(
+                "{HEADER} A ,\t2020-01-01T00:00:00Z , 1 , 2,0.5 ,1.5, 10\nA,2020-01-01T00:01:00Z,1.5,2,1,1,3\n"
+            ),
+        );
+        let first = Bar {
+            ts: Timestamp(1_577_836_800_000),
+            open: 1.0,
+            high: 2.0,
+            low: 0.5,
+            close: 1.5,
+            volume: 10.0,
+        };
+        let (series, skipped) =
+            read_prices(std::slice::from_ref(&path), &[], ReadOptions::default()).unwrap();
+        assert!(skipped.is_empty());
+        let [held] = &series[..] else { panic!("{series:?}") };
+        assert_eq!(held.symbol.as_str(), "A", "one series: ' A ' is A");
+        let Prices::Bars(bars) = &held.prices else { panic!("{:?}", held.prices) };
+        assert_eq!(bars[0], first);
+        // Read again from the file: the same symbol and bar.
+        let (series, _) = scan_prices(std::slice::from_ref(&path), &[], ReadOptions::default(), 0).unwrap();
+        let Prices::InFile(in_file) = &series[0].prices else { panic!("{:?}", series[0].prices) };
+        let mut rows = FileRows::open(&path, in_file).unwrap();
+        assert_eq!(rows.next_price().unwrap(), Some(Price::Bar(first)));
+        assert_eq!(rows.symbol(), "A");
     }
 
     #[test]

@@ -425,7 +425,7 @@ impl CsvLayout {
 
     /// The fields of one row, to be read by [`Item::into_signal`].
     fn item<'r>(&self, row: &'r csv::StringRecord) -> Item<'r> {
-        let cell = |i: usize| row.get(i).map_or(Cell::Absent, Cell::Text);
+        let cell = |i: usize| columns::cell(row, i).map_or(Cell::Absent, Cell::Text);
         let mut item = Item::new();
         for (slot, column) in item.cells.iter_mut().zip(self.fixed) {
             *slot = column.map_or(Cell::Absent, cell);
@@ -554,6 +554,27 @@ mod tests {
             "one name per column"
         );
         assert_eq!((b.take_profit, b.pattern.as_deref(), b.heads.len()), (None, None, 2));
+    }
+
+    #[test]
+    fn csv_cells_are_read_without_the_spaces_around_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = file(
+            &dir,
+            "s.csv",
+            &format!(
+                "{HEADER}, pattern ,head.rsi\n a ,\tBTC , short , 2020-01-01T00:00:00Z,100 , 90, 105 , 60 , trend , 0.5 \n"
+            ),
+        );
+        let file = read_signals(&path, ReadOptions::default()).unwrap();
+        let [a] = &file.signals[..] else { panic!("{:?}", file.signals) };
+        assert_eq!((a.id.as_str(), a.symbol.as_str(), a.side), ("a", "BTC", Side::Short));
+        assert_eq!(
+            (a.entry_ts, a.entry_price, a.take_profit, a.stop_loss),
+            (Timestamp(1_577_836_800_000), 100.0, Some(90.0), Some(105.0))
+        );
+        assert_eq!((a.max_hold_ms, a.pattern.as_deref()), (Some(3_600_000), Some("trend")));
+        assert_eq!(a.heads, Values::from([("rsi", 0.5)]));
     }
 
     #[test]
