@@ -111,31 +111,33 @@ pub fn signals_with_prices(
 ) -> Result<(Vec<Signal>, RowErrors), FormatError> {
     let known: HashSet<&Symbol> = series.iter().map(|s| &s.symbol).collect();
     let mut missing = RowErrors::default();
-    let mut kept = Vec::with_capacity(file.signals.len());
-    for (signal, line) in file.signals.into_iter().zip(file.lines) {
+    let SignalFile { path, mut signals, lines, mut skipped } = file;
+    let mut lines = lines.into_iter();
+    // Kept in place: a million signals are not copied into a second vector.
+    signals.retain(|signal| {
+        let line = lines.next().unwrap_or_default();
         if known.contains(&signal.symbol) {
-            kept.push(signal);
-        } else {
-            let mut names: Vec<&str> = known.iter().map(|s| s.as_str()).collect();
-            names.sort_unstable();
-            missing.push(RowError {
-                path: file.path.clone(),
-                line,
-                field: "symbol".into(),
-                reason: format!(
-                    "no prices for {}; the price files cover {} (add its candles or fix the symbol)",
-                    signal.symbol,
-                    names.join(", ")
-                ),
-            });
+            return true;
         }
-    }
-    let mut skipped = file.skipped;
+        let mut names: Vec<&str> = known.iter().map(|s| s.as_str()).collect();
+        names.sort_unstable();
+        missing.push(RowError {
+            path: path.clone(),
+            line,
+            field: "symbol".into(),
+            reason: format!(
+                "no prices for {}; the price files cover {} (add its candles or fix the symbol)",
+                signal.symbol,
+                names.join(", ")
+            ),
+        });
+        false
+    });
     if !missing.is_empty() && !options.skip_invalid {
         return Err(FormatError::InvalidRows { errors: missing });
     }
     skipped.absorb(missing);
-    Ok((kept, skipped))
+    Ok((signals, skipped))
 }
 
 /// How many events a replay of these inputs feeds the engine.

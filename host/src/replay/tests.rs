@@ -85,17 +85,21 @@ fn a_signal_for_an_unknown_symbol_is_a_bad_row_naming_the_known_ones() {
     let data = [series("A", &[(0, 100.0, 100.0, 100.0)])];
     let file = SignalFile {
         path: PathBuf::from("signals.csv"),
-        signals: vec![on("A", "ok", 0), on("ZZZ", "bad", 0)],
-        lines: vec![2, 3],
+        signals: vec![on("A", "ok", 0), on("ZZZ", "bad", 0), on("A", "ok2", 0), on("YYY", "bad2", 0)],
+        lines: vec![2, 3, 5, 8],
         skipped: RowErrors::default(),
     };
     let err = signals_with_prices(file.clone(), &data, ReadOptions::default()).unwrap_err();
-    assert!(
-        err.to_string().contains("signals.csv:3: symbol: no prices for ZZZ; the price files cover A"),
-        "{err}"
-    );
+    let text = err.to_string();
+    for expected in [
+        "signals.csv:3: symbol: no prices for ZZZ; the price files cover A",
+        "signals.csv:8: symbol: no prices for YYY; the price files cover A",
+    ] {
+        assert!(text.contains(expected), "{text}");
+    }
     let (kept, skipped) = signals_with_prices(file, &data, ReadOptions { skip_invalid: true }).unwrap();
-    assert_eq!((kept.len(), skipped.count), (1, 1));
+    let ids: Vec<&str> = kept.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!((ids, skipped.count), (vec!["ok", "ok2"], 2));
 }
 
 #[test]
