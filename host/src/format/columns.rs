@@ -59,5 +59,45 @@ pub(crate) fn reader(path: &Path) -> Result<(csv::Reader<std::fs::File>, Columns
 /// The cell at `column` of `row`, without the whitespace around it (what
 /// `csv::Trim::All` would give, without copying the record).
 pub(crate) fn cell(row: &csv::StringRecord, column: usize) -> Option<&str> {
-    row.get(column).map(str::trim)
+    row.get(column).map(trim)
+}
+
+/// `text` without the whitespace around it, as [`str::trim`] gives it, but
+/// returned at once when it starts and ends with a printable ASCII byte
+/// (nearly every cell): no whitespace, Unicode's included, can be there.
+fn trim(text: &str) -> &str {
+    let plain = |byte: &u8| byte.is_ascii_graphic();
+    match text.as_bytes() {
+        [first, .., last] if plain(first) && plain(last) => text,
+        [only] if plain(only) => text,
+        _ => text.trim(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn cells_are_trimmed_as_str_trim_trims(text in "[ \t\u{a0}\u{2003}a-z0-9.,é-]{0,8}") {
+            prop_assert_eq!(super::trim(&text), text.trim());
+        }
+    }
+
+    #[test]
+    fn unicode_spaces_and_tabs_at_either_end_are_trimmed() {
+        for (text, trimmed) in [
+            ("\u{a0}x", "x"),
+            ("x\u{2003}", "x"),
+            ("\tx", "x"),
+            ("x ", "x"),
+            ("x", "x"),
+            ("", ""),
+            (" ", ""),
+            ("a b", "a b"),
+        ] {
+            assert_eq!(super::trim(text), trimmed, "{text:?}");
+        }
+    }
 }
