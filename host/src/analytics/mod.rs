@@ -105,21 +105,43 @@ pub fn build_report_ordered(ordered: &[&Trade], open_signals: usize) -> Report {
     let owned = |groups: BTreeMap<&str, Summary>| -> BTreeMap<String, Summary> {
         groups.into_iter().map(|(key, summary)| (key.to_owned(), summary)).collect()
     };
+    // Each part reads the same trades and nothing else, so they are
+    // computed on two threads; the report is the same whichever finishes
+    // first.
+    let (overall, by_side, by_pattern, by_regime, by_head, by_symbol, by_indicator) =
+        std::thread::scope(|scope| {
+            let other = scope.spawn(|| {
+                let by_symbol = breakdown::group_summaries(ordered, |trade| &trade.signal.symbol, None);
+                (by_symbol, spearman::by_indicator(ordered))
+            });
+            let overall = Summary::of_exit_ordered(ordered);
+            // A breakdown with one group (every signal without a pattern,
+            // say) summarises the same trades as the whole.
+            let whole = Some(&overall);
+            let by_side = breakdown::group_summaries(ordered, |trade| trade.signal.side, whole);
+            let by_pattern = owned(breakdown::group_summaries(
+                ordered,
+                |trade| trade.signal.pattern.as_deref().unwrap_or(MISSING_KEY),
+                whole,
+            ));
+            let by_regime = owned(breakdown::group_summaries(
+                ordered,
+                |trade| trade.signal.regime.as_deref().unwrap_or(MISSING_KEY),
+                whole,
+            ));
+            let by_head = heads::by_head(ordered);
+            let (by_symbol, by_indicator) =
+                other.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (overall, by_side, by_pattern, by_regime, by_head, by_symbol, by_indicator)
+        });
     Report {
-        overall: Summary::of_exit_ordered(ordered),
-        by_symbol: breakdown::group_summaries(ordered, |trade| &trade.signal.symbol)
-            .into_iter()
-            .map(|(symbol, summary)| (symbol.clone(), summary))
-            .collect(),
-        by_side: breakdown::group_summaries(ordered, |trade| trade.signal.side),
-        by_pattern: owned(breakdown::group_summaries(ordered, |trade| {
-            trade.signal.pattern.as_deref().unwrap_or(MISSING_KEY)
-        })),
-        by_regime: owned(breakdown::group_summaries(ordered, |trade| {
-            trade.signal.regime.as_deref().unwrap_or(MISSING_KEY)
-        })),
-        by_head: heads::by_head(ordered),
-        by_indicator: spearman::by_indicator(ordered),
+        overall,
+        by_symbol: by_symbol.into_iter().map(|(symbol, summary)| (symbol.clone(), summary)).collect(),
+        by_side,
+        by_pattern,
+        by_regime,
+        by_head,
+        by_indicator,
         lineup: None,
         open_signals,
     }

@@ -13,7 +13,7 @@
 //! ([`signal_from_json`] for JSON): each field on its own, then the rules
 //! of a valid signal, so that a bad one lists every problem at once.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -58,7 +58,8 @@ pub fn read_signals(path: &Path, options: ReadOptions) -> Result<SignalFile, For
     }
     // A second use of an id is a bad row, naming the line of the first.
     let Parsed { mut signals, mut lines } = parsed;
-    let mut first_line: HashMap<&str, u64> = HashMap::with_capacity(signals.len());
+    let mut first_line: foldhash::HashMap<&str, u64> =
+        foldhash::HashMap::with_capacity_and_hasher(signals.len(), Default::default());
     let mut keep = vec![true; signals.len()];
     for ((signal, &line), keep) in signals.iter().zip(&lines).zip(&mut keep) {
         if let Some(&first) = first_line.get(signal.id.as_str()) {
