@@ -51,6 +51,9 @@ pub(super) struct PriceStream<'s> {
     max_open: usize,
     /// Counts reads, to tell which open file was used longest ago.
     clock: u64,
+    /// Each file opened: (the feed closed to make room, the feed opened).
+    #[cfg(test)]
+    opened: Vec<(Option<usize>, usize)>,
 }
 
 /// Where a series stands.
@@ -116,6 +119,8 @@ impl<'s> PriceStream<'s> {
             open: 0,
             max_open: MAX_OPEN_FILES,
             clock: 0,
+            #[cfg(test)]
+            opened: Vec::new(),
         })
     }
 
@@ -233,6 +238,7 @@ impl<'s> PriceStream<'s> {
     /// closed to make room), closing the one used longest ago first when
     /// too many are open.
     fn open_feed(&mut self, f: usize) -> Result<(), ReplayError> {
+        let mut closed = None;
         if self.open >= self.max_open {
             let oldest = (0..self.feeds.len())
                 .filter(|&g| self.feeds[g].rows.is_some())
@@ -241,7 +247,12 @@ impl<'s> PriceStream<'s> {
             let feed = &mut self.feeds[oldest];
             feed.paused = feed.rows.take().map(|rows| rows.position());
             self.open -= 1;
+            closed = Some(oldest);
         }
+        #[cfg(test)]
+        self.opened.push((closed, f));
+        #[cfg(not(test))]
+        let _ = closed;
         let feed = &mut self.feeds[f];
         let one = &self.series[feed.first];
         let Prices::InFile(file) = &one.prices else {
@@ -416,6 +427,77 @@ mod tests {
         // One file open at a time: each is closed and reopened where it
         // stopped, again and again.
         assert_eq!(streamed_with(&in_files, 64, 1).unwrap(), expected);
+    }
+
+    /// Files of one symbol each, `rows` bars, those of file k at hours k,
+    /// k + files, k + 2 files... after a start (their times interleave),
+    /// read again from their files.
+    fn interleaved_files(dir: &std::path::Path, files: i64, rows: i64) -> Vec<Series> {
+        let (hour, t0) = (3_600_000, 1_700_000_000_000);
+        let paths: Vec<PathBuf> = (0..files)
+            .map(|k| {
+                let name = format!("F{k}");
+                let bars: Vec<(&str, i64, f64)> =
+                    (0..rows).map(|i| (name.as_str(), t0 + (k + i * files) * hour, 1.0)).collect();
+                candles(dir, &format!("f{k}.csv"), &bars)
+            })
+            .collect();
+        read_prices_on(&paths, &[], ReadOptions::default(), 1, Hold::UpTo(0)).unwrap().0
+    }
+
+    #[test]
+    fn a_file_of_one_symbol_is_read_a_batch_of_rows_ahead_and_no_more() {
+        let dir = tempfile::tempdir().unwrap();
+        let series = interleaved_files(dir.path(), 1, 1000);
+        let mut stream = PriceStream::new(&series).unwrap();
+        stream.window = 1;
+        let mut window = Vec::new();
+        let mut waiting = Vec::new();
+        while stream.next_window(&mut window).unwrap() {
+            waiting.push(stream.cursors[0].pending.len());
+        }
+        // 256 rows read at first, one given each window; when the last
+        // waiting one is given, the next 256 are read in the same window
+        // (the last time 232: 1000 = 3 x 256 + 232); none after the end.
+        let mut expected: Vec<usize> = Vec::new();
+        for refill in [READ_AHEAD, READ_AHEAD, 1000 - 3 * READ_AHEAD] {
+            expected.extend((1..READ_AHEAD).rev());
+            expected.push(refill);
+        }
+        expected.extend((1..1000 - 3 * READ_AHEAD).rev());
+        expected.push(0);
+        assert_eq!(waiting, expected);
+    }
+
+    #[test]
+    fn the_file_closed_to_make_room_is_the_one_used_longest_ago() {
+        let dir = tempfile::tempdir().unwrap();
+        // Three files of 600 rows, at most two open. Worked by hand: each
+        // reading takes 256 rows (the last 88); a file's rows run out in
+        // the order 0, 1, 2, 0, 1, 2, 0, 1, 2, and the one closed each time
+        // is the open one read longest ago, not the first open one.
+        let series = interleaved_files(dir.path(), 3, 600);
+        let mut stream = PriceStream::new(&series).unwrap();
+        stream.max_open = 2;
+        let mut all = Vec::new();
+        let mut window = Vec::new();
+        while stream.next_window(&mut window).unwrap() {
+            all.append(&mut window);
+        }
+        assert_eq!(all.len(), 1800);
+        assert_eq!(
+            stream.opened,
+            [
+                (None, 0),
+                (None, 1),
+                (Some(0), 2),
+                (Some(1), 0),
+                (Some(2), 1),
+                (Some(0), 2),
+                (Some(1), 0),
+                (None, 1)
+            ]
+        );
     }
 
     #[test]
