@@ -249,9 +249,17 @@ fn a_file_output_into_a_closed_pipe_ends_quietly_with_141() {
     let candles = write(dir.path(), "c.csv", CANDLES);
     let signals =
         write(dir.path(), "s.csv", &format!("{HEADER}\na,A,long,2024-01-01T00:00:00Z,100,110,95,\n"));
+    let elsewhere = out(dir.path(), "elsewhere.csv");
+    let db = out(dir.path(), "s.db");
+    siglearn(&["replay", "--candles", &candles, "--signals", &signals, "--db", &db]).unwrap();
+    // Every command's file outputs (those written through the csv crate too).
     for args in [
         vec!["replay", "--candles", &candles, "--signals", &signals, "--trades-out", "/dev/stdout"],
         vec!["replay", "--candles", &candles, "--signals", &signals, "--report-out", "/dev/stdout"],
+        vec!["generate", "--candles", &candles, "--out", "/dev/stdout"],
+        vec!["synth", "--signals-out", "/dev/stdout", "--candles-out", &elsewhere],
+        vec!["synth", "--signals-out", &elsewhere, "--candles-out", "/dev/stdout"],
+        vec!["report", "--db", &db, "--report-out", "/dev/stdout"],
     ] {
         let (reader, writer) = std::io::pipe().unwrap();
         drop(reader);

@@ -96,11 +96,26 @@ fn error_text(error: &anyhow::Error) -> String {
     text
 }
 
-/// Whether the error comes from writing into a pipe its reader closed.
+/// Whether the error comes from writing into a pipe its reader closed,
+/// however a library wrapped the broken pipe on the way up.
 fn closed_pipe(error: &anyhow::Error) -> bool {
-    error.chain().any(|cause| {
-        cause.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-    })
+    error.chain().any(broken_pipe)
+}
+
+/// Whether `cause` is a broken pipe, or an error that holds one without
+/// naming it as its source: the csv crate's error (the `Io` kind, with no
+/// `source()`), and an `io::Error` of another kind wrapping an error (which
+/// the csv writer's errors become, and whose `source()` skips the wrapped
+/// error itself).
+fn broken_pipe(cause: &(dyn std::error::Error + 'static)) -> bool {
+    if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+        return io.kind() == std::io::ErrorKind::BrokenPipe
+            || io.get_ref().is_some_and(|inner| broken_pipe(inner));
+    }
+    if let Some(csv::ErrorKind::Io(io)) = cause.downcast_ref::<csv::Error>().map(csv::Error::kind) {
+        return broken_pipe(io);
+    }
+    false
 }
 
 /// Exit status of a program whose output pipe was closed (128 + SIGPIPE).
@@ -278,6 +293,20 @@ mod tests {
         let full = anyhow::Error::from(write(std::io::ErrorKind::StorageFull)).context("writing trades");
         assert!(!super::closed_pipe(&full));
         assert!(!super::closed_pipe(&anyhow::anyhow!("Broken pipe")));
+        // The csv writer's error: a csv::Error of the Io kind, turned into
+        // an io::Error of kind Other (as `write_signals` does), in a FormatError.
+        let through_csv = |kind| {
+            let csv = csv::Error::from(io(kind));
+            crate::format::FormatError::Write {
+                path: "/dev/stdout".into(),
+                source: std::io::Error::other(csv),
+            }
+        };
+        assert!(super::closed_pipe(&anyhow::Error::from(through_csv(std::io::ErrorKind::BrokenPipe))));
+        assert!(!super::closed_pipe(&anyhow::Error::from(through_csv(std::io::ErrorKind::StorageFull))));
+        assert!(super::closed_pipe(&anyhow::Error::from(csv::Error::from(io(
+            std::io::ErrorKind::BrokenPipe
+        )))));
     }
 
     #[test]
