@@ -120,7 +120,11 @@ pub fn restore(engine: &mut Engine, reader: &StoreReader, limits: Limits) -> any
         let verdicts = verdicts_of(trade.signal.id.as_str());
         engine.restore_closed(trade, &verdicts, *known_at);
     }
-    let open = reader.open_signals()?;
+    // An open signal today's rules refuse (an older version took it) is
+    // set aside, named, rather than stopping the restart of everything.
+    let open = reader.open_signals_rows()?;
+    problems.extend(open.bad.into_iter().map(|bad| unreadable(bad, "an open signal is not watched")));
+    let open = open.read;
     let open_signals = open.len();
     let open_entries: Vec<Timestamp> = open.iter().map(|s| s.entry_ts).collect();
     for signal in open {
@@ -293,6 +297,42 @@ mod tests {
     use crate::store::{Command, Store};
     use crate::strategy::Code;
     use crate::versions::VersionRecord;
+
+    #[test]
+    fn an_open_signal_todays_rules_refuse_is_set_aside_named_and_the_others_are_watched() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let store = Store::open(&path, &MonitorConfig::default()).unwrap();
+        let commands = ["s1", "s2", "s3"]
+            .map(|id| {
+                let signal = crate::monitor::fixtures::signal(id, siglearn_plugin_api::Side::Long);
+                Command::InsertSignal(Arc::new(signal))
+            })
+            .into();
+        store.commit(commands).unwrap();
+        store.close().unwrap();
+        // As an older version could have stored them: a newline in s2's
+        // pattern (refused today), s3's heads not JSON.
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute("UPDATE signals SET pattern = 'p' || char(10) || 'FORGED' WHERE id = 's2'", []).unwrap();
+        conn.execute("UPDATE signals SET heads = 'not json' WHERE id = 's3'", []).unwrap();
+        drop(conn);
+        let reader = earlier_run(&path, std::iter::empty()).unwrap().unwrap();
+        let mut engine = Engine::new(crate::engine::EngineConfig::default());
+        let restored = restore(&mut engine, &reader, Limits::default()).unwrap();
+        assert_eq!((restored.open_signals, engine.open_count()), (1, 1), "s1 is watched again");
+        let problems: Vec<String> = restored.problems.iter().map(ToString::to_string).collect();
+        let [pattern, heads] = &problems[..] else { panic!("{problems:?}") };
+        for (problem, expected) in [
+            (pattern, "signals row id = 's2'"),
+            (pattern, "column pattern: pattern contains a control character"),
+            (pattern, "DELETE FROM decisions WHERE signal_id = 's2'; DELETE FROM signals WHERE id = 's2'"),
+            (heads, "signals row id = 's3'"),
+            (heads, "an open signal is not watched"),
+        ] {
+            assert!(problem.contains(expected), "{expected:?} not in {problem}");
+        }
+    }
 
     #[test]
     fn a_store_that_holds_versions_but_no_signal_is_continued() {

@@ -321,6 +321,9 @@ pub(super) fn run_replay(
         for (strategy, version) in &restored.probations {
             eprintln!("{strategy} {version} continues its probation");
         }
+        for problem in &restored.problems {
+            eprintln!("warning: {problem}");
+        }
         for (strategy, version) in &restored.cut_probations {
             eprintln!(
                 "{strategy} {version} was on probation when the earlier run stopped, but the store holds no \

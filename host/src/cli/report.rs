@@ -26,7 +26,8 @@ pub(super) fn run(args: ReportArgs) -> anyhow::Result<()> {
     let reader = StoreReader::open(&args.db)?;
     super::warn_out_of_range(&reader)?;
     let trades = reader.trades()?;
-    let open = reader.open_signals()?.len();
+    // Signals the store holds open, those today's rules refuse included.
+    let open = reader.open_signals_rows().map(|rows| rows.read.len() + rows.bad.len())?;
     let report = with_lineup(build_report(&trades, open), &reader, &trades)?;
     if let Some(path) = &args.report_out {
         std::fs::write(path, report.to_json_pretty() + "\n")

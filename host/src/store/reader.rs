@@ -214,6 +214,27 @@ impl StoreReader {
         Ok(signals)
     }
 
+    /// The signals without an outcome that can be watched again, in
+    /// arrival order, and those set aside: a row that cannot be read, or a
+    /// signal today's rules refuse (an older version accepted a name with a
+    /// control character, a longer id, a level that is not finite).
+    pub fn open_signals_rows(&self) -> Result<Rows<Signal>, StoreError> {
+        let mut statement = self.conn.prepare(&format!(
+            "SELECT {SIGNAL_COLUMNS}
+             FROM signals s LEFT JOIN outcomes o ON o.signal_id = s.id
+             WHERE o.signal_id IS NULL AND {entry} ORDER BY s.rowid",
+            entry = in_range("s.entry_ts")
+        ))?;
+        let names = std::cell::RefCell::new(Names::default());
+        let key = |row: &Row<'_>| text_key(row, "id", 0, false);
+        read_rows(&self.path, "signals", &mut statement, [], key, |row| {
+            let signal =
+                signal_from(row, &mut names.borrow_mut()).map_err(|error| BadCell::new("-", error))?;
+            signal.validate().map_err(|error| BadCell::new(error.field(), error))?;
+            Ok(signal)
+        })
+    }
+
     /// Calls `each` with the id of every stored signal, without holding
     /// them all in memory.
     pub fn each_signal_id(&self, mut each: impl FnMut(&str)) -> Result<(), StoreError> {

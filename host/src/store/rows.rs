@@ -56,6 +56,13 @@ impl BadRow {
             "experiment" => {
                 format!("delete the row with the daemon stopped ({delete}): that promotion test starts again")
             }
+            // An open signal: without it, no outcome is decided for it.
+            "signals" if self.key.starts_with("id = ") => format!(
+                "it stays stored and open but is not watched; with the daemon stopped, set the column \
+                 to a value siglearn accepts today, or drop the signal and its decisions \
+                 (sqlite3 {db} \"DELETE FROM decisions WHERE signal_{key}; DELETE FROM signals WHERE {key}\")",
+                key = self.key
+            ),
             "aliases" => format!(
                 "name the champion again: `siglearn promote --db {db} NAME N` with the daemon stopped, or \
                  POST /api/strategies/NAME/promote while it runs"
@@ -104,6 +111,12 @@ impl<T> Rows<T> {
 pub(super) struct BadCell {
     column: String,
     reason: String,
+}
+
+impl BadCell {
+    pub(super) fn new(column: impl Into<String>, reason: impl std::fmt::Display) -> Self {
+        BadCell { column: column.into(), reason: reason.to_string() }
+    }
 }
 
 /// Column `i` of `row`.
