@@ -118,12 +118,20 @@ impl<'de> Deserialize<'de> for Values {
                 f.write_str("an object of names to numbers")
             }
 
+            /// A name given twice is refused: which value was meant cannot be told.
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Values, A::Error> {
                 let mut pairs: Vec<(Arc<str>, f64)> = Vec::with_capacity(map.size_hint().unwrap_or(0));
                 while let Some((name, value)) = map.next_entry::<String, f64>()? {
                     pairs.push((name.into(), value));
                 }
-                Ok(pairs.into_iter().collect())
+                pairs.sort_by(|a, b| a.0.cmp(&b.0));
+                if let Some(twice) = pairs.windows(2).find(|pair| pair[0].0 == pair[1].0) {
+                    return Err(serde::de::Error::custom(format!(
+                        "the name {:?} appears twice; keep one",
+                        twice[0].0
+                    )));
+                }
+                Ok(Values(pairs))
             }
         }
 
@@ -165,6 +173,14 @@ mod tests {
         assert_eq!(values.insert("adx", 0.3), Some(-0.2));
         assert_eq!(values.names().map(|n| &**n).collect::<Vec<_>>(), ["adx", "macd", "rsi"]);
         assert_eq!((values.get("macd"), values.get("obv")), (Some(0.1), None));
+    }
+
+    #[test]
+    fn a_name_given_twice_in_json_is_refused() {
+        let error = serde_json::from_str::<Values>(r#"{"rsi": 0.1, "adx": 2, "rsi": 0.9}"#).unwrap_err();
+        assert!(error.to_string().contains("\"rsi\" appears twice"), "{error}");
+        let read = serde_json::from_str::<Values>(r#"{"rsi": 0.1, "adx": 2}"#).unwrap();
+        assert_eq!(read.iter().collect::<Vec<_>>(), [("adx", 2.0), ("rsi", 0.1)]);
     }
 
     #[test]

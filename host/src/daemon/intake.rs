@@ -11,6 +11,7 @@ use serde::de::{Error as _, SeqAccess, Visitor};
 use siglearn_plugin_api::{Names, PriceUpdate, Signal, Timestamp};
 
 use super::{MAX_BATCH, Problems, Refusal};
+use crate::format::json::Strict;
 use crate::format::{price_from_json, signal_from_json, signals_from_json_array};
 use crate::timestamp::format_timestamp;
 
@@ -177,7 +178,7 @@ impl<'de, F: FnMut(usize, serde_json::Value)> Visitor<'de> for Items<'_, F> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let mut index = 0;
-        while let Some(value) = seq.next_element::<serde_json::Value>()? {
+        while let Some(Strict(value)) = seq.next_element()? {
             (self.each)(index, value);
             index += 1;
         }
@@ -203,8 +204,10 @@ fn each_object(body: &[u8], mut each: impl FnMut(usize, serde_json::Value)) -> R
     }
     let lines = text.lines().enumerate().filter(|(_, line)| !line.trim().is_empty());
     for (index, (n, line)) in lines.enumerate() {
-        let value = serde_json::from_str(line)
-            .map_err(|e| Refusal::bad_request(format!("line {} is not a JSON object: {e}", n + 1)))?;
+        let value = crate::format::json::from_str(line).map_err(|e| match e.is_data() {
+            true => Refusal::bad_request(format!("line {}: {e}", n + 1)),
+            false => Refusal::bad_request(format!("line {} is not a JSON object: {e}", n + 1)),
+        })?;
         each(index, value);
     }
     Ok(())
@@ -304,6 +307,29 @@ mod tests {
     const LATEST: Timestamp = crate::timestamp::END;
 
     const SIGNAL: &str = r#"{"signal_id":"a","symbol":"BTC","side":"long","entry_ts":"2024-01-01T00:00:00Z","entry_price":100,"take_profit":110,"stop_loss":95}"#;
+
+    #[test]
+    fn a_key_named_twice_in_an_item_is_refused_not_read_as_its_last_value() {
+        // The id twice (an array body and JSON Lines), the side twice, a
+        // head twice, a price's close twice: each refused, naming the key.
+        let twice_id = SIGNAL.replace(r#""signal_id":"a","#, r#""signal_id":"a","signal_id":"b","#);
+        let twice_side = SIGNAL.replace(r#""side":"long","#, r#""side":"long","side":"short","#);
+        let twice_head =
+            SIGNAL.replace(r#""stop_loss":95}"#, r#""stop_loss":95,"heads":{"rsi":1,"rsi":-1}}"#);
+        for (body, key) in [
+            (format!("[{twice_id}]"), "signal_id"),
+            (format!("{SIGNAL}\n{twice_id}\n"), "signal_id"),
+            (format!("[{twice_side}]"), "side"),
+            (format!("[{twice_head}]"), "rsi"),
+        ] {
+            let refusal = signals(body.as_bytes(), LATEST).unwrap_err();
+            let text = serde_json::to_string(&refusal).unwrap();
+            assert!(text.contains(&format!(r#"\"{key}\" appears twice"#)), "{body}: {text}");
+        }
+        let price = r#"[{"symbol":"BTC","ts":0,"open":1,"high":2,"low":0.5,"close":1.5,"close":0.6}]"#;
+        let text = serde_json::to_string(&prices(price.as_bytes(), LATEST).unwrap_err()).unwrap();
+        assert!(text.contains(r#"\"close\" appears twice"#), "{text}");
+    }
 
     #[test]
     fn signals_come_as_an_array_or_as_json_lines() {

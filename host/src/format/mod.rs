@@ -8,6 +8,7 @@
 
 mod cell;
 mod columns;
+pub mod json;
 mod prices;
 mod signals;
 mod trades;

@@ -351,8 +351,11 @@ fn read_json_lines(path: &Path, rejects: &mut Rejects<'_>, parsed: &mut Parsed) 
         if text.trim().is_empty() {
             continue;
         }
-        let read = serde_json::from_str(&text)
-            .map_err(|error| vec![("-".to_owned(), format!("the line is not JSON: {error}"))])
+        let read = super::json::from_str(&text)
+            .map_err(|error| match error.is_data() {
+                true => vec![("-".to_owned(), error.to_string())],
+                false => vec![("-".to_owned(), format!("the line is not JSON: {error}"))],
+            })
             .and_then(|value| signal_from_json(value, &mut names));
         match read {
             Ok(signal) => parsed.push(line_no, signal),
@@ -576,6 +579,17 @@ mod tests {
         );
         assert_eq!((a.max_hold_ms, a.pattern.as_deref()), (Some(3_600_000), Some("trend")));
         assert_eq!(a.heads, Values::from([("rsi", 0.5)]));
+    }
+
+    #[test]
+    fn a_json_line_naming_a_key_twice_is_a_bad_row_naming_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = r#"{"signal_id":"a","symbol":"BTC","side":"long","entry_ts":"2024-01-01T00:00:00Z","entry_price":100,"take_profit":110,"stop_loss":95}"#;
+        let twice =
+            good.replace(r#""side":"long","#, r#""side":"long","side":"short","#).replace("\"a\"", "\"b\"");
+        let path = file(&dir, "s.jsonl", &format!("{good}\n{twice}\n"));
+        let error = read_signals(&path, ReadOptions::default()).unwrap_err().to_string();
+        assert!(error.contains("s.jsonl:2") && error.contains("\"side\" appears twice"), "{error}");
     }
 
     #[test]
