@@ -53,6 +53,14 @@ pub(crate) fn reader(path: &Path) -> Result<(csv::Reader<std::fs::File>, Columns
         reason: format!("cannot read the header: {error}"),
     })?;
     let columns = Columns::new(headers);
+    // Which of two columns of one name holds the values cannot be told.
+    let mut seen = std::collections::HashSet::new();
+    if let Some(twice) = columns.names().iter().find(|name| !name.is_empty() && !seen.insert(name.as_str())) {
+        return Err(FormatError::Header {
+            path: path.to_path_buf(),
+            reason: format!("column {twice:?} appears twice; keep one"),
+        });
+    }
     Ok((reader, columns))
 }
 

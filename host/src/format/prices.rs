@@ -782,6 +782,31 @@ mod tests {
     }
 
     #[test]
+    fn a_header_naming_a_column_twice_is_refused_in_price_and_signal_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let candles = file(
+            &dir,
+            "c.csv",
+            "symbol,ts,open,high,low,close,close\nA,2020-01-01T00:00:00Z,1,2,0.5,1.5,1\n",
+        );
+        let error = read_prices(&[candles], &[], ReadOptions::default()).unwrap_err().to_string();
+        assert!(
+            error.contains("c.csv") && error.contains("column \"close\" appears twice; keep one"),
+            "{error}"
+        );
+        let signals = file(
+            &dir,
+            "s.csv",
+            "signal_id,symbol,side,entry_ts,entry_price,take_profit,stop_loss,side\na,A,long,2020-01-01T00:00:00Z,1,2,0.5,short\n",
+        );
+        let error = crate::format::read_signals(&signals, ReadOptions::default()).unwrap_err().to_string();
+        assert!(
+            error.contains("s.csv") && error.contains("column \"side\" appears twice; keep one"),
+            "{error}"
+        );
+    }
+
+    #[test]
     fn bad_rows_are_listed_with_line_and_field_and_refuse_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = file(

@@ -417,13 +417,6 @@ impl CsvLayout {
                 });
             }
         }
-        let mut seen = BTreeSet::new();
-        if let Some(twice) = columns.names().iter().find(|name| !seen.insert(name.as_str())) {
-            return Err(FormatError::Header {
-                path: path.to_path_buf(),
-                reason: format!("column {twice:?} appears twice; keep one"),
-            });
-        }
         Ok(CsvLayout { fixed, heads, indicators })
     }
 
