@@ -73,9 +73,9 @@ pub struct DaemonConfig {
     /// when its handler starts reading it; then 408 and the connection is
     /// closed.
     pub body_read_timeout_ms: u64,
-    /// Connections served at once. Past it, a few more (the health reserve)
-    /// are served `GET /healthz` only, with a short header timeout, and the
-    /// rest are closed as soon as they are accepted.
+    /// Connections served at once. Past it, the newest few (the health
+    /// reserve) are served `GET /healthz` only, with a short header
+    /// timeout, each new one closing the oldest of them.
     pub max_connections: usize,
 }
 
