@@ -33,6 +33,7 @@ use siglearn_plugin_api::{Symbol, Timestamp, VersionId};
 use tokio::sync::{mpsc, oneshot};
 
 use super::core::{Request, wall_now};
+use super::serve::HttpCounters;
 use super::view::View;
 use super::{Refusal, clip, intake, reader};
 use crate::analytics::Trials;
@@ -61,6 +62,8 @@ pub struct AppState {
     max_body_bytes: usize,
     /// `daemon.body_read_timeout_ms`.
     body_timeout: Duration,
+    /// What the server refuses before the API sees a request.
+    http: Arc<HttpCounters>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -97,7 +100,13 @@ impl AppState {
             loopback,
             max_body_bytes: config.daemon.max_body_bytes,
             body_timeout: Duration::from_millis(config.daemon.body_read_timeout_ms),
+            http: Arc::default(),
         }
+    }
+
+    /// The counters the server keeps for `/metrics`.
+    pub(crate) fn http_counters(&self) -> Arc<HttpCounters> {
+        Arc::clone(&self.http)
     }
 }
 
@@ -703,7 +712,8 @@ async fn healthz(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
-    let text = state.view.read().map(|v| v.prometheus()).unwrap_or_default();
+    let mut text = state.view.read().map(|v| v.prometheus()).unwrap_or_default();
+    text.push_str(&state.http.prometheus());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
@@ -1047,6 +1057,7 @@ mod tests {
             loopback,
             max_body_bytes: 64,
             body_timeout: Duration::from_secs(10),
+            http: Arc::default(),
         }
     }
 
@@ -1194,7 +1205,8 @@ mod tests {
             max_connections: 8,
             reserve: 1,
         };
-        tokio::spawn(super::super::serve::serve(listener, router, serving, std::future::pending()));
+        let counters = Arc::default();
+        tokio::spawn(super::super::serve::serve(listener, router, serving, counters, std::future::pending()));
         address
     }
 

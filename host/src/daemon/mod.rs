@@ -339,7 +339,8 @@ pub fn run(mut config: Config) -> anyhow::Result<()> {
         println!("siglearn listening on http://{bound}");
         tracing::info!(%bound, db = %db.display(), "siglearn daemon started");
         let ticker = tokio::spawn(tick(requests.clone()));
-        serve::serve(listener, api::router(state), serve::Serving::new(&config.daemon), stop).await;
+        let counters = state.http_counters();
+        serve::serve(listener, api::router(state), serve::Serving::new(&config.daemon), counters, stop).await;
         ticker.abort();
         tracing::info!("stopping: intake closed, finishing queued work");
         let (reply, done) = oneshot::channel();
@@ -753,7 +754,8 @@ mod tests {
         runtime.block_on(async {
             let state = api::AppState::new(requests.clone(), view, None, db, &config);
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            serve::serve(listener, api::router(state), serve::Serving::new(&config.daemon), async {}).await;
+            let (serving, counters) = (serve::Serving::new(&config.daemon), state.http_counters());
+            serve::serve(listener, api::router(state), serving, counters, async {}).await;
             let (reply, done) = oneshot::channel();
             requests.send(Request::Shutdown { reply }).await.unwrap();
             done.await.unwrap().unwrap();

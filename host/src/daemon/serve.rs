@@ -12,13 +12,16 @@
 //! learning the daemon is alive, and file descriptors stay bounded by the
 //! configuration, not by the clients. An accept error (no file
 //! descriptor left) waits, longer each time up to a second, instead of
-//! spinning. SIGINT or SIGTERM stops accepting and lets each connection
+//! spinning. What the HTTP layer refuses before the API sees a request (a
+//! request hyper cannot parse, headers that never end) is counted in
+//! [`HttpCounters`] for `/metrics`. SIGINT or SIGTERM stops accepting and lets each connection
 //! finish its request.
 
 use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -59,12 +62,61 @@ impl Serving {
     }
 }
 
+/// What the server counts, for `/metrics`.
+#[derive(Debug, Default)]
+pub(crate) struct HttpCounters {
+    /// Requests hyper could not parse (two `Content-Length` headers, a NUL
+    /// in a header, a bad request line): answered a bare 400 before routing.
+    malformed: AtomicU64,
+    /// Connections closed because a request's headers did not arrive in time.
+    header_timeouts: AtomicU64,
+    /// Connections of the health reserve closed for a newer one.
+    reserve_closed: AtomicU64,
+    /// Connections open now.
+    open: AtomicU64,
+}
+
+impl HttpCounters {
+    /// The Prometheus text exposition of the counters.
+    pub(crate) fn prometheus(&self) -> String {
+        let mut out = String::new();
+        for (name, kind, help, value) in [
+            (
+                "http_malformed_requests_total",
+                "counter",
+                "Requests the HTTP parser refused (bare 400) before any endpoint saw them.",
+                &self.malformed,
+            ),
+            (
+                "http_header_timeouts_total",
+                "counter",
+                "Connections closed: headers not sent in time.",
+                &self.header_timeouts,
+            ),
+            (
+                "http_reserve_closed_total",
+                "counter",
+                "Health-reserve connections closed for a newer one at daemon.max_connections.",
+                &self.reserve_closed,
+            ),
+            ("http_connections", "gauge", "Connections open.", &self.open),
+        ] {
+            let value = value.load(Ordering::Relaxed);
+            out.push_str(&format!(
+                "# HELP siglearn_{name} {help}\n# TYPE siglearn_{name} {kind}\nsiglearn_{name} {value}\n"
+            ));
+        }
+        out
+    }
+}
+
 /// Serves `router` on `listener` until `stop` resolves, then waits for the
 /// connections to finish their requests.
 pub(crate) async fn serve(
     listener: TcpListener,
     router: Router,
     serving: Serving,
+    counters: Arc<HttpCounters>,
     stop: impl Future<Output = ()>,
 ) {
     let slots = Arc::new(Semaphore::new(serving.max_connections));
@@ -130,13 +182,23 @@ pub(crate) async fn serve(
                     oldest.abort();
                 }
                 evicted += 1;
+                counters.reserve_closed.fetch_add(1, Ordering::Relaxed);
             }
         }
-        let (stop_seen, closed) = (stop_seen.clone(), closed.clone());
+        let (stop_seen, closed, counters) = (stop_seen.clone(), closed.clone(), Arc::clone(&counters));
         let reserve = permit.is_none();
         let task = tokio::spawn(async move {
-            connection(stream, service, header_timeout, keep_alive, stop_seen).await;
-            drop((permit, closed));
+            let open = Open::new(&counters.open);
+            let ended = connection(stream, service, header_timeout, keep_alive, stop_seen).await;
+            if let Err(error) = ended {
+                if error.is_parse() || error.is_parse_too_large() {
+                    counters.malformed.fetch_add(1, Ordering::Relaxed);
+                } else if error.is_timeout() {
+                    counters.header_timeouts.fetch_add(1, Ordering::Relaxed);
+                }
+                tracing::debug!(%error, "a connection ended with an error");
+            }
+            drop((open, permit, closed));
         });
         if reserve {
             reserved.push_back(task.abort_handle());
@@ -148,6 +210,23 @@ pub(crate) async fn serve(
     close.closed().await;
 }
 
+/// One open connection in [`HttpCounters::open`], counted out when dropped
+/// (also when its task is aborted).
+struct Open<'a>(&'a AtomicU64);
+
+impl<'a> Open<'a> {
+    fn new(open: &'a AtomicU64) -> Self {
+        open.fetch_add(1, Ordering::Relaxed);
+        Open(open)
+    }
+}
+
+impl Drop for Open<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// Serves one connection until it ends or the daemon stops.
 async fn connection(
     stream: TcpStream,
@@ -155,20 +234,17 @@ async fn connection(
     header_timeout: Duration,
     keep_alive: bool,
     mut stop: watch::Receiver<()>,
-) {
+) -> hyper::Result<()> {
     let mut builder = http1::Builder::new();
     builder.timer(TokioTimer::new()).header_read_timeout(header_timeout).keep_alive(keep_alive);
     let conn = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
     tokio::pin!(conn);
-    let ended = tokio::select! {
+    tokio::select! {
         ended = conn.as_mut() => ended,
         _ = stop.changed() => {
             conn.as_mut().graceful_shutdown();
             conn.await
         }
-    };
-    if let Err(error) = ended {
-        tracing::debug!(%error, "a connection ended with an error");
     }
 }
 
@@ -228,12 +304,18 @@ mod tests {
     /// A router with `/healthz` and `/work`, served on a free port with
     /// `serving`; the address.
     async fn server(serving: Serving) -> std::net::SocketAddr {
+        served(serving).await.0
+    }
+
+    /// [`server`], and its counters.
+    async fn served(serving: Serving) -> (std::net::SocketAddr, Arc<HttpCounters>) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
+        let counters = Arc::new(HttpCounters::default());
         let router =
             Router::new().route("/healthz", get(|| async { "ok" })).route("/work", get(|| async { "done" }));
-        tokio::spawn(serve(listener, router, serving, std::future::pending()));
-        address
+        tokio::spawn(serve(listener, router, serving, Arc::clone(&counters), std::future::pending()));
+        (address, counters)
     }
 
     /// Everything the server sends on `client` until it closes, and when it
@@ -276,7 +358,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn past_the_connection_limit_health_is_answered_and_a_new_connection_closes_the_oldest_of_the_reserve()
      {
-        let address = server(Serving { max_connections: 1, ..TEN_SECONDS }).await;
+        let (address, counters) = served(Serving { max_connections: 1, ..TEN_SECONDS }).await;
         // The one slot: a client that never ends its headers.
         let _holder = send(address, "GET /work HTTP/1.1\r\nHost: localhost\r\n").await;
         // The reserve (one connection) answers health...
@@ -296,6 +378,30 @@ mod tests {
         let (answer, after) = until_closed(&mut reserve_holder).await;
         assert_eq!(answer, "", "closed without an answer");
         assert!(after < Duration::from_secs(1), "closed at once, not after a timeout: {after:?}");
+        assert_eq!(counters.reserve_closed.load(Ordering::Relaxed), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn what_the_http_layer_refuses_before_routing_is_counted() {
+        let (address, counters) = served(TEN_SECONDS).await;
+        // Two lengths: hyper's bare 400.
+        let mut twice = send(
+            address,
+            "POST /work HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nabc",
+        )
+        .await;
+        let (answer, _) = until_closed(&mut twice).await;
+        assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+        let mut slow = send(address, "GET /healthz HTTP/1.1\r\n").await;
+        until_closed(&mut slow).await;
+        let text = counters.prometheus();
+        for line in [
+            "siglearn_http_malformed_requests_total 1",
+            "siglearn_http_header_timeouts_total 1",
+            "siglearn_http_connections 0",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} missing from {text}");
+        }
     }
 
     #[test]
