@@ -339,6 +339,11 @@ pub fn run(mut config: Config) -> anyhow::Result<()> {
         println!("siglearn listening on http://{bound}");
         tracing::info!(%bound, db = %db.display(), "siglearn daemon started");
         let ticker = tokio::spawn(tick(requests.clone()));
+        if let Ok(limits) = std::fs::read_to_string("/proc/self/limits") {
+            if let Some(warning) = serve::open_file_warning(config.daemon.max_connections, &limits) {
+                tracing::warn!("{warning}");
+            }
+        }
         let counters = state.http_counters();
         serve::serve(listener, api::router(state), serve::Serving::new(&config.daemon), counters, stop).await;
         ticker.abort();

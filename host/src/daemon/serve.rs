@@ -62,6 +62,28 @@ impl Serving {
     }
 }
 
+/// File descriptors the daemon needs besides its connections (the store,
+/// its lock and WAL, the watcher, libraries, logs), with room to spare.
+const OTHER_FILES: u64 = 64;
+
+/// The warning to give when `max_connections` (plus the reserve and
+/// [`OTHER_FILES`]) do not fit under the process's open-file limit, read
+/// from `limits` (the text of `/proc/self/limits`).
+pub(crate) fn open_file_warning(max_connections: usize, limits: &str) -> Option<String> {
+    let line = limits.lines().find(|line| line.starts_with("Max open files"))?;
+    let soft: u64 = line.split_whitespace().nth(3)?.parse().ok()?;
+    let needed = u64::try_from(max_connections)
+        .unwrap_or(u64::MAX)
+        .saturating_add(HEALTH_RESERVE as u64 + OTHER_FILES);
+    (needed > soft).then(|| {
+        format!(
+            "daemon.max_connections = {max_connections} needs about {needed} open files but the limit is {soft}: \
+             at the limit, accepting and reloading fail; lower daemon.max_connections or raise the limit \
+             (ulimit -n, LimitNOFILE= in a systemd unit)"
+        )
+    })
+}
+
 /// What the server counts, for `/metrics`.
 #[derive(Debug, Default)]
 pub(crate) struct HttpCounters {
@@ -402,6 +424,22 @@ mod tests {
         ] {
             assert!(text.lines().any(|l| l == line), "{line} missing from {text}");
         }
+    }
+
+    #[test]
+    fn max_connections_past_the_open_file_limit_less_the_reserve_and_other_files_is_warned_of() {
+        let limits = "Limit                     Soft Limit           Hard Limit           Units     \n\
+                      Max open files            1024                 524288               files     \n";
+        // 944 + 16 (reserve) + 64 (other files) = 1024 fits; 945 does not.
+        assert_eq!(open_file_warning(944, limits), None);
+        let warning = open_file_warning(945, limits).unwrap();
+        assert!(
+            warning.starts_with(
+                "daemon.max_connections = 945 needs about 1025 open files but the limit is 1024"
+            )
+        );
+        let unlimited = limits.replace("1024  ", "unlimited");
+        assert_eq!(open_file_warning(1_000_000, &unlimited), None, "no number, no warning");
     }
 
     #[test]
