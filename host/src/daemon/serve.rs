@@ -14,8 +14,10 @@
 //! descriptor left) waits, longer each time up to a second, instead of
 //! spinning. What the HTTP layer refuses before the API sees a request (a
 //! request hyper cannot parse, headers that never end) is counted in
-//! [`HttpCounters`] for `/metrics`. SIGINT or SIGTERM stops accepting and lets each connection
-//! finish its request.
+//! [`HttpCounters`] for `/metrics`. SIGINT or SIGTERM stops accepting and
+//! lets each connection finish its request, for [`SHUTDOWN_GRACE`] at
+//! most: a client that stopped reading its answer, or is still sending
+//! headers, does not hold the stop.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -42,6 +44,9 @@ pub(crate) const HEALTH_RESERVE: usize = 16;
 /// The header timeout of a connection of the health reserve: a health
 /// check sends its request at once.
 const RESERVE_HEADER_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long a stop waits for the open connections to finish.
+pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// How connections are served: the timeouts and limits of `[daemon]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -229,7 +234,10 @@ pub(crate) async fn serve(
     drop(listener);
     let _ = stopping.send(());
     drop(closed);
-    close.closed().await;
+    if tokio::time::timeout(SHUTDOWN_GRACE, close.closed()).await.is_err() {
+        let open = counters.open.load(Ordering::Relaxed);
+        tracing::warn!(open, "connections still open {SHUTDOWN_GRACE:?} after the stop are closed");
+    }
 }
 
 /// One open connection in [`HttpCounters::open`], counted out when dropped
@@ -424,6 +432,25 @@ mod tests {
         ] {
             assert!(text.lines().any(|l| l == line), "{line} missing from {text}");
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stop_waits_for_a_connection_that_never_ends_its_headers_only_the_grace() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let serving = Serving { header_timeout: Duration::from_secs(3600), ..TEN_SECONDS };
+        let counters = Arc::new(HttpCounters::default());
+        let server = tokio::spawn(serve(listener, Router::new(), serving, counters, async {
+            let _ = stopped.await;
+        }));
+        let _slow = send(address, "GET / HTTP/1.1\r\n").await;
+        tokio::task::yield_now().await;
+        let started = Instant::now();
+        stop.send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(3600), server).await.unwrap().unwrap();
+        // The grace (10 s), not the hour of the header timeout.
+        assert_eq!(started.elapsed().as_secs(), SHUTDOWN_GRACE.as_secs());
     }
 
     #[test]
