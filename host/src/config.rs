@@ -64,6 +64,19 @@ pub struct DaemonConfig {
     /// How far ahead of the wall clock a posted price or signal may be
     /// stamped, in minutes; later ones are refused (422).
     pub future_tolerance_minutes: u64,
+    /// Time a client has to send a request's line and headers, in ms,
+    /// counted from when the daemon starts waiting for them (so it is also
+    /// how long an idle kept-alive connection stays open); then the
+    /// connection is closed.
+    pub header_read_timeout_ms: u64,
+    /// Time a client has to send a whole request body, in ms, counted from
+    /// when its handler starts reading it; then 408 and the connection is
+    /// closed.
+    pub body_read_timeout_ms: u64,
+    /// Connections served at once. Past it, the newest few (the health
+    /// reserve) are served `GET /healthz` only, with a short header
+    /// timeout, each new one closing the oldest of them.
+    pub max_connections: usize,
 }
 
 impl Default for DaemonConfig {
@@ -80,6 +93,9 @@ impl Default for DaemonConfig {
             queue: 256,
             allow_no_strategies: false,
             future_tolerance_minutes: 5,
+            header_read_timeout_ms: 10_000,
+            body_read_timeout_ms: 60_000,
+            max_connections: 512,
         }
     }
 }
@@ -98,6 +114,9 @@ impl std::fmt::Debug for DaemonConfig {
             .field("queue", &self.queue)
             .field("allow_no_strategies", &self.allow_no_strategies)
             .field("future_tolerance_minutes", &self.future_tolerance_minutes)
+            .field("header_read_timeout_ms", &self.header_read_timeout_ms)
+            .field("body_read_timeout_ms", &self.body_read_timeout_ms)
+            .field("max_connections", &self.max_connections)
             .finish()
     }
 }
@@ -337,6 +356,32 @@ pub struct ConfigError {
     pub problems: Vec<String>,
 }
 
+/// A numeric key's value and the values it may take.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Range {
+    /// `section.key`.
+    pub key: &'static str,
+    pub value: u64,
+    pub least: u64,
+    pub most: u64,
+    /// What the value counts (`ms`, `requests`).
+    pub unit: &'static str,
+    /// Why the range ends where it does.
+    pub why: &'static str,
+}
+
+impl Range {
+    /// The problem of a value out of range: the key, the value, the range
+    /// and why it ends there.
+    fn problem(&self) -> String {
+        let Range { key, value, least, most, unit, why } = *self;
+        format!("{key} is {value} {unit}, out of range; use {least} to {most} ({why})")
+    }
+}
+
+/// Ten years in days: the longest duration a key may give.
+const TEN_YEARS_DAYS: u64 = 3650;
+
 /// One bullet a problem; the lines of a longer one (a TOML syntax error
 /// with its caret) stay indented under it.
 fn bullets(problems: &[String]) -> String {
@@ -410,7 +455,166 @@ impl Config {
         }
         Ok((config, problems))
     }
-    /// Every problem with the values, scripts and names.
+    /// Every numeric key with its value and accepted range (the floats
+    /// `outcomes.fee_pct` and `experiment.alpha` are checked on their own,
+    /// NaN and infinities refused). README's configuration reference lists
+    /// the same ranges.
+    pub fn ranges(&self) -> Vec<Range> {
+        let (d, l, r, e) = (&self.daemon, &self.limits, &self.retrain, &self.experiment);
+        let size = |value: usize| u64::try_from(value).unwrap_or(u64::MAX);
+        const TEN_YEARS_MINUTES: u64 = TEN_YEARS_DAYS * 24 * 60;
+        const TEN_YEARS_MS: u64 = TEN_YEARS_DAYS * 86_400_000;
+        const DAY_MS: u64 = 86_400_000;
+        const HOUR_MS: u64 = 3_600_000;
+        let ten_years = "ten years at most, so that no sum of times overflows";
+        let range = |key, value, least, most, unit, why| Range { key, value, least, most, unit, why };
+        vec![
+            range(
+                "experiment.min_blocks",
+                e.min_blocks,
+                2,
+                1_000_000,
+                "blocks",
+                "a variance needs two; a million is beyond any run",
+            ),
+            range(
+                "experiment.planned_blocks",
+                e.planned_blocks,
+                1,
+                1_000_000,
+                "blocks",
+                "a million is beyond any run",
+            ),
+            range("experiment.block_minutes", e.block_minutes, 1, 366 * 1440, "minutes", "a year at most"),
+            range(
+                "experiment.probation_days",
+                u64::from(e.probation_days),
+                0,
+                TEN_YEARS_DAYS,
+                "days",
+                ten_years,
+            ),
+            range("retrain.train_days", u64::from(r.train_days), 1, TEN_YEARS_DAYS, "days", ten_years),
+            range(
+                "retrain.min_train_trades",
+                u64::from(r.min_train_trades),
+                0,
+                100_000_000,
+                "trades",
+                "more than any store holds",
+            ),
+            range(
+                "retrain.min_validation_signals",
+                u64::from(r.min_validation_signals),
+                0,
+                100_000_000,
+                "signals",
+                "more than any store holds",
+            ),
+            range(
+                "limits.hot_operations",
+                l.hot_operations,
+                1,
+                1_000_000_000_000,
+                "operations",
+                "a call must end",
+            ),
+            range(
+                "limits.job_operations",
+                l.job_operations,
+                1,
+                1_000_000_000_000,
+                "operations",
+                "a call must end",
+            ),
+            range("limits.hot_millis", l.hot_millis, 1, DAY_MS, "ms", "a day at most"),
+            range("limits.job_millis", l.job_millis, 1, DAY_MS, "ms", "a day at most"),
+            range(
+                "limits.call_levels",
+                size(l.call_levels),
+                1,
+                64,
+                "levels",
+                "deeper calls can overflow the thread's stack; 64 is Rhai's own limit in a release build",
+            ),
+            range(
+                "limits.string_size",
+                size(l.string_size),
+                1,
+                16 * 1024 * 1024,
+                "bytes",
+                "0 would mean no limit to Rhai",
+            ),
+            range(
+                "limits.array_size",
+                size(l.array_size),
+                1,
+                10_000_000,
+                "elements",
+                "0 would mean no limit to Rhai",
+            ),
+            range(
+                "limits.map_size",
+                size(l.map_size),
+                1,
+                10_000_000,
+                "entries",
+                "0 would mean no limit to Rhai",
+            ),
+            range("limits.print_lines", l.print_lines, 0, 1_000_000, "lines", "the log must stay readable"),
+            range("daemon.snapshot_minutes", d.snapshot_minutes, 1, TEN_YEARS_MINUTES, "minutes", ten_years),
+            range(
+                "daemon.max_body_bytes",
+                size(d.max_body_bytes),
+                1,
+                1 << 30,
+                "bytes",
+                "a body is held in memory; 1 GiB at most",
+            ),
+            range("daemon.reload_debounce_ms", d.reload_debounce_ms, 0, TEN_YEARS_MS, "ms", ten_years),
+            range(
+                "daemon.queue",
+                size(d.queue),
+                1,
+                1_000_000,
+                "requests",
+                "each waiting request is held in memory",
+            ),
+            range(
+                "daemon.future_tolerance_minutes",
+                d.future_tolerance_minutes,
+                0,
+                TEN_YEARS_MINUTES,
+                "minutes",
+                ten_years,
+            ),
+            range(
+                "daemon.header_read_timeout_ms",
+                d.header_read_timeout_ms,
+                1,
+                HOUR_MS,
+                "ms",
+                "an hour at most; a slow client holds a connection this long",
+            ),
+            range(
+                "daemon.body_read_timeout_ms",
+                d.body_read_timeout_ms,
+                1,
+                HOUR_MS,
+                "ms",
+                "an hour at most; a slow client holds a connection this long",
+            ),
+            range(
+                "daemon.max_connections",
+                size(d.max_connections),
+                1,
+                1_000_000,
+                "connections",
+                "keep it below the open-file limit (ulimit -n)",
+            ),
+        ]
+    }
+
     pub fn validate(&self) -> Vec<String> {
         let mut problems = Vec::new();
         if !(self.outcomes.fee_pct.is_finite() && (0.0..50.0).contains(&self.outcomes.fee_pct)) {
@@ -419,9 +623,6 @@ impl Config {
         problems.extend(self.experiment.test().problems().into_iter().map(|p| format!("experiment.{p}")));
         if let Err(schedule) = Schedule::new(&self.schedule) {
             problems.extend(schedule);
-        }
-        if self.retrain.train_days == 0 {
-            problems.push("retrain.train_days is 0; use at least 1".to_owned());
         }
         problems.extend(self.limits.validate());
         if self.daemon.listen.parse::<std::net::SocketAddr>().is_err() {
@@ -433,30 +634,14 @@ impl Config {
         if self.daemon.token.as_ref().is_some_and(|t| t.trim().is_empty()) {
             problems.push("daemon.token is empty; remove it or set a secret".to_owned());
         }
-        for (name, value) in
-            [("snapshot_minutes", self.daemon.snapshot_minutes), ("queue", self.daemon.queue as u64)]
-        {
-            if value == 0 {
-                problems.push(format!("daemon.{name} is 0; use at least 1"));
-            }
-        }
-        // Durations are bounded so that no sum or product of them overflows.
-        const TEN_YEARS_DAYS: u64 = 3650;
-        let durations = [
-            ("daemon.snapshot_minutes", self.daemon.snapshot_minutes, TEN_YEARS_DAYS * 24 * 60, "minutes"),
-            (
-                "daemon.future_tolerance_minutes",
-                self.daemon.future_tolerance_minutes,
-                TEN_YEARS_DAYS * 24 * 60,
-                "minutes",
-            ),
-            ("daemon.reload_debounce_ms", self.daemon.reload_debounce_ms, TEN_YEARS_DAYS * 86_400_000, "ms"),
-            ("experiment.probation_days", u64::from(self.experiment.probation_days), TEN_YEARS_DAYS, "days"),
-            ("retrain.train_days", u64::from(self.retrain.train_days), TEN_YEARS_DAYS, "days"),
-        ];
-        for (name, value, most, unit) in durations {
-            if value > most {
-                problems.push(format!("{name} is {value} {unit}, longer than ten years; use at most {most}"));
+        // One range a numeric key: a value no library can panic on or
+        // allocate without bound from. A key another check already named
+        // (a sub-section's own rules) is not named twice.
+        for range in self.ranges() {
+            let named =
+                problems.iter().any(|p| p.starts_with(range.key) && p[range.key.len()..].starts_with(' '));
+            if !named && !(range.least..=range.most).contains(&range.value) {
+                problems.push(range.problem());
             }
         }
         let mut names = BTreeSet::new();
@@ -724,7 +909,7 @@ mod tests {
         ] {
             assert!(problems.contains(&format!("{name} is ")), "{name}: {problems}");
         }
-        assert!(problems.contains("longer than ten years"), "{problems}");
+        assert!(problems.contains("ten years at most"), "{problems}");
         assert_eq!(Config::default().daemon.future_tolerance_ms(), 5 * 60_000);
     }
 
@@ -749,12 +934,17 @@ mod tests {
                         reload_debounce_ms = 315360000001\n[experiment]\nprobation_days = 3651\n\
                         [retrain]\ntrain_days = 3651\n";
         let problems = Config::parse(one_more).unwrap().validate();
+        let why = "(ten years at most, so that no sum of times overflows)";
         let expected = [
-            "daemon.snapshot_minutes is 5256001 minutes, longer than ten years; use at most 5256000",
-            "daemon.future_tolerance_minutes is 5256001 minutes, longer than ten years; use at most 5256000",
-            "daemon.reload_debounce_ms is 315360000001 ms, longer than ten years; use at most 315360000000",
-            "experiment.probation_days is 3651 days, longer than ten years; use at most 3650",
-            "retrain.train_days is 3651 days, longer than ten years; use at most 3650",
+            format!("experiment.probation_days is 3651 days, out of range; use 0 to 3650 {why}"),
+            format!("retrain.train_days is 3651 days, out of range; use 1 to 3650 {why}"),
+            format!("daemon.snapshot_minutes is 5256001 minutes, out of range; use 1 to 5256000 {why}"),
+            format!(
+                "daemon.reload_debounce_ms is 315360000001 ms, out of range; use 0 to 315360000000 {why}"
+            ),
+            format!(
+                "daemon.future_tolerance_minutes is 5256001 minutes, out of range; use 0 to 5256000 {why}"
+            ),
         ];
         assert_eq!(problems, expected);
     }
@@ -765,5 +955,50 @@ mod tests {
         // plugin; the only problem is the missing name.
         let problems = Config::parse("[[strategies]]\nplugin = \"libx.so\"\n").unwrap_err();
         assert_eq!(problems, ["strategies[0].name is missing; give every strategy a name"]);
+    }
+
+    #[test]
+    fn a_queue_too_large_for_a_semaphore_is_a_config_error_naming_key_value_range_and_fix() {
+        // Trial 11b: this queue panicked in tokio's semaphore (exit 101).
+        let config = Config::parse("[daemon]\nqueue = 9223372036854775807\n").unwrap();
+        assert_eq!(
+            config.validate(),
+            ["daemon.queue is 9223372036854775807 requests, out of range; use 1 to 1000000 \
+              (each waiting request is held in memory)"]
+        );
+    }
+
+    #[test]
+    fn limits_rhai_reads_as_no_limit_or_a_stack_overflow_are_refused() {
+        // Rhai takes a size of 0 as "no limit"; 65 call levels are past Rhai's own release default.
+        let config =
+            Config::parse("[limits]\nstring_size = 0\narray_size = 0\nmap_size = 0\ncall_levels = 65\n")
+                .unwrap();
+        let problems = config.validate();
+        let keys: Vec<&str> = problems.iter().map(|p| p.split(' ').next().unwrap()).collect();
+        assert_eq!(
+            keys,
+            ["limits.call_levels", "limits.string_size", "limits.array_size", "limits.map_size"]
+        );
+        assert!(
+            problems[0].starts_with("limits.call_levels is 65 levels, out of range; use 1 to 64"),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn a_key_another_check_names_is_named_once() {
+        // Limits and the sequential test check their own zeros; the range says nothing more.
+        let config = Config::parse("[limits]\nhot_operations = 0\n[experiment]\nmin_blocks = 1\n").unwrap();
+        let problems = config.validate();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems.iter().all(|p| !p.contains("out of range")), "{problems:?}");
+    }
+
+    #[test]
+    fn the_default_of_every_numeric_key_is_within_its_range() {
+        for range in Config::default().ranges() {
+            assert!((range.least..=range.most).contains(&range.value), "{range:?}");
+        }
     }
 }

@@ -23,8 +23,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, Query, Request as HttpRequest, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Path, Query, Request as HttpRequest, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
@@ -34,6 +33,7 @@ use siglearn_plugin_api::{Symbol, Timestamp, VersionId};
 use tokio::sync::{mpsc, oneshot};
 
 use super::core::{Request, wall_now};
+use super::serve::HttpCounters;
 use super::view::View;
 use super::{Refusal, clip, intake, reader};
 use crate::analytics::Trials;
@@ -58,6 +58,12 @@ pub struct AppState {
     /// Whether the daemon listens on loopback only: then a write must name
     /// a loopback host.
     loopback: bool,
+    /// `daemon.max_body_bytes`.
+    max_body_bytes: usize,
+    /// `daemon.body_read_timeout_ms`.
+    body_timeout: Duration,
+    /// What the server refuses before the API sees a request.
+    http: Arc<HttpCounters>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -84,7 +90,23 @@ impl AppState {
             .listen
             .parse::<std::net::SocketAddr>()
             .is_ok_and(|address| address.ip().is_loopback());
-        AppState { requests, view, token: token.map(Arc::from), db, learning, future_tolerance_ms, loopback }
+        AppState {
+            requests,
+            view,
+            token: token.map(Arc::from),
+            db,
+            learning,
+            future_tolerance_ms,
+            loopback,
+            max_body_bytes: config.daemon.max_body_bytes,
+            body_timeout: Duration::from_millis(config.daemon.body_read_timeout_ms),
+            http: Arc::default(),
+        }
+    }
+
+    /// The counters the server keeps for `/metrics`.
+    pub(crate) fn http_counters(&self) -> Arc<HttpCounters> {
+        Arc::clone(&self.http)
     }
 }
 
@@ -112,7 +134,7 @@ impl From<Refusal> for ApiError {
 type Reply = Result<axum::Json<serde_json::Value>, ApiError>;
 
 /// The router of every endpoint.
-pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+pub fn router(state: AppState) -> Router {
     let refresher = state.clone();
     tokio::spawn(async move { refresh_learning(refresher).await });
     Router::new()
@@ -132,7 +154,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/experiments", get(experiments))
         .route("/api/jobs", get(job_runs))
         .fallback(|| async { ApiError(Refusal::not_found("no such endpoint; see the README for the API")) })
-        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(DefaultBodyLimit::max(state.max_body_bytes))
         .layer(middleware::from_fn_with_state(state.clone(), writes))
         .with_state(state)
 }
@@ -328,14 +350,61 @@ fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
     }
 }
 
-fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
-    body.map_err(|rejection| {
-        let status = rejection.status().as_u16();
-        ApiError(Refusal::with(
-            status,
-            format!("cannot read the body: {rejection} (the limit is daemon.max_body_bytes)"),
-        ))
-    })
+/// A request body read whole: at most `daemon.max_body_bytes`, within
+/// `daemon.body_read_timeout_ms`; a refusal says which went wrong, or how
+/// the body is not well-formed HTTP.
+struct Body(Bytes);
+
+impl FromRequest<AppState> for Body {
+    type Rejection = ApiError;
+
+    async fn from_request(request: HttpRequest, state: &AppState) -> Result<Self, ApiError> {
+        let read = axum::body::to_bytes(request.into_body(), state.max_body_bytes);
+        match tokio::time::timeout(state.body_timeout, read).await {
+            Ok(Ok(bytes)) => Ok(Body(bytes)),
+            Ok(Err(error)) => Err(ApiError(unreadable(&error, state.max_body_bytes))),
+            Err(_) => Err(ApiError(Refusal::with(
+                408,
+                format!(
+                    "the body did not arrive within daemon.body_read_timeout_ms ({} ms); send it faster, \
+                     or in smaller batches",
+                    state.body_timeout.as_millis()
+                ),
+            ))),
+        }
+    }
+}
+
+/// Why a body could not be read: over the size limit (413), cut short by
+/// the client, or not well-formed (a bad chunk, say) (400).
+fn unreadable(error: &axum::Error, max_body_bytes: usize) -> Refusal {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    let mut incomplete = false;
+    while let Some(at) = cause {
+        if at.is::<http_body_util::LengthLimitError>() {
+            return Refusal::with(
+                413,
+                format!(
+                    "the body is larger than daemon.max_body_bytes ({max_body_bytes} bytes); send smaller batches"
+                ),
+            );
+        }
+        incomplete |= at.downcast_ref::<hyper::Error>().is_some_and(hyper::Error::is_incomplete_message);
+        cause = at.source();
+    }
+    if incomplete {
+        return Refusal::bad_request(
+            "the body ended before its Content-Length or last chunk: the connection closed mid-body",
+        );
+    }
+    // The innermost cause names the fault (hyper's outer one only says "error reading a body").
+    let mut innermost: &(dyn std::error::Error + 'static) = error;
+    while let Some(inner) = innermost.source() {
+        innermost = inner;
+    }
+    Refusal::bad_request(clip(format!(
+        "the body is not well-formed HTTP ({innermost}); check its Content-Length or chunked encoding"
+    )))
 }
 
 /// Sends a request to the engine and waits for its answer.
@@ -358,14 +427,14 @@ async fn blocking<T: Send + 'static>(
         .map_err(ApiError)
 }
 
-async fn post_signals(State(state): State<AppState>, raw: Result<Bytes, BytesRejection>) -> Reply {
-    let signals = intake::signals(&body(raw)?, wall_now() + state.future_tolerance_ms)?;
+async fn post_signals(State(state): State<AppState>, Body(raw): Body) -> Reply {
+    let signals = intake::signals(&raw, wall_now() + state.future_tolerance_ms)?;
     let published = ask(&state, |reply| Request::Signals { signals, reply }).await??;
     Ok(axum::Json(serde_json::json!({ "accepted": published.len(), "decisions": published })))
 }
 
-async fn post_prices(State(state): State<AppState>, raw: Result<Bytes, BytesRejection>) -> Reply {
-    let updates = intake::prices(&body(raw)?, wall_now() + state.future_tolerance_ms)?;
+async fn post_prices(State(state): State<AppState>, Body(raw): Body) -> Reply {
+    let updates = intake::prices(&raw, wall_now() + state.future_tolerance_ms)?;
     let applied = ask(&state, |reply| Request::Prices { updates, reply }).await??;
     let open = state.view.read().map(|v| v.open_signals).unwrap_or_default();
     Ok(axum::Json(serde_json::json!({ "accepted": applied, "open_signals": open })))
@@ -598,22 +667,14 @@ fn version_body(raw: &[u8]) -> Result<VersionId, ApiError> {
     })
 }
 
-async fn rollback(
-    State(state): State<AppState>,
-    Path(name): Path<String>,
-    raw: Result<Bytes, BytesRejection>,
-) -> Reply {
-    let version = version_body(&body(raw)?)?;
+async fn rollback(State(state): State<AppState>, Path(name): Path<String>, Body(raw): Body) -> Reply {
+    let version = version_body(&raw)?;
     let record = ask(&state, |reply| Request::Rollback { strategy: name, version, reply }).await??;
     Ok(axum::Json(serde_json::json!({ "live": record })))
 }
 
-async fn promote(
-    State(state): State<AppState>,
-    Path(name): Path<String>,
-    raw: Result<Bytes, BytesRejection>,
-) -> Reply {
-    let version = version_body(&body(raw)?)?;
+async fn promote(State(state): State<AppState>, Path(name): Path<String>, Body(raw): Body) -> Reply {
+    let version = version_body(&raw)?;
     let alias = ask(&state, |reply| Request::Promote { strategy: name, version, reply }).await??;
     Ok(axum::Json(serde_json::json!({ "champion": alias })))
 }
@@ -651,7 +712,8 @@ async fn healthz(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
-    let text = state.view.read().map(|v| v.prometheus()).unwrap_or_default();
+    let mut text = state.view.read().map(|v| v.prometheus()).unwrap_or_default();
+    text.push_str(&state.http.prometheus());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
@@ -993,6 +1055,9 @@ mod tests {
             learning: Arc::default(),
             future_tolerance_ms: 0,
             loopback,
+            max_body_bytes: 64,
+            body_timeout: Duration::from_secs(10),
+            http: Arc::default(),
         }
     }
 
@@ -1124,5 +1189,92 @@ mod tests {
         let policy =
             headers.get(header::CONTENT_SECURITY_POLICY).and_then(|v| v.to_str().ok()).unwrap_or_default();
         assert!(policy.starts_with("default-src 'self'; script-src 'sha256-"), "{policy}");
+    }
+
+    /// `POST /api/signals` served on a free port by the daemon's server,
+    /// over `state` (no engine: a body that can be read goes no further).
+    async fn intake(state: AppState) -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let router = Router::new()
+            .route("/api/signals", post(post_signals))
+            .layer(middleware::from_fn_with_state(state.clone(), writes))
+            .with_state(state);
+        let serving = super::super::serve::Serving {
+            header_timeout: Duration::from_secs(10),
+            max_connections: 8,
+            reserve: 1,
+        };
+        let counters = Arc::default();
+        tokio::spawn(super::super::serve::serve(listener, router, serving, counters, std::future::pending()));
+        address
+    }
+
+    /// The answer to `head` (the request line and headers, the blank line
+    /// left out) and `body`, read until the server closes; an hour on the
+    /// paused clock means it never does. The status, the JSON body, and how
+    /// long the answer took.
+    async fn posted(state: AppState, head: &str, body: &str) -> (u16, serde_json::Value, Duration) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let address = intake(state).await;
+        let mut client = tokio::net::TcpStream::connect(address).await.unwrap();
+        let started = tokio::time::Instant::now();
+        let request = format!(
+            "POST /api/signals HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n{head}\r\n\r\n{body}"
+        );
+        client.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(3600), client.read_to_end(&mut answer)).await;
+        assert!(read.is_ok(), "no answer within an hour");
+        let answer = String::from_utf8_lossy(&answer).into_owned();
+        let status = answer.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let json = answer.split_once("\r\n\r\n").map(|(_, json)| json).unwrap_or_default();
+        (status, serde_json::from_str(json).unwrap_or_default(), started.elapsed())
+    }
+
+    fn refused_batches(state: &AppState) -> u64 {
+        state.view.read().unwrap().counters.refused_batches
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_malformed_chunked_body_is_a_400_naming_the_encoding_not_the_size_limit_and_counted() {
+        let state = state(None, true);
+        let (status, json, _) =
+            posted(state.clone(), "Transfer-Encoding: chunked", "zz\r\n[]\r\n0\r\n\r\n").await;
+        let error = json["error"].as_str().unwrap_or_default();
+        assert_eq!(status, 400, "{json}");
+        assert!(
+            error.starts_with("the body is not well-formed HTTP (") && error.contains("chunk"),
+            "{error}"
+        );
+        assert!(!error.contains("max_body_bytes"), "{error}");
+        assert_eq!(json["details"][0]["reason"], error);
+        assert_eq!(refused_batches(&state), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_body_over_the_limit_is_a_413_naming_the_key_and_its_value() {
+        // The test state's limit is 64 bytes; 65 is one over.
+        let state = state(None, true);
+        let (status, json, _) = posted(state.clone(), "Content-Length: 65", &"x".repeat(65)).await;
+        assert_eq!(status, 413, "{json}");
+        assert_eq!(
+            json["error"],
+            "the body is larger than daemon.max_body_bytes (64 bytes); send smaller batches"
+        );
+        assert_eq!(refused_batches(&state), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_body_that_stops_arriving_is_a_408_once_the_body_timeout_elapses_and_the_connection_closes() {
+        // The test state's body timeout is 10 s; 10 of the 50 announced bytes arrive.
+        let state = state(None, true);
+        let (status, json, after) = posted(state.clone(), "Content-Length: 50", "[{\"signal_").await;
+        assert_eq!(status, 408, "{json}");
+        assert!(
+            json["error"].as_str().unwrap_or_default().contains("daemon.body_read_timeout_ms (10000 ms)")
+        );
+        assert!(after >= Duration::from_secs(10) && after < Duration::from_secs(11), "{after:?}");
+        assert_eq!(refused_batches(&state), 1);
     }
 }

@@ -22,6 +22,7 @@ mod core;
 mod failures;
 mod intake;
 mod known;
+mod serve;
 mod view;
 mod watch;
 
@@ -338,10 +339,13 @@ pub fn run(mut config: Config) -> anyhow::Result<()> {
         println!("siglearn listening on http://{bound}");
         tracing::info!(%bound, db = %db.display(), "siglearn daemon started");
         let ticker = tokio::spawn(tick(requests.clone()));
-        axum::serve(listener, api::router(state, config.daemon.max_body_bytes))
-            .with_graceful_shutdown(stop)
-            .await
-            .context("the HTTP server failed")?;
+        if let Ok(limits) = std::fs::read_to_string("/proc/self/limits") {
+            if let Some(warning) = serve::open_file_warning(config.daemon.max_connections, &limits) {
+                tracing::warn!("{warning}");
+            }
+        }
+        let counters = state.http_counters();
+        serve::serve(listener, api::router(state), serve::Serving::new(&config.daemon), counters, stop).await;
         ticker.abort();
         tracing::info!("stopping: intake closed, finishing queued work");
         let (reply, done) = oneshot::channel();
@@ -576,6 +580,7 @@ pub(crate) fn reader(db: &Path) -> Result<StoreReader, Refusal> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::DaemonConfig;
 
     #[test]
     fn a_refusal_lists_the_first_bad_items_in_full_and_counts_every_one() {
@@ -728,5 +733,91 @@ mod tests {
             let address = busy.local_addr().unwrap();
             assert_eq!(error, format!("cannot listen on {address}"), "{scripts:?} {plugins:?} {allow}");
         }
+    }
+
+    /// Builds what `run` builds from `config` before it serves, with one
+    /// script, and stops it again: the engine (its script limits and
+    /// checkpoint interval), the queue, the server's limits and router.
+    fn start_and_stop(mut config: Config) {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut config_in, _busy) = folders(dir.path(), &["a.rhai"], &[]);
+        config_in.outcomes = config.outcomes;
+        config_in.experiment = config.experiment.clone();
+        config_in.retrain = config.retrain;
+        config_in.limits = config.limits;
+        config_in.daemon = DaemonConfig { db: config_in.daemon.db.clone(), ..config.daemon.clone() };
+        config_in.daemon.scripts = dir.path().join("scripts");
+        config_in.daemon.plugins = dir.path().join("plugins");
+        config = config_in;
+        let given = config.clone();
+        let (adopt, clashes) = strategies(&mut config).unwrap();
+        let db = config.daemon.db.clone();
+        let (core, view) = start_engine(&config, &clashes, given, &db, adopt).unwrap();
+        let (requests, receiver) = mpsc::channel(config.daemon.queue);
+        let engine = std::thread::spawn(move || core.run(receiver));
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let state = api::AppState::new(requests.clone(), view, None, db, &config);
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let (serving, counters) = (serve::Serving::new(&config.daemon), state.http_counters());
+            serve::serve(listener, api::router(state), serving, counters, async {}).await;
+            let (reply, done) = oneshot::channel();
+            requests.send(Request::Shutdown { reply }).await.unwrap();
+            done.await.unwrap().unwrap();
+        });
+        engine.join().unwrap();
+    }
+
+    #[test]
+    fn every_numeric_key_at_any_extreme_is_a_config_error_naming_it_or_a_daemon_that_starts() {
+        let mut keys: Vec<(&str, String, String)> = Config::default()
+            .ranges()
+            .into_iter()
+            .map(|r| (r.key, r.least.to_string(), r.most.to_string()))
+            .collect();
+        keys.push(("outcomes.fee_pct", "0".into(), "49.99".into()));
+        keys.push(("experiment.alpha", "0.0001".into(), "0.9999".into()));
+        let mut started = 0;
+        for (key, least, most) in keys {
+            let (section, name) = key.split_once('.').unwrap();
+            let one_over = most.parse::<u64>().map(|m| (m + 1).to_string()).unwrap_or_else(|_| "50".into());
+            let extremes = [
+                "0",
+                "-1",
+                &least,
+                &most,
+                &one_over,
+                "9223372036854775807",
+                "18446744073709551615",
+                "1e308",
+                "-1e308",
+                "nan",
+                "inf",
+                "-inf",
+            ];
+            for value in extremes {
+                let text = format!("[{section}]\n{name} = {value}\n");
+                let problems = match Config::parse(&text) {
+                    Ok(config) => config.validate(),
+                    Err(problems) => problems,
+                };
+                if problems.is_empty() {
+                    start_and_stop(Config::parse(&text).unwrap());
+                    started += 1;
+                } else {
+                    assert!(problems.iter().all(|p| p.contains(name)), "{key} = {value}: {problems:?}");
+                }
+            }
+            // Each range's ends are within it (another rule, hot_operations
+            // at most job_operations, may still refuse one).
+            for value in [&least, &most] {
+                let config = Config::parse(&format!("[{section}]\n{name} = {value}\n")).unwrap();
+                let problems = config.validate();
+                let own: Vec<&String> =
+                    problems.iter().filter(|p| p.starts_with(key) && p.contains("range")).collect();
+                assert!(own.is_empty(), "{key} = {value}: {problems:?}");
+            }
+        }
+        assert!(started >= 40, "only {started} accepted values were started");
     }
 }
