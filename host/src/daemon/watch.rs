@@ -755,6 +755,57 @@ mod tests {
         assert!(settling.watcher.watching.contains(&source), "{:?}", settling.watcher.watching);
     }
 
+    /// The reloads sent so far: each strategy's name and its error, if any.
+    fn reloads(receiver: &mut mpsc::Receiver<Request>) -> Vec<(String, Option<String>)> {
+        let mut sent = Vec::new();
+        while let Ok(request) = receiver.try_recv() {
+            match request {
+                Request::Reload(Reload::Changed { name, compiled, .. }) => {
+                    sent.push((name, compiled.err().map(|e| e.to_string())))
+                }
+                other => panic!("not a change: {other:?}"),
+            }
+        }
+        sent
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_or_a_device_added_while_running_is_refused_as_that_file_and_the_others_still_reload() {
+        let dir = tempfile::tempdir().unwrap();
+        let scripts = scripts_folder(dir.path(), &["a"]);
+        let made = std::process::Command::new("mkfifo").arg(scripts.join("direct.rhai")).status().unwrap();
+        assert!(made.success());
+        std::os::unix::fs::symlink("/dev/zero", scripts.join("zero.rhai")).unwrap();
+        let (settling, mut receiver, _) = settling(adopting(&scripts), Duration::ZERO);
+        let planned = absolute(&scripts);
+        // On a thread of its own: a reader that opens the FIFO as a file
+        // waits in open() for a writer that never comes.
+        let (done, finished) = std_mpsc::channel();
+        let files = planned.clone();
+        std::thread::spawn(move || {
+            let mut settling = settling;
+            for file in ["direct.rhai", "zero.rhai", "a.rhai"] {
+                assert!(settling.file(&files.join(file)));
+            }
+            let _ = done.send(());
+        });
+        assert!(finished.recv_timeout(Duration::from_secs(120)).is_ok(), "a reload waits on the FIFO");
+        let sent = reloads(&mut receiver);
+        let names: Vec<&str> = sent.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(names, ["direct", "zero", "a"]);
+        let direct = sent[0].1.as_deref().expect("the FIFO is refused");
+        assert!(
+            direct.starts_with(&format!("strategy direct ({})", planned.join("direct.rhai").display()))
+                && direct.contains("cannot read the script: it is a FIFO (named pipe), not a regular file")
+                && direct.contains("put the file itself there, or move this one out"),
+            "{direct}"
+        );
+        let zero = sent[1].1.as_deref().expect("the device is refused");
+        assert!(zero.contains("it is a character device (such as /dev/zero), not a regular file"), "{zero}");
+        assert_eq!(sent[2].1, None, "a.rhai still reloads");
+    }
+
     #[test]
     fn the_watcher_watches_the_layout_s_folders_and_shows_a_removed_one() {
         let dir = tempfile::tempdir().unwrap();
