@@ -317,6 +317,28 @@ mod tests {
 
     #[cfg(unix)]
     #[test]
+    fn a_config_that_is_a_fifo_is_refused_naming_it_without_waiting_for_a_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("siglearn.toml");
+        assert!(std::process::Command::new("mkfifo").arg(&path).status().unwrap().success());
+        // On a thread of its own: a reader that opened the FIFO as a file
+        // would wait in open() for ever.
+        let (done, finished) = std::sync::mpsc::channel();
+        let config = path.clone();
+        std::thread::spawn(move || {
+            let _ = done.send(crate::config::Config::load(&config).map(|_| ()).map_err(|e| e.to_string()));
+        });
+        let loaded = finished.recv_timeout(std::time::Duration::from_secs(120));
+        let error = loaded.expect("the config read waits on the FIFO").unwrap_err();
+        assert!(
+            error.contains(&path.display().to_string())
+                && error.contains("cannot read it: it is a FIFO (named pipe), not a regular file"),
+            "{error}"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
     fn running_out_of_file_descriptors_is_transient_and_a_missing_file_is_not() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.rhai");
