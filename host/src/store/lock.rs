@@ -177,12 +177,7 @@ impl WriteLock {
             lock = Some(lock_store(store, &file, false)?);
         }
         let path = lock_path(store);
-        let mut lock_file = crate::user_file::open_own(&path).map_err(|error| match error {
-            crate::user_file::OwnFileError::Io { source, .. } => {
-                StoreError::Lock { path: path.clone(), source }
-            }
-            planted => StoreError::Planted(planted),
-        })?;
+        let mut lock_file = open_lock_file(&path)?;
         let failed = |source| StoreError::Lock { path: path.clone(), source };
         if !fs4::fs_std::FileExt::try_lock_exclusive(&lock_file).map_err(failed)? {
             return Err(StoreError::Held { path: store.to_path_buf(), holder: read_holder(&mut lock_file) });
@@ -275,12 +270,20 @@ fn make_store_file(file: &Path) -> std::io::Result<File> {
 /// which this process holds.
 pub fn announce(store: &Path, address: &str) -> Result<(), StoreError> {
     let path = lock_path(store);
-    let mut file = crate::user_file::open_own(&path).map_err(|error| match error {
-        crate::user_file::OwnFileError::Io { source, .. } => StoreError::Lock { path: path.clone(), source },
-        planted => StoreError::Planted(planted),
-    })?;
+    let mut file = open_lock_file(&path)?;
     write_holder(&mut file, &Holder::this_process(Some(address.to_owned())))
         .map_err(|source| StoreError::Lock { path: path.clone(), source })
+}
+
+/// Opens the lock file at `path` ([`crate::user_file::open_own`]: never
+/// through a symlink or hard link planted there).
+fn open_lock_file(path: &Path) -> Result<File, StoreError> {
+    crate::user_file::open_own(path).map_err(|error| match error {
+        crate::user_file::OwnFileError::Io { source, .. } => {
+            StoreError::Lock { path: path.to_path_buf(), source }
+        }
+        planted => StoreError::Planted(planted),
+    })
 }
 
 fn write_holder(file: &mut File, holder: &Holder) -> std::io::Result<()> {
