@@ -395,7 +395,8 @@ impl Config {
     /// type, values out of range, missing files and folders.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let fail = |problems: Vec<String>| ConfigError { path: path.to_path_buf(), problems };
-        let text = std::fs::read_to_string(path).map_err(|e| fail(vec![format!("cannot read it: {e}")]))?;
+        let text = crate::user_file::read_text(path, crate::user_file::Kind::Config)
+            .map_err(|e| fail(vec![format!("cannot read it: {}", e.problem)]))?;
         let (mut config, mut problems) = Config::read(&text).map_err(fail)?;
         let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         // The folders the file names itself must exist; left at their

@@ -22,4 +22,5 @@ pub mod strategy;
 pub mod synth;
 pub mod timestamp;
 pub mod trade;
+pub mod user_file;
 pub mod versions;

@@ -158,4 +158,26 @@ mod tests {
         assert!(error.starts_with(&format!("{}: ", path.display())), "{error}");
         assert!(error.contains("a Rhai script (.rhai) or a plugin library (.so, .dylib, .dll)"), "{error}");
     }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_is_refused_as_not_a_regular_file_without_waiting_for_a_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fifo.rhai");
+        assert!(std::process::Command::new("mkfifo").arg(&path).status().unwrap().success());
+        // Nothing ever writes it: a reader that opened it as a file would
+        // wait in open() for ever, so check runs on a thread of its own.
+        let (done, finished) = std::sync::mpsc::channel();
+        let script = path.clone();
+        std::thread::spawn(move || {
+            let _ = done.send(run(CheckArgs { script, params: "{}".to_owned() }).map_err(|e| e.to_string()));
+        });
+        let checked = finished.recv_timeout(std::time::Duration::from_secs(120));
+        let error = checked.expect("check waits on the FIFO").unwrap_err();
+        assert!(
+            error.starts_with(&format!("strategy fifo ({})", path.display()))
+                && error.contains("it is a FIFO (named pipe), not a regular file"),
+            "{error}"
+        );
+    }
 }

@@ -8,7 +8,12 @@
 //! Each file has its own quiet period, and paths that are no strategy file
 //! (the store's `-wal`, an editor's swap file) are dropped as they arrive,
 //! so writes elsewhere never hold a reload back. A file is loaded only when
-//! it did not change while it was read. The way files really get replaced
+//! it did not change while it was read; one that is no regular file (a
+//! FIFO, a device) is that strategy's refused reload, never waited on
+//! ([`crate::user_file::read`]), and one that failed for a passing reason
+//! of the system (out of file descriptors) is tried again after a second,
+//! then after twice as long each time, at most a minute apart, until it
+//! loads. The way files really get replaced
 //! is followed: a strategy file that is a symlink is watched at its target
 //! (one added while running too: every change of the strategy files
 //! resolves what to watch by the code that resolved it at start);
@@ -340,7 +345,15 @@ pub(crate) fn start(
     let mut watcher = Watcher { watcher, watching: BTreeSet::new(), view, reported: Vec::new() };
     watcher.follow(&watched, true);
     std::thread::Builder::new().name("siglearn-watch".into()).spawn(move || {
-        let mut settling = Settling { watched, watcher, debounce, limits, requests, due: BTreeMap::new() };
+        let mut settling = Settling {
+            watched,
+            watcher,
+            debounce,
+            limits,
+            requests,
+            due: BTreeMap::new(),
+            retries: BTreeMap::new(),
+        };
         settling.run(&changes);
     })?;
     Ok(Some(Watching { seen }))
@@ -415,6 +428,19 @@ struct Settling {
     requests: mpsc::Sender<Request>,
     /// When each changed file (or a move, as `None`) is due.
     due: BTreeMap<Option<PathBuf>, Instant>,
+    /// How many times in a row each file failed to load for a passing
+    /// reason (out of file descriptors), which sets when it is tried again.
+    retries: BTreeMap<PathBuf, u32>,
+}
+
+/// The wait before a file that failed to load for a passing reason is
+/// tried again: a second after its first such failure, twice as long after
+/// each one more, and at most a minute, so a shortage that lasts costs
+/// one try a minute.
+fn retry_wait(failures: u32) -> Duration {
+    const FIRST: Duration = Duration::from_secs(1);
+    const MOST: Duration = Duration::from_secs(60);
+    FIRST.saturating_mul(1 << failures.min(6)).min(MOST)
 }
 
 impl Settling {
@@ -510,11 +536,28 @@ impl Settling {
                 Reload::Changed { name, path: load.to_path_buf(), compiled: Err(error) }
             } else {
                 let before = stamp(load);
-                let compiled = crate::strategy::open(StrategyId::new(name.as_str()), load, self.limits);
+                let mut compiled = crate::strategy::open(StrategyId::new(name.as_str()), load, self.limits);
                 if stamp(load) != before {
                     // Written while it was read: wait for it to be quiet again.
                     self.due.insert(Some(load.to_path_buf()), Instant::now() + self.debounce);
                     return true;
+                }
+                match &mut compiled {
+                    // Out of file descriptors (or memory, or interrupted):
+                    // nothing about the file; shown, and tried again later.
+                    Err(error) if error.transient => {
+                        let failures = self.retries.entry(load.to_path_buf()).or_insert(0);
+                        let wait = retry_wait(*failures);
+                        *failures = failures.saturating_add(1);
+                        error.0.message.push_str(&format!(
+                            " (a passing shortage of the system: tried again in {} s)",
+                            wait.as_secs()
+                        ));
+                        self.due.insert(Some(load.to_path_buf()), Instant::now() + wait);
+                    }
+                    _ => {
+                        self.retries.remove(load);
+                    }
                 }
                 Reload::Changed { name, path: load.to_path_buf(), compiled }
             }
@@ -610,7 +653,12 @@ mod tests {
         watcher.follow(&watched, true);
         let (requests, receiver) = mpsc::channel(16);
         let limits = Limits::default();
-        (Settling { watched, watcher, debounce, limits, requests, due: BTreeMap::new() }, receiver, view)
+        let due = BTreeMap::new();
+        (
+            Settling { watched, watcher, debounce, limits, requests, due, retries: BTreeMap::new() },
+            receiver,
+            view,
+        )
     }
 
     /// What was sent to the engine so far, one line a request.
@@ -753,6 +801,99 @@ mod tests {
         assert_eq!(settling.watched.role(&target), Some(Role::File(link)));
         let source = std::fs::canonicalize(&source).unwrap();
         assert!(settling.watcher.watching.contains(&source), "{:?}", settling.watcher.watching);
+    }
+
+    /// The reloads sent so far: each strategy's name and its error, if any.
+    fn reloads(receiver: &mut mpsc::Receiver<Request>) -> Vec<(String, Option<String>)> {
+        let mut sent = Vec::new();
+        while let Ok(request) = receiver.try_recv() {
+            match request {
+                Request::Reload(Reload::Changed { name, compiled, .. }) => {
+                    sent.push((name, compiled.err().map(|e| e.to_string())))
+                }
+                other => panic!("not a change: {other:?}"),
+            }
+        }
+        sent
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_or_a_device_added_while_running_is_refused_as_that_file_and_the_others_still_reload() {
+        let dir = tempfile::tempdir().unwrap();
+        let scripts = scripts_folder(dir.path(), &["a"]);
+        let made = std::process::Command::new("mkfifo").arg(scripts.join("direct.rhai")).status().unwrap();
+        assert!(made.success());
+        std::os::unix::fs::symlink("/dev/zero", scripts.join("zero.rhai")).unwrap();
+        let (settling, mut receiver, _) = settling(adopting(&scripts), Duration::ZERO);
+        let planned = absolute(&scripts);
+        // On a thread of its own: a reader that opens the FIFO as a file
+        // waits in open() for a writer that never comes.
+        let (done, finished) = std_mpsc::channel();
+        let files = planned.clone();
+        std::thread::spawn(move || {
+            let mut settling = settling;
+            for file in ["direct.rhai", "zero.rhai", "a.rhai"] {
+                assert!(settling.file(&files.join(file)));
+            }
+            let _ = done.send(());
+        });
+        assert!(finished.recv_timeout(Duration::from_secs(120)).is_ok(), "a reload waits on the FIFO");
+        let sent = reloads(&mut receiver);
+        let names: Vec<&str> = sent.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(names, ["direct", "zero", "a"]);
+        let direct = sent[0].1.as_deref().expect("the FIFO is refused");
+        assert!(
+            direct.starts_with(&format!("strategy direct ({})", planned.join("direct.rhai").display()))
+                && direct.contains("cannot read the script: it is a FIFO (named pipe), not a regular file")
+                && direct.contains("put the file itself there, or move this one out"),
+            "{direct}"
+        );
+        let zero = sent[1].1.as_deref().expect("the device is refused");
+        assert!(zero.contains("it is a character device (such as /dev/zero), not a regular file"), "{zero}");
+        assert_eq!(sent[2].1, None, "a.rhai still reloads");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_reload_that_failed_for_want_of_file_descriptors_is_tried_again_later_until_it_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let scripts = scripts_folder(dir.path(), &["a"]);
+        let (mut settling, mut receiver, _) = settling(adopting(&scripts), Duration::ZERO);
+        let a = absolute(&scripts).join("a.rhai");
+        // Two reads in a row find the process out of file descriptors.
+        for (attempt, wait) in [(1, 1), (2, 2)] {
+            crate::user_file::fail_next_read(libc::EMFILE);
+            let before = Instant::now();
+            assert!(settling.file(&a));
+            let sent = reloads(&mut receiver);
+            assert_eq!(sent.len(), 1, "attempt {attempt}: {sent:?}");
+            let error = sent[0].1.as_deref().expect("refused, and shown");
+            assert!(
+                error.contains("Too many open files")
+                    && error
+                        .ends_with(&format!("(a passing shortage of the system: tried again in {wait} s)")),
+                "{error}"
+            );
+            let due: Vec<(&Option<PathBuf>, &Instant)> = settling.due.iter().collect();
+            assert_eq!(due.len(), 1, "{due:?}");
+            assert_eq!(due[0].0, &Some(a.clone()));
+            assert!(*due[0].1 >= before + Duration::from_secs(wait), "not before {wait} s: no busy loop");
+        }
+        assert_eq!(retry_wait(5), Duration::from_secs(32));
+        assert_eq!(retry_wait(6), Duration::from_secs(60), "at most a minute");
+        assert_eq!(retry_wait(u32::MAX), Duration::from_secs(60));
+        // The try that was due: descriptors are back, and it loads.
+        settling.due.clear();
+        assert!(settling.file(&a));
+        assert_eq!(reloads(&mut receiver), [("a".to_owned(), None)]);
+        assert!(settling.due.is_empty() && settling.retries.is_empty(), "{:?}", settling.due);
+        // A fault of the file itself is shown once and not tried again.
+        std::fs::write(&a, [0xff, 0xfe]).unwrap();
+        assert!(settling.file(&a));
+        let sent = reloads(&mut receiver);
+        assert!(sent[0].1.as_deref().is_some_and(|e| e.contains("not UTF-8")), "{sent:?}");
+        assert!(settling.due.is_empty(), "{:?}", settling.due);
     }
 
     #[test]

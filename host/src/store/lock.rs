@@ -1,19 +1,44 @@
 //! The write lock of a store: one writing process at a time.
 //!
 //! Whoever opens a [`super::Store`] (the daemon, `replay --db`, `rollback`,
-//! `promote`) takes an exclusive lock on the file `<store>.lock` beside it
-//! and holds it until the store is closed. The lock is the operating
-//! system's (`flock` on Unix, `LockFileEx` on Windows, through the `fs4`
-//! crate): it ends with the process, however the process ends, so a daemon killed with `kill -9`
-//! leaves no stale lock behind, and the file left over is simply taken by
-//! the next writer. The file says who holds it (pid, command and, for a
-//! daemon, its address), so that a refused writer can be told what to do.
+//! `promote`) takes an exclusive lock on the store file itself, and on the
+//! file `<store>.lock` beside it, and holds both until the store is closed.
+//! The locks are the operating system's (`flock` on Unix, `LockFileEx` on
+//! Windows, through the `fs4` crate): they end with the process, however
+//! the process ends, so a daemon killed with `kill -9` leaves no stale lock
+//! behind, and the files left over are simply taken by the next writer.
+//! The lock file says who holds it (pid, command and, for a daemon, its
+//! address), so that a refused writer can be told what to do.
+//!
+//! The lock on the store file is what excludes: a lock file can be deleted
+//! while its holder runs (a tmp cleaner, an operator removing "a stale
+//! lock"), and the next writer would make a new one and take it, but the
+//! store cannot be deleted away from itself. SQLite locks with POSIX
+//! `fcntl` byte-range locks, which on Linux are independent of `flock`
+//! (flock(2): "there is no interaction between the types of lock placed by
+//! flock() and fcntl(2)"), so the store's `flock` leaves SQLite's readers
+//! and writer alone. That holds on Linux (and Android) only: on the BSDs
+//! and macOS the two kinds of lock interact (the same man page), and on
+//! Windows `LockFileEx` would bar SQLite's own reads, so there the lock
+//! file alone excludes, as before. (Over NFS Linux emulates `flock` with
+//! `fcntl` locks too; a store there is not supported anyway, as SQLite's
+//! write-ahead log needs shared memory.) The store file's handle stays open
+//! until the store's connection is closed: closing a handle of a file
+//! drops every POSIX lock the process holds on it, SQLite's too
+//! (<https://sqlite.org/howtocorrupt.html>, section 2.2), so the lock is
+//! the last thing a [`super::Store`] drops.
+//!
+//! A store that does not exist yet is locked when the writer makes it
+//! ([`WriteLock::hold_store`], before SQLite opens it: an empty file is an
+//! empty database to SQLite); until then the lock file excludes alone.
 //!
 //! A store has one name: the lock is taken beside the file a symlink
 //! points to (SQLite itself opens the file a symlink points to), and a store
 //! file with more than one hard link is refused, by writers and readers
 //! alike, since its lock and its write-ahead log would follow the name
-//! used, not the file ([`one_name`]).
+//! used, not the file ([`one_name`]). The lock file is siglearn's own: it is
+//! never opened through a symlink or a hard link planted in its place
+//! ([`crate::user_file::open_own`]).
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
@@ -117,44 +142,63 @@ pub(super) fn held_message(store: &Path, holder: Option<&Holder>) -> String {
     }
 }
 
-/// An exclusive hold on a store's lock file, released when dropped. A
-/// command that writes a store takes it before it reads anything from the
-/// store to decide, so a store another process writes is refused with the
-/// holder named, whatever else is wrong, and nothing read can change under it.
+/// An exclusive hold on a store (its file, once it exists, and its lock
+/// file), released when dropped. A command that writes a store takes it
+/// before it reads anything from the store to decide, so a store another
+/// process writes is refused with the holder named, whatever else is wrong,
+/// and nothing read can change under it.
 #[derive(Debug)]
 pub struct WriteLock {
-    _file: File,
+    /// The store file, locked ([`WriteLock::hold_store`]); `None` until it
+    /// exists, and where its lock would bar SQLite (see the module's notes).
+    store_file: Option<File>,
+    /// The lock file, locked, naming the holder.
+    _lock_file: File,
     /// The store's path as given.
     store: PathBuf,
     /// Its one path ([`resolve`]).
     file: PathBuf,
 }
 
-impl WriteLock {
-    /// Takes the lock of the store at `store`, or says who holds it. A
-    /// store file with another name (a hard link) is refused.
-    pub fn acquire(store: &Path) -> Result<Self, StoreError> {
-        one_name(store)?;
-        let path = lock_path(store);
-        let failed = |source| StoreError::Lock { path: path.clone(), source };
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(failed)?;
-        if !fs4::fs_std::FileExt::try_lock_exclusive(&file).map_err(failed)? {
-            return Err(StoreError::Held { path: store.to_path_buf(), holder: read_holder(&mut file) });
-        }
-        write_holder(&mut file, &Holder::this_process(None)).map_err(failed)?;
-        // Checked again under the lock: a link made since is refused too.
-        one_name(store)?;
-        Ok(WriteLock { _file: file, store: store.to_path_buf(), file: resolve(store) })
-    }
-}
+/// Whether the store file itself is locked here (see the module's notes).
+const LOCKS_STORE_FILE: bool = cfg!(any(target_os = "linux", target_os = "android"));
 
 impl WriteLock {
+    /// Takes the lock of the store at `store`, or says who holds it. A
+    /// store file with another name (a hard link) is refused, and so is a
+    /// symlink or hard link in the place of its lock file.
+    pub fn acquire(store: &Path) -> Result<Self, StoreError> {
+        one_name(store)?;
+        let file = resolve(store);
+        let mut lock = None;
+        // The store's own lock first: the one that holds whatever happened
+        // to the lock file.
+        if LOCKS_STORE_FILE && file.exists() {
+            lock = Some(lock_store(store, &file, false)?);
+        }
+        let path = lock_path(store);
+        let mut lock_file = open_lock_file(&path)?;
+        let failed = |source| StoreError::Lock { path: path.clone(), source };
+        if !fs4::fs_std::FileExt::try_lock_exclusive(&lock_file).map_err(failed)? {
+            return Err(StoreError::Held { path: store.to_path_buf(), holder: read_holder(&mut lock_file) });
+        }
+        write_holder(&mut lock_file, &Holder::this_process(None)).map_err(failed)?;
+        // Checked again under the lock: a link made since is refused too.
+        one_name(store)?;
+        Ok(WriteLock { store_file: lock, _lock_file: lock_file, store: store.to_path_buf(), file })
+    }
+
+    /// Locks the store file too, making it (empty) if it does not exist
+    /// yet; a no-op once it is locked. Called by the writer before SQLite
+    /// opens the store: another writer that got past the lock file meanwhile
+    /// (it was deleted) is refused here, before it writes anything.
+    pub(super) fn hold_store(&mut self) -> Result<(), StoreError> {
+        if LOCKS_STORE_FILE && self.store_file.is_none() {
+            self.store_file = Some(lock_store(&self.store, &self.file, true)?);
+        }
+        Ok(())
+    }
+
     /// The store it locks, as given.
     pub fn store(&self) -> &Path {
         &self.store
@@ -168,13 +212,78 @@ impl WriteLock {
     }
 }
 
+/// Opens the store file `file` (the one path of `store`) and locks it; with
+/// `create`, an empty file is made when there is none (SQLite reads an
+/// empty file as an empty database, and makes it a store). Never through a
+/// symlink (`file` is resolved) and never waiting on a FIFO.
+fn lock_store(store: &Path, file: &Path, create: bool) -> Result<File, StoreError> {
+    let failed = |source| StoreError::Lock { path: file.to_path_buf(), source };
+    let opened = match open_store_file(file) {
+        Err(error) if create && error.kind() == std::io::ErrorKind::NotFound => {
+            make_store_file(file).or_else(|error| match error.kind() {
+                // Made by another writer meanwhile: lock theirs.
+                std::io::ErrorKind::AlreadyExists => open_store_file(file),
+                _ => Err(error),
+            })
+        }
+        other => other,
+    }
+    .map_err(failed)?;
+    if !opened.metadata().map_err(failed)?.is_file() {
+        return Err(StoreError::NotAStore {
+            path: store.to_path_buf(),
+            what: "not a regular file, so not a siglearn store",
+        });
+    }
+    if !fs4::fs_std::FileExt::try_lock_exclusive(&opened).map_err(failed)? {
+        return Err(StoreError::Held { path: store.to_path_buf(), holder: holder_of(store) });
+    }
+    Ok(opened)
+}
+
+#[cfg(unix)]
+fn open_store_file(file: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    // Read-only is enough for flock, and leaves a read-only store to the
+    // writer's own clearer refusal.
+    OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(file)
+}
+
+#[cfg(not(unix))]
+fn open_store_file(file: &Path) -> std::io::Result<File> {
+    File::open(file)
+}
+
+#[cfg(unix)]
+fn make_store_file(file: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    // SQLite's own mode for a new database (SQLITE_DEFAULT_FILE_PERMISSIONS).
+    OpenOptions::new().write(true).create_new(true).mode(0o644).open(file)
+}
+
+#[cfg(not(unix))]
+fn make_store_file(file: &Path) -> std::io::Result<File> {
+    OpenOptions::new().write(true).create_new(true).open(file)
+}
+
 /// Adds the daemon's address to the lock file of the store at `store`,
 /// which this process holds.
 pub fn announce(store: &Path, address: &str) -> Result<(), StoreError> {
     let path = lock_path(store);
-    let failed = |source| StoreError::Lock { path: path.clone(), source };
-    let mut file = OpenOptions::new().write(true).open(&path).map_err(failed)?;
-    write_holder(&mut file, &Holder::this_process(Some(address.to_owned()))).map_err(failed)
+    let mut file = open_lock_file(&path)?;
+    write_holder(&mut file, &Holder::this_process(Some(address.to_owned())))
+        .map_err(|source| StoreError::Lock { path: path.clone(), source })
+}
+
+/// Opens the lock file at `path` ([`crate::user_file::open_own`]: never
+/// through a symlink or hard link planted there).
+fn open_lock_file(path: &Path) -> Result<File, StoreError> {
+    crate::user_file::open_own(path).map_err(|error| match error {
+        crate::user_file::OwnFileError::Io { source, .. } => {
+            StoreError::Lock { path: path.to_path_buf(), source }
+        }
+        planted => StoreError::Planted(planted),
+    })
 }
 
 fn write_holder(file: &mut File, holder: &Holder) -> std::io::Result<()> {
@@ -185,12 +294,27 @@ fn write_holder(file: &mut File, holder: &Holder) -> std::io::Result<()> {
     file.flush()
 }
 
+/// The holder the lock file of the store at `store` names, read without
+/// following a symlink; `None` without one.
+fn holder_of(store: &Path) -> Option<Holder> {
+    let path = lock_path(store);
+    let mut options = OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    }
+    let mut file = options.open(path).ok().filter(|f| f.metadata().is_ok_and(|m| m.is_file()))?;
+    read_holder(&mut file)
+}
+
 /// The holder a lock file names; `None` while the holder has not written it
 /// yet, or for a file written by something else.
 fn read_holder(file: &mut File) -> Option<Holder> {
     let mut text = String::new();
     file.rewind().ok()?;
-    file.read_to_string(&mut text).ok()?;
+    Read::take(&mut *file, 4096).read_to_string(&mut text).ok()?;
     serde_json::from_str(&text).ok()
 }
 
@@ -272,6 +396,49 @@ mod tests {
         let refused = Store::open(&target, &MonitorConfig::default()).unwrap_err();
         assert!(matches!(refused, StoreError::Held { .. }), "{refused:?}");
         first.close().unwrap();
+    }
+
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[test]
+    fn a_deleted_lock_file_lets_no_second_writer_in_and_readers_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("s.db");
+        let first = Store::open(&db, &MonitorConfig::default()).unwrap();
+        announce(&db, "http://127.0.0.1:7878").unwrap();
+        // A tmp cleaner, or an operator removing "a stale lock".
+        std::fs::remove_file(lock_path(&db)).unwrap();
+        for refused in [Store::open_existing(&db), Store::open(&db, &MonitorConfig::default())] {
+            let refused = refused.unwrap_err();
+            assert!(matches!(refused, StoreError::Held { .. }), "{refused:?}");
+            assert!(refused.to_string().contains("holds the write lock of the store"), "{refused}");
+        }
+        // The refused writers made a new lock file, but the store is still
+        // the first writer's, and a reader reads it beside that writer.
+        assert!(!StoreReader::open(&db).unwrap().holds_run().unwrap());
+        first.close().unwrap();
+        Store::open_existing(&db).unwrap().close().unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlink_planted_as_the_lock_file_is_refused_and_its_target_left_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("s.db");
+        let victim = dir.path().join("victim.txt");
+        std::fs::write(&victim, "IMPORTANT DATA").unwrap();
+        let lock = dir.path().join("s.db.lock");
+        std::os::unix::fs::symlink("victim.txt", &lock).unwrap();
+        let refused = Store::open(&db, &MonitorConfig::default()).unwrap_err();
+        assert!(matches!(refused, StoreError::Planted(_)), "{refused:?}");
+        let message = refused.to_string();
+        assert!(
+            message.starts_with(&format!("{} is a symlink", lock.display()))
+                && message.contains(&format!("remove {}", lock.display())),
+            "{message}"
+        );
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "IMPORTANT DATA");
+        std::fs::remove_file(&lock).unwrap();
+        Store::open(&db, &MonitorConfig::default()).unwrap().close().unwrap();
     }
 
     #[test]

@@ -212,6 +212,9 @@ pub enum StoreError {
     Held { path: PathBuf, holder: Option<Holder> },
     #[error("cannot take the write lock {}: {source} (a store is written by one process at a time; its folder must be writable)", path.display())]
     Lock { path: PathBuf, source: std::io::Error },
+    /// A symlink or other file planted where the store's lock file goes.
+    #[error("{0}")]
+    Planted(crate::user_file::OwnFileError),
     #[error(
         "the store {p} has {links} names (hard links to one file): SQLite keeps a store's write-ahead log \
          and lock by the name it is opened under, so two names let a second writer in and can corrupt it \
@@ -352,6 +355,8 @@ pub struct Store {
     /// The writer's failed transaction, until [`Store::resume`].
     failure: Arc<Mutex<Option<String>>>,
     /// Held as long as the store is open: no other process writes it.
+    /// Dropped after [`Store::shutdown`] closed the writer's connection
+    /// (fields drop after `Drop::drop`), as the lock's notes require.
     _lock: WriteLock,
 }
 
@@ -365,8 +370,9 @@ impl Store {
 
     /// [`Store::open`] with its lock already taken (before the caller read
     /// the store to decide what to write).
-    pub fn open_locked(lock: WriteLock, config: &MonitorConfig) -> Result<Self, StoreError> {
+    pub fn open_locked(mut lock: WriteLock, config: &MonitorConfig) -> Result<Self, StoreError> {
         let path = &lock.store().to_path_buf();
+        lock.hold_store()?;
         let conn = connect(lock.file())?;
         let requested = settings_text(config);
         let stored: Option<String> = conn
@@ -394,7 +400,8 @@ impl Store {
         if let Some(error) = no_store_file(path) {
             return Err(error);
         }
-        let lock = WriteLock::acquire(path)?;
+        let mut lock = WriteLock::acquire(path)?;
+        lock.hold_store()?;
         // Only a store that exists: another program's file (or an empty
         // one) is refused rather than made into a store.
         StoreReader::open(path)?;

@@ -150,6 +150,7 @@ impl StrategyError {
             position: None,
             signal_id: None,
             message: message.into(),
+            transient: false,
         }
         .into()
     }
@@ -179,6 +180,10 @@ pub struct StrategyFailure {
     pub position: Option<usize>,
     pub signal_id: Option<SignalId>,
     pub message: String,
+    /// The code could not be read for a passing reason of the system (out
+    /// of file descriptors, interrupted): reading it again later may work.
+    #[serde(skip)]
+    pub transient: bool,
 }
 
 impl fmt::Display for StrategyFailure {
@@ -222,19 +227,29 @@ impl fmt::Debug for Code {
 
 impl Code {
     /// Reads the code at `path`: a native library when the file ends in
-    /// `.so`, `.dylib` or `.dll`, a Rhai script otherwise.
+    /// `.so`, `.dylib` or `.dll`, a Rhai script otherwise. Read through
+    /// [`crate::user_file::read`]: a FIFO, a device or an oversized file
+    /// is refused, never waited on or read without end; a failure that may
+    /// pass (out of file descriptors) is marked [`StrategyFailure::transient`].
     pub fn read(name: &StrategyId, path: &Path) -> Result<Code, StrategyError> {
-        let fail = |what: &str, e: std::io::Error| {
-            StrategyError::new(name.clone(), path, format!("cannot read the {what}: {e}"))
+        use crate::user_file::{self, Kind, ReadError};
+        let fail = |error: ReadError| {
+            let mut failure = StrategyError::new(
+                name.clone(),
+                path,
+                format!("cannot read the {}: {}", error.kind, error.problem),
+            );
+            failure.0.transient = error.is_transient();
+            failure
         };
         if native::is_library(path) {
-            let bytes = std::fs::read(path).map_err(|e| fail("plugin library", e))?;
+            let bytes = user_file::read(path, Kind::Library).map_err(fail)?;
             let file_name = path.file_name().and_then(|f| f.to_str()).unwrap_or("plugin").to_owned();
             Ok(Code::Library { file_name, bytes: Arc::from(bytes) })
         } else {
-            std::fs::read_to_string(path)
+            user_file::read_text(path, Kind::Script)
                 .map(|source| Code::Script(Arc::from(source)))
-                .map_err(|e| fail("script", e))
+                .map_err(fail)
         }
     }
 

@@ -125,14 +125,38 @@ pub(crate) fn check_whole(bytes: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
+/// Why a library was not opened.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Refusal {
+    pub message: String,
+    /// For a passing reason of the system (out of file descriptors while
+    /// copying it): opening it again later may work.
+    pub transient: bool,
+}
+
+impl From<String> for Refusal {
+    fn from(message: String) -> Self {
+        Refusal { message, transient: false }
+    }
+}
+
+impl Refusal {
+    /// The private copy could not be made.
+    fn copy_failed(error: &std::io::Error) -> Self {
+        Refusal {
+            message: format!("cannot copy the library to load it: {error}"),
+            transient: crate::user_file::transient(error),
+        }
+    }
+}
+
 impl Library {
     /// Opens the library whose file `file_name` held `bytes`, once
     /// [`check_whole`] has found them whole.
-    pub fn open(file_name: &str, bytes: &[u8]) -> Result<Arc<Library>, String> {
+    pub fn open(file_name: &str, bytes: &[u8]) -> Result<Arc<Library>, Refusal> {
         check_whole(bytes)?;
-        let (folder, copy) =
-            private_copy(file_name, bytes).map_err(|e| format!("cannot copy the library to load it: {e}"))?;
-        let opened = Self::open_copy(&copy);
+        let (folder, copy) = private_copy(file_name, bytes).map_err(|e| Refusal::copy_failed(&e))?;
+        let opened = Self::open_copy(&copy).map_err(Refusal::from);
         // Once open, the loader has mapped the file and the copy can go (the
         // folder is removed here). On Windows an open library cannot be
         // removed, so its folder is left in the temp folder.
@@ -389,5 +413,23 @@ impl Instance {
             unsafe { (self.library.vtable.snapshot)(self.instance, &mut out.buffer, &mut error.buffer) };
         check(status, &error)?;
         Ok(out.buffer.bytes().to_vec())
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_copy_that_failed_for_want_of_file_descriptors_is_a_refusal_that_may_pass_and_a_full_disk_is_not() {
+        let refusal = Refusal::copy_failed(&std::io::Error::from_raw_os_error(libc::EMFILE));
+        assert!(refusal.transient);
+        assert!(
+            refusal.message.starts_with("cannot copy the library to load it: Too many open files"),
+            "{}",
+            refusal.message
+        );
+        assert!(!Refusal::copy_failed(&std::io::Error::from_raw_os_error(libc::ENOSPC)).transient);
+        assert!(!Refusal::from("cannot load it: bad ELF".to_owned()).transient);
     }
 }

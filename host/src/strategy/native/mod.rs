@@ -82,7 +82,11 @@ impl NativeStrategy {
         if !problems.is_empty() {
             return Err(fail(problems.join("; ")));
         }
-        let library = Library::open(&file_name, &bytes).map_err(|m| fail(format!("plugin refused: {m}")))?;
+        let library = Library::open(&file_name, &bytes).map_err(|refusal| {
+            let mut error = fail(format!("plugin refused: {}", refusal.message));
+            error.0.transient = refusal.transient;
+            error
+        })?;
         let code_hash = super::script::code_hash(&bytes);
         let (hot_millis, job_millis) = limits.time_budget_millis();
         let slot = clock::CallSlot::new(name.as_str(), hot_millis, job_millis);

@@ -60,9 +60,14 @@ pub fn code_hash(bytes: &[u8]) -> String {
 impl ScriptStrategy {
     /// Reads and compiles the script at `path`.
     pub fn from_file(name: StrategyId, path: &Path, limits: Limits) -> Result<Self, StrategyError> {
-        let source = std::fs::read_to_string(path)
-            .map_err(|e| StrategyError::new(name.clone(), path, format!("cannot read the script: {e}")))?;
-        Self::compile(name, path, &source, limits)
+        match super::Code::read(&name, path)? {
+            super::Code::Script(source) => Self::compile(name, path, &source, limits),
+            super::Code::Library { .. } => Err(StrategyError::new(
+                name,
+                path,
+                "a plugin library is not a script; open it with strategy::open",
+            )),
+        }
     }
 
     /// Compiles `source` (which came from `path`) and checks its hooks; the
@@ -82,6 +87,7 @@ impl ScriptStrategy {
                 position,
                 signal_id: None,
                 message,
+                transient: false,
             })
         };
         let problems = limits.validate();
@@ -279,6 +285,7 @@ impl ScriptStrategy {
             position: position.position(),
             signal_id: signal.cloned(),
             message,
+            transient: false,
         }
         .into()
     }
