@@ -18,6 +18,9 @@ impl<'de> Deserialize<'de> for Strict {
     }
 }
 
+/// What serde_json's `deserialize_any` calls: strings come through
+/// `visit_str` (escaped ones from its scratch buffer), null through
+/// `visit_unit`; it never calls `visit_string`, `visit_none` or `visit_some`.
 struct StrictVisitor;
 
 impl<'de> Visitor<'de> for StrictVisitor {
@@ -47,20 +50,8 @@ impl<'de> Visitor<'de> for StrictVisitor {
         Ok(Value::String(value.to_owned()))
     }
 
-    fn visit_string<E: Error>(self, value: String) -> Result<Value, E> {
-        Ok(Value::String(value))
-    }
-
     fn visit_unit<E: Error>(self) -> Result<Value, E> {
         Ok(Value::Null)
-    }
-
-    fn visit_none<E: Error>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
-        Strict::deserialize(deserializer).map(|Strict(value)| value)
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
