@@ -298,7 +298,7 @@ fn a_file_that_is_not_sqlite_is_not_a_store_and_a_busy_database_is_one_that_cann
 }
 
 #[test]
-fn versions_are_counted_by_the_reason_they_were_made() {
+fn versions_are_counted_by_reason_read_in_pages_and_the_newest_of_each_strategy_found() {
     use crate::versions::{VersionReason, VersionRecord};
     let version = |strategy: &str, n: u32, reason: VersionReason| {
         Command::InsertVersion(VersionRecord::bare(strategy, n, reason, Timestamp(0)))
@@ -324,6 +324,10 @@ fn versions_are_counted_by_the_reason_they_were_made() {
         reader.versions_page("a", after, limit).unwrap().iter().map(|v| v.version.0).collect()
     };
     assert_eq!((page(0, 10), page(1, 1)), (vec![1, 2, 3], vec![2]));
+    // The newest version of each strategy, by name.
+    let latest: Vec<(String, u32)> =
+        reader.latest_versions().unwrap().iter().map(|v| (v.strategy.to_string(), v.version.0)).collect();
+    assert_eq!(latest, [("a".to_owned(), 3), ("b".to_owned(), 2)]);
 }
 
 #[test]
