@@ -582,3 +582,26 @@ fn a_row_of_one_strategy_that_cannot_be_read_is_named_with_its_fix_and_the_other
         "{message}"
     );
 }
+
+#[test]
+fn a_bad_row_s_fix_deletes_it_and_says_what_that_costs_in_its_table() {
+    let bad = |table| BadRow {
+        store: "/data/s.db".into(),
+        table,
+        key: "strategy = 'b'".into(),
+        strategy: Some("b".into()),
+        version: None,
+        column: "x".into(),
+        reason: "not JSON".into(),
+    };
+    for (table, cost) in [
+        ("snapshots", "restarts from an older checkpoint"),
+        ("probations", "stays live without its shadow"),
+        ("experiment", "promotion test starts again"),
+        ("job_runs", "set the column to a valid value"),
+    ] {
+        let message = bad(table).to_string();
+        let delete = format!("sqlite3 /data/s.db \"DELETE FROM {table} WHERE strategy = 'b'\"");
+        assert!(message.contains(&delete) && message.contains(cost), "{table}: {message}");
+    }
+}
