@@ -605,3 +605,29 @@ fn a_bad_row_s_fix_deletes_it_and_says_what_that_costs_in_its_table() {
         assert!(message.contains(&delete) && message.contains(cost), "{table}: {message}");
     }
 }
+
+#[test]
+fn a_row_whose_strategy_is_not_text_is_named_by_a_condition_that_finds_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    Store::open(&path, &MonitorConfig::default()).unwrap().close().unwrap();
+    // Damage by hand: a promotion test keyed by a blob, beside one keyed by a name.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "INSERT INTO experiment (strategy, champion, test, updated_at) VALUES (X'00', 'a', '{}', 1000);
+         INSERT INTO experiment (strategy, champion, test, updated_at) VALUES ('b', 'a', '{not json', 1000);",
+    )
+    .unwrap();
+    let (_, bad) = StoreReader::open(&path).unwrap().tests().unwrap();
+    let keys: Vec<(&str, Option<&str>)> =
+        bad.iter().map(|b| (b.key.as_str(), b.strategy.as_deref())).collect();
+    // By strategy, and SQLite sorts text before blobs.
+    assert_eq!(keys, [("strategy = 'b'", Some("b")), ("typeof(strategy) <> 'text'", None)]);
+    // Each key, as SQL, finds its row and no other.
+    for key in keys.iter().map(|(key, _)| key) {
+        let found: i64 = conn
+            .query_row(&format!("SELECT COUNT(*) FROM experiment WHERE {key}"), [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(found, 1, "{key}");
+    }
+}
