@@ -441,6 +441,20 @@ mod tests {
         Store::open(&db, &MonitorConfig::default()).unwrap().close().unwrap();
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn a_store_path_resolves_to_an_absolute_path_through_its_folders_symlinks() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().canonicalize().unwrap().join("real");
+        std::fs::create_dir(&real).unwrap();
+        std::os::unix::fs::symlink("real", dir.path().join("linked")).unwrap();
+        // A folder reached through a symlink: the folder's own path.
+        assert_eq!(resolve(&dir.path().join("linked").join("s.db")), real.join("s.db"));
+        // A bare file name: in the current folder, made absolute.
+        let here = std::env::current_dir().unwrap().canonicalize().unwrap();
+        assert_eq!(resolve(Path::new("s.db")), here.join("s.db"));
+    }
+
     #[test]
     fn a_lock_file_left_by_a_dead_process_does_not_block() {
         let dir = tempfile::tempdir().unwrap();

@@ -298,7 +298,7 @@ fn a_file_that_is_not_sqlite_is_not_a_store_and_a_busy_database_is_one_that_cann
 }
 
 #[test]
-fn versions_are_counted_by_the_reason_they_were_made() {
+fn versions_are_counted_by_reason_read_in_pages_and_the_newest_of_each_strategy_found() {
     use crate::versions::{VersionReason, VersionRecord};
     let version = |strategy: &str, n: u32, reason: VersionReason| {
         Command::InsertVersion(VersionRecord::bare(strategy, n, reason, Timestamp(0)))
@@ -324,6 +324,10 @@ fn versions_are_counted_by_the_reason_they_were_made() {
         reader.versions_page("a", after, limit).unwrap().iter().map(|v| v.version.0).collect()
     };
     assert_eq!((page(0, 10), page(1, 1)), (vec![1, 2, 3], vec![2]));
+    // The newest version of each strategy, by name.
+    let latest: Vec<(String, u32)> =
+        reader.latest_versions().unwrap().iter().map(|v| (v.strategy.to_string(), v.version.0)).collect();
+    assert_eq!(latest, [("a".to_owned(), 3), ("b".to_owned(), 2)]);
 }
 
 #[test]
@@ -577,4 +581,81 @@ fn a_row_of_one_strategy_that_cannot_be_read_is_named_with_its_fix_and_the_other
         message.contains("aliases row alias = 'champion'") && message.contains("siglearn promote"),
         "{message}"
     );
+}
+
+#[test]
+fn a_bad_row_s_fix_deletes_it_and_says_what_that_costs_in_its_table() {
+    let bad = |table| BadRow {
+        store: "/data/s.db".into(),
+        table,
+        key: "strategy = 'b'".into(),
+        strategy: Some("b".into()),
+        version: None,
+        column: "x".into(),
+        reason: "not JSON".into(),
+    };
+    for (table, cost) in [
+        ("snapshots", "restarts from an older checkpoint"),
+        ("probations", "stays live without its shadow"),
+        ("experiment", "promotion test starts again"),
+        ("job_runs", "set the column to a valid value"),
+    ] {
+        let message = bad(table).to_string();
+        let delete = format!("sqlite3 /data/s.db \"DELETE FROM {table} WHERE strategy = 'b'\"");
+        assert!(message.contains(&delete) && message.contains(cost), "{table}: {message}");
+    }
+}
+
+#[test]
+fn an_open_signal_s_fix_drops_it_with_its_decisions_only_when_its_id_can_be_named() {
+    let bad = |key: &str| BadRow {
+        store: "/data/s.db".into(),
+        table: "signals",
+        key: key.into(),
+        strategy: None,
+        version: None,
+        column: "pattern".into(),
+        reason: "pattern contains a control character".into(),
+    };
+    let named = bad("id = 'b3'").to_string();
+    assert!(
+        named.contains("not watched")
+            && named.contains(
+                "sqlite3 /data/s.db \"DELETE FROM decisions WHERE signal_id = 'b3'; DELETE FROM signals WHERE id = 'b3'\""
+            ),
+        "{named}"
+    );
+    // An id that is not text: the plain fix, which finds the row by its type.
+    let unnamed = bad("typeof(id) <> 'text'").to_string();
+    assert!(
+        unnamed.contains("sqlite3 /data/s.db \"DELETE FROM signals WHERE typeof(id) <> 'text'\"")
+            && !unnamed.contains("signal_typeof"),
+        "{unnamed}"
+    );
+}
+
+#[test]
+fn a_row_whose_strategy_is_not_text_is_named_by_a_condition_that_finds_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    Store::open(&path, &MonitorConfig::default()).unwrap().close().unwrap();
+    // Damage by hand: a promotion test keyed by a blob, beside one keyed by a name.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "INSERT INTO experiment (strategy, champion, test, updated_at) VALUES (X'00', 'a', '{}', 1000);
+         INSERT INTO experiment (strategy, champion, test, updated_at) VALUES ('b', 'a', '{not json', 1000);",
+    )
+    .unwrap();
+    let (_, bad) = StoreReader::open(&path).unwrap().tests().unwrap();
+    let keys: Vec<(&str, Option<&str>)> =
+        bad.iter().map(|b| (b.key.as_str(), b.strategy.as_deref())).collect();
+    // By strategy, and SQLite sorts text before blobs.
+    assert_eq!(keys, [("strategy = 'b'", Some("b")), ("typeof(strategy) <> 'text'", None)]);
+    // Each key, as SQL, finds its row and no other.
+    for key in keys.iter().map(|(key, _)| key) {
+        let found: i64 = conn
+            .query_row(&format!("SELECT COUNT(*) FROM experiment WHERE {key}"), [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(found, 1, "{key}");
+    }
 }
