@@ -409,6 +409,29 @@ fn versions_created(reader: &StoreReader, n: u32) -> i64 {
 }
 
 #[test]
+fn a_broken_strategy_at_a_fresh_stores_first_start_stops_only_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = scripts(dir.path(), &["baseline"]);
+    std::fs::write(folder.join("broken.rhai"), "fn decide(signal) { true ").unwrap();
+    // A new deployment: no store yet. Before, one bad file stopped the start
+    // (exit 1), and under Restart=on-failure the service looped.
+    let daemon = Daemon::try_start(dir.path(), &[], &[]).unwrap_or_else(|log| panic!("did not start: {log}"));
+    let status = daemon.get("/api/strategies").json();
+    assert_eq!(strategy(&status, "baseline")["running"], true, "{status}");
+    let broken = strategy(&status, "broken");
+    assert_eq!(broken["running"], false, "{status}");
+    assert_eq!(broken["reload_error"]["source_path"], "scripts/broken.rhai", "{status}");
+    assert!(broken["reload_error"]["message"].as_str().unwrap().contains("Expecting ';'"), "{status}");
+    let answer = daemon.post("/api/signals", &signal("a", "BTC", T0, ""));
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    // Fixed while running: it joins at version 1.
+    std::fs::write(folder.join("broken.rhai"), "fn decide(signal) { true }").unwrap();
+    let status = daemon.wait_for("/api/strategies", WAIT, |d| strategy(d, "broken")["running"] == true);
+    assert_eq!(strategy(&status, "broken")["version"], 1, "{status}");
+    assert_eq!(daemon.stop().code(), Some(0));
+}
+
+#[test]
 fn a_name_clash_at_start_stops_only_that_strategy() {
     let dir = tempfile::tempdir().unwrap();
     let folder = scripts(dir.path(), &["baseline"]);

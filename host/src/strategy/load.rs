@@ -103,22 +103,33 @@ pub fn first_version(
 
 /// Loads every enabled strategy of `config`; every failure is reported.
 pub fn load_lineup(config: &Config, now: Timestamp) -> Result<Lineup, Vec<StrategyError>> {
+    let lineup = load_what_loads(config, now);
+    if !lineup.failed.is_empty() {
+        return Err(lineup.failed);
+    }
+    Ok(lineup)
+}
+
+/// The configured strategies loaded fresh, each at version 1; one that
+/// does not load is in [`Lineup::failed`] and left out, as at a restart.
+/// The champion is the configured one (else the first enabled strategy)
+/// when it loaded, else there is none until it does.
+fn load_what_loads(config: &Config, now: Timestamp) -> Lineup {
     let mut members = Vec::new();
     let mut versions = Vec::new();
-    let mut errors = Vec::new();
+    let mut failed = Vec::new();
     for spec in config.enabled_strategies() {
         match fresh(spec, config.limits, now) {
             Ok((member, record)) => {
                 versions.push(record);
                 members.push(member);
             }
-            Err(error) => errors.push(error),
+            Err(error) => failed.push(error),
         }
     }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    let champion = config.champion_index();
+    let enabled: Vec<&StrategyConfig> = config.enabled_strategies().collect();
+    let named = config.champion_index().map(|c| enabled[c].name.as_str());
+    let champion = named.and_then(|name| members.iter().position(|m| m.strategy.name().as_str() == name));
     let alias = champion.map(|c| AliasMove {
         alias: CHAMPION.to_owned(),
         strategy: members[c].strategy.name().clone(),
@@ -127,15 +138,7 @@ pub fn load_lineup(config: &Config, now: Timestamp) -> Result<Lineup, Vec<Strate
         evidence: serde_json::Value::Null,
         moved_at: now,
     });
-    Ok(Lineup {
-        members,
-        champion,
-        versions,
-        alias,
-        problems: Vec::new(),
-        failed: Vec::new(),
-        deploys: Vec::new(),
-    })
+    Lineup { members, champion, versions, alias, problems: Vec::new(), failed, deploys: Vec::new() }
 }
 
 /// Restores the configured strategies from a store, as the module docs say.
@@ -283,7 +286,12 @@ pub fn start_lineup(
     now: Timestamp,
 ) -> Result<Lineup, Vec<StrategyError>> {
     let Some(store) = earlier else {
-        let mut lineup = load_lineup(config, now)?;
+        // A fresh store: a strategy that does not load is left out, as at
+        // a restart; the daemon does not start with none at all.
+        let mut lineup = load_what_loads(config, now);
+        if lineup.members.is_empty() && !lineup.failed.is_empty() {
+            return Err(lineup.failed);
+        }
         let new = "it is a new strategy and does not run until then";
         lineup.failed.extend(clashes.iter().map(|clash| clash.error(&clash.files[0], new)));
         return Ok(lineup);
