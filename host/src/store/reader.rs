@@ -199,12 +199,7 @@ impl StoreReader {
 
     /// Signals without an outcome, in arrival order.
     pub fn open_signals(&self) -> Result<Vec<Signal>, StoreError> {
-        let mut statement = self.conn.prepare(&format!(
-            "SELECT {SIGNAL_COLUMNS}
-             FROM signals s LEFT JOIN outcomes o ON o.signal_id = s.id
-             WHERE o.signal_id IS NULL AND {entry} ORDER BY s.rowid",
-            entry = in_range("s.entry_ts")
-        ))?;
+        let mut statement = self.conn.prepare(&open_signals_query())?;
         let mut names = Names::default();
         let rows = statement.query_map([], |row| Ok(signal_from(row, &mut names)))?;
         let mut signals = Vec::new();
@@ -219,12 +214,7 @@ impl StoreReader {
     /// signal today's rules refuse (an older version accepted a name with a
     /// control character, a longer id, a level that is not finite).
     pub fn open_signals_rows(&self) -> Result<Rows<Signal>, StoreError> {
-        let mut statement = self.conn.prepare(&format!(
-            "SELECT {SIGNAL_COLUMNS}
-             FROM signals s LEFT JOIN outcomes o ON o.signal_id = s.id
-             WHERE o.signal_id IS NULL AND {entry} ORDER BY s.rowid",
-            entry = in_range("s.entry_ts")
-        ))?;
+        let mut statement = self.conn.prepare(&open_signals_query())?;
         let names = std::cell::RefCell::new(Names::default());
         let key = |row: &Row<'_>| text_key(row, "id", 0, false);
         read_rows(&self.path, "signals", &mut statement, [], key, |row| {
@@ -759,6 +749,16 @@ fn corrupt(what: impl std::fmt::Display) -> StoreError {
 
 /// Reads a signal from the first 13 columns of `row`, sharing value names
 /// through `names`.
+/// The signals without an outcome (in the accepted range), in arrival order.
+fn open_signals_query() -> String {
+    format!(
+        "SELECT {SIGNAL_COLUMNS}
+         FROM signals s LEFT JOIN outcomes o ON o.signal_id = s.id
+         WHERE o.signal_id IS NULL AND {entry} ORDER BY s.rowid",
+        entry = in_range("s.entry_ts")
+    )
+}
+
 fn signal_from(row: &Row<'_>, names: &mut Names) -> Result<Signal, StoreError> {
     let mut map = |i: usize| -> Result<Values, StoreError> {
         let text: String = row.get(i)?;
