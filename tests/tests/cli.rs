@@ -275,6 +275,41 @@ fn a_file_output_into_a_closed_pipe_ends_quietly_with_141() {
     }
 }
 
+/// Warnings into a stderr whose reader is gone are lost, not a panic: the
+/// command still does its work and ends as it would have.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_warning_into_a_closed_stderr_does_not_stop_the_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let candles = write(dir.path(), "c.csv", CANDLES);
+    // One good row and one skipped: a warning on stderr.
+    let signals = write(
+        dir.path(),
+        "s.csv",
+        &format!("{HEADER}\na,A,long,2024-01-01T00:00:00Z,100,110,95,\nb,A,long,not a time,100,110,95,\n"),
+    );
+    let trades = out(dir.path(), "t.csv");
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_siglearn-under-test"))
+        .args([
+            "replay",
+            "--candles",
+            &candles,
+            "--signals",
+            &signals,
+            "--skip-invalid",
+            "--trades-out",
+            &trades,
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(writer)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{:?}", output.status);
+    assert!(std::fs::read_to_string(&trades).unwrap().starts_with("signal_id,"));
+}
+
 #[test]
 fn logs_have_no_colour_codes_when_stderr_is_not_a_terminal() {
     let dir = tempfile::tempdir().unwrap();

@@ -937,3 +937,25 @@ fn bars_and_last_price_times_taken_hold_their_rules_across_a_restart() {
     assert_eq!(metric(&daemon, "siglearn_prices_total"), 0);
     assert_eq!(daemon.stop().code(), Some(0));
 }
+
+#[test]
+fn a_daemon_whose_stdout_and_stderr_are_closed_pipes_serves_on_through_a_logged_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = scripts(dir.path(), &["baseline"]);
+    // Its announcement line and every log line fail to be written. Before,
+    // the first info line after start (a hot reload) panicked the engine's
+    // thread inside the logging library: healthz 500, writes 503, the port
+    // and the lock held, and SIGTERM exit 101.
+    let daemon = Daemon::start_with_closed_output(dir.path());
+    assert_eq!(daemon.get("/healthz").status, 200);
+    let script = folder.join("baseline.rhai");
+    let code = std::fs::read_to_string(&script).unwrap();
+    std::fs::write(&script, format!("{code}\n// edited\n")).unwrap();
+    daemon.wait_for("/api/strategies", Duration::from_secs(30), |d| {
+        d["strategies"]["baseline"]["version"] == 2
+    });
+    assert_eq!(daemon.get("/healthz").status, 200);
+    let answer = daemon.post("/api/signals", &signal("a", "BTC", T0, ""));
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(daemon.stop().code(), Some(0));
+}

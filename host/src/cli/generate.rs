@@ -67,7 +67,7 @@ pub(super) fn run(args: GenerateArgs) -> anyhow::Result<()> {
     format::write_signals(&args.out, &signals)?;
     outln!("Wrote {} signals for {} symbols to {}", signals.len(), series.len(), args.out.display());
     if signals.is_empty() {
-        eprintln!("warning: no mean vote reached --threshold {}; try a lower one", config.threshold);
+        errln!("warning: no mean vote reached --threshold {}; try a lower one", config.threshold);
     }
     Ok(())
 }

@@ -13,6 +13,16 @@ macro_rules! outln {
     ($($arg:tt)*) => { $crate::cli::write_stdout(format_args!("{}\n", format_args!($($arg)*))) };
 }
 
+/// `eprintln!` for warnings and errors, which never panics: a closed or
+/// full stderr loses the line (there is nowhere left to say so) instead of
+/// aborting the command.
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 /// `print!` for the user's output: a closed pipe ends the program quietly.
 macro_rules! out {
     ($($arg:tt)*) => { $crate::cli::write_stdout(format_args!($($arg)*)) };
@@ -61,8 +71,12 @@ pub fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_env("SIGLEARN_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    // A log line that cannot be written (stderr a closed pipe) is lost; by
+    // default the subscriber would report that with eprintln!, which
+    // panics on the same closed pipe, in whichever thread logged.
     let logs = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .log_internal_errors(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(filter);
     match cli.log_format {
@@ -75,7 +89,7 @@ pub fn main() -> std::process::ExitCode {
         // by its reader: quiet, as a write to stdout is.
         Err(error) if closed_pipe(&error) => std::process::ExitCode::from(CLOSED_PIPE),
         Err(error) => {
-            eprintln!("error: {}", error_text(&error));
+            errln!("error: {}", error_text(&error));
             std::process::ExitCode::FAILURE
         }
     }
@@ -129,7 +143,7 @@ fn write_stdout(text: std::fmt::Arguments<'_>) {
         if error.kind() == std::io::ErrorKind::BrokenPipe {
             std::process::exit(i32::from(CLOSED_PIPE));
         }
-        eprintln!("error: cannot write to stdout: {error}");
+        errln!("error: cannot write to stdout: {error}");
         std::process::exit(1);
     }
 }
@@ -247,7 +261,7 @@ fn abbreviate(text: &str, max: usize) -> String {
 fn warn_out_of_range(reader: &crate::store::StoreReader) -> anyhow::Result<()> {
     let found = reader.out_of_range()?;
     if found.count > 0 {
-        eprintln!("warning: {}: {found}", reader.path().display());
+        errln!("warning: {}: {found}", reader.path().display());
     }
     Ok(())
 }
@@ -257,7 +271,7 @@ fn warn_skipped(skipped: &RowErrors) {
     if skipped.is_empty() {
         return;
     }
-    eprintln!("warning: skipped {} invalid row(s) (--skip-invalid):\n{skipped}", skipped.count);
+    errln!("warning: skipped {} invalid row(s) (--skip-invalid):\n{skipped}", skipped.count);
 }
 
 #[cfg(test)]

@@ -281,7 +281,7 @@ pub(super) fn run_replay(
         anyhow::bail!("cannot restore the strategies of the store:\n{}", listing.join("\n"));
     }
     for problem in &lineup.problems {
-        eprintln!("warning: {problem}\n  (the strategy runs its live version from the store instead)");
+        errln!("warning: {problem}\n  (the strategy runs its live version from the store instead)");
     }
     let store = match lock {
         Some(lock) => {
@@ -313,19 +313,19 @@ pub(super) fn run_replay(
     );
     if let Some(reader) = &earlier {
         let restored = restore::restore(&mut engine, reader, config.limits)?;
-        eprintln!(
+        errln!(
             "continuing {}: {} open signals watched again",
             reader.path().display(),
             restored.open_signals
         );
         for (strategy, version) in &restored.probations {
-            eprintln!("{strategy} {version} continues its probation");
+            errln!("{strategy} {version} continues its probation");
         }
         for problem in &restored.problems {
-            eprintln!("warning: {problem}");
+            errln!("warning: {problem}");
         }
         for (strategy, version) in &restored.cut_probations {
-            eprintln!(
+            errln!(
                 "{strategy} {version} was on probation when the earlier run stopped, but the store holds no \
                  saved probation; it stays live without a shadow"
             );
@@ -333,10 +333,10 @@ pub(super) fn run_replay(
         // Code changed since the earlier run: deployed as a hot reload.
         let deployed = restore::deploy(&mut engine, lineup.deploys, start);
         for deploy in &deployed.deploys {
-            eprintln!("{deploy}");
+            errln!("{deploy}");
         }
         for problem in &deployed.refused {
-            eprintln!("warning: {problem}\n  (the strategy runs its live version from the store instead)");
+            errln!("warning: {problem}\n  (the strategy runs its live version from the store instead)");
         }
         if let Some(store) = &store {
             for command in deployed.commands {
@@ -371,7 +371,7 @@ pub(super) fn run_replay(
                     store.send(Command::SaveSnapshot { strategy, version, state, at, anchor: false })?
                 }
                 Err(error) => {
-                    eprintln!(
+                    errln!(
                         "warning: {error}\n  (its state is not saved; a continued replay resumes from its last good one)"
                     );
                     store.send(Command::InsertStrategyError { error, at })?;

@@ -371,7 +371,7 @@ mod tests {
         // (outcomes' lag-1 autocorrelation +0.6). `siglearn study promotion`
         // measured 56% (old) and 0% (new) over 200 runs.
         let Some(path) = shared("ETH-USD_1m.csv") else {
-            eprintln!("skipped: the shared candles are not here (set SIGLEARN_DATA_DIR)");
+            errln!("skipped: the shared candles are not here (set SIGLEARN_DATA_DIR)");
             return;
         };
         let (series, _) = read_prices(&[path], &[], ReadOptions { skip_invalid: true }).unwrap();

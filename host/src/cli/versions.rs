@@ -71,7 +71,7 @@ fn reader(args: &StoreArgs) -> anyhow::Result<StoreReader> {
 /// Prints a warning naming each row of `bad` and its fix.
 fn warn_unreadable(bad: &[BadRow]) {
     for row in bad {
-        eprintln!("warning: {row}");
+        errln!("warning: {row}");
     }
 }
 

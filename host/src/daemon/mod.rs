@@ -336,7 +336,13 @@ pub fn run(mut config: Config) -> anyhow::Result<()> {
             requests.clone(),
             Arc::clone(&view),
         )?;
-        println!("siglearn listening on http://{bound}");
+        // Stdout closed or full (`run | true`, `> /dev/full`): the line is
+        // lost and the daemon serves on; the store's lock file names the
+        // address too.
+        {
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stdout(), "siglearn listening on http://{bound}");
+        }
         tracing::info!(%bound, db = %db.display(), "siglearn daemon started");
         let ticker = tokio::spawn(tick(requests.clone()));
         if let Ok(limits) = std::fs::read_to_string("/proc/self/limits") {

@@ -104,6 +104,42 @@ impl Daemon {
         }
     }
 
+    /// Starts `siglearn run` in `dir` with stdout and stderr pipes whose
+    /// readers are gone (`run 2>&1 | head -c 1` after head quit), logging
+    /// at info; its address is read from the store's lock file, which
+    /// announces it.
+    #[allow(dead_code)]
+    pub(crate) fn start_with_closed_output(dir: &Path) -> Daemon {
+        let (out_reader, out_writer) = std::io::pipe().unwrap();
+        let (err_reader, err_writer) = std::io::pipe().unwrap();
+        drop((out_reader, err_reader));
+        let child = Command::new(binary())
+            .current_dir(dir)
+            .args(["run", "--listen", "127.0.0.1:0"])
+            .env_remove("SIGLEARN_TOKEN")
+            .env("SIGLEARN_LOG", "info")
+            .stdout(out_writer)
+            .stderr(err_writer)
+            .spawn()
+            .unwrap();
+        let lock = dir.join("siglearn.db.lock");
+        let start = Instant::now();
+        let base = loop {
+            let holder = std::fs::read_to_string(&lock).ok();
+            let holder: Option<serde_json::Value> = holder.and_then(|text| serde_json::from_str(&text).ok());
+            if let Some(address) = holder.as_ref().and_then(|holder| holder["address"].as_str()) {
+                break address.to_owned();
+            }
+            assert!(start.elapsed() < Duration::from_secs(30), "the daemon announced no address");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build();
+        Daemon { child, base, agent: config.into() }
+    }
+
     pub(crate) fn get(&self, path: &str) -> Answer {
         Answer::of(self.agent.get(format!("{}{path}", self.base)).call().unwrap())
     }
