@@ -73,6 +73,16 @@ impl SynthConfig {
         if self.heads == 0 {
             problems.push("heads is 0; it must be at least 1".to_owned());
         }
+        // More than a signal may carry would be refused, row by row, by the
+        // replay the data is made for.
+        for (name, count) in [("heads", self.heads), ("indicators", self.indicators)] {
+            if count > siglearn_plugin_api::MAX_VALUES {
+                problems.push(format!(
+                    "{name} is {count}; a signal carries at most {} (use that many or fewer)",
+                    siglearn_plugin_api::MAX_VALUES
+                ));
+            }
+        }
         if self.informative_heads > self.heads {
             problems.push(format!(
                 "informative_heads is {}; it must be at most heads ({})",
@@ -107,6 +117,19 @@ mod tests {
     #[test]
     fn the_defaults_are_valid() {
         assert_eq!(SynthConfig::default().validate(), Ok(()));
+    }
+
+    #[test]
+    fn heads_and_indicators_are_at_most_what_a_signal_may_carry() {
+        let most = SynthConfig { heads: 256, indicators: 256, ..SynthConfig::default() };
+        assert_eq!(most.validate(), Ok(()));
+        let over = SynthConfig { heads: 257, indicators: 1_000_000, ..SynthConfig::default() };
+        let error = over.validate().unwrap_err();
+        assert!(
+            error.contains("heads is 257; a signal carries at most 256")
+                && error.contains("indicators is 1000000; a signal carries at most 256"),
+            "{error}"
+        );
     }
 
     #[test]
