@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use super::FormatError;
+use super::capped::Capped;
 
 #[derive(Debug)]
 pub(crate) struct Columns {
@@ -45,7 +46,7 @@ impl Columns {
 /// Opens a CSV reader and reads the header. Cells are not trimmed by the
 /// reader (the csv crate copies every record to trim it): read them with
 /// [`cell`], which trims the borrowed text instead.
-pub(crate) fn reader(path: &Path) -> Result<(csv::Reader<std::fs::File>, Columns), FormatError> {
+pub(crate) fn reader(path: &Path) -> Result<(csv::Reader<Capped<std::fs::File>>, Columns), FormatError> {
     let file = super::open(path)?;
     let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::Headers).flexible(false).from_reader(file);
     let headers = reader.headers().map_err(|error| FormatError::Header {

@@ -6,6 +6,7 @@
 //! and counted. Structural problems (unsorted candles, duplicate timestamps,
 //! one symbol in two files, a missing column) always refuse the input.
 
+mod capped;
 mod cell;
 mod columns;
 pub mod json;
@@ -205,8 +206,24 @@ impl<'a> Rejects<'a> {
     }
 }
 
-pub(crate) fn open(path: &Path) -> Result<std::fs::File, FormatError> {
-    std::fs::File::open(path).map_err(|source| FormatError::Io { path: path.to_path_buf(), source })
+/// Opens a data file for reading, its lines bounded (see [`capped`]).
+pub(crate) fn open(path: &Path) -> Result<capped::Capped<std::fs::File>, FormatError> {
+    let file =
+        std::fs::File::open(path).map_err(|source| FormatError::Io { path: path.to_path_buf(), source })?;
+    Ok(capped::Capped::new(file))
+}
+
+/// A CSV reading error that ends the reading of the file: one from reading
+/// it (an I/O error, a line past the bound), not a bad row; reading on
+/// would meet the same error again.
+pub(crate) fn fatal(path: &Path, error: csv::Error) -> Result<csv::Error, FormatError> {
+    if !error.is_io_error() {
+        return Ok(error);
+    }
+    match error.into_kind() {
+        csv::ErrorKind::Io(source) => Err(FormatError::Io { path: path.to_path_buf(), source }),
+        _ => unreachable!("is_io_error"),
+    }
 }
 
 /// Parses a number cell; the error quotes the cell (at most 60 characters).

@@ -472,6 +472,7 @@ fn read_file(
             Ok(false) => break,
             Ok(true) => {}
             Err(error) => {
+                let error = super::fatal(path, error)?;
                 let line = error.position().map_or(line, csv::Position::line);
                 rejects.add(line, "-", format!("unreadable row: {error}"));
                 continue;
@@ -573,7 +574,7 @@ fn read_file(
 #[derive(Debug)]
 pub struct FileRows {
     path: PathBuf,
-    reader: csv::Reader<std::fs::File>,
+    reader: csv::Reader<super::capped::Capped<std::fs::File>>,
     layout: Layout,
     record: csv::StringRecord,
 }
@@ -622,6 +623,8 @@ impl FileRows {
             match self.reader.read_record(&mut self.record) {
                 Ok(false) => return Ok(None),
                 Ok(true) => {}
+                // Reading the file failed: it will fail again.
+                Err(error) if error.is_io_error() => super::fatal(&self.path, error).map(drop)?,
                 // Refused, or skipped and counted, by the first reading.
                 Err(_) => continue,
             }
@@ -804,6 +807,34 @@ mod tests {
             error.contains("s.csv") && error.contains("column \"side\" appears twice; keep one"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn a_file_that_is_not_lines_is_refused_naming_it_not_read_into_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let endless = "x".repeat((1 << 20) + 1);
+        let in_header = file(&dir, "h.csv", &endless);
+        let in_a_row =
+            file(&dir, "r.csv", &format!("{HEADER}A,2020-01-01T00:00:00Z,1,2,0.5,1.5,10\n{endless}"));
+        for (path, name) in [(in_header, "h.csv"), (in_a_row, "r.csv")] {
+            let skip = ReadOptions { skip_invalid: true };
+            let error = read_prices(&[path], &[], skip).unwrap_err().to_string();
+            assert!(error.contains(name) && error.contains("a line is longer than 1048576 bytes"), "{error}");
+        }
+        let signals = file(
+            &dir,
+            "s.csv",
+            &format!(
+                "signal_id,symbol,side,entry_ts,entry_price,take_profit,stop_loss,max_hold_minutes\n{endless}"
+            ),
+        );
+        let lines = file(&dir, "s.jsonl", &endless);
+        for (path, name) in [(signals, "s.csv"), (lines, "s.jsonl")] {
+            let error = crate::format::read_signals(&path, ReadOptions { skip_invalid: true })
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains(name) && error.contains("a line is longer than 1048576 bytes"), "{error}");
+        }
     }
 
     #[test]

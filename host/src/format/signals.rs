@@ -458,6 +458,7 @@ fn read_csv(path: &Path, rejects: &mut Rejects<'_>, parsed: &mut Parsed) -> Resu
             Ok(false) => break,
             Ok(true) => {}
             Err(error) => {
+                let error = super::fatal(path, error)?;
                 rejects.add(
                     error.position().map_or(next_line, csv::Position::line),
                     "-",
