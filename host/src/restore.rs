@@ -115,7 +115,9 @@ pub fn restore(engine: &mut Engine, reader: &StoreReader, limits: Limits) -> any
     };
     // In the order the engine closed them, each with the time it was learned,
     // so that ledgers and retraining windows are those of an unbroken run.
-    let trades = reader.trades_as_closed()?;
+    let trades = reader.trades_as_closed_rows()?;
+    problems.extend(trades.bad.into_iter().map(|bad| unreadable(bad, "a closed trade is not learned again")));
+    let trades = trades.read;
     for (trade, known_at) in &trades {
         let verdicts = verdicts_of(trade.signal.id.as_str());
         engine.restore_closed(trade, &verdicts, *known_at);
@@ -303,12 +305,27 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.db");
         let store = Store::open(&path, &MonitorConfig::default()).unwrap();
-        let commands = ["s1", "s2", "s3"]
+        let mut commands: Vec<Command> = ["s1", "s2", "s3", "c1", "c2"]
             .map(|id| {
                 let signal = crate::monitor::fixtures::signal(id, siglearn_plugin_api::Side::Long);
                 Command::InsertSignal(Arc::new(signal))
             })
             .into();
+        // c1 and c2 closed.
+        for id in ["c1", "c2"] {
+            let outcome = siglearn_plugin_api::Outcome {
+                signal_id: siglearn_plugin_api::SignalId::new(id),
+                kind: siglearn_plugin_api::OutcomeKind::TpHit,
+                exit_ts: Timestamp(60_000),
+                exit_price: 110.0,
+                pnl_pct: 10.0,
+                holding_ms: 60_000,
+                ambiguous: false,
+                mfe_pct: 10.0,
+                mae_pct: 0.0,
+            };
+            commands.push(Command::InsertOutcome { outcome, known_at: Timestamp(120_000) });
+        }
         store.commit(commands).unwrap();
         store.close().unwrap();
         // As an older version could have stored them: a newline in s2's
@@ -316,14 +333,23 @@ mod tests {
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute("UPDATE signals SET pattern = 'p' || char(10) || 'FORGED' WHERE id = 's2'", []).unwrap();
         conn.execute("UPDATE signals SET heads = 'not json' WHERE id = 's3'", []).unwrap();
+        // A closed one: its price stored as text.
+        conn.execute("UPDATE signals SET entry_price = 'abc' WHERE id = 'c2'", []).unwrap();
         drop(conn);
         let reader = earlier_run(&path, std::iter::empty()).unwrap().unwrap();
         let mut engine = Engine::new(crate::engine::EngineConfig::default());
         let restored = restore(&mut engine, &reader, Limits::default()).unwrap();
         assert_eq!((restored.open_signals, engine.open_count()), (1, 1), "s1 is watched again");
+        assert_eq!(restored.closed_trades, 1, "c1 is learned again");
         let problems: Vec<String> = restored.problems.iter().map(ToString::to_string).collect();
-        let [pattern, heads] = &problems[..] else { panic!("{problems:?}") };
+        let [price, pattern, heads] = &problems[..] else { panic!("{problems:?}") };
+        // The report reads the same store: c1, and c2 set aside, named.
+        let trades = reader.trades_rows().unwrap();
+        assert_eq!((trades.read.len(), trades.bad.len()), (1, 1));
         for (problem, expected) in [
+            (price, "outcomes row signal_id = 'c2'"),
+            (price, "a closed trade is not learned again"),
+            (price, "DELETE FROM outcomes WHERE signal_id = 'c2'"),
             (pattern, "signals row id = 's2'"),
             (pattern, "column pattern: pattern contains a control character"),
             (pattern, "DELETE FROM decisions WHERE signal_id = 's2'; DELETE FROM signals WHERE id = 's2'"),

@@ -25,7 +25,11 @@ pub(super) struct ReportArgs {
 pub(super) fn run(args: ReportArgs) -> anyhow::Result<()> {
     let reader = StoreReader::open(&args.db)?;
     super::warn_out_of_range(&reader)?;
-    let trades = reader.trades()?;
+    let trades = reader.trades_rows()?;
+    for bad in &trades.bad {
+        errln!("warning: {bad}");
+    }
+    let trades = trades.read;
     // Signals the store holds open, those today's rules refuse included.
     let open = reader.open_signals_rows().map(|rows| rows.read.len() + rows.bad.len())?;
     let report = with_lineup(build_report(&trades, open), &reader, &trades)?;

@@ -794,7 +794,9 @@ fn learn_from(reader: &StoreReader, now: Timestamp) -> Result<Learned, Refusal> 
         }
     };
     let outcomes = reader.outcome_count().map_err(internal)?;
-    let trades = reader.trades().map_err(internal)?;
+    let trades = reader.trades_rows().map_err(internal)?;
+    set_aside(&trades.bad);
+    let trades = trades.read;
     let (decisions, bad) = reader.all_decisions_rows().map_err(internal)?;
     set_aside(&bad);
     let champion = match reader.alias(CHAMPION) {

@@ -114,8 +114,16 @@ impl StoreReader {
         Ok(held)
     }
 
-    /// Every closed signal with its outcome, in exit order (ties by id).
+    /// Every closed signal with its outcome, in exit order (ties by id); an
+    /// error names the first that cannot be read.
     pub fn trades(&self) -> Result<Vec<Trade>, StoreError> {
+        self.trades_rows()?.all()
+    }
+
+    /// Every closed signal with its outcome that can be read, in exit order
+    /// (ties by id), and those that cannot (a cell an older version or a
+    /// hand wrote: heads that are not JSON, a price stored as text).
+    pub fn trades_rows(&self) -> Result<Rows<Trade>, StoreError> {
         let mut statement = self.conn.prepare(&format!(
             "SELECT {SIGNAL_COLUMNS},
                     o.kind, o.exit_ts, o.exit_price, o.pnl_pct, o.holding_ms, o.ambiguous, o.mfe_pct, o.mae_pct
@@ -124,14 +132,10 @@ impl StoreReader {
              ORDER BY o.exit_ts, o.signal_id",
             closed = closed_in_range()
         ))?;
-        let mut names = Names::default();
-        let rows = statement.query_map([], |row| Ok((signal_from(row, &mut names), outcome_from(row))))?;
-        let mut trades = Vec::new();
-        for row in rows {
-            let (signal, outcome) = row?;
-            trades.push(Trade { signal: Arc::new(signal?), outcome: outcome? });
-        }
-        Ok(trades)
+        let names = std::cell::RefCell::new(Names::default());
+        read_rows(&self.path, "outcomes", &mut statement, [], outcome_key, |row| {
+            trade_from(row, &mut names.borrow_mut())
+        })
     }
 
     /// Every closed signal with its outcome and the time the strategies
@@ -139,6 +143,12 @@ impl StoreReader {
     /// continued run puts its ledgers and retraining history back. Rows from
     /// before that time was recorded give their `exit_ts`.
     pub fn trades_as_closed(&self) -> Result<Vec<(Trade, Timestamp)>, StoreError> {
+        self.trades_as_closed_rows()?.all()
+    }
+
+    /// [`StoreReader::trades_as_closed`] of the rows that can be read, and
+    /// those that cannot.
+    pub fn trades_as_closed_rows(&self) -> Result<Rows<(Trade, Timestamp)>, StoreError> {
         let mut statement = self.conn.prepare(&format!(
             "SELECT {SIGNAL_COLUMNS},
                     o.kind, o.exit_ts, o.exit_price, o.pnl_pct, o.holding_ms, o.ambiguous, o.mfe_pct, o.mae_pct,
@@ -148,16 +158,12 @@ impl StoreReader {
              ORDER BY o.rowid",
             closed = closed_in_range()
         ))?;
-        let mut names = Names::default();
-        let rows = statement.query_map([], |row| {
-            Ok((signal_from(row, &mut names), outcome_from(row), row.get::<_, i64>("known")?))
-        })?;
-        let mut trades = Vec::new();
-        for row in rows {
-            let (signal, outcome, known) = row?;
-            trades.push((Trade { signal: Arc::new(signal?), outcome: outcome? }, Timestamp(known)));
-        }
-        Ok(trades)
+        let names = std::cell::RefCell::new(Names::default());
+        read_rows(&self.path, "outcomes", &mut statement, [], outcome_key, |row| {
+            let trade = trade_from(row, &mut names.borrow_mut())?;
+            let known: i64 = cell(row, 21)?;
+            Ok((trade, Timestamp(known)))
+        })
     }
 
     /// A page of closed signals, optionally of one symbol, newest first
@@ -749,6 +755,19 @@ fn corrupt(what: impl std::fmt::Display) -> StoreError {
 
 /// Reads a signal from the first 13 columns of `row`, sharing value names
 /// through `names`.
+/// A closed signal and its outcome from `row` (the signal's columns, then
+/// the outcome's), or the cell that cannot be read.
+fn trade_from(row: &Row<'_>, names: &mut Names) -> Result<Trade, BadCell> {
+    let signal = signal_from(row, names).map_err(|error| BadCell::new("-", error))?;
+    let outcome = outcome_from(row).map_err(|error| BadCell::new("-", error))?;
+    Ok(Trade { signal: Arc::new(signal), outcome })
+}
+
+/// The key of an outcome row: its signal's id.
+fn outcome_key(row: &Row<'_>) -> RowKey {
+    text_key(row, "signal_id", 0, false)
+}
+
 /// The signals without an outcome (in the accepted range), in arrival order.
 fn open_signals_query() -> String {
     format!(

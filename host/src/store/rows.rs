@@ -63,6 +63,12 @@ impl BadRow {
                  (sqlite3 {db} \"DELETE FROM decisions WHERE signal_{key}; DELETE FROM signals WHERE {key}\")",
                 key = self.key
             ),
+            // A closed trade: its signal's columns come with it.
+            "outcomes" => format!(
+                "the closed trade is left out of reports, ledgers and the learning views; with the \
+                 daemon stopped, set the column (of the signal or its outcome) to a value that reads, \
+                 or drop the trade ({delete})"
+            ),
             "aliases" => format!(
                 "name the champion again: `siglearn promote --db {db} NAME N` with the daemon stopped, or \
                  POST /api/strategies/NAME/promote while it runs"
