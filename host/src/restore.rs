@@ -349,7 +349,11 @@ mod tests {
         for (problem, expected) in [
             (price, "outcomes row signal_id = 'c2'"),
             (price, "a closed trade is not learned again"),
-            (price, "DELETE FROM outcomes WHERE signal_id = 'c2'"),
+            (
+                price,
+                "DELETE FROM outcomes WHERE signal_id = 'c2'; DELETE FROM decisions WHERE signal_id = 'c2'; \
+                 DELETE FROM signals WHERE id = 'c2'",
+            ),
             (pattern, "signals row id = 's2'"),
             (pattern, "column pattern: pattern contains a control character"),
             (pattern, "DELETE FROM decisions WHERE signal_id = 's2'; DELETE FROM signals WHERE id = 's2'"),

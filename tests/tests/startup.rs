@@ -429,6 +429,27 @@ fn a_broken_strategy_at_a_fresh_stores_first_start_stops_only_itself() {
     let status = daemon.wait_for("/api/strategies", WAIT, |d| strategy(d, "broken")["running"] == true);
     assert_eq!(strategy(&status, "broken")["version"], 1, "{status}");
     assert_eq!(daemon.stop().code(), Some(0));
+
+    // The same with the strategies listed in a config (no folder adoption):
+    // the configured entry that did not load joins once its file loads.
+    let dir = tempfile::tempdir().unwrap();
+    let folder = scripts(dir.path(), &["baseline"]);
+    std::fs::write(folder.join("zz.rhai"), "fn decide(x { ").unwrap();
+    let config = dir.path().join("siglearn.toml");
+    std::fs::write(
+        &config,
+        "[[strategies]]\nname = \"baseline\"\nscript = \"scripts/baseline.rhai\"\n\
+         [[strategies]]\nname = \"zz\"\nscript = \"scripts/zz.rhai\"\n",
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let daemon = Daemon::try_start(dir.path(), &["--config", config], &[])
+        .unwrap_or_else(|log| panic!("did not start: {log}"));
+    assert_eq!(strategy(&daemon.get("/api/strategies").json(), "zz")["running"], false);
+    std::fs::write(folder.join("zz.rhai"), "fn decide(signal) { true }").unwrap();
+    let status = daemon.wait_for("/api/strategies", WAIT, |d| strategy(d, "zz")["running"] == true);
+    assert_eq!(strategy(&status, "zz")["version"], 1, "{status}");
+    assert_eq!(daemon.stop().code(), Some(0));
 }
 
 #[test]

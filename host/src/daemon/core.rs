@@ -472,7 +472,11 @@ impl Core {
                     },
                 )
             }
-            Reload::Changed { name, path, compiled: Ok(strategy) } if self.adopt_new_scripts => {
+            // A new script of the folder, or a configured strategy that did
+            // not load at the start (its file fixed since).
+            Reload::Changed { name, path, compiled: Ok(strategy) }
+                if self.adopt_new_scripts || self.configured(&name).is_some() =>
+            {
                 self.adopt(name, &path, strategy, &mut effects)
             }
             Reload::Changed { name, .. } => {
@@ -532,6 +536,12 @@ impl Core {
     /// strategy the store already knows (it ran before a restart, its
     /// script since removed and put back) resumes from its live version as
     /// a restart would ([`resume_strategy`]); a new one starts at version 1.
+    /// The enabled `[[strategies]]` entry named `name`, if the
+    /// configuration lists it.
+    fn configured(&self, name: &str) -> Option<&StrategyConfig> {
+        self.config.strategies.iter().find(|spec| spec.name == name && spec.enabled)
+    }
+
     fn adopt(
         &mut self,
         name: String,
@@ -547,12 +557,13 @@ impl Core {
         self.store.flush().map_err(|e| fail(format!("cannot read the store: {e}")))?;
         let reader = StoreReader::open(&self.db).map_err(|e| fail(format!("cannot read the store: {e}")))?;
         let known = reader.versions(&name).map_err(|e| fail(format!("cannot read the store: {e}")))?;
-        let spec = StrategyConfig {
+        // A configured strategy keeps its params; a script of the folder has none.
+        let spec = self.configured(&name).cloned().unwrap_or_else(|| StrategyConfig {
             name: name.clone(),
             path: path.to_path_buf(),
             params: serde_json::json!({}),
             enabled: true,
-        };
+        });
         let Resumed { member, record, problem, deploy } = if known.is_empty() {
             // New: the code the watcher compiled, initialised.
             let (member, record) =

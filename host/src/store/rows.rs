@@ -63,11 +63,15 @@ impl BadRow {
                  (sqlite3 {db} \"DELETE FROM decisions WHERE signal_{key}; DELETE FROM signals WHERE {key}\")",
                 key = self.key
             ),
-            // A closed trade: its signal's columns come with it.
-            "outcomes" => format!(
+            // A closed trade: its signal's columns come with it, and dropping
+            // the outcome alone would leave an open signal nobody watches.
+            "outcomes" if self.key.starts_with("signal_id = ") => format!(
                 "the closed trade is left out of reports, ledgers and the learning views; with the \
                  daemon stopped, set the column (of the signal or its outcome) to a value that reads, \
-                 or drop the trade ({delete})"
+                 or drop the trade with its signal and decisions (sqlite3 {db} \"DELETE FROM outcomes \
+                 WHERE {key}; DELETE FROM decisions WHERE {key}; DELETE FROM signals WHERE {id}\")",
+                key = self.key,
+                id = &self.key["signal_".len()..]
             ),
             "aliases" => format!(
                 "name the champion again: `siglearn promote --db {db} NAME N` with the daemon stopped, or \
