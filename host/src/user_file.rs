@@ -290,6 +290,47 @@ mod tests {
         assert!(!error.is_transient());
     }
 
+    #[test]
+    fn a_script_may_have_4_mib_and_a_plugin_library_256_mib() {
+        let dir = tempfile::tempdir().unwrap();
+        // Sparse files: the sizes are set, not written.
+        let script = dir.path().join("a.rhai");
+        let file = File::create(&script).unwrap();
+        file.set_len(4_194_304).unwrap(); // 4 x 2^20
+        assert_eq!(read(&script, Kind::Script).unwrap().len(), 4_194_304);
+        file.set_len(4_194_305).unwrap();
+        let error = read(&script, Kind::Script).unwrap_err();
+        assert!(matches!(error.problem, Problem::TooLarge { max: 4_194_304 }), "{error:?}");
+        assert!(error.to_string().contains("larger than 4 MiB"), "{error}");
+        // Refused by its size before a byte is read.
+        let library = dir.path().join("a.so");
+        File::create(&library).unwrap().set_len(268_435_457).unwrap(); // 256 x 2^20, and one
+        let error = read(&library, Kind::Library).unwrap_err();
+        assert!(matches!(error.problem, Problem::TooLarge { max: 268_435_456 }), "{error:?}");
+        assert!(
+            error.to_string().contains("cannot read the plugin library")
+                && error.to_string().contains("larger than 256 MiB"),
+            "{error}"
+        );
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_file_longer_than_its_stated_size_is_refused_past_the_limit_not_cut_at_it() {
+        // A file in /proc states a size of 0 and holds more, as a file that
+        // grows while it is read does: the limit is found by reading one byte
+        // past it. /proc/kallsyms holds megabytes where the kernel lists its
+        // symbols; a system where it does not (a sandbox) has no such file
+        // to test with.
+        let path = Path::new("/proc/kallsyms");
+        let Ok(whole) = std::fs::read(path) else { return };
+        if whole.len() as u64 <= Kind::Config.max_bytes() {
+            return;
+        }
+        let error = read(path, Kind::Config).unwrap_err();
+        assert!(matches!(error.problem, Problem::TooLarge { max: 1_048_576 }), "{error:?}");
+    }
+
     #[cfg(unix)]
     #[test]
     fn a_fifo_or_a_link_to_a_device_is_refused_without_waiting_or_reading_it() {
@@ -373,5 +414,17 @@ mod tests {
         std::fs::remove_file(&lock).unwrap();
         open_own(&lock).unwrap();
         assert!(std::fs::symlink_metadata(&lock).unwrap().is_file(), "made when missing");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_own_file_that_cannot_be_opened_gives_the_os_error_and_a_planted_one_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let error = open_own(&dir.path().join("missing").join("s.db.lock")).unwrap_err();
+        assert_eq!(error.io().map(std::io::Error::kind), Some(std::io::ErrorKind::NotFound), "{error:?}");
+        let lock = dir.path().join("s.db.lock");
+        std::os::unix::fs::symlink("victim.txt", &lock).unwrap();
+        let error = open_own(&lock).unwrap_err();
+        assert!(error.io().is_none(), "{error:?}");
     }
 }

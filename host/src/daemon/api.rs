@@ -1279,4 +1279,37 @@ mod tests {
         assert!(after >= Duration::from_secs(10) && after < Duration::from_secs(11), "{after:?}");
         assert_eq!(refused_batches(&state), 1);
     }
+
+    #[tokio::test(start_paused = true)]
+    async fn metrics_show_what_the_server_counted_with_the_state_s_counters() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let state = state(None, true);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let counters = state.http_counters();
+        let router = Router::new().route("/metrics", get(metrics)).with_state(state);
+        let serving = super::super::serve::Serving {
+            header_timeout: Duration::from_secs(10),
+            max_connections: 8,
+            reserve: 1,
+        };
+        tokio::spawn(super::super::serve::serve(listener, router, serving, counters, std::future::pending()));
+        let exchange = |request: &'static str| async move {
+            let mut client = tokio::net::TcpStream::connect(address).await.unwrap();
+            client.write_all(request.as_bytes()).await.unwrap();
+            let mut answer = Vec::new();
+            let read = tokio::time::timeout(Duration::from_secs(3600), client.read_to_end(&mut answer)).await;
+            assert!(read.is_ok(), "no answer within an hour");
+            String::from_utf8_lossy(&answer).into_owned()
+        };
+        // Two lengths: the server refuses it (a bare 400) before any route.
+        let refused = exchange(
+            "POST /metrics HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nabc",
+        )
+        .await;
+        assert!(refused.starts_with("HTTP/1.1 400"), "{refused}");
+        let shown = exchange("GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await;
+        assert!(shown.starts_with("HTTP/1.1 200"), "{shown}");
+        assert!(shown.lines().any(|line| line == "siglearn_http_malformed_requests_total 1"), "{shown}");
+    }
 }

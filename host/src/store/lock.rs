@@ -455,6 +455,45 @@ mod tests {
         assert_eq!(resolve(Path::new("s.db")), here.join("s.db"));
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn a_store_that_is_a_fifo_is_refused_as_not_a_store_without_waiting_for_a_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("s.db");
+        assert!(std::process::Command::new("mkfifo").arg(&db).status().unwrap().success());
+        // On a thread of its own: opening the FIFO to read it as a file
+        // would wait in open() for a writer, for ever.
+        let (done, finished) = std::sync::mpsc::channel();
+        let fifo = db.clone();
+        std::thread::spawn(move || {
+            let _ = done.send(WriteLock::acquire(&fifo).map(|_| ()).map_err(|e| e.to_string()));
+        });
+        let acquired = finished.recv_timeout(std::time::Duration::from_secs(120));
+        let error = acquired.expect("the lock waits on the FIFO").unwrap_err();
+        assert!(error.contains("not a regular file, so not a siglearn store"), "{error}");
+    }
+
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[test]
+    fn a_symlink_planted_as_the_lock_file_of_a_held_store_names_no_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("s.db");
+        let first = Store::open(&db, &MonitorConfig::default()).unwrap();
+        // The lock file replaced by a link to a file naming someone else.
+        let planted = Holder { pid: 4242, command: "planted".into(), address: Some("http://planted".into()) };
+        let decoy = dir.path().join("decoy.json");
+        std::fs::write(&decoy, serde_json::to_string(&planted).unwrap()).unwrap();
+        std::fs::remove_file(lock_path(&db)).unwrap();
+        std::os::unix::fs::symlink("decoy.json", lock_path(&db)).unwrap();
+        // The store's own lock refuses the second writer, and the holder is
+        // read from the lock file only, never through a link.
+        match Store::open_existing(&db).unwrap_err() {
+            StoreError::Held { holder, .. } => assert_eq!(holder, None),
+            other => panic!("expected Held, got {other:?}"),
+        }
+        first.close().unwrap();
+    }
+
     #[test]
     fn a_lock_file_left_by_a_dead_process_does_not_block() {
         let dir = tempfile::tempdir().unwrap();
