@@ -235,10 +235,19 @@ fn lock_store(store: &Path, file: &Path, create: bool) -> Result<File, StoreErro
             what: "not a regular file, so not a siglearn store",
         });
     }
-    if !fs4::fs_std::FileExt::try_lock_exclusive(&opened).map_err(failed)? {
-        return Err(StoreError::Held { path: store.to_path_buf(), holder: holder_of(store) });
+    // A flock belongs to an open file, which a child process forked by this
+    // one shares until it runs its program (whatever O_CLOEXEC says): a lock
+    // just released can look held for that moment. A few short tries ride
+    // it out; a real second writer is still refused, 0.2 s later.
+    for attempt in 0..20 {
+        if fs4::fs_std::FileExt::try_lock_exclusive(&opened).map_err(failed)? {
+            return Ok(opened);
+        }
+        if attempt < 19 {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
     }
-    Ok(opened)
+    Err(StoreError::Held { path: store.to_path_buf(), holder: holder_of(store) })
 }
 
 #[cfg(unix)]
